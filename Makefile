@@ -1,0 +1,52 @@
+# Every target installs what it needs first (through .venv/.installed), so each works on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test lint format typecheck generate check-generated bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(INSTALLED) ## Create .venv and install the package with every extra and the dev tools
+
+demo: $(INSTALLED) ## The main job, offline: generate images through the built-in emulator into ./images
+	$(BIN)/oai-images generate "a lighthouse at dusk, oil painting" --emulator --model dall-e-3 --size 1792x1024 --out images
+	$(BIN)/oai-images generate "a cute baby sea otter" --emulator --model gpt-image-2 --size 1536x864 --output-format webp --out images
+
+test: $(INSTALLED) ## Run the test suite
+	$(BIN)/python -m pytest
+
+lint: $(INSTALLED) ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(INSTALLED) ## ruff fix and format
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(INSTALLED) ## mypy --strict on src/ and tests/
+	$(BIN)/mypy
+
+generate: $(INSTALLED) ## Regenerate generated/oai_images_api and generator/stamp.json from openapi/images.yaml
+	$(BIN)/python generator/regenerate.py
+
+check-generated: $(INSTALLED) ## Fail, naming the files, if generated/ or the stamp differ from what the spec gives
+	$(BIN)/openapi-spec-validator openapi/images.yaml
+	$(BIN)/python generator/regenerate.py --check
+
+bench: $(INSTALLED) ## Benchmarks against the official client and raw httpx; writes bench/RESULTS.md
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
+	$(BIN)/python -m bench
+
+clean: ## Remove the virtualenv, caches and generated images
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache images build dist
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
