@@ -1,11 +1,317 @@
-"""The `oai-images` command line."""
+"""The `oai-images` command line: the seed's Get-OAIImageGeneration at a terminal.
+
+Start-up stays fast: this module imports click only. The facade, the rules table, rich and the emulator
+are imported inside the commands that need them, so `oai-images --help` loads none of them.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
 import click
 
+if TYPE_CHECKING:
+    from . import GeneratedImage, ImageResult, ImagesClient
 
-@click.group()
+#: Exit codes, as PRODUCT.md fixes them.
+EXIT_OK = 0
+EXIT_API_ERROR = 1
+EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130
+
+_EXAMPLES = """\b
+Examples:
+  # The seed's first example: the API's default model and values
+  oai-images generate "Generate a beautiful landscape image"
+  # The seed's second example, with values the API accepts
+  oai-images generate "Generate a cute cat image" -m dall-e-2 -n 5 -r b64_json
+  # dall-e-3 in landscape, HD, natural style, opened in the default viewer
+  oai-images generate "a lighthouse at dusk" -m dall-e-3 -s 1792x1024 -q hd --style natural --show
+  # gpt-image-2 with a free size, a transparent WebP, JSON for scripts
+  oai-images generate "a paper crane" -m gpt-image-2 -s 1536x864 --background transparent \\
+      --output-format webp --json
+  # The prompt from stdin, offline against the built-in emulator
+  echo "an otter" | oai-images generate - --emulator -m gpt-image-1.5
+"""
+
+
+class _GenerateCommand(click.Command):
+    """A command whose help ends with the valid values per model, read from the rules table when shown."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        from ._rules import MODEL_RULES  # noqa: PLC0415 -- only when help is shown, to keep start-up fast
+
+        groups: dict[object, list[str]] = {}  # models that share one rules object are listed together
+        for model, rules in MODEL_RULES.items():
+            groups.setdefault(rules, []).append(model)
+        blocks = ["Valid values per model (checked before any request; --no-validate skips the checks):"]
+        for models in groups.values():
+            rules = MODEL_RULES[models[0]]
+            sizes = ", ".join(rules.sizes)
+            if rules.free_sizes:
+                sizes += ", or WxH: multiples of 16, 1:3 to 3:1, at most 3840x2160"
+            lines = [", ".join(models) + (f" ({rules.note})" if rules.note else ""), f"  size: {sizes}"]
+            lines.append(f"  n: {'1' if rules.max_n == 1 else f'1 to {rules.max_n}'}")
+            lines.append(f"  prompt: at most {rules.max_prompt_chars} characters")
+            for option, values in (
+                ("quality", rules.qualities),
+                ("response-format", rules.response_formats),
+                ("style", rules.styles),
+                ("background", rules.backgrounds),
+                ("moderation", rules.moderations),
+                ("output-format", rules.output_formats),
+            ):
+                if values:
+                    lines.append(f"  {option}: {', '.join(values)}")
+            blocks.append("\n".join(lines))
+        blocks.append(
+            "With no --model the API uses dall-e-2, unless a GPT-only option (--background, --moderation,\n"
+            "--output-format, ...) is given. Any other model name is sent with only the model-independent\n"
+            "checks, for compatible servers with models of their own."
+        )
+        for block in blocks:
+            formatter.write_paragraph()
+            formatter.write_text("\b\n" + block)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="oai-images")
 def main() -> None:
-    """Generate images with OpenAI's image API, or serve the offline emulator."""
+    """Generate images with OpenAI's image API, or serve the offline emulator.
+
+    The API key comes from OPENAI_API_KEY; OPENAI_BASE_URL, OPENAI_ORG_ID and OPENAI_PROJECT_ID are read
+    too. Try everything offline with `oai-images generate ... --emulator`.
+    """
+
+
+@main.command(cls=_GenerateCommand, epilog=_EXAMPLES)
+@click.argument("prompt")
+@click.option("-m", "--model", help="The model: dall-e-2, dall-e-3, a GPT image model, or a server's own.")
+@click.option("-n", "--n", "n", type=int, help="How many images: 1 to 10 (dall-e-3: only 1).")
+@click.option("-q", "--quality", help="standard or hd (dall-e-3); low, medium, high or auto (GPT models).")
+@click.option("-r", "--response-format", help="url or b64_json (dall-e only). URLs are saved at once.")
+@click.option("-s", "--size", help="WIDTHxHEIGHT such as 1024x1024, or auto (GPT models). See below.")
+@click.option("--style", help="vivid or natural (dall-e-3 only).")
+@click.option("--user", help="An identifier of your end user (deprecated: prefer --safety-identifier).")
+@click.option("--safety-identifier", help="A stable identifier of your end user, to help detect abuse.")
+@click.option("--background", help="transparent, opaque or auto (GPT models).")
+@click.option("--moderation", help="low or auto (GPT models).")
+@click.option("--output-format", help="png, jpeg or webp (GPT models; gif and svg in preview).")
+@click.option("--output-compression", type=int, help="0 to 100, with --output-format jpeg or webp.")
+@click.option("--complexity", help="Preview: how much detail to aim for.")
+@click.option("--frame-count", type=int, help="Preview, gif only: 2 to 16 frames.")
+@click.option("--frame-duration-ms", type=int, help="Preview, gif only: milliseconds per frame.")
+@click.option("--show", is_flag=True, help="Open each image in the default viewer (the seed's -Show).")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("images"),
+    show_default=True,
+    help="The folder images are saved in.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the paths.")
+@click.option(
+    "--emulator", is_flag=True, help="Use the built-in offline emulator: no key, no network, no cost."
+)
+@click.option(
+    "--base-url", help="The API's base URL [env: OPENAI_BASE_URL; default: https://api.openai.com/v1]."
+)
+@click.option(
+    "--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds to wait for an answer [600]."
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Retries of a failed request.",
+)
+@click.option("--no-validate", is_flag=True, help="Send the values as given, without the documented checks.")
+@click.option("--debug", is_flag=True, help="Show the traceback of an error.")
+def generate(
+    prompt: str,
+    *,
+    out: Path,
+    show: bool,
+    as_json: bool,
+    emulator: bool,
+    base_url: str | None,
+    timeout: float | None,
+    max_retries: int,
+    no_validate: bool,
+    debug: bool,
+    **fields: Any,
+) -> None:
+    """Generate images from PROMPT and save them; print one path per line.
+
+    PROMPT `-` reads the prompt from standard input. Revised prompts go to standard error.
+    Exit status: 0 success, 2 invalid arguments or parameters (nothing is sent), 1 API or network failure.
+    """
+    if prompt == "-":
+        prompt = sys.stdin.read().strip()
+    chosen = {name: value for name, value in fields.items() if value is not None}
+    try:
+        client = _client(
+            emulator=emulator,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            validate=not no_validate,
+        )
+        with client, _spinner("Generating"):
+            result = client.generate(prompt, **chosen)
+        paths = _save_all(result, out, prompt)
+    except KeyboardInterrupt:
+        click.echo("interrupted; no partial file was left behind", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # every failure becomes one line and an exit code
+        _fail(exc, debug=debug)
+    for image in result.images:
+        if image.revised_prompt:
+            click.echo(f"revised prompt: {image.revised_prompt}", err=True)
+    if as_json:
+        click.echo(json.dumps(_document(result, paths, chosen.get("model")), indent=2))
+    else:
+        for path in paths:
+            click.echo(str(path))
+    if show:
+        for image in result.images:
+            try:
+                image.show()
+            except Exception as exc:  # the images are saved; say why they can't be shown
+                click.echo(f"cannot show {image}: {exc}", err=True)
+
+
+def _client(
+    *, emulator: bool, base_url: str | None, timeout: float | None, max_retries: int, validate: bool
+) -> ImagesClient:
+    """The facade client for these options; exits 2 when there is no key and nowhere else to go."""
+    from . import ImagesClient  # noqa: PLC0415 -- keep `oai-images --help` fast
+
+    api_key = os.environ.get("OPENAI_API_KEY") or None
+    if api_key is None and not emulator:
+        if base_url is None and not os.environ.get("OPENAI_BASE_URL"):
+            raise click.UsageError(
+                "no API key: set OPENAI_API_KEY (export OPENAI_API_KEY=sk-...), or try the offline "
+                "emulator with --emulator, or point --base-url at a compatible server"
+            )
+        api_key = "unused"  # a compatible server of the user's own may need none; the header stays harmless
+    options: dict[str, Any] = {"max_retries": max_retries, "validate": validate, "api_key": api_key}
+    if timeout is not None:
+        options["timeout"] = timeout
+    return ImagesClient(base_url=base_url, emulator=emulator, **options)
+
+
+@contextlib.contextmanager
+def _spinner(text: str) -> Iterator[None]:
+    """A spinner with the elapsed time on standard error, when it is a terminal and rich is installed."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    try:
+        from rich.console import Console  # noqa: PLC0415 -- optional (the `cli` extra), and not for --help
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+    except ImportError:
+        yield
+        return
+    columns = (SpinnerColumn(), TextColumn(f"{text}…"), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        progress.add_task(text, total=None)
+        yield
+
+
+def _slug(prompt: str, limit: int = 40) -> str:
+    """A filesystem-safe slug of the prompt: ASCII letters, digits and dashes only."""
+    text = unicodedata.normalize("NFKD", prompt).encode("ascii", "ignore").decode()
+    text = re.sub(r"[^a-zA-Z0-9]+", "-", text).strip("-").lower()
+    return text[:limit].rstrip("-") or "image"
+
+
+def _save_all(result: ImageResult, out: Path, prompt: str) -> list[Path]:
+    """Save every image as <time>-<slug>-<index>.<ext>; a URL is downloaded now, before it expires.
+
+    An image that cannot be saved in `out` (a full disk, no permission) is saved in a rescue folder in
+    the system's temporary directory instead, with a warning: the image was paid for.
+    """
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    slug = _slug(prompt)
+    paths: list[Path] = []
+    for index, image in enumerate(result.images, 1):
+        name = f"{stamp}-{slug}-{index}"
+        try:
+            paths.append(_save_unique(image, out, name))
+        except OSError as exc:
+            rescue = Path(tempfile.gettempdir()) / "oai-images-rescue"
+            path = _save_unique(image, rescue, name)
+            click.echo(f"warning: could not save in {out} ({exc}); saved in {rescue} instead", err=True)
+            paths.append(path)
+    return paths
+
+
+def _save_unique(image: GeneratedImage, folder: Path, name: str) -> Path:
+    """Save under `name`, or `name-2`, `name-3`, ... when a file of that name is already there."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        try:
+            return image.save(folder / (name if attempt == 1 else f"{name}-{attempt}"))
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free name for {name} in {folder}")
+
+
+def _document(result: ImageResult, paths: list[Path], model: str | None) -> dict[str, Any]:
+    """The --json document."""
+    images: list[dict[str, Any]] = []
+    for image, path in zip(result.images, paths, strict=True):
+        entry: dict[str, Any] = {"path": str(path), "revised_prompt": image.revised_prompt}
+        if image.url:
+            entry["url"] = image.url
+        images.append(entry)
+    usage = result.usage
+    return {
+        "model": model,
+        "created": result.created,
+        "request_id": result.request_id,
+        "images": images,
+        "usage": usage.to_dict() if usage is not None and hasattr(usage, "to_dict") else usage,
+    }
+
+
+def _fail(exc: Exception, *, debug: bool) -> NoReturn:
+    """Print one line for a failure and exit: 2 for what the user can fix before sending, 1 otherwise."""
+    from ._errors import APIStatusError, InvalidParameterError, OAIImagesError  # noqa: PLC0415
+
+    if debug:
+        import traceback  # noqa: PLC0415 -- only with --debug
+
+        traceback.print_exception(exc)
+    if isinstance(exc, click.UsageError):
+        raise exc
+    if isinstance(exc, InvalidParameterError):
+        message = str(exc)
+        if exc.param == "api_key":
+            message = "no API key: set OPENAI_API_KEY, or try the offline emulator with --emulator"
+        click.echo(f"error: {message}", err=True)
+        sys.exit(EXIT_INVALID)
+    if isinstance(exc, APIStatusError):
+        click.echo(f"error: the API answered {exc.status_code}: {exc}", err=True)
+        sys.exit(EXIT_API_ERROR)
+    if isinstance(exc, OAIImagesError):
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_API_ERROR)
+    if isinstance(exc, OSError):
+        click.echo(f"error: could not save: {exc}", err=True)
+        sys.exit(EXIT_API_ERROR)
+    raise exc

@@ -1,0 +1,419 @@
+"""The `oai-images` command, run for real in subprocesses, and its option parsing through click's runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from oai_images._cli import _slug, main
+
+SECRET = "sk-test-NEVER-PRINT-THIS-0123456789"
+EXE = shutil.which("oai-images", path=str(Path(sys.executable).parent)) or "oai-images"
+
+
+def run(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed console script, with no OpenAI variables unless given."""
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("OPENAI_")}
+    clean.update(env or {})
+    return subprocess.run(
+        [EXE, *args], input=stdin, capture_output=True, text=True, env=clean, timeout=120, check=False
+    )
+
+
+class Recorder(ThreadingHTTPServer):
+    """A loopback HTTP server that records every request and answers with a canned status and body."""
+
+    status = 500
+    body = b'{"error": {"message": "boom", "type": "server_error", "param": null, "code": null}}'
+    requests: list[tuple[str, str, bytes]]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Recorder
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length", "0"))
+        self.server.requests.append((self.command, self.path, self.rfile.read(length)))
+        self.send_response(self.server.status)
+        self.send_header("content-type", "application/json")
+        self.send_header("x-request-id", "req_recorded123")
+        self.send_header("content-length", str(len(self.server.body)))
+        self.end_headers()
+        self.wfile.write(self.server.body)
+
+    def log_message(self, format: str, *args: object) -> None:  # the base class names it so
+        """Keep the test output quiet."""
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    """A recording server on an ephemeral 127.0.0.1 port."""
+    server = Recorder(("127.0.0.1", 0), _Handler)
+    server.requests = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _base_url(server: Recorder) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}/v1"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# --- the main job, against the emulator -----------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_generate_emulator_saves_decodable_images_of_the_requested_size(tmp_path: Path) -> None:
+    """dall-e-3 at 1792x1024: one path on stdout, a real PNG of that size, the revised prompt on stderr."""
+    done = run(
+        "generate",
+        "a lighthouse at dusk",
+        "--emulator",
+        "-m",
+        "dall-e-3",
+        "-s",
+        "1792x1024",
+        "-o",
+        str(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1
+    path = Path(lines[0])
+    assert path.parent == tmp_path
+    assert path.suffix == ".png"
+    assert "lighthouse-at-dusk" in path.name
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        assert image.size == (1792, 1024)
+    assert "revised prompt:" in done.stderr
+
+
+@pytest.mark.slow
+def test_generate_n_images_from_stdin_prompt(tmp_path: Path) -> None:
+    """PROMPT `-` reads stdin; n=3 with dall-e-2 gives three distinct files, one path per line."""
+    done = run(
+        "generate",
+        "-",
+        "--emulator",
+        "-m",
+        "dall-e-2",
+        "-n",
+        "3",
+        "-s",
+        "256x256",
+        "-o",
+        str(tmp_path),
+        stdin="a cute cat\n",
+    )
+    assert done.returncode == 0, done.stderr
+    paths = [Path(line) for line in done.stdout.splitlines()]
+    assert len(paths) == 3
+    assert len({path.read_bytes() for path in paths}) == 3
+    assert all("a-cute-cat" in path.name for path in paths)
+    for path in paths:
+        with Image.open(path) as image:
+            assert image.size == (256, 256)
+
+
+@pytest.mark.slow
+def test_generate_json_document(tmp_path: Path) -> None:
+    """--json prints one JSON document with paths, usage, request id and model, and nothing else."""
+    done = run(
+        "generate",
+        "an otter",
+        "--emulator",
+        "-m",
+        "gpt-image-2",
+        "-s",
+        "1536x864",
+        "--output-format",
+        "webp",
+        "--background",
+        "transparent",
+        "--json",
+        "-o",
+        str(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["model"] == "gpt-image-2"
+    assert document["request_id"]
+    assert document["usage"]["total_tokens"] > 0
+    [entry] = document["images"]
+    path = Path(entry["path"])
+    assert path.suffix == ".webp"
+    with Image.open(path) as image:
+        assert (image.format, image.size, image.mode) == ("WEBP", (1536, 864), "RGBA")
+
+
+@pytest.mark.slow
+def test_generate_url_response_is_downloaded_at_once(tmp_path: Path) -> None:
+    """With response_format url the image is fetched and saved, and the URL is in the JSON."""
+    done = run(
+        "generate",
+        "a fox",
+        "--emulator",
+        "-m",
+        "dall-e-2",
+        "-r",
+        "url",
+        "-s",
+        "512x512",
+        "--json",
+        "-o",
+        str(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    [entry] = json.loads(done.stdout)["images"]
+    assert entry["url"].startswith("http")
+    with Image.open(entry["path"]) as image:
+        assert image.size == (512, 512)
+
+
+@pytest.mark.slow
+def test_generate_against_served_emulator_on_loopback(tmp_path: Path) -> None:
+    """`oai-images serve` on 127.0.0.1, then `generate --base-url` against it, as two real processes."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [EXE, "serve", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        done = run(
+            "generate",
+            "a red kite",
+            "--base-url",
+            f"http://127.0.0.1:{port}/v1",
+            "-s",
+            "512x512",
+            "-o",
+            str(tmp_path),
+            env={"OPENAI_API_KEY": SECRET},
+        )
+        assert done.returncode == 0, done.stderr
+        with Image.open(done.stdout.strip()) as image:
+            assert image.size == (512, 512)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+# --- errors and exit codes ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "param"),
+    [
+        (["-m", "dall-e-2", "-s", "1792x1024"], "size"),
+        (["-m", "dall-e-3", "-n", "2"], "n"),
+        (["-m", "dall-e-2", "--style", "vivid"], "style"),
+        (["-m", "dall-e-2", "-q", "hd"], "quality"),
+        (["-m", "gpt-image-1", "-r", "url"], "response_format"),
+        (["-m", "gpt-image-1", "--background", "transparent", "--output-format", "jpeg"], "background"),
+        (["-m", "gpt-image-1", "--output-compression", "50"], "output_compression"),
+        (["-r", "json"], "response_format"),
+    ],
+)
+def test_invalid_parameters_exit_2_and_send_nothing(recorder: Recorder, args: list[str], param: str) -> None:
+    """Each invalid combination exits 2 naming the parameter and allowed values, and no request is sent."""
+    done = run("generate", "a cat", "--base-url", _base_url(recorder), *args, env={"OPENAI_API_KEY": SECRET})
+    assert done.returncode == 2
+    assert param in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+    assert recorder.requests == []
+
+
+def test_no_validate_sends_what_was_given(recorder: Recorder) -> None:
+    """--no-validate skips the checks: the request goes out as given (and the server's error exits 1)."""
+    recorder.status = 400
+    done = run(
+        "generate",
+        "a cat",
+        "--base-url",
+        _base_url(recorder),
+        "-m",
+        "dall-e-2",
+        "-s",
+        "1792x1024",
+        "--no-validate",
+        "--max-retries",
+        "0",
+        env={"OPENAI_API_KEY": SECRET},
+    )
+    assert done.returncode == 1
+    [(method, path, body)] = recorder.requests
+    assert (method, path) == ("POST", "/v1/images/generations")
+    assert json.loads(body) == {"prompt": "a cat", "model": "dall-e-2", "size": "1792x1024"}
+
+
+def test_api_failure_exits_1_with_status_message_and_request_id(recorder: Recorder) -> None:
+    """A 500 exits 1 naming the status, the API's message and the request id, never the key."""
+    done = run(
+        "generate",
+        "a cat",
+        "--base-url",
+        _base_url(recorder),
+        "--max-retries",
+        "1",
+        env={"OPENAI_API_KEY": SECRET},
+    )
+    assert done.returncode == 1
+    assert "500" in done.stderr
+    assert "boom" in done.stderr
+    assert "req_recorded123" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert SECRET not in done.stderr + done.stdout
+    assert len(recorder.requests) == 2  # the first try and one retry
+
+
+def test_debug_shows_the_traceback(recorder: Recorder) -> None:
+    """--debug adds the traceback to the one-line message."""
+    done = run(
+        "generate",
+        "a cat",
+        "--base-url",
+        _base_url(recorder),
+        "--max-retries",
+        "0",
+        "--debug",
+        env={"OPENAI_API_KEY": SECRET},
+    )
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr
+    assert SECRET not in done.stderr
+
+
+def test_network_failure_exits_1() -> None:
+    """Nothing listening on the port: exit 1 with a connection error."""
+    done = run(
+        "generate",
+        "a cat",
+        "--base-url",
+        f"http://127.0.0.1:{_free_port()}/v1",
+        "--max-retries",
+        "0",
+        env={"OPENAI_API_KEY": SECRET},
+    )
+    assert done.returncode == 1
+    assert "error:" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_no_key_exits_2_with_advice() -> None:
+    """No OPENAI_API_KEY and neither --emulator nor --base-url: exit 2, saying how to fix it."""
+    done = run("generate", "a cat")
+    assert done.returncode == 2
+    assert "OPENAI_API_KEY" in done.stderr
+    assert "--emulator" in done.stderr
+
+
+# --- option parsing and help (click's runner) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["generate"],
+        ["generate", "p", "-n", "two"],
+        ["generate", "p", "--timeout", "0"],
+        ["generate", "p", "--max-retries", "-1"],
+        ["generate", "p", "--output-compression", "high"],
+        ["generate", "p", "--no-such-option"],
+    ],
+)
+def test_bad_arguments_exit_2(args: list[str]) -> None:
+    """Malformed arguments are click usage errors: exit 2."""
+    assert CliRunner().invoke(main, args).exit_code == 2
+
+
+def test_generate_help_lists_every_model_and_its_values() -> None:
+    """`generate --help` lists each option, each model's sizes and values, and the seed's examples."""
+    result = CliRunner().invoke(main, ["generate", "--help"], terminal_width=120)
+    assert result.exit_code == 0
+    text = result.output
+    for option in (
+        "--model",
+        "--n",
+        "--quality",
+        "--response-format",
+        "--size",
+        "--style",
+        "--user",
+        "--show",
+        "--background",
+        "--moderation",
+        "--output-format",
+        "--output-compression",
+        "--out",
+        "--json",
+        "--emulator",
+        "--base-url",
+        "--timeout",
+        "--max-retries",
+        "--no-validate",
+    ):
+        assert option in text
+    assert "size: 256x256, 512x512, 1024x1024" in text
+    assert "size: 1024x1024, 1792x1024, 1024x1792" in text
+    assert "style: vivid, natural" in text
+    assert "gpt-image-2.5-flare" in text
+    assert "Generate a beautiful landscape image" in text
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    """`oai-images --help` loads neither the server, Pillow, rich, nor the facade."""
+    code = (
+        "import sys\n"
+        "from oai_images._cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('starlette', 'uvicorn', 'PIL', 'rich', 'oai_images._client')\n"
+        "print('HEAVY', [name for name in heavy if name in sys.modules])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("prompt", "slug"),
+    [
+        ("A lighthouse at dusk!", "a-lighthouse-at-dusk"),
+        ("../../etc/passwd", "etc-passwd"),
+        ("Crème brûlée 🍮", "creme-brulee"),
+        ("🍮🍮", "image"),
+        ("x" * 100, "x" * 40),
+    ],
+)
+def test_slug_is_filesystem_safe(prompt: str, slug: str) -> None:
+    """Slugs keep ASCII letters and digits only, so a prompt can't steer where files go."""
+    assert _slug(prompt) == slug
