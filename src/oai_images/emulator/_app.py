@@ -1,0 +1,568 @@
+"""The emulator's ASGI app: ``POST /v1/images/generations`` and the image files behind ``url`` responses.
+
+Two layers. The outer one (`EmulatorApp`, plain ASGI) gives every response an ``x-request-id``,
+records generation requests for tests, and applies latency and injected faults; a dropped or truncated
+connection must be done below Starlette, whose error middleware would otherwise answer 500. The inner one
+is a Starlette app: authentication, parsing with the generated models, validation with the SDK's own
+rules (`oai_images._rules`), drawing, the URL store and server-sent events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import json
+import math
+import random
+import secrets
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Mapping
+from http import HTTPStatus
+from typing import Any, cast
+
+import anyio
+import anyio.to_thread
+from oai_images_api.models.create_image_request import CreateImageRequest
+from oai_images_api.types import Unset
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .._errors import InvalidParameterError
+from .._rules import FIELDS, MODEL_RULES, parse_size, resolve_model, validate_request
+from ._config import EmulatorConfig, FaultSpec, parse_fault, parse_latency
+from ._draw import ImageFormat, draw_image, draw_partial
+from ._store import ImageStore
+
+__all__ = [
+    "FAULT_HEADER",
+    "GENERATIONS_PATH",
+    "LATENCY_HEADER",
+    "ConnectionDropped",
+    "EmulatorApp",
+    "EmulatorState",
+    "RecordedRequest",
+    "create_app",
+]
+
+GENERATIONS_PATH = "/v1/images/generations"
+FILES_PATH = "/v1/emulator/files"
+FAULT_HEADER = "x-emulator-fault"
+LATENCY_HEADER = "x-emulator-latency-ms"
+#: Where a real server (see `_server.py`) puts the connection's asyncio transport in ``scope["state"]``,
+#: so a fault can close the connection without any answer.
+TRANSPORT_STATE_KEY = "oai_images.emulator.transport"
+_DEFAULT_SIZE = (1024, 1024)
+# Output tokens of a 1024x1024 image per quality, as the GPT image models bill them (roughly); other sizes
+# scale with their area.
+_IMAGE_TOKENS = {"low": 272, "medium": 1056, "high": 4160, "xhigh": 6240, "max": 8320}
+
+
+class ConnectionDropped(Exception):
+    """Raised by the app when a fault drops the connection and no real connection is there to close.
+
+    The in-process transports turn it into ``httpx.RemoteProtocolError``, as a closed socket would be.
+    """
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordedRequest:
+    """A generation request the emulator received (recorded before any fault or validation).
+
+    Attributes:
+        method: The HTTP method.
+        path: The URL path.
+        headers: The request headers, names in lower case (left out of the repr: they hold the key).
+        body: The raw body.
+        json: The body parsed as JSON, or None when it is not JSON.
+        request_id: The ``x-request-id`` the emulator answered with.
+    """
+
+    method: str
+    path: str
+    headers: Mapping[str, str] = dataclasses.field(repr=False)
+    body: bytes = dataclasses.field(repr=False)
+    json: object
+    request_id: str
+
+
+class EmulatorState:
+    """What one emulator app holds: its config, the URL store, fault counters and recorded requests."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.store = ImageStore(
+            clock=lambda: self.config.clock(),  # noqa: PLW0108 (follows a later config.clock change)
+            max_entries=config.max_stored_images,
+            max_bytes=config.max_stored_bytes,
+        )
+        self.requests: deque[RecordedRequest] = deque(maxlen=config.max_recorded_requests)
+        self.fault_counts: dict[FaultSpec, int] = {}
+        self.rng = random.Random(config.seed)  # noqa: S311 (latency jitter, not cryptography)
+
+    def reset(self) -> None:
+        """Forget the recorded requests and the fault counters (stored images stay)."""
+        self.requests.clear()
+        self.fault_counts.clear()
+
+
+def _new_request_id() -> str:
+    return f"req_{secrets.token_hex(16)}"
+
+
+def _error(
+    status: int,
+    message: str,
+    *,
+    type: str = "invalid_request_error",
+    param: str | None = None,
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = {"error": {"message": message, "type": type, "param": param, "code": code}}
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def _fault_response(fault: FaultSpec, config: EmulatorConfig) -> Response | None:
+    """The answer of a status fault, or None for the faults that are not a plain answer."""
+    retry_after = str(fault.retry_after if fault.retry_after is not None else config.retry_after)
+    if fault.kind == "rate_limit":
+        return _error(
+            429,
+            "Rate limit reached for images per minute (injected by the oai-images emulator).",
+            type="requests",
+            code="rate_limit_exceeded",
+            headers={"retry-after": retry_after},
+        )
+    if fault.kind == "server_error":
+        return _error(
+            500, "The server had an error while processing your request (injected).", type="server_error"
+        )
+    if fault.kind == "service_unavailable":
+        return _error(
+            503,
+            "The engine is currently overloaded, please try again later (injected).",
+            type="server_error",
+            headers={"retry-after": retry_after},
+        )
+    if fault.kind == "not_json":
+        status = fault.status or 200
+        title = (
+            f"{status} {HTTPStatus(status).phrase}"
+            if status in HTTPStatus._value2member_map_
+            else str(status)
+        )
+        html = (
+            f"<html><head><title>{title}</title></head><body>"
+            f"<center><h1>{title}</h1></center><hr><center>nginx</center></body></html>\n"
+        )
+        return Response(html, status_code=status, media_type="text/html")
+    return None
+
+
+class EmulatorApp:
+    """The emulator as an ASGI app: request ids, recording, latency and faults around the Starlette routes.
+
+    This layer sits outside Starlette on purpose: Starlette's error middleware answers 500 to any
+    exception, and a dropped or truncated connection must give no answer at all.
+
+    Attributes:
+        state: The config, the URL store, the fault counters and the recorded requests.
+    """
+
+    def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _new_request_id()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        if scope["method"] != "POST" or scope["path"] != GENERATIONS_PATH:
+            await self.app(scope, receive, send_with_id)
+            return
+
+        body = await _read_body(receive)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        self.state.requests.append(
+            RecordedRequest(scope["method"], scope["path"], headers, body, _loads(body), request_id)
+        )
+        replayed = False
+
+        async def replay(self_receive: Receive = receive) -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await self_receive()
+
+        config = self.state.config
+        try:
+            latency = parse_latency(headers[LATENCY_HEADER]) if LATENCY_HEADER in headers else config.latency
+            fault = parse_fault(headers[FAULT_HEADER]) if FAULT_HEADER in headers else config.fault
+        except ValueError as exc:
+            await _error(400, f"Bad emulator header: {exc}", code="invalid_emulator_header")(
+                scope, replay, send_with_id
+            )
+            return
+        delay = latency.pick_seconds(self.state.rng)
+        if delay > 0:
+            await anyio.sleep(delay)
+        if fault is not None and fault.times is not None:
+            seen = self.state.fault_counts.get(fault, 0)
+            self.state.fault_counts[fault] = seen + 1
+            if seen >= fault.times:
+                fault = None
+        if fault is None:
+            await self.app(scope, replay, send_with_id)
+            return
+
+        if fault.kind == "hang":
+            # Holds the request until the client gives up (or the hang ends): then answers normally.
+            with anyio.move_on_after(config.hang_seconds):
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                return
+            await self.app(scope, replay, send_with_id)
+        elif fault.kind == "drop":
+            await _drop(scope, receive)
+        elif fault.kind == "truncate":
+            await self._truncated(scope, replay, send_with_id, fault)
+        else:
+            response = _fault_response(fault, config)
+            assert response is not None  # every other kind is a plain answer
+            await response(scope, replay, send_with_id)
+
+    async def _truncated(self, scope: Scope, receive: Receive, send: Send, fault: FaultSpec) -> None:
+        """Answer with the real response's headers, then half of its body, then close the connection."""
+        messages: list[Message] = []
+
+        async def capture(message: Message) -> None:
+            messages.append(message)
+
+        await self.app(scope, receive, capture)
+        start = next(m for m in messages if m["type"] == "http.response.start")
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send(
+            {"type": "http.response.start", "status": fault.status or start["status"], "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+        await _drop(scope, receive)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _drop(scope: Scope, receive: Receive) -> None:
+    """Close the connection with no (further) answer."""
+    transport = cast("asyncio.Transport | None", scope.get("state", {}).get(TRANSPORT_STATE_KEY))
+    if transport is None:
+        raise ConnectionDropped("the emulator dropped the connection (injected fault)")
+    transport.abort()
+    # Wait until the server notices, so it does not answer "500 Internal Server Error" on our behalf.
+    with anyio.move_on_after(5):
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+
+def _loads(body: bytes) -> object:
+    try:
+        return cast(object, json.loads(body))
+    except ValueError:
+        return None
+
+
+def _check_auth(request: Request) -> Response | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return _error(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an Authorization header "
+            "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        )
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip() or " " in key.strip():
+        return _error(
+            401,
+            "Incorrect API key provided. The Authorization header must be 'Bearer YOUR_KEY'.",
+            code="invalid_api_key",
+        )
+    return None
+
+
+def _invalid(exc: InvalidParameterError) -> JSONResponse:
+    """The envelope of a rule violation, coded the way the real API codes it."""
+    if exc.param not in FIELDS or not exc.allowed:
+        code, message = "unknown_parameter", f"Unknown parameter: '{exc.param}'. {exc.message}"
+    elif exc.param == "size":
+        code, message = "invalid_size", exc.message
+    else:
+        code, message = "invalid_value", exc.message
+    return _error(400, message, param=exc.param, code=code)
+
+
+def _parse(body: bytes) -> tuple[dict[str, object], _Plan] | Response:
+    """The request's fields and what to draw, or the 400 answer to an invalid request."""
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return _error(
+            400,
+            "We could not parse the JSON body of your request. The OpenAI API expects a JSON payload.",
+            code="invalid_json",
+        )
+    if not isinstance(decoded, dict):
+        return _error(400, "The request body must be a JSON object.", code="invalid_type")
+    # The API reads an explicit null as "use the default".
+    fields: dict[str, object] = {name: value for name, value in decoded.items() if value is not None}
+    try:
+        validate_request(fields)
+    except InvalidParameterError as exc:
+        return _invalid(exc)
+    model = resolve_model(fields)
+    if model is None:
+        known = ", ".join(f"'{name}'" for name in MODEL_RULES)
+        return _error(
+            400,
+            f"Invalid value for 'model': '{fields['model']}'. Supported values are: {known}.",
+            param="model",
+            code="invalid_value",
+        )
+    return fields, _plan(CreateImageRequest.from_dict(fields), model)
+
+
+def _usage(prompt: str, width: int, height: int, quality: str, n: int) -> dict[str, Any]:
+    text_tokens = max(1, math.ceil(len(prompt) / 4))
+    per_image = math.ceil(_IMAGE_TOKENS.get(quality, _IMAGE_TOKENS["high"]) * width * height / 1024**2)
+    output = per_image * n
+    return {
+        "input_tokens": text_tokens,
+        "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": 0},
+        "output_tokens": output,
+        "output_tokens_details": {"image_tokens": output, "text_tokens": 0},
+        "total_tokens": text_tokens + output,
+    }
+
+
+def _revise(prompt: str, style: str) -> str:
+    mood = "dramatic, hyper-real" if style == "vivid" else "natural, softly lit"
+    return f"{prompt.rstrip('. ')}. A detailed, {mood} rendering with a balanced composition."
+
+
+def _value(field: object, default: str) -> str:
+    return default if field is None or isinstance(field, Unset) else str(field)
+
+
+def _number(field: object, default: int) -> int:
+    return default if field is None or isinstance(field, Unset) else int(cast(int, field))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """What to draw and how to answer, resolved from a valid request."""
+
+    model: str
+    gpt: bool
+    prompt: str
+    n: int
+    width: int
+    height: int
+    output_format: ImageFormat
+    transparent: bool
+    compression: int | None
+    frame_count: int
+    frame_duration_ms: int
+    quality: str
+    background: str
+    response_format: str
+    style: str
+    stream: bool
+    partial_images: int
+
+
+def _plan(request: CreateImageRequest, model: str) -> _Plan:
+    rules = MODEL_RULES[model]
+    gpt = rules.family == "gpt-image"
+    size_text = _value(request.size, "auto")
+    width, height = parse_size(size_text) or _DEFAULT_SIZE
+    output_format = cast(ImageFormat, _value(request.output_format, "png")) if gpt else "png"
+    background = _value(request.background, "auto")
+    quality = _value(request.quality, "auto" if gpt else "standard")
+    return _Plan(
+        model=model,
+        gpt=gpt,
+        prompt=request.prompt,
+        n=_number(request.n, 1),
+        width=width,
+        height=height,
+        output_format=output_format,
+        transparent=background == "transparent",
+        compression=None if isinstance(request.output_compression, Unset) else request.output_compression,
+        frame_count=_number(request.frame_count, 4),
+        frame_duration_ms=_number(request.frame_duration_ms, 100),
+        quality="high" if gpt and quality == "auto" else quality,
+        background="transparent" if background == "transparent" else "opaque",
+        response_format=_value(request.response_format, "url"),
+        style=_value(request.style, "vivid"),
+        stream=request.stream is True,
+        partial_images=_number(request.partial_images, 0),
+    )
+
+
+def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
+    """Build the emulator's ASGI app.
+
+    Args:
+        config: How it behaves; `EmulatorConfig.from_env()` when None. The app reads it on every request,
+            so changing its attributes later takes effect at once.
+
+    Returns:
+        An ASGI app; its ``state`` holds the config and the requests it received.
+    """
+    state = EmulatorState(config if config is not None else EmulatorConfig.from_env())
+
+    def draw(plan: _Plan, index: int) -> bytes:
+        return draw_image(
+            plan.prompt,
+            index=index,
+            seed=state.config.seed,
+            width=plan.width,
+            height=plan.height,
+            output_format=plan.output_format,
+            transparent=plan.transparent,
+            compression=plan.compression,
+            frame_count=plan.frame_count,
+            frame_duration_ms=plan.frame_duration_ms,
+        )
+
+    async def generations(request: Request) -> Response:
+        parsed = _check_auth(request) or _parse(await request.body())
+        if isinstance(parsed, Response):
+            return parsed
+        fields, plan = parsed
+        if plan.stream:
+            return StreamingResponse(
+                _events(plan),
+                media_type="text/event-stream",
+                headers={"cache-control": "no-cache"},
+            )
+        images = [await anyio.to_thread.run_sync(draw, plan, index) for index in range(plan.n)]
+        created = int(time.time())
+        if not plan.gpt:
+            data = []
+            for content in images:
+                item: dict[str, str] = {}
+                if plan.response_format == "b64_json":
+                    item["b64_json"] = base64.b64encode(content).decode("ascii")
+                else:
+                    name = state.store.put(
+                        content, media_type="image/png", extension="png", lifetime=state.config.url_lifetime
+                    )
+                    item["url"] = f"{str(request.base_url).rstrip('/')}{FILES_PATH}/{name}"
+                if plan.model == "dall-e-3":
+                    item["revised_prompt"] = _revise(plan.prompt, plan.style)
+                data.append(item)
+            return JSONResponse({"created": created, "data": data})
+        answer: dict[str, Any] = {
+            "created": created,
+            "data": [{"b64_json": base64.b64encode(content).decode("ascii")} for content in images],
+            "background": plan.background,
+            "output_format": plan.output_format,
+            "quality": plan.quality,
+            "size": f"{plan.width}x{plan.height}",
+            "usage": _usage(plan.prompt, plan.width, plan.height, plan.quality, plan.n),
+        }
+        if "safety_identifier" in fields:
+            answer["safety_identifier"] = fields["safety_identifier"]
+        return JSONResponse(answer)
+
+    async def _events(plan: _Plan) -> AsyncIterator[str]:
+        common = {
+            "size": f"{plan.width}x{plan.height}",
+            "quality": plan.quality,
+            "background": plan.background,
+            "output_format": plan.output_format,
+        }
+        for index in range(plan.n):
+            final = await anyio.to_thread.run_sync(draw, plan, index)
+            for step in range(plan.partial_images):
+                partial = await anyio.to_thread.run_sync(
+                    draw_partial, final, step, plan.partial_images, plan.output_format
+                )
+                event = {
+                    "type": "image_generation.partial_image",
+                    "b64_json": base64.b64encode(partial).decode("ascii"),
+                    "created_at": int(time.time()),
+                    **common,
+                    "partial_image_index": step,
+                }
+                yield _sse(event)
+            completed = {
+                "type": "image_generation.completed",
+                "b64_json": base64.b64encode(final).decode("ascii"),
+                "created_at": int(time.time()),
+                **common,
+                "usage": _usage(plan.prompt, plan.width, plan.height, plan.quality, 1),
+            }
+            yield _sse(completed)
+
+    async def files(request: Request) -> Response:
+        name = request.path_params["name"]
+        entry = state.store.get(name)
+        if entry is False:
+            return _error(
+                403,
+                "This image URL has expired (image URLs are valid for a limited time).",
+                code="url_expired",
+            )
+        if entry is None or entry is True:
+            return _error(404, f"No image named '{name}'.", code="not_found")
+        return Response(entry.content, media_type=entry.media_type, headers={"cache-control": "private"})
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        if status == 405:
+            return _error(405, f"Method not allowed ({request.method} {request.url.path}).")
+        if status != 404:
+            return _error(
+                status, "The server had an error while processing your request.", type="server_error"
+            )
+        return _error(404, f"Invalid URL ({request.method} {request.url.path})")
+
+    app = Starlette(
+        routes=[
+            Route(GENERATIONS_PATH, generations, methods=["POST"]),
+            Route(FILES_PATH + "/{name}", files, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: not_found},
+    )
+    return EmulatorApp(app, state)
+
+
+def _sse(event: Mapping[str, object]) -> str:
+    return f"event: {event['type']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n"
