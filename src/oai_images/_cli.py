@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from ._serve import serve
+
 if TYPE_CHECKING:
     from . import GeneratedImage, ImageResult, ImagesClient
 
@@ -315,3 +317,6 @@ def _fail(exc: Exception, *, debug: bool) -> NoReturn:
         click.echo(f"error: could not save: {exc}", err=True)
         sys.exit(EXIT_API_ERROR)
     raise exc
+
+
+main.add_command(serve)

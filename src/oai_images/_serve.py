@@ -1,0 +1,145 @@
+"""``oai-images serve``: the offline emulator on a local port.
+
+Only click is imported at module level; uvicorn, Starlette and Pillow load when the command runs, so
+``oai-images --help`` stays fast and works without the ``emulator`` extra.
+"""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ["serve"]
+
+_ENV = "OAI_IMAGES_EMULATOR_"
+_FAULTS = "rate_limit, server_error, service_unavailable, hang, drop, truncate, not_json"
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, envvar=_ENV + "HOST", help="Address to bind.")
+@click.option(
+    "--port",
+    "-p",
+    type=click.IntRange(0, 65535),
+    default=8787,
+    show_default=True,
+    envvar=_ENV + "PORT",
+    help="Port to bind (0 picks a free one).",
+)
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow a non-loopback --host. The emulator accepts any key: do not expose it to a network you "
+    "do not trust.",
+)
+@click.option("--seed", type=int, envvar=_ENV + "SEED", help="Seed mixed into every drawing. [default: 0]")
+@click.option(
+    "--url-lifetime",
+    type=click.FloatRange(min=0),
+    envvar=_ENV + "URL_LIFETIME",
+    help="Seconds an image URL works. [default: 3600, like the real API]",
+)
+@click.option(
+    "--latency-ms",
+    envvar=_ENV + "LATENCY_MS",
+    help="Delay before each answer: MS fixed, or LOW-HIGH uniformly random (e.g. 100-500).",
+)
+@click.option(
+    "--fault",
+    envvar=_ENV + "FAULT",
+    help=f"Fault injected into every generation: one of {_FAULTS}; add ';times=K' to fail only the first "
+    "K requests, ';retry_after=S' for the 429/503 retry-after, ';status=CODE' for not_json/truncate. A "
+    "request's x-emulator-fault header overrides it.",
+)
+@click.option(
+    "--retry-after",
+    type=click.IntRange(min=0),
+    envvar=_ENV + "RETRY_AFTER",
+    help="The retry-after seconds of an injected 429 or 503. [default: 1]",
+)
+@click.option(
+    "--hang-seconds",
+    type=click.FloatRange(min=0),
+    envvar=_ENV + "HANG_SECONDS",
+    help="How long a 'hang' fault holds a request. [default: 600]",
+)
+@click.option(
+    "--max-images",
+    type=click.IntRange(min=1),
+    envvar=_ENV + "MAX_IMAGES",
+    help="At most this many images are kept for URL downloads. [default: 256]",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+    help="uvicorn's log level.",
+)
+def serve(
+    *,
+    host: str,
+    port: int,
+    allow_remote: bool,
+    seed: int | None,
+    url_lifetime: float | None,
+    latency_ms: str | None,
+    fault: str | None,
+    retry_after: int | None,
+    hang_seconds: float | None,
+    max_images: int | None,
+    log_level: str,
+) -> None:
+    r"""Serve the offline emulator: POST /v1/images/generations, like the real API, with no key or network.
+
+    Point any OpenAI client at the printed base URL with any non-empty API key. Every option also reads
+    an OAI_IMAGES_EMULATOR_* environment variable (OAI_IMAGES_EMULATOR_FAULT, ..._LATENCY_MS, ...).
+    Per request, the headers x-emulator-fault and x-emulator-latency-ms override --fault and --latency-ms.
+
+    \b
+    Examples:
+      oai-images serve
+      oai-images serve --port 0 --latency-ms 200-800
+      oai-images serve --fault 'rate_limit;times=2;retry_after=1'
+      OPENAI_BASE_URL=http://127.0.0.1:8787/v1 OPENAI_API_KEY=sk-any oai-images generate "a fox"
+    """
+    try:
+        from .emulator import EmulatorConfig, parse_fault, parse_latency, run_server  # noqa: PLC0415 -- heavy
+        from .emulator._server import is_loopback  # noqa: PLC0415 -- with the rest of the emulator
+    except ImportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not allow_remote and not is_loopback(host):
+        raise click.UsageError(
+            f"--host {host} is not a loopback address; the emulator accepts any key, so binding it to a "
+            "network needs --allow-remote."
+        )
+    config = EmulatorConfig()
+    try:
+        if latency_ms:
+            config.latency = parse_latency(latency_ms)
+        if fault:
+            config.fault = parse_fault(fault)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--latency-ms/--fault") from exc
+    if seed is not None:
+        config.seed = seed
+    if url_lifetime is not None:
+        config.url_lifetime = url_lifetime
+    if retry_after is not None:
+        config.retry_after = retry_after
+    if hang_seconds is not None:
+        config.hang_seconds = hang_seconds
+    if max_images is not None:
+        config.max_stored_images = max_images
+
+    def ready(base_url: str) -> None:
+        click.echo(f"oai-images emulator listening on {base_url}", err=True)
+        click.echo(base_url)
+
+    try:
+        run_server(
+            config, host=host, port=port, allow_remote=allow_remote, on_ready=ready, log_level=log_level
+        )
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    except KeyboardInterrupt:  # pragma: no cover (uvicorn handles Ctrl+C itself)
+        pass
