@@ -1,0 +1,650 @@
+"""ImagesClient and AsyncImagesClient: the same constructor and methods, one blocking, one awaited.
+
+Everything that is not I/O (configuration, validation, request building, answer and error mapping,
+retry decisions) lives in ``_ClientBase``, ``_wire`` and ``_retries``; the two clients only send, wait
+and read, each in its own colour.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from types import ModuleType, TracebackType
+from typing import Self, cast
+
+import anyio
+import httpx
+from oai_images_api.models import (
+    ImageBackground,
+    ImageGenPartialImageEvent,
+    ImageModeration,
+    ImageOutputFormat,
+    ImageQuality,
+    ImageResponseFormat,
+    ImageStyle,
+)
+
+from . import _rules
+from ._errors import OAIImagesError
+from ._results import AsyncDownload, CompletedImageEvent, Download, ImageResult, PartialImageEvent
+from ._retries import RetryBudget, connection_error
+from ._settings import DEFAULT_TIMEOUT, USER_AGENT, Settings
+from ._wire import (
+    ServerSentEvents,
+    create_image_operation,
+    parse_images_response,
+    parse_stream_event,
+    request_fields,
+    request_id,
+    status_error,
+)
+
+__all__ = ["AsyncImagesClient", "ImagesClient", "generate"]
+
+StreamEvent = PartialImageEvent | CompletedImageEvent
+
+#: The headers that carry the API key or identify the account: never sent to an image URL.
+_ACCOUNT_HEADERS = ("Authorization", "OpenAI-Organization", "OpenAI-Project")
+#: Statuses with which a signed image URL says it is no longer valid.
+_EXPIRED_STATUSES = frozenset({403, 404, 410})
+_EXPIRED_MESSAGE = (
+    "the image URL has expired or is no longer valid (image URLs are valid for 60 minutes after "
+    "generation); generate again, or ask for response_format='b64_json' to get the bytes in the response"
+)
+
+
+def _load_emulator() -> ModuleType:
+    """The in-process emulator, imported only when asked for, so ``import oai_images`` stays light.
+
+    ``importlib`` rather than an import statement: the emulator's server and Pillow are an optional extra.
+    """
+    try:
+        return importlib.import_module("oai_images.emulator")
+    except ImportError as exc:
+        raise OAIImagesError(
+            "emulator=True needs the emulator extra: pip install 'oai-images[emulator]'"
+        ) from exc
+
+
+class _ClientBase:
+    """Configuration and the pure steps both clients share."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        organization: str | None,
+        project: str | None,
+        timeout: float | httpx.Timeout | None,
+        max_retries: int,
+        validate: bool,
+        jitter: Callable[[], float] | None,
+        emulator: ModuleType | None,
+    ) -> None:
+        if max_retries < 0:
+            raise ValueError("max_retries must be 0 or more")
+        self._settings = Settings.resolve(
+            api_key=api_key,
+            base_url=base_url,
+            organization=organization,
+            project=project,
+            emulator_base_url=str(emulator.EMULATOR_BASE_URL) if emulator is not None else None,
+        )
+        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self._max_retries = max_retries
+        self._validate = validate
+        self._jitter = jitter or random.random
+
+    def __repr__(self) -> str:
+        settings = self._settings
+        return (
+            f"{type(self).__name__}(base_url={settings.base_url!r}, organization={settings.organization!r}, "
+            f"project={settings.project!r}, max_retries={self._max_retries}, validate={self._validate})"
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL requests go to."""
+        return self._settings.base_url
+
+    def _budget(self) -> RetryBudget:
+        return RetryBudget(self._max_retries, self._jitter)
+
+    def _api_request(
+        self, http: httpx.Client | httpx.AsyncClient, fields: Mapping[str, object]
+    ) -> httpx.Request:
+        """Validate ``fields`` (unless told not to) and build the API request; no I/O happens here.
+
+        Auth, organization, project and user agent are set on each request, so they apply on an injected
+        http_client as well, whose own base URL is not used.
+        """
+        if self._validate:
+            _rules.validate_request(fields)
+        headers = self._settings.api_headers()
+        operation = create_image_operation(fields)
+        return http.build_request(
+            operation.method,
+            self._settings.base_url + operation.path,
+            json=operation.body,
+            headers={**operation.headers, **headers},
+            timeout=self._timeout,
+        )
+
+    def _download_request(self, http: httpx.Client | httpx.AsyncClient, url: str) -> httpx.Request:
+        """A request for a signed image URL: a third party, so no API key or account header goes there."""
+        request = http.build_request("GET", url, headers={"User-Agent": USER_AGENT}, timeout=self._timeout)
+        for name in _ACCOUNT_HEADERS:  # an injected client may carry them as defaults
+            request.headers.pop(name, None)
+        return request
+
+    def _check(self, response: httpx.Response) -> None:
+        """Raise the typed error of a non-2xx API answer (its body already read)."""
+        if not response.is_success:
+            raise status_error(response, secret=self._settings.api_key)
+
+    def _result(
+        self,
+        response: httpx.Response,
+        fields: Mapping[str, object],
+        *,
+        download: Download | None = None,
+        adownload: AsyncDownload | None = None,
+    ) -> ImageResult:
+        self._check(response)
+        model = fields.get("model")
+        return ImageResult.from_response(
+            parse_images_response(response),
+            request_id=request_id(response),
+            model=model if isinstance(model, str) else None,
+            download=download,
+            adownload=adownload,
+        )
+
+    @staticmethod
+    def _downloaded(response: httpx.Response) -> bytes:
+        if response.is_success:
+            return response.content
+        expired = response.status_code in _EXPIRED_STATUSES
+        raise status_error(response, message=_EXPIRED_MESSAGE if expired else "could not download the image")
+
+    def _events(
+        self, reader: ServerSentEvents, line: str | None, response: httpx.Response
+    ) -> list[StreamEvent]:
+        """The facade events a stream line completes (``line=None`` at the end of the stream)."""
+        message = reader.feed(line) if line is not None else reader.flush()
+        if message is None:
+            return []
+        event = parse_stream_event(*message, response, secret=self._settings.api_key)
+        rid = request_id(response)
+        if event is None:
+            return []
+        if isinstance(event, ImageGenPartialImageEvent):
+            return [PartialImageEvent.from_event(event, request_id=rid)]
+        return [CompletedImageEvent.from_event(event, request_id=rid)]
+
+
+class ImagesClient(_ClientBase):
+    """A client for OpenAI's image generation endpoint, checking every documented rule before a request.
+
+    Use it as a context manager, or call :meth:`close`, to release its connections::
+
+        with ImagesClient() as client:
+            result = client.generate("a lighthouse at dusk", model="dall-e-3", size="1792x1024")
+            result.images[0].save("out/")
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        http_client: httpx.Client | None = None,
+        validate: bool = True,
+        emulator: bool = False,
+        sleep: Callable[[float], None] | None = None,
+        jitter: Callable[[], float] | None = None,
+    ) -> None:
+        """Configure the client; nothing is sent and no key is required yet.
+
+        Args:
+            api_key: The API key; else ``OPENAI_API_KEY``. Needed at the first request, never shown in a
+                repr or an error.
+            base_url: The API's base URL; else ``OPENAI_BASE_URL``, else ``https://api.openai.com/v1``.
+            organization: Sent as ``OpenAI-Organization``; else ``OPENAI_ORG_ID``.
+            project: Sent as ``OpenAI-Project``; else ``OPENAI_PROJECT_ID``.
+            timeout: Seconds, or an ``httpx.Timeout``, per attempt. The default (600 s, 5 s to connect)
+                leaves room for high-quality generations, which can take minutes.
+            max_retries: How many times a failed attempt is retried (connection errors, timeouts, 408,
+                409, 429, 5xx), waiting as the server asks or with exponential backoff.
+            http_client: An ``httpx.Client`` to send with (proxies, pooling, tests). It is used for
+                transport only: base URL, auth and headers still come from this client, and it is not
+                closed by :meth:`close`.
+            validate: Check every value against the documented rules before sending. False sends
+                whatever is given (for compatible servers with other rules).
+            emulator: Send to the built-in offline emulator, in-process, with no network and no key
+                (needs the ``emulator`` extra). ``base_url`` and ``api_key`` default to the emulator's.
+            sleep: Waits between retries; ``time.sleep`` unless given. A testing seam: pass a recorder
+                so tests see the delays without waiting.
+            jitter: Returns a float in [0, 1) that scales the random part of the backoff;
+                ``random.random`` unless given. A testing seam, like ``sleep``.
+        """
+        module = _load_emulator() if emulator else None
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            organization=organization,
+            project=project,
+            timeout=timeout,
+            max_retries=max_retries,
+            validate=validate,
+            jitter=jitter,
+            emulator=module,
+        )
+        self._sleep = sleep or time.sleep
+        self._owns_http = http_client is None
+        if http_client is None:
+            transport = cast(httpx.BaseTransport, module.EmulatorTransport()) if module else None
+            http_client = httpx.Client(transport=transport, timeout=self._timeout)
+        self._http = http_client
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the connections (an injected ``http_client`` is left open: it is the caller's)."""
+        if self._owns_http:
+            self._http.close()
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        model: str | None = None,
+        n: int | None = None,
+        quality: ImageQuality | None = None,
+        response_format: ImageResponseFormat | None = None,
+        size: str | None = None,
+        style: ImageStyle | None = None,
+        user: str | None = None,
+        safety_identifier: str | None = None,
+        background: ImageBackground | None = None,
+        moderation: ImageModeration | None = None,
+        output_format: ImageOutputFormat | None = None,
+        output_compression: int | None = None,
+        complexity: str | None = None,
+        frame_count: int | None = None,
+        frame_duration_ms: int | None = None,
+        svg: Mapping[str, object] | None = None,
+    ) -> ImageResult:
+        """Generate images from a prompt.
+
+        Only the arguments you set are sent; None means "not set" and the API's own default applies.
+
+        Args:
+            prompt: A text description of the images. At most 1000 characters for dall-e-2, 4000 for
+                dall-e-3 and 32000 for the GPT image models.
+            model: dall-e-2, dall-e-3, a GPT image model (gpt-image-1.5, gpt-image-2, ...) or any name a
+                compatible server knows. API default: dall-e-2, unless a GPT-only argument is set.
+            n: How many images, 1 to 10; dall-e-3 makes only 1.
+            quality: ``standard`` or ``hd`` (hd: dall-e-3 only); ``low``, ``medium``, ``high`` or ``auto``
+                for GPT image models; ``xhigh`` and ``max`` for gpt-image-2.5 and later.
+            response_format: ``url`` (valid for 60 minutes) or ``b64_json``; dall-e models only (GPT image
+                models always return base64).
+            size: dall-e-2: 256x256, 512x512, 1024x1024. dall-e-3: 1024x1024, 1792x1024, 1024x1792. GPT
+                image models: 1024x1024, 1536x1024, 1024x1536 or auto; gpt-image-2 and later also any
+                ``WxH`` with both sides multiples of 16, aspect ratio 1:3 to 3:1, at most 3840x2160.
+            style: ``vivid`` or ``natural``; dall-e-3 only.
+            user: An identifier of your end user, to help detect abuse (deprecated for
+                ``safety_identifier``).
+            safety_identifier: A stable identifier of your end user (a hash of their username, say).
+            background: ``transparent`` (needs png or webp), ``opaque`` or ``auto``; GPT image models.
+            moderation: ``low`` or ``auto``; GPT image models.
+            output_format: ``png``, ``jpeg``, ``webp`` (``gif``, ``svg`` in preview); GPT image models.
+            output_compression: 0 to 100 percent, with output_format jpeg or webp.
+            complexity: Preview: how much detail to aim for.
+            frame_count: Preview, gif only: the number of frames, 2 to 16.
+            frame_duration_ms: Preview, gif only: how long each frame shows, in milliseconds.
+            svg: Preview, svg only: options of the model that writes the SVG, such as
+                ``{"model": ..., "reasoning": {"effort": "low"}}``.
+
+        Returns:
+            The images, with usage, the echoed settings and the request id.
+
+        Raises:
+            InvalidParameterError: A value the API would reject (before anything is sent), or no API key.
+            APIStatusError: The server answered with an error status (a subclass per status).
+            APIConnectionError: No answer, after the retries (``APITimeoutError`` for a timeout).
+        """
+        return self._generate(request_fields(locals()))
+
+    def _generate(self, fields: Mapping[str, object]) -> ImageResult:
+        response = self._send(self._api_request(self._http, fields))
+        return self._result(response, fields, download=self._download)
+
+    def generate_stream(
+        self,
+        prompt: str,
+        *,
+        partial_images: int | None = None,
+        model: str | None = None,
+        n: int | None = None,
+        quality: ImageQuality | None = None,
+        response_format: ImageResponseFormat | None = None,
+        size: str | None = None,
+        style: ImageStyle | None = None,
+        user: str | None = None,
+        safety_identifier: str | None = None,
+        background: ImageBackground | None = None,
+        moderation: ImageModeration | None = None,
+        output_format: ImageOutputFormat | None = None,
+        output_compression: int | None = None,
+        complexity: str | None = None,
+        frame_count: int | None = None,
+        frame_duration_ms: int | None = None,
+        svg: Mapping[str, object] | None = None,
+    ) -> Iterator[PartialImageEvent | CompletedImageEvent]:
+        """Generate an image in streaming mode (GPT image models): partial images, then the final one.
+
+        The arguments are checked when this is called; the request is sent when iteration starts. The other
+        arguments are those of :meth:`generate`.
+
+        Args:
+            prompt: A text description of the image.
+            partial_images: How many partial images to stream before the final one, 0 to 3.
+            model: See :meth:`generate`.
+            n: See :meth:`generate`.
+            quality: See :meth:`generate`.
+            response_format: See :meth:`generate`.
+            size: See :meth:`generate`.
+            style: See :meth:`generate`.
+            user: See :meth:`generate`.
+            safety_identifier: See :meth:`generate`.
+            background: See :meth:`generate`.
+            moderation: See :meth:`generate`.
+            output_format: See :meth:`generate`.
+            output_compression: See :meth:`generate`.
+            complexity: See :meth:`generate`.
+            frame_count: See :meth:`generate`.
+            frame_duration_ms: See :meth:`generate`.
+            svg: See :meth:`generate`.
+
+        Returns:
+            An iterator of :class:`PartialImageEvent` and :class:`CompletedImageEvent`.
+
+        Raises:
+            InvalidParameterError: When called, for a value the API would reject, or no API key.
+            APIStatusError: While iterating: an error status, or an error event in the stream.
+            APIConnectionError: While iterating: no answer, or the stream broke.
+        """
+        return self._stream(self._api_request(self._http, request_fields(locals(), stream=True)))
+
+    def _stream(self, request: httpx.Request) -> Iterator[StreamEvent]:
+        response = self._send(request, stream=True)
+        try:
+            self._check(response)
+            reader = ServerSentEvents()
+            try:
+                for line in response.iter_lines():
+                    yield from self._events(reader, line, response)
+            except httpx.HTTPError as exc:
+                raise connection_error(exc) from exc
+            yield from self._events(reader, None, response)
+        finally:
+            response.close()
+
+    def _download(self, url: str) -> bytes:
+        return self._downloaded(self._send(self._download_request(self._http, url), follow_redirects=True))
+
+    def _send(
+        self, request: httpx.Request, *, stream: bool = False, follow_redirects: bool = False
+    ) -> httpx.Response:
+        """Send with the retry policy; return the final response, its body read unless a streamed 2xx."""
+        budget = self._budget()
+        while True:
+            try:
+                # auth=None: an injected client's own auth must not replace this client's key.
+                response = self._http.send(
+                    request, stream=stream, auth=None, follow_redirects=follow_redirects
+                )
+                if not response.is_success:
+                    response.read()
+            except httpx.HTTPError as exc:
+                delay = budget.after_error(exc)
+            else:
+                retry = budget.after_response(response)
+                if retry is None:
+                    return response
+                delay = retry
+                response.close()
+            self._sleep(delay)
+
+
+class AsyncImagesClient(_ClientBase):
+    """The awaited twin of :class:`ImagesClient`: same constructor, same methods.
+
+    ::
+
+        async with AsyncImagesClient() as client:
+            result = await client.generate("a lighthouse at dusk", model="dall-e-3")
+            await result.images[0].asave("out/")
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        http_client: httpx.AsyncClient | None = None,
+        validate: bool = True,
+        emulator: bool = False,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        jitter: Callable[[], float] | None = None,
+    ) -> None:
+        """Configure the client; the arguments are those of :class:`ImagesClient`.
+
+        Args:
+            api_key: See :class:`ImagesClient`.
+            base_url: See :class:`ImagesClient`.
+            organization: See :class:`ImagesClient`.
+            project: See :class:`ImagesClient`.
+            timeout: See :class:`ImagesClient`.
+            max_retries: See :class:`ImagesClient`.
+            http_client: An ``httpx.AsyncClient``, used for transport only and not closed by :meth:`aclose`.
+            validate: See :class:`ImagesClient`.
+            emulator: See :class:`ImagesClient`.
+            sleep: Awaited between retries; ``anyio.sleep`` unless given. A testing seam.
+            jitter: See :class:`ImagesClient`.
+        """
+        module = _load_emulator() if emulator else None
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            organization=organization,
+            project=project,
+            timeout=timeout,
+            max_retries=max_retries,
+            validate=validate,
+            jitter=jitter,
+            emulator=module,
+        )
+        self._sleep = sleep or anyio.sleep
+        self._owns_http = http_client is None
+        if http_client is None:
+            transport = cast(httpx.AsyncBaseTransport, module.AsyncEmulatorTransport()) if module else None
+            http_client = httpx.AsyncClient(transport=transport, timeout=self._timeout)
+        self._http = http_client
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release the connections (an injected ``http_client`` is left open: it is the caller's)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def generate(
+        self,
+        prompt: str,
+        *,
+        model: str | None = None,
+        n: int | None = None,
+        quality: ImageQuality | None = None,
+        response_format: ImageResponseFormat | None = None,
+        size: str | None = None,
+        style: ImageStyle | None = None,
+        user: str | None = None,
+        safety_identifier: str | None = None,
+        background: ImageBackground | None = None,
+        moderation: ImageModeration | None = None,
+        output_format: ImageOutputFormat | None = None,
+        output_compression: int | None = None,
+        complexity: str | None = None,
+        frame_count: int | None = None,
+        frame_duration_ms: int | None = None,
+        svg: Mapping[str, object] | None = None,
+    ) -> ImageResult:
+        """Generate images from a prompt; the arguments and errors are those of :meth:`ImagesClient.generate`.
+
+        Images that come as a URL are read with ``await image.aread()`` (``asave``, ``ashow``).
+        """
+        return await self._generate(request_fields(locals()))
+
+    async def _generate(self, fields: Mapping[str, object]) -> ImageResult:
+        response = await self._send(self._api_request(self._http, fields))
+        return self._result(response, fields, adownload=self._download)
+
+    def generate_stream(
+        self,
+        prompt: str,
+        *,
+        partial_images: int | None = None,
+        model: str | None = None,
+        n: int | None = None,
+        quality: ImageQuality | None = None,
+        response_format: ImageResponseFormat | None = None,
+        size: str | None = None,
+        style: ImageStyle | None = None,
+        user: str | None = None,
+        safety_identifier: str | None = None,
+        background: ImageBackground | None = None,
+        moderation: ImageModeration | None = None,
+        output_format: ImageOutputFormat | None = None,
+        output_compression: int | None = None,
+        complexity: str | None = None,
+        frame_count: int | None = None,
+        frame_duration_ms: int | None = None,
+        svg: Mapping[str, object] | None = None,
+    ) -> AsyncIterator[PartialImageEvent | CompletedImageEvent]:
+        """Stream a generation with ``async for``; as :meth:`ImagesClient.generate_stream`.
+
+        Not a coroutine: the arguments are checked when this is called, and the request is sent when
+        iteration starts.
+        """
+        return self._stream(self._api_request(self._http, request_fields(locals(), stream=True)))
+
+    async def _stream(self, request: httpx.Request) -> AsyncIterator[StreamEvent]:
+        response = await self._send(request, stream=True)
+        try:
+            self._check(response)
+            reader = ServerSentEvents()
+            try:
+                async for line in response.aiter_lines():
+                    for event in self._events(reader, line, response):
+                        yield event
+            except httpx.HTTPError as exc:
+                raise connection_error(exc) from exc
+            for event in self._events(reader, None, response):
+                yield event
+        finally:
+            await response.aclose()
+
+    async def _download(self, url: str) -> bytes:
+        request = self._download_request(self._http, url)
+        return self._downloaded(await self._send(request, follow_redirects=True))
+
+    async def _send(
+        self, request: httpx.Request, *, stream: bool = False, follow_redirects: bool = False
+    ) -> httpx.Response:
+        """Send with the retry policy; return the final response, its body read unless a streamed 2xx."""
+        budget = self._budget()
+        while True:
+            try:
+                # auth=None: an injected client's own auth must not replace this client's key.
+                response = await self._http.send(
+                    request, stream=stream, auth=None, follow_redirects=follow_redirects
+                )
+                if not response.is_success:
+                    await response.aread()
+            except httpx.HTTPError as exc:
+                delay = budget.after_error(exc)
+            else:
+                retry = budget.after_response(response)
+                if retry is None:
+                    return response
+                delay = retry
+                await response.aclose()
+            await self._sleep(delay)
+
+
+_environment_client: ImagesClient | None = None
+_environment_lock = threading.Lock()
+
+
+def _client_from_environment() -> ImagesClient:
+    """The client of the module-level :func:`generate`, created at its first use."""
+    global _environment_client  # noqa: PLW0603 - one lazily created client per process, like a module cache
+    with _environment_lock:
+        if _environment_client is None:
+            _environment_client = ImagesClient()
+        return _environment_client
+
+
+def generate(
+    prompt: str,
+    *,
+    model: str | None = None,
+    n: int | None = None,
+    quality: ImageQuality | None = None,
+    response_format: ImageResponseFormat | None = None,
+    size: str | None = None,
+    style: ImageStyle | None = None,
+    user: str | None = None,
+    safety_identifier: str | None = None,
+    background: ImageBackground | None = None,
+    moderation: ImageModeration | None = None,
+    output_format: ImageOutputFormat | None = None,
+    output_compression: int | None = None,
+    complexity: str | None = None,
+    frame_count: int | None = None,
+    frame_duration_ms: int | None = None,
+    svg: Mapping[str, object] | None = None,
+) -> ImageResult:
+    """Generate images with a client configured from the environment (``OPENAI_API_KEY``, ...).
+
+    For scripts. The client is created at the first call and reused; the arguments, result and errors are
+    those of :meth:`ImagesClient.generate`.
+    """
+    fields = request_fields(locals())  # first: locals() must hold only the arguments
+    return _client_from_environment()._generate(fields)

@@ -1,0 +1,452 @@
+"""What a generation returns: the images, with ways to read, save and show them, and the stream events."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import errno
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import webbrowser
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from oai_images_api.models import (
+    ImageGenCompletedEvent,
+    ImageGenPartialImageEvent,
+    ImageGenUsage,
+    ImagesResponse,
+)
+from oai_images_api.types import Unset
+
+from ._errors import OAIImagesError
+
+__all__ = [
+    "CompletedImageEvent",
+    "GeneratedImage",
+    "ImageResult",
+    "PartialImageEvent",
+    "image_extension",
+    "open_in_default_viewer",
+    "write_image",
+]
+
+#: Downloads the bytes at an image URL (the sync client's way).
+Download = Callable[[str], bytes]
+#: Downloads the bytes at an image URL (the async client's way).
+AsyncDownload = Callable[[str], Awaitable[bytes]]
+#: Shows a saved image file to the user.
+Opener = Callable[[Path], None]
+
+_T = TypeVar("_T")
+
+# Magic numbers of the formats the API returns (png, jpeg, webp; gif and svg in preview).
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", ".png"),
+    (b"\xff\xd8\xff", ".jpg"),
+    (b"GIF87a", ".gif"),
+    (b"GIF89a", ".gif"),
+)
+
+
+def image_extension(data: bytes) -> str:
+    """The file extension for image bytes, from their magic number: ``.png``, ``.jpg``, ``.webp``, ``.gif``,
+    ``.svg``, or ``.bin`` for anything else (saved anyway: a paid image is never thrown away)."""  # noqa: D205, D209 - one sentence over two lines
+    for signature, extension in _SIGNATURES:
+        if data.startswith(signature):
+            return extension
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ".webp"
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<svg", b"<?xml")) and b"<svg" in head:
+        return ".svg"
+    return ".bin"
+
+
+def write_image(data: bytes, destination: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Write image bytes to a file atomically and return its path.
+
+    Args:
+        data: The image bytes.
+        destination: A file path, or a folder (an existing one, or a path ending in a separator), which gets
+            a generated unique name. A file path without an extension gets the one the bytes call for.
+        overwrite: Replace an existing file instead of raising.
+
+    Raises:
+        FileExistsError: The file exists and ``overwrite`` is False.
+        OSError: The file could not be written; nothing is left behind.
+    """
+    text = os.fspath(destination)
+    target = Path(text)
+    extension = image_extension(data)
+    if target.is_dir() or text.endswith(("/", os.sep)):
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = target / f"image-{stamp}-{secrets.token_hex(4)}{extension}"
+    elif not target.suffix:
+        target = target.with_name(target.name + extension)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # The bytes go to a temporary file in the same folder, then take the final name in one step, so a
+    # reader never sees half an image; os.open (unlike mkstemp) keeps the usual umask permissions.
+    partial = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        if overwrite:
+            os.replace(partial, target)
+        else:
+            _place_without_overwriting(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def _place_without_overwriting(partial: Path, target: Path) -> None:
+    """Give ``partial`` the name ``target`` unless that exists; a hard link makes the check atomic."""
+    try:
+        os.link(partial, target)
+    except FileExistsError:
+        raise _exists(target) from None
+    except OSError:  # a file system without hard links: check, then rename
+        if target.exists():
+            raise _exists(target) from None
+        os.replace(partial, target)
+
+
+def _exists(target: Path) -> FileExistsError:
+    return FileExistsError(errno.EEXIST, "file exists; pass overwrite=True to replace it", str(target))
+
+
+def open_in_default_viewer(path: Path) -> None:
+    """Open a file with the platform's default application: ``os.startfile``, ``open`` or ``xdg-open``,
+    else the web browser.
+
+    Raises:
+        OAIImagesError: No display, or nothing that can open the file.
+    """  # noqa: D205 - the summary names the openers and needs two lines
+    if sys.platform == "win32":
+        os.startfile(path)  # noqa: S606 - opening a file we just wrote with its registered application
+        return
+    if sys.platform == "darwin":
+        command = ["open", str(path)]
+    else:
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise OAIImagesError(f"no display available to show the image; it is saved at {path}")
+        xdg_open = shutil.which("xdg-open")
+        if xdg_open is None:
+            if not webbrowser.open(path.as_uri()):
+                raise OAIImagesError(f"found no viewer or browser to show the image; it is saved at {path}")
+            return
+        command = [xdg_open, str(path)]
+    try:
+        # Detached: the viewer outlives this call, and its output is not ours to print.
+        subprocess.Popen(  # noqa: S603 - fixed program, the argument is a path we wrote
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+    except OSError as exc:
+        raise OAIImagesError(f"could not open a viewer ({exc}); the image is saved at {path}") from exc
+
+
+class GeneratedImage:
+    """One generated image: a URL to download it from, or its bytes in base64.
+
+    ``read`` gives the bytes (decoded, or downloaded once and then kept), ``save`` writes them to a file,
+    ``show`` opens them in the default viewer. Images from an :class:`~oai_images.AsyncImagesClient` that
+    come as a URL need the awaited variants ``aread``, ``asave`` and ``ashow``; base64 images work with both.
+
+    Attributes:
+        url: Where to download the image (dall-e models with ``response_format="url"``); valid 60 minutes.
+        b64_json: The image bytes in base64.
+        revised_prompt: The prompt the model actually used (dall-e-3), if it rewrote yours.
+        path: Where ``save`` or ``show`` last wrote the image, else None.
+    """
+
+    __slots__ = ("_adownload", "_data", "_download", "b64_json", "path", "revised_prompt", "url")
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        b64_json: str | None = None,
+        revised_prompt: str | None = None,
+        download: Download | None = None,
+        adownload: AsyncDownload | None = None,
+    ) -> None:
+        """Create an image; the clients do this for you.
+
+        Args:
+            url: The image URL.
+            b64_json: The image bytes in base64.
+            revised_prompt: The prompt the model used.
+            download: How ``read`` downloads ``url``.
+            adownload: How ``aread`` downloads ``url``.
+        """
+        self.url = url
+        self.b64_json = b64_json
+        self.revised_prompt = revised_prompt
+        self.path: Path | None = None
+        self._download = download
+        self._adownload = adownload
+        self._data: bytes | None = None
+
+    def __repr__(self) -> str:
+        source = f"url={self.url!r}" if self.url else f"b64_json=<{len(self.b64_json or '')} chars>"
+        return f"GeneratedImage({source}, revised_prompt={self.revised_prompt!r})"
+
+    def read(self) -> bytes:
+        """The image bytes, decoded from base64 or downloaded from the URL (once; then kept).
+
+        Raises:
+            PermissionDeniedError: (or NotFoundError, APIStatusError 410) the URL has expired.
+            APIConnectionError: The download failed.
+            OAIImagesError: The image has no data, or comes from the async client (use ``aread``).
+        """
+        if self._data is None:
+            self._data = self._known_bytes()
+            if self._data is None:
+                if self._download is None:
+                    raise OAIImagesError("this image came from AsyncImagesClient: use `await image.aread()`")
+                self._data = self._download(self._url())
+        return self._data
+
+    async def aread(self) -> bytes:
+        """The image bytes, like :meth:`read`, downloading with the async client.
+
+        Raises:
+            PermissionDeniedError: (or NotFoundError, APIStatusError 410) the URL has expired.
+            APIConnectionError: The download failed.
+            OAIImagesError: The image has no data, or comes from the sync client (use ``read``).
+        """
+        if self._data is None:
+            self._data = self._known_bytes()
+            if self._data is None:
+                if self._adownload is None:
+                    raise OAIImagesError("this image came from ImagesClient: use `image.read()`")
+                self._data = await self._adownload(self._url())
+        return self._data
+
+    def save(self, path_or_dir: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write the image to a file, atomically, and return its path.
+
+        Args:
+            path_or_dir: A file path, or a folder (existing, or ending in ``/``) where the image gets a
+                generated unique name. The extension comes from the image bytes when the name is generated
+                or has none.
+            overwrite: Replace an existing file instead of raising ``FileExistsError``.
+
+        Returns:
+            The path written.
+
+        Raises:
+            FileExistsError: The file exists and ``overwrite`` is False. The bytes stay readable.
+            OSError: The file could not be written. The bytes stay readable, so the image is not lost.
+            OAIImagesError: The bytes could not be read (see :meth:`read`).
+        """
+        return self._remember(write_image(self.read(), path_or_dir, overwrite=overwrite))
+
+    async def asave(self, path_or_dir: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write the image to a file, like :meth:`save`, downloading with the async client.
+
+        The file is written synchronously: a few megabytes to a local disk, not worth a worker thread.
+        """
+        return self._remember(write_image(await self.aread(), path_or_dir, overwrite=overwrite))
+
+    def show(self, *, opener: Opener | None = None) -> Path:
+        """Open the image in the default viewer or browser (the seed's ``-Show``).
+
+        An image not saved yet is first saved to a new temporary folder.
+
+        Args:
+            opener: Opens a file path; defaults to the platform's viewer (``os.startfile``, ``open``,
+                ``xdg-open``, else the browser). Tests pass a recorder.
+
+        Returns:
+            The path of the file shown.
+
+        Raises:
+            OAIImagesError: No display, or no viewer to open the file with.
+        """
+        return self._open(self.read(), opener)
+
+    async def ashow(self, *, opener: Opener | None = None) -> Path:
+        """Open the image in the default viewer, like :meth:`show`, downloading with the async client."""
+        return self._open(await self.aread(), opener)
+
+    def _open(self, data: bytes, opener: Opener | None) -> Path:
+        path = self.path if self.path is not None and self.path.exists() else None
+        if path is None:
+            path = self._remember(write_image(data, tempfile.mkdtemp(prefix="oai-images-") + os.sep))
+        (opener or open_in_default_viewer)(path)
+        return path
+
+    def _remember(self, path: Path) -> Path:
+        self.path = path
+        return path
+
+    def _known_bytes(self) -> bytes | None:
+        """The decoded base64 data, or None when the image must be downloaded."""
+        if self.b64_json is None:
+            return None
+        try:
+            return base64.b64decode(self.b64_json, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise OAIImagesError("the image's base64 data is corrupt") from exc
+
+    def _url(self) -> str:
+        if not self.url:
+            raise OAIImagesError("the server returned an image with neither a URL nor base64 data")
+        return self.url
+
+
+def _value(value: _T | Unset) -> _T | None:
+    return None if isinstance(value, Unset) else value
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """The answer to one generation request.
+
+    Attributes:
+        created: When the images were created, in Unix seconds.
+        images: The generated images.
+        usage: Token usage (GPT image models), else None.
+        background: The background used (GPT image models), else None.
+        output_format: The file format used (GPT image models), else None.
+        size: The size generated (GPT image models), else None.
+        quality: The quality used (GPT image models), else None.
+        request_id: The ``x-request-id`` of the answer, for support requests.
+        model: The model named in the request, if one was.
+        response: The whole answer as the generated model, with fields this class does not copy.
+    """
+
+    created: int
+    images: list[GeneratedImage]
+    usage: ImageGenUsage | None = None
+    background: str | None = None
+    output_format: str | None = None
+    size: str | None = None
+    quality: str | None = None
+    request_id: str | None = None
+    model: str | None = None
+    response: ImagesResponse | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_response(
+        cls,
+        response: ImagesResponse,
+        *,
+        request_id: str | None = None,
+        model: str | None = None,
+        download: Download | None = None,
+        adownload: AsyncDownload | None = None,
+    ) -> ImageResult:
+        """Build a result from the generated response model; ``download``/``adownload`` fetch URLs."""
+        images = [
+            GeneratedImage(
+                url=_value(image.url),
+                b64_json=_value(image.b64_json),
+                revised_prompt=_value(image.revised_prompt),
+                download=download,
+                adownload=adownload,
+            )
+            for image in _value(response.data) or []
+        ]
+        return cls(
+            created=response.created,
+            images=images,
+            usage=_value(response.usage),
+            background=_value(response.background),
+            output_format=_value(response.output_format),
+            size=_value(response.size),
+            quality=_value(response.quality),
+            request_id=request_id,
+            model=model,
+            response=response,
+        )
+
+
+@dataclass(frozen=True)
+class PartialImageEvent:
+    """A stream event: a partial image, before the final one.
+
+    Attributes:
+        image: The partial image (base64; ``read``, ``save`` and ``show`` work with either client).
+        index: 0-based index of this partial image.
+        created_at: When the event was created, in Unix seconds.
+        size: The size being generated.
+        quality: The quality being generated.
+        background: The background being generated.
+        output_format: The file format of the image.
+        request_id: The ``x-request-id`` of the stream.
+    """
+
+    image: GeneratedImage
+    index: int
+    created_at: int
+    size: str
+    quality: str
+    background: str
+    output_format: str
+    request_id: str | None = None
+
+    @classmethod
+    def from_event(cls, event: ImageGenPartialImageEvent, *, request_id: str | None) -> PartialImageEvent:
+        """Wrap the generated event model."""
+        return cls(
+            image=GeneratedImage(b64_json=event.b64_json),
+            index=event.partial_image_index,
+            created_at=event.created_at,
+            size=event.size,
+            quality=event.quality,
+            background=event.background,
+            output_format=event.output_format,
+            request_id=request_id,
+        )
+
+
+@dataclass(frozen=True)
+class CompletedImageEvent:
+    """A stream event: the final image, with the token usage of the whole generation.
+
+    Attributes:
+        image: The final image (base64; ``read``, ``save`` and ``show`` work with either client).
+        usage: Token usage.
+        created_at: When the event was created, in Unix seconds.
+        size: The size generated.
+        quality: The quality generated.
+        background: The background generated.
+        output_format: The file format of the image.
+        request_id: The ``x-request-id`` of the stream.
+    """
+
+    image: GeneratedImage
+    usage: ImageGenUsage
+    created_at: int
+    size: str
+    quality: str
+    background: str
+    output_format: str
+    request_id: str | None = None
+
+    @classmethod
+    def from_event(cls, event: ImageGenCompletedEvent, *, request_id: str | None) -> CompletedImageEvent:
+        """Wrap the generated event model."""
+        return cls(
+            image=GeneratedImage(b64_json=event.b64_json),
+            usage=event.usage,
+            created_at=event.created_at,
+            size=event.size,
+            quality=event.quality,
+            background=event.background,
+            output_format=event.output_format,
+            request_id=request_id,
+        )

@@ -1,0 +1,128 @@
+"""The retry policy of the official client, as pure decisions the sync and async clients both drive.
+
+A request is retried, at most ``max_retries`` times, after a connection error or a timeout, and after a
+408, 409, 429 or 5xx answer. A server may override that decision with ``x-should-retry: true|false``.
+The wait before a retry is what the server asks for in ``retry-after-ms``, else ``retry-after`` (seconds or
+an HTTP date), when that is more than 0 and at most 120 seconds; otherwise exponential backoff:
+``min(0.5 * 2**n, 8)`` seconds for the n-th retry (from 0), less up to 25 % random jitter.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from ._errors import APIConnectionError, APITimeoutError
+
+INITIAL_DELAY = 0.5
+MAX_DELAY = 8.0
+#: The longest wait a server may ask for; anything longer (or not positive) falls back to backoff.
+MAX_SERVER_DELAY = 120.0
+_RETRYABLE_STATUSES = frozenset({408, 409, 429})
+
+
+def should_retry(response: httpx.Response) -> bool:
+    """Whether a response is worth another attempt: ``x-should-retry`` first, then its status."""
+    override = response.headers.get("x-should-retry", "").strip().lower()
+    if override == "true":
+        return True
+    if override == "false":
+        return False
+    return response.status_code in _RETRYABLE_STATUSES or response.status_code >= 500
+
+
+def server_delay(headers: httpx.Headers, *, now: Callable[[], float] = time.time) -> float | None:
+    """The wait, in seconds, the server asked for, or None when it asked for none that can be read."""
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            return float(millis) / 1000
+        except ValueError:
+            pass
+    after = headers.get("retry-after")
+    if after is None:
+        return None
+    try:
+        return float(after)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(after)
+    except (TypeError, ValueError):
+        return None
+    return when.timestamp() - now()
+
+
+def retry_delay(
+    retries_taken: int,
+    headers: httpx.Headers | None,
+    *,
+    jitter: Callable[[], float],
+    now: Callable[[], float] = time.time,
+) -> float:
+    """The seconds to wait before the next attempt.
+
+    Args:
+        retries_taken: How many retries were already made (0 before the first retry).
+        headers: The headers of the failed response, or None after a connection error.
+        jitter: Returns a float in [0, 1); scales the random 0-25 % taken off the backoff.
+        now: The current Unix time, to read an HTTP-date ``retry-after``.
+    """
+    if headers is not None:
+        asked = server_delay(headers, now=now)
+        if asked is not None and math.isfinite(asked) and 0 < asked <= MAX_SERVER_DELAY:
+            return asked
+    backoff = min(INITIAL_DELAY * 2.0**retries_taken, MAX_DELAY)
+    return backoff * (1 - 0.25 * jitter())
+
+
+def is_retryable_error(exc: httpx.HTTPError) -> bool:
+    """Whether an httpx exception is a transient transport failure (worth retrying)."""
+    return isinstance(exc, httpx.TransportError) and not isinstance(exc, httpx.UnsupportedProtocol)
+
+
+def connection_error(exc: httpx.HTTPError) -> APIConnectionError:
+    """The oai-images error for an httpx exception; the caller raises it ``from exc``."""
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"the request timed out ({type(exc).__name__})")
+    detail = str(exc) or type(exc).__name__
+    return APIConnectionError(f"could not get an answer from the server: {detail}")
+
+
+@dataclass
+class RetryBudget:
+    """The retry state of one logical request: how many retries are left, and how long to wait.
+
+    The clients' loops ask it after every attempt; it returns the wait before the next attempt, or None
+    (or raises the wrapped error) when the attempt's outcome is final.
+    """
+
+    max_retries: int
+    jitter: Callable[[], float]
+    retries_taken: int = 0
+
+    def after_response(self, response: httpx.Response) -> float | None:
+        """The wait before retrying this response, or None to hand it to the caller as it is."""
+        if response.is_success or self.retries_taken >= self.max_retries or not should_retry(response):
+            return None
+        return self._next(response.headers)
+
+    def after_error(self, exc: httpx.HTTPError) -> float:
+        """The wait before retrying after an httpx exception.
+
+        Raises:
+            APIConnectionError: (or APITimeoutError) when the error is final, chained to ``exc``.
+        """
+        if self.retries_taken >= self.max_retries or not is_retryable_error(exc):
+            raise connection_error(exc) from exc
+        return self._next(None)
+
+    def _next(self, headers: httpx.Headers | None) -> float:
+        delay = retry_delay(self.retries_taken, headers, jitter=self.jitter)
+        self.retries_taken += 1
+        return delay

@@ -1,0 +1,80 @@
+"""Client configuration: arguments first, then the environment, then the documented defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from ._errors import InvalidParameterError
+from ._version import __version__
+
+#: The public API's base URL, used when neither ``base_url`` nor ``OPENAI_BASE_URL`` is set.
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+#: High-quality generations can take over two minutes, so the read timeout is the official client's 600 s;
+#: a server that does not accept the connection within 5 s is reported quickly.
+DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
+#: The key the emulator accepts; it is never a real key.
+EMULATOR_API_KEY = "sk-emulator"
+USER_AGENT = f"oai-images/{__version__}"
+
+_MISSING_KEY_MESSAGE = (
+    "no API key: pass api_key=... or set the OPENAI_API_KEY environment variable; "
+    "to try oai-images offline, use the built-in emulator with emulator=True"
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where and how requests go. The API key is kept out of the repr."""
+
+    base_url: str
+    api_key: str | None = field(repr=False)
+    organization: str | None
+    project: str | None
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        organization: str | None,
+        project: str | None,
+        emulator_base_url: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Combine the arguments with the environment.
+
+        With ``emulator_base_url`` (the emulator is on), the base URL defaults to the emulator and the key
+        to a dummy one: a real key from ``OPENAI_API_KEY`` is not needed there, so it is not read.
+        """
+        env = os.environ if environ is None else environ
+        if emulator_base_url is not None:
+            api_key = api_key or EMULATOR_API_KEY
+            base_url = base_url or emulator_base_url
+        return cls(
+            base_url=(base_url or env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+            api_key=api_key or env.get("OPENAI_API_KEY") or None,
+            organization=organization or env.get("OPENAI_ORG_ID") or None,
+            project=project or env.get("OPENAI_PROJECT_ID") or None,
+        )
+
+    def api_headers(self) -> dict[str, str]:
+        """The headers of a request to the API: auth, organization, project, user agent.
+
+        Raises:
+            InvalidParameterError: No API key was given or found in the environment.
+        """
+        if not self.api_key:
+            raise InvalidParameterError(
+                "api_key", None, ("an API key from OPENAI_API_KEY", "emulator=True"), _MISSING_KEY_MESSAGE
+            )
+        headers = {"Authorization": f"Bearer {self.api_key}", "User-Agent": USER_AGENT}
+        if self.organization:
+            headers["OpenAI-Organization"] = self.organization
+        if self.project:
+            headers["OpenAI-Project"] = self.project
+        return headers
