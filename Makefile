@@ -43,10 +43,17 @@ check-generated: $(INSTALLED) ## Fail, naming the files, if generated/ or the st
 	$(BIN)/openapi-spec-validator openapi/images.yaml
 	$(BIN)/python generator/regenerate.py --check
 
-bench: $(INSTALLED) ## Benchmarks against the official client and raw httpx; writes bench/RESULTS.md
-	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
-	$(BIN)/python -m bench
+# The benchmarks run in their own environment, so the official client never enters .venv or the package.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: pyproject.toml bench/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[all]' -r bench/requirements.txt
+	@touch $@
+
+bench: $(BENCH_VENV)/.installed ## Benchmarks against the official client and raw httpx; writes bench/RESULTS.md
+	$(BENCH_VENV)/bin/python -m bench
 
 clean: ## Remove the virtualenv, caches and generated images
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache images build dist
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache images build dist
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
