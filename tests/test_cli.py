@@ -200,7 +200,7 @@ def test_generate_against_served_emulator_on_loopback(tmp_path: Path) -> None:
     """`oai-images serve` on 127.0.0.1, then `generate --base-url` against it, as two real processes."""
     port = _free_port()
     server = subprocess.Popen(
-        [EXE, "serve", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [EXE, "serve", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         deadline = time.monotonic() + 20

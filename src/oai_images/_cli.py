@@ -172,9 +172,10 @@ def generate(
             max_retries=max_retries,
             validate=not no_validate,
         )
-        with client, _spinner("Generating"):
-            result = client.generate(prompt, **chosen)
-        paths = _save_all(result, out, prompt)
+        with client:
+            with _spinner("Generating"):
+                result = client.generate(prompt, **chosen)
+            paths = _save_all(result, out, prompt)  # inside: a URL is downloaded through the same client
     except KeyboardInterrupt:
         click.echo("interrupted; no partial file was left behind", err=True)
         sys.exit(EXIT_INTERRUPTED)
