@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
-from ._client import AsyncImagesClient, ImagesClient, generate
+import importlib
+from typing import TYPE_CHECKING
+
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -27,8 +29,23 @@ from ._errors import (
     RateLimitError,
     UnprocessableEntityError,
 )
-from ._results import CompletedImageEvent, GeneratedImage, ImageResult, PartialImageEvent
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._client import AsyncImagesClient, ImagesClient, generate
+    from ._results import CompletedImageEvent, GeneratedImage, ImageResult, PartialImageEvent
+
+# The clients and results load httpx and the generated models: imported at first use, so that
+# `oai-images --help` (whose module lives in this package) starts fast.
+_LAZY = {
+    "AsyncImagesClient": "._client",
+    "ImagesClient": "._client",
+    "generate": "._client",
+    "CompletedImageEvent": "._results",
+    "GeneratedImage": "._results",
+    "ImageResult": "._results",
+    "PartialImageEvent": "._results",
+}
 
 __all__ = [
     "APIConnectionError",
@@ -53,3 +70,16 @@ __all__ = [
     "__version__",
     "generate",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

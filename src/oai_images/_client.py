@@ -124,6 +124,8 @@ class _ClientBase:
         """
         if self._validate:
             _rules.validate_request(fields)
+        if http.is_closed:
+            raise OAIImagesError(f"this {type(self).__name__} is closed; create a new one to send requests")
         headers = self._settings.api_headers()
         operation = create_image_operation(fields)
         return http.build_request(
@@ -250,10 +252,8 @@ class ImagesClient(_ClientBase):
         )
         self._sleep = sleep or time.sleep
         self._owns_http = http_client is None
-        if http_client is None:
-            transport = cast(httpx.BaseTransport, module.EmulatorTransport()) if module else None
-            http_client = httpx.Client(transport=transport, timeout=self._timeout)
-        self._http = http_client
+        self._transport = cast(httpx.BaseTransport, module.EmulatorTransport()) if module else None
+        self._http = http_client or httpx.Client(transport=self._transport, timeout=self._timeout)
 
     def __enter__(self) -> Self:
         return self
@@ -406,17 +406,30 @@ class ImagesClient(_ClientBase):
             response.close()
 
     def _download(self, url: str) -> bytes:
-        return self._downloaded(self._send(self._download_request(self._http, url), follow_redirects=True))
+        if not self._http.is_closed:
+            return self._downloaded(
+                self._send(self._download_request(self._http, url), follow_redirects=True)
+            )
+        # Read after the client was closed (after its `with` block, say): an image URL needs no API
+        # configuration, so a short-lived connection over the same transport does the job.
+        with httpx.Client(transport=self._transport) as http:
+            request = self._download_request(http, url)
+            return self._downloaded(self._send(request, http=http, follow_redirects=True))
 
     def _send(
-        self, request: httpx.Request, *, stream: bool = False, follow_redirects: bool = False
+        self,
+        request: httpx.Request,
+        *,
+        http: httpx.Client | None = None,
+        stream: bool = False,
+        follow_redirects: bool = False,
     ) -> httpx.Response:
         """Send with the retry policy; return the final response, its body read unless a streamed 2xx."""
         budget = self._budget()
         while True:
             try:
                 # auth=None: an injected client's own auth must not replace this client's key.
-                response = self._http.send(
+                response = (http or self._http).send(
                     request, stream=stream, auth=None, follow_redirects=follow_redirects
                 )
                 if not response.is_success:
@@ -486,10 +499,8 @@ class AsyncImagesClient(_ClientBase):
         )
         self._sleep = sleep or anyio.sleep
         self._owns_http = http_client is None
-        if http_client is None:
-            transport = cast(httpx.AsyncBaseTransport, module.AsyncEmulatorTransport()) if module else None
-            http_client = httpx.AsyncClient(transport=transport, timeout=self._timeout)
-        self._http = http_client
+        self._transport = cast(httpx.AsyncBaseTransport, module.AsyncEmulatorTransport()) if module else None
+        self._http = http_client or httpx.AsyncClient(transport=self._transport, timeout=self._timeout)
 
     async def __aenter__(self) -> Self:
         return self
@@ -581,18 +592,28 @@ class AsyncImagesClient(_ClientBase):
             await response.aclose()
 
     async def _download(self, url: str) -> bytes:
-        request = self._download_request(self._http, url)
-        return self._downloaded(await self._send(request, follow_redirects=True))
+        if not self._http.is_closed:
+            request = self._download_request(self._http, url)
+            return self._downloaded(await self._send(request, follow_redirects=True))
+        # Read after the client was closed: as ImagesClient._download.
+        async with httpx.AsyncClient(transport=self._transport) as http:
+            request = self._download_request(http, url)
+            return self._downloaded(await self._send(request, http=http, follow_redirects=True))
 
     async def _send(
-        self, request: httpx.Request, *, stream: bool = False, follow_redirects: bool = False
+        self,
+        request: httpx.Request,
+        *,
+        http: httpx.AsyncClient | None = None,
+        stream: bool = False,
+        follow_redirects: bool = False,
     ) -> httpx.Response:
         """Send with the retry policy; return the final response, its body read unless a streamed 2xx."""
         budget = self._budget()
         while True:
             try:
                 # auth=None: an injected client's own auth must not replace this client's key.
-                response = await self._http.send(
+                response = await (http or self._http).send(
                     request, stream=stream, auth=None, follow_redirects=follow_redirects
                 )
                 if not response.is_success:
