@@ -1,0 +1,130 @@
+"""Shared fixtures: a driver that runs one test body against both ImagesClient and AsyncImagesClient.
+
+Test modules cannot import from here (mypy sees no module ``conftest``), so the constants they need are
+attributes of the ``facade`` fixture.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oai_images import (
+    AsyncImagesClient,
+    CompletedImageEvent,
+    GeneratedImage,
+    ImageResult,
+    ImagesClient,
+    PartialImageEvent,
+)
+
+API_BASE = "https://api.test/v1"
+GENERATIONS_URL = f"{API_BASE}/images/generations"
+API_KEY = "sk-test-0123456789abcdef"
+# A real 1x1 PNG, so extension sniffing and decoding see genuine bytes.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+PNG_B64 = base64.b64encode(PNG).decode()
+ENV_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
+
+AnyClient = ImagesClient | AsyncImagesClient
+Event = PartialImageEvent | CompletedImageEvent
+
+
+class Facade:
+    """Drives either client through the same awaitable calls; records the retry sleeps."""
+
+    api_base = API_BASE
+    url = GENERATIONS_URL
+    api_key = API_KEY
+    png = PNG
+    png_b64 = PNG_B64
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.sleeps: list[float] = []
+
+    def client(self, **options: Any) -> AnyClient:
+        """A client for API_BASE with API_KEY, a recording sleep and no jitter, unless options differ."""
+        options.setdefault("api_key", API_KEY)
+        options.setdefault("base_url", API_BASE)
+        options.setdefault("jitter", lambda: 0.0)
+        if self.kind == "sync":
+            return ImagesClient(sleep=self.sleeps.append, **options)
+
+        async def sleep(seconds: float) -> None:
+            self.sleeps.append(seconds)
+
+        return AsyncImagesClient(sleep=sleep, **options)
+
+    async def generate(
+        self, prompt: str = "a lighthouse", *, client: AnyClient | None = None, **fields: Any
+    ) -> ImageResult:
+        """Call generate on ``client`` (or a fresh default one, closed afterwards)."""
+        used = client if client is not None else self.client()
+        try:
+            if isinstance(used, ImagesClient):
+                return used.generate(prompt, **fields)
+            return await used.generate(prompt, **fields)
+        finally:
+            if client is None:
+                await self.close(used)
+
+    async def stream(
+        self, prompt: str = "a lighthouse", *, client: AnyClient | None = None, **fields: Any
+    ) -> list[Event]:
+        """Collect every event of generate_stream."""
+        used = client if client is not None else self.client()
+        try:
+            if isinstance(used, ImagesClient):
+                return list(used.generate_stream(prompt, **fields))
+            return [event async for event in used.generate_stream(prompt, **fields)]
+        finally:
+            if client is None:
+                await self.close(used)
+
+    @staticmethod
+    def images_body(**extra: Any) -> dict[str, Any]:
+        """A 200 body holding one base64 PNG, plus ``extra`` fields."""
+        return {"created": 1764000000, "data": [{"b64_json": PNG_B64}], **extra}
+
+    async def close(self, client: AnyClient) -> None:
+        """Close either client."""
+        if isinstance(client, ImagesClient):
+            client.close()
+        else:
+            await client.aclose()
+
+    async def read(self, image: GeneratedImage) -> bytes:
+        """The image bytes, through read or aread to match the client kind."""
+        return image.read() if self.kind == "sync" else await image.aread()
+
+    async def save(self, image: GeneratedImage, destination: Path, **options: Any) -> Path:
+        """Save through save or asave."""
+        if self.kind == "sync":
+            return image.save(destination, **options)
+        return await image.asave(destination, **options)
+
+    async def show(self, image: GeneratedImage, **options: Any) -> Path:
+        """Show through show or ashow."""
+        if self.kind == "sync":
+            return image.show(**options)
+        return await image.ashow(**options)
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No OPENAI_* variable of the developer's shell leaks into a test."""
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.fixture(params=["sync", "async"])
+def facade(request: pytest.FixtureRequest, clean_env: pytest.MonkeyPatch) -> Facade:
+    """The same test body, once with ImagesClient and once with AsyncImagesClient."""
+    return Facade(str(request.param))
