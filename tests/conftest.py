@@ -103,7 +103,7 @@ class Facade:
         """The image bytes, through read or aread to match the client kind."""
         return image.read() if self.kind == "sync" else await image.aread()
 
-    async def save(self, image: GeneratedImage, destination: Path, **options: Any) -> Path:
+    async def save(self, image: GeneratedImage, destination: str | Path, **options: Any) -> Path:
         """Save through save or asave."""
         if self.kind == "sync":
             return image.save(destination, **options)
