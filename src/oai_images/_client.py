@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from types import ModuleType, TracebackType
-from typing import Self, cast
+from typing import Generic, Self, TypeVar, cast
 
 import anyio
 import httpx
@@ -69,35 +69,81 @@ def _load_emulator() -> ModuleType:
         ) from exc
 
 
-class _ClientBase:
-    """Configuration and the pure steps both clients share."""
+_HttpT = TypeVar("_HttpT", httpx.Client, httpx.AsyncClient)
+_SleepT = TypeVar("_SleepT", Callable[[float], None], Callable[[float], Awaitable[None]])
+
+
+class _ClientBase(Generic[_HttpT, _SleepT]):
+    """The constructor, configuration and the pure steps both clients share."""
 
     def __init__(
         self,
         *,
-        api_key: str | None,
-        base_url: str | None,
-        organization: str | None,
-        project: str | None,
-        timeout: float | httpx.Timeout | None,
-        max_retries: int,
-        validate: bool,
-        jitter: Callable[[], float] | None,
-        emulator: ModuleType | None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        http_client: _HttpT | None = None,
+        validate: bool = True,
+        emulator: bool = False,
+        sleep: _SleepT | None = None,
+        jitter: Callable[[], float] | None = None,
     ) -> None:
+        """Configure the client; nothing is sent and no key is required yet.
+
+        Args:
+            api_key: The API key; else ``OPENAI_API_KEY``. Needed at the first request, never shown in a
+                repr or an error.
+            base_url: The API's base URL; else ``OPENAI_BASE_URL``, else ``https://api.openai.com/v1``.
+            organization: Sent as ``OpenAI-Organization``; else ``OPENAI_ORG_ID``.
+            project: Sent as ``OpenAI-Project``; else ``OPENAI_PROJECT_ID``.
+            timeout: Seconds, or an ``httpx.Timeout``, per attempt. The default (600 s, 5 s to connect)
+                leaves room for high-quality generations, which can take minutes.
+            max_retries: How many times a failed attempt is retried (connection errors, timeouts, 408,
+                409, 429, 5xx), waiting as the server asks or with exponential backoff.
+            http_client: An ``httpx.Client`` (``httpx.AsyncClient`` for the async client) to send with:
+                proxies, pooling, tests. It is used for transport only: base URL, auth and headers still
+                come from this client, and closing this client leaves it open.
+            validate: Check every value against the documented rules before sending. False sends
+                whatever is given (for compatible servers with other rules).
+            emulator: Send to the built-in offline emulator, in-process, with no network and no key
+                (needs the ``emulator`` extra). ``base_url`` and ``api_key`` default to the emulator's.
+            sleep: Waits between retries: ``time.sleep`` (an awaitable ``anyio.sleep`` for the async
+                client) unless given. A testing seam: pass a recorder so tests see the delays without
+                waiting.
+            jitter: Returns a float in [0, 1) that scales the random part of the backoff;
+                ``random.random`` unless given. A testing seam, like ``sleep``.
+
+        Raises:
+            ValueError: ``max_retries`` is negative.
+            OAIImagesError: ``emulator=True`` without the emulator extra installed.
+        """
         if max_retries < 0:
             raise ValueError("max_retries must be 0 or more")
+        module = _load_emulator() if emulator else None
         self._settings = Settings.resolve(
             api_key=api_key,
             base_url=base_url,
             organization=organization,
             project=project,
-            emulator_base_url=str(emulator.EMULATOR_BASE_URL) if emulator is not None else None,
+            emulator_base_url=str(module.EMULATOR_BASE_URL) if module is not None else None,
         )
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._max_retries = max_retries
         self._validate = validate
         self._jitter = jitter or random.random
+        self._sleep: _SleepT = sleep or self._default_sleep()
+        self._owns_http = http_client is None
+        self._http: _HttpT = http_client or self._open_http(module)
+
+    def _default_sleep(self) -> _SleepT:
+        raise NotImplementedError
+
+    def _open_http(self, emulator: ModuleType | None) -> _HttpT:
+        """The client's own httpx client, over the emulator's transport when there is one."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         settings = self._settings
@@ -189,7 +235,7 @@ class _ClientBase:
         return [CompletedImageEvent.from_event(event, request_id=rid)]
 
 
-class ImagesClient(_ClientBase):
+class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
     """A client for OpenAI's image generation endpoint, checking every documented rule before a request.
 
     Use it as a context manager, or call :meth:`close`, to release its connections::
@@ -199,61 +245,15 @@ class ImagesClient(_ClientBase):
             result.images[0].save("out/")
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        organization: str | None = None,
-        project: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = 2,
-        http_client: httpx.Client | None = None,
-        validate: bool = True,
-        emulator: bool = False,
-        sleep: Callable[[float], None] | None = None,
-        jitter: Callable[[], float] | None = None,
-    ) -> None:
-        """Configure the client; nothing is sent and no key is required yet.
+    _transport: httpx.BaseTransport | None = None
 
-        Args:
-            api_key: The API key; else ``OPENAI_API_KEY``. Needed at the first request, never shown in a
-                repr or an error.
-            base_url: The API's base URL; else ``OPENAI_BASE_URL``, else ``https://api.openai.com/v1``.
-            organization: Sent as ``OpenAI-Organization``; else ``OPENAI_ORG_ID``.
-            project: Sent as ``OpenAI-Project``; else ``OPENAI_PROJECT_ID``.
-            timeout: Seconds, or an ``httpx.Timeout``, per attempt. The default (600 s, 5 s to connect)
-                leaves room for high-quality generations, which can take minutes.
-            max_retries: How many times a failed attempt is retried (connection errors, timeouts, 408,
-                409, 429, 5xx), waiting as the server asks or with exponential backoff.
-            http_client: An ``httpx.Client`` to send with (proxies, pooling, tests). It is used for
-                transport only: base URL, auth and headers still come from this client, and it is not
-                closed by :meth:`close`.
-            validate: Check every value against the documented rules before sending. False sends
-                whatever is given (for compatible servers with other rules).
-            emulator: Send to the built-in offline emulator, in-process, with no network and no key
-                (needs the ``emulator`` extra). ``base_url`` and ``api_key`` default to the emulator's.
-            sleep: Waits between retries; ``time.sleep`` unless given. A testing seam: pass a recorder
-                so tests see the delays without waiting.
-            jitter: Returns a float in [0, 1) that scales the random part of the backoff;
-                ``random.random`` unless given. A testing seam, like ``sleep``.
-        """
-        module = _load_emulator() if emulator else None
-        super().__init__(
-            api_key=api_key,
-            base_url=base_url,
-            organization=organization,
-            project=project,
-            timeout=timeout,
-            max_retries=max_retries,
-            validate=validate,
-            jitter=jitter,
-            emulator=module,
-        )
-        self._sleep = sleep or time.sleep
-        self._owns_http = http_client is None
-        self._transport = cast(httpx.BaseTransport, module.EmulatorTransport()) if module else None
-        self._http = http_client or httpx.Client(transport=self._transport, timeout=self._timeout)
+    def _default_sleep(self) -> Callable[[float], None]:
+        return time.sleep
+
+    def _open_http(self, emulator: ModuleType | None) -> httpx.Client:
+        if emulator is not None:
+            self._transport = cast(httpx.BaseTransport, emulator.EmulatorTransport())
+        return httpx.Client(transport=self._transport, timeout=self._timeout)
 
     def __enter__(self) -> Self:
         return self
@@ -445,7 +445,7 @@ class ImagesClient(_ClientBase):
             self._sleep(delay)
 
 
-class AsyncImagesClient(_ClientBase):
+class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitable[None]]]):
     """The awaited twin of :class:`ImagesClient`: same constructor, same methods.
 
     ::
@@ -455,52 +455,15 @@ class AsyncImagesClient(_ClientBase):
             await result.images[0].asave("out/")
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        organization: str | None = None,
-        project: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = 2,
-        http_client: httpx.AsyncClient | None = None,
-        validate: bool = True,
-        emulator: bool = False,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
-        jitter: Callable[[], float] | None = None,
-    ) -> None:
-        """Configure the client; the arguments are those of :class:`ImagesClient`.
+    _transport: httpx.AsyncBaseTransport | None = None
 
-        Args:
-            api_key: See :class:`ImagesClient`.
-            base_url: See :class:`ImagesClient`.
-            organization: See :class:`ImagesClient`.
-            project: See :class:`ImagesClient`.
-            timeout: See :class:`ImagesClient`.
-            max_retries: See :class:`ImagesClient`.
-            http_client: An ``httpx.AsyncClient``, used for transport only and not closed by :meth:`aclose`.
-            validate: See :class:`ImagesClient`.
-            emulator: See :class:`ImagesClient`.
-            sleep: Awaited between retries; ``anyio.sleep`` unless given. A testing seam.
-            jitter: See :class:`ImagesClient`.
-        """
-        module = _load_emulator() if emulator else None
-        super().__init__(
-            api_key=api_key,
-            base_url=base_url,
-            organization=organization,
-            project=project,
-            timeout=timeout,
-            max_retries=max_retries,
-            validate=validate,
-            jitter=jitter,
-            emulator=module,
-        )
-        self._sleep = sleep or anyio.sleep
-        self._owns_http = http_client is None
-        self._transport = cast(httpx.AsyncBaseTransport, module.AsyncEmulatorTransport()) if module else None
-        self._http = http_client or httpx.AsyncClient(transport=self._transport, timeout=self._timeout)
+    def _default_sleep(self) -> Callable[[float], Awaitable[None]]:
+        return anyio.sleep
+
+    def _open_http(self, emulator: ModuleType | None) -> httpx.AsyncClient:
+        if emulator is not None:
+            self._transport = cast(httpx.AsyncBaseTransport, emulator.AsyncEmulatorTransport())
+        return httpx.AsyncClient(transport=self._transport, timeout=self._timeout)
 
     async def __aenter__(self) -> Self:
         return self
