@@ -411,6 +411,15 @@ async def test_success_with_unreadable_body_raises_api_status_error(
     assert caught.value.request_id == "req_bad"
 
 
+async def test_success_with_odd_usage_keeps_the_images(facade: Facade, httpx_mock: HTTPXMock) -> None:
+    """A 200 whose usage or created is off the documented shape still returns the paid-for images."""
+    httpx_mock.add_response(json={"data": [{"b64_json": facade.png_b64}], "usage": {"total_tokens": 3}})
+    result = await facade.generate("a fox")
+    assert result.usage is None
+    assert result.created == 0
+    assert await facade.read(result.images[0]) == facade.png
+
+
 async def test_api_key_never_shows_in_repr_or_errors(facade: Facade, httpx_mock: HTTPXMock) -> None:
     """Neither the client's repr nor an error whose server message echoes the key holds the key."""
     echo = {

@@ -29,6 +29,8 @@ from ._errors import APIStatusError, status_error_class
 PARTIAL_IMAGE_EVENT = "image_generation.partial_image"
 COMPLETED_EVENT = "image_generation.completed"
 _REDACTED = "[redacted]"
+#: Parts of an images response that are not the images; dropped when they cannot be read.
+_OPTIONAL_OBJECTS = frozenset({"usage", "svg_usage"})
 _SNIPPET_LENGTH = 200
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
@@ -96,7 +98,14 @@ def parse_images_response(response: httpx.Response) -> ImagesResponse:
         APIStatusError: The body is not an images response (not JSON, or no ``created``).
     """
     try:
-        return ImagesResponse.from_dict(response.json())
+        payload = response.json()
+        try:
+            return ImagesResponse.from_dict(payload)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # The images were paid for: when only the accounting is off the documented shape (a usage
+            # object missing a detail, no `created`), keep the images and drop what cannot be read.
+            trimmed = {key: value for key, value in payload.items() if key not in _OPTIONAL_OBJECTS}
+            return ImagesResponse.from_dict({"created": 0, **trimmed})
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise APIStatusError(
             f"the server answered {response.status_code} with a body that is not an images response",
