@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from pytest_httpx import HTTPXMock
 
 import oai_images
 from oai_images import (
+    APIConnectionError,
     APIStatusError,
     AsyncImagesClient,
     AuthenticationError,
@@ -506,6 +508,60 @@ async def test_generate_stream_error_status_raises_its_class(facade: Facade, htt
     )
     with pytest.raises(BadRequestError, match="nope"):
         await facade.stream("a fox", model="gpt-image-2")
+
+
+class BrokenStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response body that sends one event, then loses the connection."""
+
+    def __init__(self, first: bytes) -> None:
+        self.first = first
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.first
+        raise httpx.ReadError("connection reset by peer")
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.first
+        raise httpx.ReadError("connection reset by peer")
+
+
+async def test_generate_stream_broken_mid_way_raises_connection_error(
+    facade: Facade, httpx_mock: HTTPXMock
+) -> None:
+    """A stream cut after its first event yields that event, then raises APIConnectionError."""
+    first = sse(
+        (
+            "image_generation.partial_image",
+            stream_event("image_generation.partial_image", facade.png_b64, partial_image_index=0),
+        )
+    )
+    httpx_mock.add_response(stream=BrokenStream(first), headers={"content-type": "text/event-stream"})
+    client = facade.client()
+    received: list[Any] = []
+
+    async def drain() -> None:
+        if isinstance(client, ImagesClient):
+            for event in client.generate_stream("a fox", model="gpt-image-2"):
+                received.append(event)
+        else:
+            async for aevent in client.generate_stream("a fox", model="gpt-image-2"):
+                received.append(aevent)
+
+    with pytest.raises(APIConnectionError) as caught:
+        await drain()
+    await facade.close(client)
+    assert [type(event) for event in received] == [PartialImageEvent]
+    assert isinstance(caught.value.__cause__, httpx.ReadError)
+    assert len(httpx_mock.get_requests()) == 1
+
+
+async def test_generate_sends_svg_options_as_an_object(facade: Facade, httpx_mock: HTTPXMock) -> None:
+    """The svg options go out as a nested JSON object through the generated SvgOptions model."""
+    httpx_mock.add_response(json=facade.images_body())
+    svg = {"model": "gpt-5-mini", "reasoning": {"effort": "low"}}
+    client = facade.client(validate=False)
+    await facade.generate("a logo", client=client, model="gpt-image-2", output_format="svg", svg=svg)
+    assert body_of(only_request(httpx_mock))["svg"] == svg
 
 
 async def test_module_generate_uses_a_client_from_environment(
