@@ -46,16 +46,25 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def server(clock: FakeClock) -> Iterator[EmulatorServer]:
-    """The emulator on an ephemeral 127.0.0.1 port, with a fake clock and short URL lifetime."""
+@pytest.fixture(scope="module")
+def shared_server(clock: FakeClock) -> Iterator[EmulatorServer]:
+    """One emulator on an ephemeral 127.0.0.1 port for the module, with a fake clock."""
     with EmulatorServer(EmulatorConfig(clock=clock, url_lifetime=60, hang_seconds=5)) as running:
         yield running
+
+
+@pytest.fixture
+def server(shared_server: EmulatorServer) -> EmulatorServer:
+    """The module's server, with no fault, no latency and no recorded request."""
+    shared_server.state.reset()
+    shared_server.state.config.fault = None
+    shared_server.state.config.latency = Latency()
+    return shared_server
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from oai_images import (
     PermissionDeniedError,
     RateLimitError,
 )
-from oai_images.emulator import EmulatorConfig, EmulatorServer, parse_fault
+from oai_images.emulator import EmulatorConfig, EmulatorServer, Latency, parse_fault
 from oai_images.testing import ImagesEmulator, ImagesEmulatorServer
 from tests.conftest import Facade
 
@@ -37,16 +37,25 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def server(clock: FakeClock) -> Iterator[EmulatorServer]:
-    """The emulator on an ephemeral 127.0.0.1 port, with a fake clock."""
+@pytest.fixture(scope="module")
+def shared_server(clock: FakeClock) -> Iterator[EmulatorServer]:
+    """One emulator on an ephemeral 127.0.0.1 port for the module, with a fake clock."""
     with EmulatorServer(EmulatorConfig(clock=clock, hang_seconds=5)) as running:
         yield running
+
+
+@pytest.fixture
+def server(shared_server: EmulatorServer) -> EmulatorServer:
+    """The module's server, with no fault, no latency and no recorded request."""
+    shared_server.state.reset()
+    shared_server.state.config.fault = None
+    shared_server.state.config.latency = Latency()
+    return shared_server
 
 
 @pytest.fixture(params=["server", "in-process"])
