@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -293,3 +297,97 @@ def test_fixture_images_emulator_server_has_a_base_url(images_emulator_server: I
     assert result.images[0].url is not None
     assert result.images[0].url.startswith(images_emulator_server.base_url)
     assert png_size(result.images[0].read()) == (256, 256)
+
+
+def test_plugin_fixtures_work_in_a_users_suite(tmp_path: Path) -> None:
+    """A user's own test file gets the fixtures from the installed plugin, with no conftest or import."""
+    (tmp_path / "test_app.py").write_text(
+        textwrap.dedent(
+            """
+            def make_thumbnail(client):
+                return client.generate("a fox", model="dall-e-2", size="256x256").images[0].read()
+
+            def test_thumbnail(images_emulator):
+                assert make_thumbnail(images_emulator.client).startswith(b"\\x89PNG")
+                assert images_emulator.requests[0].json["size"] == "256x256"
+
+            def test_retries(images_emulator):
+                images_emulator.set_fault("server_error;times=1")
+                assert make_thumbnail(images_emulator.client)
+                assert len(images_emulator.sleeps) == 1
+
+            def test_over_the_network(images_emulator_server):
+                import httpx
+                answer = httpx.post(
+                    images_emulator_server.base_url + "/images/generations",
+                    json={"prompt": "a fox"},
+                    headers={"authorization": "Bearer anything"},
+                )
+                assert answer.status_code == 200
+            """
+        )
+    )
+    (tmp_path / "pytest.ini").write_text(
+        "[pytest]\nfilterwarnings = error\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "3 passed" in finished.stdout
+
+
+def test_import_oai_images_leaves_the_emulator_unloaded() -> None:
+    """Importing oai_images (and the plugin) never loads starlette, uvicorn, Pillow or the emulator."""
+    code = (
+        "import sys, oai_images, oai_images.testing\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn', 'PIL')\n"
+        "         or m.startswith('oai_images.emulator')]\n"
+        "print(heavy)\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert finished.stdout.strip() == "[]"
+
+
+def test_emulator_exports_the_contract_names() -> None:
+    """The emulator package exports the names the facade and users rely on, sorted."""
+    from oai_images import emulator
+
+    # ruff's order (RUF022): CONSTANTS, then Classes, then functions, each alphabetical.
+    assert emulator.__all__ == sorted(
+        emulator.__all__, key=lambda name: (not name.isupper(), name[0].islower(), name)
+    )
+    for name in (
+        "create_app",
+        "EmulatorConfig",
+        "EmulatorTransport",
+        "AsyncEmulatorTransport",
+        "EMULATOR_BASE_URL",
+        "run_server",
+    ):
+        assert name in emulator.__all__
+        assert hasattr(emulator, name)
+    assert emulator.EMULATOR_BASE_URL == "http://emulator.oai-images.invalid/v1"
+
+
+def test_transport_close_stops_its_thread() -> None:
+    """EmulatorTransport starts its loop thread on first use and stops it on close."""
+    import threading
+
+    import httpx
+
+    from oai_images.emulator import EMULATOR_BASE_URL, EmulatorTransport
+
+    transport = EmulatorTransport()
+    before = {thread.name for thread in threading.enumerate()}
+    with httpx.Client(transport=transport, base_url=EMULATOR_BASE_URL) as client:
+        assert client.get("/nowhere").status_code == 404
+        assert "oai-images-emulator" in {thread.name for thread in threading.enumerate()} - before
+    assert "oai-images-emulator" not in {thread.name for thread in threading.enumerate()} - before
