@@ -37,7 +37,7 @@ from .._errors import InvalidParameterError
 from .._rules import FIELDS, MODEL_RULES, parse_size, resolve_model, validate_request
 from ._config import EmulatorConfig, FaultSpec, parse_fault, parse_latency
 from ._draw import ImageFormat, draw_image, draw_partial
-from ._store import ImageStore
+from ._store import EXPIRED, ImageStore, StoredImage
 
 __all__ = [
     "FAULT_HEADER",
@@ -203,12 +203,13 @@ class EmulatorApp:
         )
         replayed = False
 
-        async def replay(self_receive: Receive = receive) -> Message:
+        async def replay() -> Message:
+            # The body was read above (to record it); hand it to the app once, then pass messages on.
             nonlocal replayed
             if not replayed:
                 replayed = True
                 return {"type": "http.request", "body": body, "more_body": False}
-            return await self_receive()
+            return await receive()
 
         config = self.state.config
         try:
@@ -534,13 +535,13 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
     async def files(request: Request) -> Response:
         name = request.path_params["name"]
         entry = state.store.get(name)
-        if entry is False:
+        if entry == EXPIRED:
             return _error(
                 403,
                 "This image URL has expired (image URLs are valid for a limited time).",
                 code="url_expired",
             )
-        if entry is None or entry is True:
+        if not isinstance(entry, StoredImage):
             return _error(404, f"No image named '{name}'.", code="not_found")
         return Response(entry.content, media_type=entry.media_type, headers={"cache-control": "private"})
 

@@ -109,7 +109,10 @@ def parse_latency(text: str) -> Latency:
 
 @dataclasses.dataclass
 class EmulatorConfig:
-    """How the emulator behaves. Mutable: a running emulator reads it on every request.
+    """How the emulator behaves.
+
+    Mutable: a running emulator reads it on every request, except for the ``max_*`` caps, which are read
+    when the app is created.
 
     Attributes:
         seed: Mixed into every drawing; the same prompt, image index and seed give the same bytes.

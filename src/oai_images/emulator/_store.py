@@ -7,8 +7,12 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Final, Literal
 
-__all__ = ["ImageStore", "StoredImage"]
+__all__ = ["EXPIRED", "ImageStore", "StoredImage"]
+
+#: What `ImageStore.get` returns for an image whose lifetime has passed.
+EXPIRED: Final = "expired"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,15 +67,15 @@ class ImageStore:
                 self._bytes -= len(evicted.content)
         return name
 
-    def get(self, name: str) -> StoredImage | bool | None:
-        """The stored image; False when it expired; None when it never existed or was evicted."""
+    def get(self, name: str) -> StoredImage | Literal["expired"] | None:
+        """The stored image; `EXPIRED` once its lifetime passed; None if it never existed or was evicted."""
         with self._lock:
             self._purge_expired()
             entry = self._entries.get(name)
             if entry is not None:
                 self._entries.move_to_end(name)
                 return entry
-            return False if name in self._expired else None
+            return EXPIRED if name in self._expired else None
 
     def _purge_expired(self) -> None:
         now = self._clock()
