@@ -44,11 +44,12 @@ check-generated: $(INSTALLED) ## Fail, naming the files, if generated/ or the st
 	$(BIN)/python generator/regenerate.py --check
 
 # The benchmarks run in their own environment, so the official client never enters .venv or the package.
+# It holds what a user of the library has (no `cli` extra: httpx imports rich whenever rich is installed).
 BENCH_VENV := .venv-bench
 $(BENCH_VENV)/.installed: pyproject.toml bench/requirements.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[all]' -r bench/requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[emulator]' -r bench/requirements.txt
 	@touch $@
 
 bench: $(BENCH_VENV)/.installed ## Benchmarks against the official client and raw httpx; writes bench/RESULTS.md

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from types import ModuleType, TracebackType
 from typing import Generic, Self, TypeVar, cast
 
-import anyio
 import httpx
 from oai_images_api.models import (
     ImageBackground,
@@ -172,7 +171,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             _rules.validate_request(fields)
         if http.is_closed:
             raise OAIImagesError(f"this {type(self).__name__} is closed; create a new one to send requests")
-        headers = self._settings.api_headers()
+        headers = self._settings.api_headers
         operation = create_image_operation(fields)
         return http.build_request(
             operation.method,
@@ -458,6 +457,8 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
     _transport: httpx.AsyncBaseTransport | None = None
 
     def _default_sleep(self) -> Callable[[float], Awaitable[None]]:
+        import anyio  # noqa: PLC0415 -- only async users pay for its import (it is httpx's dependency anyway)
+
         return anyio.sleep
 
     def _open_http(self, emulator: ModuleType | None) -> httpx.AsyncClient:

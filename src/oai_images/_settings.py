@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,8 +63,9 @@ class Settings:
             project=project or env.get("OPENAI_PROJECT_ID") or None,
         )
 
+    @functools.cached_property
     def api_headers(self) -> dict[str, str]:
-        """The headers of a request to the API: auth, organization, project, user agent.
+        """The headers of a request to the API: auth, organization, project, user agent (built once).
 
         Raises:
             InvalidParameterError: No API key was given or found in the environment.

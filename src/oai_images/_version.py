@@ -1,10 +1,9 @@
-"""The installed version of oai-images, read from the package metadata (pyproject.toml holds the one copy)."""
+"""The version of oai-images: the one copy, which pyproject.toml reads at build time (tool.hatch.version).
+
+A literal rather than importlib.metadata: reading package metadata costs more import time than the
+whole facade.
+"""
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("oai-images")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+__version__ = "0.1.0"
