@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import functools
 import json
 import math
 import random
@@ -36,7 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .._errors import InvalidParameterError
 from .._rules import FIELDS, MODEL_RULES, parse_size, resolve_model, validate_request
 from ._config import EmulatorConfig, FaultSpec, parse_fault, parse_latency
-from ._draw import ImageFormat, draw_image, draw_partial
+from ._draw import DrawnImages, ImageFormat, draw_image, draw_partial
 from ._store import EXPIRED, ImageStore, StoredImage
 
 __all__ = [
@@ -104,6 +105,7 @@ class EmulatorState:
         self.requests: deque[RecordedRequest] = deque(maxlen=config.max_recorded_requests)
         self.fault_counts: dict[FaultSpec, int] = {}
         self.rng = random.Random(config.seed)  # noqa: S311 (latency jitter, not cryptography)
+        self.drawn = DrawnImages()
 
     def reset(self) -> None:
         """Forget the recorded requests and the fault counters (stored images stay)."""
@@ -447,8 +449,10 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
     """
     state = EmulatorState(config if config is not None else EmulatorConfig.from_env())
 
-    def draw(plan: _Plan, index: int) -> bytes:
-        return draw_image(
+    async def draw(plan: _Plan, index: int) -> bytes:
+        """The image's bytes: remembered, or drawn in a worker thread so the event loop keeps serving."""
+        job = functools.partial(
+            draw_image,
             plan.prompt,
             index=index,
             seed=state.config.seed,
@@ -460,6 +464,13 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
             frame_count=plan.frame_count,
             frame_duration_ms=plan.frame_duration_ms,
         )
+        key = (job.args, tuple(job.keywords.items()))
+        remembered = state.drawn.get(key)
+        if remembered is not None:
+            return remembered
+        image = await anyio.to_thread.run_sync(job)
+        state.drawn.put(key, image)
+        return image
 
     async def generations(request: Request) -> Response:
         parsed = _check_auth(request) or _parse(await request.body())
@@ -472,7 +483,7 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
                 media_type="text/event-stream",
                 headers={"cache-control": "no-cache"},
             )
-        images = [await anyio.to_thread.run_sync(draw, plan, index) for index in range(plan.n)]
+        images = [await draw(plan, index) for index in range(plan.n)]
         created = int(time.time())
         if not plan.gpt:
             data = []
@@ -510,7 +521,7 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
             "output_format": plan.output_format,
         }
         for index in range(plan.n):
-            final = await anyio.to_thread.run_sync(draw, plan, index)
+            final = await draw(plan, index)
             for step in range(plan.partial_images):
                 partial = await anyio.to_thread.run_sync(
                     draw_partial, final, step, plan.partial_images, plan.output_format

@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+from collections import OrderedDict
+from collections.abc import Hashable
 from typing import Literal
 
 from PIL import Image, ImageDraw, ImageFilter
 
-__all__ = ["MEDIA_TYPES", "ImageFormat", "draw_image", "draw_partial"]
+__all__ = ["MEDIA_TYPES", "DrawnImages", "ImageFormat", "draw_image", "draw_partial"]
 
 ImageFormat = Literal["png", "jpeg", "webp", "gif", "svg"]
 MEDIA_TYPES: dict[str, str] = {
@@ -222,3 +224,35 @@ def draw_partial(final: bytes, step: int, steps: int, output_format: ImageFormat
     small = image.resize((max(1, image.width // 8), max(1, image.height // 8)), Image.Resampling.BILINEAR)
     blurred = small.filter(ImageFilter.BoxBlur(radius / 8)).resize(image.size, Image.Resampling.BILINEAR)
     return _encode(blurred, output_format, None)
+
+
+class DrawnImages:
+    """The most recently drawn images, by everything that decides their bytes; bounded in total bytes.
+
+    ``draw_image`` is a pure function of its arguments, so an image asked for again (the same prompt in
+    a test suite, or in a load test) is served from here instead of being drawn again. Not thread-safe:
+    the app uses it from its event loop only.
+    """
+
+    def __init__(self, max_bytes: int = 64 * 2**20) -> None:
+        """Keep at most ``max_bytes`` of images; an image larger than that is never kept."""
+        self.max_bytes = max_bytes
+        self._images: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: Hashable) -> bytes | None:
+        """The image drawn for ``key``, or None."""
+        image = self._images.get(key)
+        if image is not None:
+            self._images.move_to_end(key)
+        return image
+
+    def put(self, key: Hashable, image: bytes) -> None:
+        """Remember an image, forgetting the least recently used ones beyond the byte limit."""
+        if len(image) > self.max_bytes or key in self._images:
+            return
+        self._images[key] = image
+        self._bytes += len(image)
+        while self._bytes > self.max_bytes:
+            _, dropped = self._images.popitem(last=False)
+            self._bytes -= len(dropped)
