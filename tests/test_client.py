@@ -478,6 +478,7 @@ async def test_generate_stream_yields_partial_then_completed_events(
     assert partial.index == 0
     assert partial.request_id == "req_s"
     assert isinstance(completed, CompletedImageEvent)
+    assert completed.usage is not None
     assert completed.usage.total_tokens == 4210
     assert await facade.read(completed.image) == facade.png
 

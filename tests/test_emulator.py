@@ -28,7 +28,7 @@ from oai_images.emulator import (
     parse_latency,
     run_server,
 )
-from oai_images.emulator._draw import draw_image
+from oai_images.emulator._draw import DrawnImages, draw_image
 from oai_images.emulator._server import is_loopback
 from oai_images.emulator._store import ImageStore
 
@@ -604,3 +604,30 @@ def test_serve_command_runs_and_prints_the_base_url(monkeypatch: pytest.MonkeyPa
     assert (seen["host"], seen["port"], seen["allow_remote"]) == ("127.0.0.1", 9999, False)
     config = seen["config"]
     assert (config.fault, config.latency, config.seed) == (FaultSpec("rate_limit", times=1), Latency(5, 5), 3)
+
+
+def test_drawn_images_remembers_and_stays_within_its_byte_limit() -> None:
+    """The memo of drawn images returns what it was given and forgets the least recently used first."""
+    drawn = DrawnImages(max_bytes=10)
+    drawn.put("a", b"12345")
+    drawn.put("b", b"67890")
+    assert drawn.get("a") == b"12345"  # a is now the most recently used
+    drawn.put("c", b"xyz")
+    assert drawn.get("b") is None
+    assert drawn.get("a") == b"12345"
+    assert drawn.get("c") == b"xyz"
+    drawn.put("huge", b"x" * 11)
+    assert drawn.get("huge") is None
+
+
+def test_repeated_requests_are_served_from_the_memo() -> None:
+    """The same request twice draws once: the second answer carries the very same image bytes."""
+    app = create_app(EmulatorConfig())
+    with httpx.Client(transport=EmulatorTransport(app=app), base_url="http://emulator.test/v1") as http:
+        body = {"prompt": "a kite", "model": "dall-e-2", "size": "256x256", "response_format": "b64_json"}
+        first, second = (
+            http.post("/images/generations", json=body, headers={"Authorization": "Bearer sk-x"}).json()
+            for _ in range(2)
+        )
+    assert first["data"][0]["b64_json"] == second["data"][0]["b64_json"]
+    assert len(app.state.drawn._images) == 1

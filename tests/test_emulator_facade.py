@@ -200,6 +200,7 @@ async def test_facade_streams_partial_and_final_images(facade: Facade, where: di
     assert [event.index for event in events if isinstance(event, PartialImageEvent)] == [0, 1, 2]
     final = events[-1]
     assert isinstance(final, CompletedImageEvent)
+    assert final.usage is not None
     assert final.usage.total_tokens > 0
     assert png_size(await facade.read(final.image)) == (1024, 1024)
 

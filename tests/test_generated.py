@@ -209,6 +209,7 @@ def test_stream_events_parse() -> None:
             "usage": USAGE,
         }
     )
+    assert isinstance(done.usage, ImageGenUsage)
     assert done.usage.output_tokens == 50
 
 
@@ -263,3 +264,14 @@ def test_drift_check_catches_an_edit_that_changes_no_generated_line(tmp_path: Pa
     assert done.returncode == 1
     assert "generator/stamp.json (differs" in done.stderr
     assert "models/" not in done.stderr
+
+
+def test_stream_events_need_only_type_and_data() -> None:
+    """A server that leaves the echoed fields out of a stream event still gives a parsed event."""
+    partial = ImageGenPartialImageEvent.from_dict(
+        {"type": "image_generation.partial_image", "b64_json": "eA=="}
+    )
+    assert partial.b64_json == "eA=="
+    assert partial.size is UNSET
+    done = ImageGenCompletedEvent.from_dict({"type": "image_generation.completed", "b64_json": "eA=="})
+    assert done.usage is UNSET

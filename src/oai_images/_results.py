@@ -15,7 +15,7 @@ import webbrowser
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from oai_images_api.models import (
     ImageGenCompletedEvent,
@@ -376,7 +376,34 @@ class ImageResult:
 
 
 @dataclass(frozen=True)
-class PartialImageEvent:
+class _ImageEvent:
+    """What both stream events carry. Servers may leave the echoed fields out: they are then None."""
+
+    image: GeneratedImage
+    created_at: int | None = None
+    size: str | None = None
+    quality: str | None = None
+    background: str | None = None
+    output_format: str | None = None
+    request_id: str | None = None
+
+    @staticmethod
+    def _common(
+        event: ImageGenPartialImageEvent | ImageGenCompletedEvent, request_id: str | None
+    ) -> dict[str, Any]:
+        return {
+            "image": GeneratedImage(b64_json=event.b64_json),
+            "created_at": _value(event.created_at),
+            "size": _value(event.size),
+            "quality": _value(event.quality),
+            "background": _value(event.background),
+            "output_format": _value(event.output_format),
+            "request_id": request_id,
+        }
+
+
+@dataclass(frozen=True)
+class PartialImageEvent(_ImageEvent):
     """A stream event: a partial image, before the final one.
 
     Attributes:
@@ -390,37 +417,21 @@ class PartialImageEvent:
         request_id: The ``x-request-id`` of the stream.
     """
 
-    image: GeneratedImage
-    index: int
-    created_at: int
-    size: str
-    quality: str
-    background: str
-    output_format: str
-    request_id: str | None = None
+    index: int | None = None
 
     @classmethod
     def from_event(cls, event: ImageGenPartialImageEvent, *, request_id: str | None) -> PartialImageEvent:
         """Wrap the generated event model."""
-        return cls(
-            image=GeneratedImage(b64_json=event.b64_json),
-            index=event.partial_image_index,
-            created_at=event.created_at,
-            size=event.size,
-            quality=event.quality,
-            background=event.background,
-            output_format=event.output_format,
-            request_id=request_id,
-        )
+        return cls(index=_value(event.partial_image_index), **cls._common(event, request_id))
 
 
 @dataclass(frozen=True)
-class CompletedImageEvent:
+class CompletedImageEvent(_ImageEvent):
     """A stream event: the final image, with the token usage of the whole generation.
 
     Attributes:
         image: The final image (base64; ``read``, ``save`` and ``show`` work with either client).
-        usage: Token usage.
+        usage: Token usage, when the server sent it.
         created_at: When the event was created, in Unix seconds.
         size: The size generated.
         quality: The quality generated.
@@ -429,25 +440,9 @@ class CompletedImageEvent:
         request_id: The ``x-request-id`` of the stream.
     """
 
-    image: GeneratedImage
-    usage: ImageGenUsage
-    created_at: int
-    size: str
-    quality: str
-    background: str
-    output_format: str
-    request_id: str | None = None
+    usage: ImageGenUsage | None = None
 
     @classmethod
     def from_event(cls, event: ImageGenCompletedEvent, *, request_id: str | None) -> CompletedImageEvent:
         """Wrap the generated event model."""
-        return cls(
-            image=GeneratedImage(b64_json=event.b64_json),
-            usage=event.usage,
-            created_at=event.created_at,
-            size=event.size,
-            quality=event.quality,
-            background=event.background,
-            output_format=event.output_format,
-            request_id=request_id,
-        )
+        return cls(usage=_value(event.usage), **cls._common(event, request_id))

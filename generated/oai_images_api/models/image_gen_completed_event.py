@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..types import UNSET, Unset
+
 if TYPE_CHECKING:
     from ..models.image_gen_usage import ImageGenUsage
 
@@ -22,12 +24,12 @@ class ImageGenCompletedEvent:
     type_: str
     """ Always `image_generation.completed`. """
     b64_json: str
-    created_at: int
-    size: str
-    quality: str
-    background: str
-    output_format: str
-    usage: ImageGenUsage
+    created_at: int | Unset = UNSET
+    size: str | Unset = UNSET
+    quality: str | Unset = UNSET
+    background: str | Unset = UNSET
+    output_format: str | Unset = UNSET
+    usage: ImageGenUsage | Unset = UNSET
     """ Token usage, GPT image models only. """
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -46,7 +48,9 @@ class ImageGenCompletedEvent:
 
         output_format = self.output_format
 
-        usage = self.usage.to_dict()
+        usage: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.usage, Unset):
+            usage = self.usage.to_dict()
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -54,14 +58,20 @@ class ImageGenCompletedEvent:
             {
                 "type": type_,
                 "b64_json": b64_json,
-                "created_at": created_at,
-                "size": size,
-                "quality": quality,
-                "background": background,
-                "output_format": output_format,
-                "usage": usage,
             }
         )
+        if created_at is not UNSET:
+            field_dict["created_at"] = created_at
+        if size is not UNSET:
+            field_dict["size"] = size
+        if quality is not UNSET:
+            field_dict["quality"] = quality
+        if background is not UNSET:
+            field_dict["background"] = background
+        if output_format is not UNSET:
+            field_dict["output_format"] = output_format
+        if usage is not UNSET:
+            field_dict["usage"] = usage
 
         return field_dict
 
@@ -74,17 +84,22 @@ class ImageGenCompletedEvent:
 
         b64_json = d.pop("b64_json")
 
-        created_at = d.pop("created_at")
+        created_at = d.pop("created_at", UNSET)
 
-        size = d.pop("size")
+        size = d.pop("size", UNSET)
 
-        quality = d.pop("quality")
+        quality = d.pop("quality", UNSET)
 
-        background = d.pop("background")
+        background = d.pop("background", UNSET)
 
-        output_format = d.pop("output_format")
+        output_format = d.pop("output_format", UNSET)
 
-        usage = ImageGenUsage.from_dict(d.pop("usage"))
+        _usage = d.pop("usage", UNSET)
+        usage: ImageGenUsage | Unset
+        if isinstance(_usage, Unset):
+            usage = UNSET
+        else:
+            usage = ImageGenUsage.from_dict(_usage)
 
         image_gen_completed_event = cls(
             type_=type_,

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..types import UNSET, Unset
+
 T = TypeVar("T", bound="ImageGenPartialImageEvent")
 
 
@@ -18,12 +20,12 @@ class ImageGenPartialImageEvent:
     type_: str
     """ Always `image_generation.partial_image`. """
     b64_json: str
-    created_at: int
-    size: str
-    quality: str
-    background: str
-    output_format: str
-    partial_image_index: int
+    created_at: int | Unset = UNSET
+    size: str | Unset = UNSET
+    quality: str | Unset = UNSET
+    background: str | Unset = UNSET
+    output_format: str | Unset = UNSET
+    partial_image_index: int | Unset = UNSET
     """ 0-based index of this partial image. """
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -50,14 +52,20 @@ class ImageGenPartialImageEvent:
             {
                 "type": type_,
                 "b64_json": b64_json,
-                "created_at": created_at,
-                "size": size,
-                "quality": quality,
-                "background": background,
-                "output_format": output_format,
-                "partial_image_index": partial_image_index,
             }
         )
+        if created_at is not UNSET:
+            field_dict["created_at"] = created_at
+        if size is not UNSET:
+            field_dict["size"] = size
+        if quality is not UNSET:
+            field_dict["quality"] = quality
+        if background is not UNSET:
+            field_dict["background"] = background
+        if output_format is not UNSET:
+            field_dict["output_format"] = output_format
+        if partial_image_index is not UNSET:
+            field_dict["partial_image_index"] = partial_image_index
 
         return field_dict
 
@@ -68,17 +76,17 @@ class ImageGenPartialImageEvent:
 
         b64_json = d.pop("b64_json")
 
-        created_at = d.pop("created_at")
+        created_at = d.pop("created_at", UNSET)
 
-        size = d.pop("size")
+        size = d.pop("size", UNSET)
 
-        quality = d.pop("quality")
+        quality = d.pop("quality", UNSET)
 
-        background = d.pop("background")
+        background = d.pop("background", UNSET)
 
-        output_format = d.pop("output_format")
+        output_format = d.pop("output_format", UNSET)
 
-        partial_image_index = d.pop("partial_image_index")
+        partial_image_index = d.pop("partial_image_index", UNSET)
 
         image_gen_partial_image_event = cls(
             type_=type_,
