@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -226,6 +227,83 @@ def test_generate_against_served_emulator_on_loopback(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_show_opens_each_saved_image_in_the_default_viewer(tmp_path: Path) -> None:
+    """--show hands every saved file to the platform opener (a stand-in xdg-open that records its calls)."""
+    record = tmp_path / "opened.txt"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    opener = bin_dir / "xdg-open"
+    opener.write_text(f'#!/bin/sh\necho "$1" >> "{record}"\n')
+    opener.chmod(0o755)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "DISPLAY": ":99"}
+    done = run(
+        "generate",
+        "two foxes",
+        "--emulator",
+        "-m",
+        "dall-e-2",
+        "-n",
+        "2",
+        "-s",
+        "256x256",
+        "--show",
+        "-o",
+        str(tmp_path / "out"),
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    saved = done.stdout.splitlines()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (not record.exists() or len(record.read_text().splitlines()) < 2):
+        time.sleep(0.05)
+    assert sorted(record.read_text().splitlines()) == sorted(saved)
+
+
+def test_show_without_a_display_still_saves_and_says_why(tmp_path: Path) -> None:
+    """With no display, --show explains on stderr; the image is saved and the exit status is 0."""
+    env = {"DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    done = run(
+        "generate",
+        "a fox",
+        "--emulator",
+        "-m",
+        "dall-e-2",
+        "-s",
+        "256x256",
+        "--show",
+        "-o",
+        str(tmp_path),
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).is_file()
+    assert "no display" in done.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_with_no_partial_file(tmp_path: Path) -> None:
+    """SIGINT while waiting for a slow generation: exit 130, one line on stderr, nothing left in --out."""
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("OPENAI_")}
+    clean["OAI_IMAGES_EMULATOR_LATENCY_MS"] = "20000"
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [EXE, "generate", "a slow fox", "--emulator", "-s", "256x256", "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean,
+    )
+    time.sleep(1.5)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=20)
+    assert process.returncode == 130
+    assert stdout == ""
+    assert "interrupted" in stderr
+    assert "Traceback" not in stderr
+    assert not out.exists() or list(out.iterdir()) == []
 
 
 # --- errors and exit codes ------------------------------------------------------------------------

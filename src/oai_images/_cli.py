@@ -194,7 +194,7 @@ def generate(
             try:
                 image.show()
             except Exception as exc:  # the images are saved; say why they can't be shown
-                click.echo(f"cannot show {image}: {exc}", err=True)
+                click.echo(f"warning: cannot show the image: {exc}", err=True)
 
 
 def _client(
