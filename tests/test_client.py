@@ -660,3 +660,58 @@ def test_async_client_has_the_sync_clients_methods() -> None:
     assert list(inspect.signature(ImagesClient.generate).parameters) == list(
         inspect.signature(AsyncImagesClient.generate).parameters
     )
+
+
+class _TrackedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A server-sent-event body that records whether the client closed it."""
+
+    def __init__(self, lines: list[bytes]) -> None:
+        self.lines = lines
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.lines
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for line in self.lines:
+            yield line
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def _two_partials_and_a_final() -> _TrackedStream:
+    event = {"type": "image_generation.partial_image", "b64_json": "iVBORw0KGgo=", "partial_image_index": 0}
+    final = {"type": "image_generation.completed", "b64_json": "iVBORw0KGgo="}
+    lines = [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in (event, event, final)]
+    return _TrackedStream(lines)
+
+
+def test_generate_stream_closed_early_closes_the_connection() -> None:
+    """Closing the stream generator after the first event closes the response (sync)."""
+    body = _two_partials_and_a_final()
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, stream=body))
+    with oai_images.ImagesClient(api_key="sk-x", http_client=httpx.Client(transport=transport)) as client:
+        events = client.generate_stream("p", model="gpt-image-1", partial_images=2)
+        first = next(events)
+        assert isinstance(first, oai_images.PartialImageEvent)
+        assert first.size is None  # the server left the echoed fields out; the event still arrives
+        events.close()
+    assert body.closed
+
+
+async def test_async_generate_stream_aclose_closes_the_connection() -> None:
+    """`aclose()` on the async stream generator after the first event closes the response."""
+    body = _two_partials_and_a_final()
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, stream=body))
+    http = httpx.AsyncClient(transport=transport)
+    async with oai_images.AsyncImagesClient(api_key="sk-x", http_client=http) as client:
+        events = client.generate_stream("p", model="gpt-image-1", partial_images=2)
+        assert isinstance(await anext(events), oai_images.PartialImageEvent)
+        assert not body.closed
+        await events.aclose()
+    assert body.closed
+    await http.aclose()

@@ -11,7 +11,7 @@ import importlib
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
 from types import ModuleType, TracebackType
 from typing import Generic, Self, TypeVar, cast
 
@@ -354,7 +354,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         frame_count: int | None = None,
         frame_duration_ms: int | None = None,
         svg: Mapping[str, object] | None = None,
-    ) -> Iterator[PartialImageEvent | CompletedImageEvent]:
+    ) -> Generator[PartialImageEvent | CompletedImageEvent]:
         """Generate an image in streaming mode (GPT image models): partial images, then the final one.
 
         The arguments are checked when this is called; the request is sent when iteration starts. The other
@@ -381,7 +381,8 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
             svg: See :meth:`generate`.
 
         Returns:
-            An iterator of :class:`PartialImageEvent` and :class:`CompletedImageEvent`.
+            A generator of :class:`PartialImageEvent` and :class:`CompletedImageEvent`. To stop before the
+            end, ``close()`` it (or iterate inside ``contextlib.closing``): that closes the connection.
 
         Raises:
             InvalidParameterError: When called, for a value the API would reject, or no API key.
@@ -390,7 +391,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         """
         return self._stream(self._api_request(self._http, request_fields(locals(), stream=True)))
 
-    def _stream(self, request: httpx.Request) -> Iterator[StreamEvent]:
+    def _stream(self, request: httpx.Request) -> Generator[StreamEvent]:
         response = self._send(request, stream=True)
         try:
             self._check(response)
@@ -531,15 +532,16 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         frame_count: int | None = None,
         frame_duration_ms: int | None = None,
         svg: Mapping[str, object] | None = None,
-    ) -> AsyncIterator[PartialImageEvent | CompletedImageEvent]:
+    ) -> AsyncGenerator[PartialImageEvent | CompletedImageEvent]:
         """Stream a generation with ``async for``; as :meth:`ImagesClient.generate_stream`.
 
         Not a coroutine: the arguments are checked when this is called, and the request is sent when
-        iteration starts.
+        iteration starts. To stop before the end, ``await aclose()`` the generator (or iterate inside
+        ``contextlib.aclosing``): an abandoned async generator keeps its connection until it is collected.
         """
         return self._stream(self._api_request(self._http, request_fields(locals(), stream=True)))
 
-    async def _stream(self, request: httpx.Request) -> AsyncIterator[StreamEvent]:
+    async def _stream(self, request: httpx.Request) -> AsyncGenerator[StreamEvent]:
         response = await self._send(request, stream=True)
         try:
             self._check(response)
