@@ -7,6 +7,7 @@ and read, each in its own colour.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import random
 import threading
@@ -47,6 +48,11 @@ StreamEvent = PartialImageEvent | CompletedImageEvent
 
 #: The headers that carry the API key or identify the account: never sent to an image URL.
 _ACCOUNT_HEADERS = ("Authorization", "OpenAI-Organization", "OpenAI-Project")
+#: Default headers of the httpx clients this package opens itself (nothing secret: the key goes per request).
+_OWN_HEADERS = {"User-Agent": USER_AGENT}
+#: What httpx sets by itself for a ``json=`` body; the generated operation's headers are left out when
+#: they say no more than this.
+_JSON_ONLY = {"Content-Type": "application/json"}
 #: Statuses with which a signed image URL says it is no longer valid.
 _EXPIRED_STATUSES = frozenset({403, 404, 410})
 _EXPIRED_MESSAGE = (
@@ -171,15 +177,29 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             _rules.validate_request(fields)
         if http.is_closed:
             raise OAIImagesError(f"this {type(self).__name__} is closed; create a new one to send requests")
-        headers = self._settings.api_headers
+        headers = self._request_headers
         operation = create_image_operation(fields)
+        if operation.headers != _JSON_ONLY:
+            headers = {**operation.headers, **headers}
         return http.build_request(
             operation.method,
             self._settings.base_url + operation.path,
             json=operation.body,
-            headers={**operation.headers, **headers},
+            headers=headers,
             timeout=self._timeout,
         )
+
+    @functools.cached_property
+    def _request_headers(self) -> dict[str, str]:
+        """The API headers each request carries, built once (raises, uncached, while there is no key).
+
+        An httpx client this client opened already sends the user agent by default; fewer headers per
+        request is measurably less work for httpx (see bench/).
+        """
+        headers = self._settings.api_headers
+        if self._owns_http:
+            return {name: value for name, value in headers.items() if name != "User-Agent"}
+        return headers
 
     def _download_request(self, http: httpx.Client | httpx.AsyncClient, url: str) -> httpx.Request:
         """A request for a signed image URL: a third party, so no API key or account header goes there."""
@@ -252,7 +272,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
     def _open_http(self, emulator: ModuleType | None) -> httpx.Client:
         if emulator is not None:
             self._transport = cast(httpx.BaseTransport, emulator.EmulatorTransport())
-        return httpx.Client(transport=self._transport, timeout=self._timeout)
+        return httpx.Client(transport=self._transport, timeout=self._timeout, headers=_OWN_HEADERS)
 
     def __enter__(self) -> Self:
         return self
@@ -465,7 +485,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
     def _open_http(self, emulator: ModuleType | None) -> httpx.AsyncClient:
         if emulator is not None:
             self._transport = cast(httpx.AsyncBaseTransport, emulator.AsyncEmulatorTransport())
-        return httpx.AsyncClient(transport=self._transport, timeout=self._timeout)
+        return httpx.AsyncClient(transport=self._transport, timeout=self._timeout, headers=_OWN_HEADERS)
 
     async def __aenter__(self) -> Self:
         return self
