@@ -416,6 +416,50 @@ def test_no_key_exits_2_with_advice() -> None:
     assert "--emulator" in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "stdin", "env", "needle"),
+    [
+        (["-", "--emulator"], "caf\udce9 au lait", {}, "not UTF-8"),
+        (["a cat", "--base-url", "http://[::1/v1"], None, {"OPENAI_API_KEY": SECRET}, "base_url"),
+        (["a cat"], None, {"OPENAI_API_KEY": SECRET + "\u00e9"}, "api_key"),
+        (["a cat", "-m", "gpt-image-2.5-flare", "--output-format", "svg"], None, {}, "--emulator"),
+    ],
+)
+def test_unusable_input_exits_2_without_a_traceback(
+    args: list[str], stdin: str | None, env: dict[str, str], needle: str
+) -> None:
+    """Undecodable stdin, a bad base URL, an unsendable key, no key: exit 2, one line, no key shown."""
+    encoded = None if stdin is None else stdin.encode("utf-8", "surrogateescape")
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("OPENAI_")}
+    clean.update(env)
+    done = subprocess.run(
+        [EXE, "generate", *args], input=encoded, capture_output=True, env=clean, check=False
+    )
+    stderr = done.stderr.decode()
+    assert done.returncode == 2, stderr
+    assert needle in stderr
+    assert "Traceback" not in stderr
+    assert SECRET not in stderr + done.stdout.decode()
+
+
+@pytest.mark.slow
+def test_emulator_does_not_read_the_real_key(tmp_path: Path) -> None:
+    """With --emulator a malformed OPENAI_API_KEY is not even read: the run succeeds offline."""
+    done = run(
+        "generate",
+        "a fox",
+        "--emulator",
+        "-s",
+        "256x256",
+        "-o",
+        str(tmp_path),
+        "--json",
+        env={"OPENAI_API_KEY": SECRET + "\u00e9"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["model"] == "dall-e-2"  # the API's documented default, reported
+
+
 # --- option parsing and help (click's runner) -----------------------------------------------------
 
 

@@ -715,3 +715,31 @@ async def test_async_generate_stream_aclose_closes_the_connection() -> None:
         await events.aclose()
     assert body.closed
     await http.aclose()
+
+
+@pytest.mark.parametrize(
+    ("options", "param"),
+    [
+        ({"api_key": "sk-SECRET-0123456789é"}, "api_key"),
+        ({"api_key": "sk-SECRET-01234\n56789"}, "api_key"),
+        ({"api_key": "k", "organization": "Société"}, "organization"),
+        ({"api_key": "k", "project": "proj\tx"}, "project"),
+        ({"api_key": "k", "base_url": "http://[::1/v1"}, "base_url"),
+        ({"api_key": "k", "base_url": "ftp://files.example/v1"}, "base_url"),
+    ],
+)
+def test_unsendable_settings_are_refused_without_echoing_the_key(options: dict[str, Any], param: str) -> None:
+    """Settings no HTTP request can carry raise InvalidParameterError naming them; a key is never shown."""
+    with pytest.raises(InvalidParameterError) as caught:
+        oai_images.ImagesClient(**options)
+    assert caught.value.param == param
+    text = f"{caught.value} {caught.value!r} {caught.value.value!r}"
+    assert "SECRET" not in text
+
+
+def test_key_with_surrounding_white_space_is_trimmed(httpx_mock: HTTPXMock) -> None:
+    """A key read from a file keeps its newline; it is trimmed, not sent broken or echoed."""
+    httpx_mock.add_response(json={"created": 1, "data": [{"b64_json": "eA=="}]})
+    with oai_images.ImagesClient(api_key="  sk-abc\n", base_url="http://api.test/v1") as client:
+        client.generate("a fox")
+    assert httpx_mock.get_requests()[0].headers["Authorization"] == "Bearer sk-abc"

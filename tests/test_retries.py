@@ -13,7 +13,9 @@ from oai_images import (
     APIConnectionError,
     APITimeoutError,
     BadRequestError,
+    ImagesClient,
     InternalServerError,
+    InvalidParameterError,
     RateLimitError,
 )
 from oai_images._retries import retry_delay, server_delay, should_retry
@@ -184,10 +186,32 @@ async def test_timeout_is_retried_then_wrapped(facade: Facade, httpx_mock: HTTPX
     assert facade.sleeps == [0.5]
 
 
-async def test_unsupported_protocol_is_not_retried(facade: Facade) -> None:
-    """A base URL without http(s) fails at once as APIConnectionError instead of being retried (no mock)."""
-    client = facade.client(base_url="localhost:8000/v1")
-    with pytest.raises(APIConnectionError):
-        await facade.generate(client=client)
-    await facade.close(client)
+async def test_base_url_without_scheme_is_refused_when_the_client_is_made(facade: Facade) -> None:
+    """A base URL without http(s) is an InvalidParameterError naming base_url, before any request."""
+    with pytest.raises(InvalidParameterError) as caught:
+        facade.client(base_url="localhost:8000/v1")
+    assert caught.value.param == "base_url"
     assert facade.sleeps == []
+
+
+def test_local_protocol_error_is_final_and_redacted() -> None:
+    """An error httpx raises before sending (here naming the key) is not retried, and the key is hidden."""
+    key = "sk-SECRET-0123456789"
+    attempts: list[httpx.Request] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        attempts.append(request)
+        raise httpx.LocalProtocolError(f"Illegal header value b'Bearer {key}'")
+
+    sleeps: list[float] = []
+    http = httpx.Client(transport=httpx.MockTransport(refuse))
+    with (
+        ImagesClient(api_key=key, http_client=http, sleep=sleeps.append) as client,
+        pytest.raises(APIConnectionError) as caught,
+    ):
+        client.generate("a fox")
+    assert len(attempts) == 1
+    assert sleeps == []
+    assert key not in str(caught.value)
+    assert "[redacted]" in str(caught.value)
+    http.close()

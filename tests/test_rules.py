@@ -10,7 +10,7 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from oai_images_api.models import CreateImageRequest
+from oai_images_api.models import CreateImageRequest, SvgOptions, SvgOptionsReasoning
 from oai_images_api.models.image_model import ImageModel
 from oai_images_api.models.image_size import ImageSize
 
@@ -21,6 +21,8 @@ from oai_images._rules import (
     FIELDS,
     GPT_ONLY_FIELDS,
     MODEL_RULES,
+    SVG_KEYS,
+    SVG_REASONING_KEYS,
     parse_size,
     resolve_model,
     validate_request,
@@ -160,7 +162,15 @@ def test_gpt_models_accept_their_common_fields(model: str) -> None:
         ({"model": "gpt-image-2.5-flare", "output_format": "gif", "frame_count": 17}, "frame_count"),
         ({"model": "gpt-image-2.5-flare", "svg": {"model": "m"}}, "svg"),
         ({"model": "gpt-image-2.5-flare", "output_format": "svg", "n": 2}, "n"),
-        ({"model": "gpt-image-2", "output_format": "gif"}, "output_format"),
+        ({"model": "gpt-image-2.6-flare", "quality": "max"}, "quality"),
+        ({"model": "chatgpt-image-latest", "quality": "xhigh"}, "quality"),
+        ({"model": "gpt-image-2.5-flare", "output_format": "svg", "svg": {"reasoning": "high"}}, "svg"),
+        ({"model": "gpt-image-2.5-flare", "output_format": "svg", "svg": {"bogus": 1}}, "svg"),
+        (
+            {"model": "gpt-image-2.5-flare", "output_format": "svg", "svg": {"reasoning": {"effort": 5}}},
+            "svg",
+        ),
+        ({"model": "gpt-image-1", "prompt": "a \ud800 fox"}, "prompt"),
     ],
 )
 def test_gpt_rules_reject(fields: dict[str, Any], param: str) -> None:
@@ -192,6 +202,23 @@ def test_free_sizes_accept_inside_the_rule(size: str) -> None:
     """Sizes inside the free-size rule pass for gpt-image-2 and later."""
     for model in ("gpt-image-2", "gpt-image-2-2026-04-21", "gpt-image-2.5-sunburst", "gpt-image-2.6-flare"):
         validate_request({"prompt": "p", "model": model, "size": size})
+
+
+def test_preview_formats_are_open_to_every_gpt_model() -> None:
+    """GIF and SVG (preview formats tied to no model by the reference) pass for GPT models, not dall-e."""
+    for model in ("gpt-image-1", "gpt-image-2", "gpt-image-2.6-sunburst", "chatgpt-image-latest"):
+        validate_request({"prompt": "p", "model": model, "output_format": "gif", "frame_count": 4})
+        validate_request(
+            {"prompt": "p", "model": model, "output_format": "svg", "svg": {"reasoning": {"effort": "low"}}}
+        )
+    assert _rejects({"prompt": "p", "model": "dall-e-3", "output_format": "gif"}).param == "output_format"
+
+
+def test_svg_keys_are_the_generated_models_fields() -> None:
+    """The nested svg check knows exactly the fields of the generated SvgOptions and its reasoning."""
+    assert {f.name for f in attrs.fields(SvgOptions)} - {"additional_properties"} == SVG_KEYS
+    reasoning = {f.name for f in attrs.fields(SvgOptionsReasoning)} - {"additional_properties"}
+    assert reasoning == SVG_REASONING_KEYS
 
 
 def test_unknown_model_gets_only_model_independent_checks() -> None:
@@ -318,3 +345,54 @@ def test_seed_space_accepted_exactly_as_documented(
     except InvalidParameterError:
         accepted = False
     assert accepted == _seed_allows(model, size, n, quality, style)
+
+
+def _accepted(fields: dict[str, Any]) -> bool:
+    try:
+        validate_request(fields)
+    except InvalidParameterError:
+        return False
+    return True
+
+
+_SIDES = st.one_of(
+    st.integers(min_value=1, max_value=5000), st.integers(min_value=1, max_value=320).map((16).__mul__)
+)
+
+
+@given(width=_SIDES, height=_SIDES)
+def test_free_sizes_accepted_exactly_as_documented(width: int, height: int) -> None:
+    """gpt-image-2 takes a WxH iff both sides are multiples of 16, 1:3 to 3:1, at most 3840x2160."""
+    documented = (
+        width % 16 == 0
+        and height % 16 == 0
+        and max(width, height) <= 3 * min(width, height)
+        and max(width, height) <= 3840
+        and width * height <= 3840 * 2160
+    )
+    fields = {"prompt": "p", "model": "gpt-image-2", "size": f"{width}x{height}"}
+    assert _accepted(fields) == documented
+    named = f"{width}x{height}" in ("1024x1024", "1536x1024", "1024x1536")
+    assert _accepted({**fields, "model": "gpt-image-1.5"}) == named
+
+
+@given(
+    output_format=st.none() | st.sampled_from(["png", "jpeg", "webp"]),
+    background=st.none() | st.sampled_from(["transparent", "opaque", "auto"]),
+    output_compression=st.none() | st.integers(min_value=0, max_value=100),
+)
+def test_gpt_format_rules_accepted_exactly_as_documented(
+    output_format: str | None, background: str | None, output_compression: int | None
+) -> None:
+    """Compression only with jpeg/webp; transparency only with png/webp (png being the default)."""
+    chosen = {
+        "output_format": output_format,
+        "background": background,
+        "output_compression": output_compression,
+    }
+    fields = {"prompt": "p", "model": "gpt-image-1", **{k: v for k, v in chosen.items() if v is not None}}
+    effective = output_format or "png"
+    documented = (output_compression is None or effective in ("jpeg", "webp")) and (
+        background != "transparent" or effective in ("png", "webp")
+    )
+    assert _accepted(fields) == documented

@@ -25,6 +25,11 @@ from ._serve import serve
 if TYPE_CHECKING:
     from . import GeneratedImage, ImageResult, ImagesClient
 
+_NO_KEY = (
+    "no API key: set OPENAI_API_KEY (export OPENAI_API_KEY=sk-...), or try the offline emulator with "
+    "--emulator, or point --base-url at a compatible server"
+)
+
 #: Exit codes, as PRODUCT.md fixes them.
 EXIT_OK = 0
 EXIT_API_ERROR = 1
@@ -162,7 +167,10 @@ def generate(
     Exit status: 0 success, 2 invalid arguments or parameters (nothing is sent), 1 API or network failure.
     """
     if prompt == "-":
-        prompt = sys.stdin.read().strip()
+        try:
+            prompt = sys.stdin.buffer.read().decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise click.UsageError(f"the prompt on standard input is not UTF-8 text ({exc.reason})") from exc
     chosen = {name: value for name, value in fields.items() if value is not None}
     try:
         client = _client(
@@ -185,7 +193,7 @@ def generate(
         if image.revised_prompt:
             click.echo(f"revised prompt: {image.revised_prompt}", err=True)
     if as_json:
-        click.echo(json.dumps(_document(result, paths, chosen.get("model")), indent=2))
+        click.echo(json.dumps(_document(result, paths, _applied_model(chosen)), indent=2))
     else:
         for path in paths:
             click.echo(str(path))
@@ -203,13 +211,11 @@ def _client(
     """The facade client for these options; exits 2 when there is no key and nowhere else to go."""
     from . import ImagesClient  # noqa: PLC0415 -- keep `oai-images --help` fast
 
-    api_key = os.environ.get("OPENAI_API_KEY") or None
+    # With --emulator the real key is not read at all: it has no business going anywhere offline.
+    api_key = None if emulator else (os.environ.get("OPENAI_API_KEY", "").strip() or None)
     if api_key is None and not emulator:
         if base_url is None and not os.environ.get("OPENAI_BASE_URL"):
-            raise click.UsageError(
-                "no API key: set OPENAI_API_KEY (export OPENAI_API_KEY=sk-...), or try the offline "
-                "emulator with --emulator, or point --base-url at a compatible server"
-            )
+            raise click.UsageError(_NO_KEY)
         api_key = "unused"  # a compatible server of the user's own may need none; the header stays harmless
     options: dict[str, Any] = {"max_retries": max_retries, "validate": validate, "api_key": api_key}
     if timeout is not None:
@@ -256,7 +262,8 @@ def _save_all(result: ImageResult, out: Path, prompt: str) -> list[Path]:
         try:
             paths.append(_save_unique(image, out, name))
         except OSError as exc:
-            rescue = Path(tempfile.gettempdir()) / "oai-images-rescue"
+            # A private new folder (mkdtemp), so no other user of the machine can pre-empt it.
+            rescue = Path(tempfile.mkdtemp(prefix="oai-images-rescue-"))
             path = _save_unique(image, rescue, name)
             click.echo(f"warning: could not save in {out} ({exc}); saved in {rescue} instead", err=True)
             paths.append(path)
@@ -272,6 +279,15 @@ def _save_unique(image: GeneratedImage, folder: Path, name: str) -> Path:
         except FileExistsError:
             continue
     raise FileExistsError(f"no free name for {name} in {folder}")
+
+
+def _applied_model(fields: dict[str, Any]) -> str | None:
+    """The model the request named, else the API's documented default (None when that is not one model)."""
+    from ._rules import DEFAULT_MODEL, GPT_ONLY_FIELDS  # noqa: PLC0415 -- loaded with the facade anyway
+
+    if fields.get("model"):
+        return str(fields["model"])
+    return None if any(name in fields for name in GPT_ONLY_FIELDS) else DEFAULT_MODEL
 
 
 def _document(result: ImageResult, paths: list[Path], model: str | None) -> dict[str, Any]:
@@ -303,9 +319,8 @@ def _fail(exc: Exception, *, debug: bool) -> NoReturn:
     if isinstance(exc, click.UsageError):
         raise exc
     if isinstance(exc, InvalidParameterError):
-        message = str(exc)
-        if exc.param == "api_key":
-            message = "no API key: set OPENAI_API_KEY, or try the offline emulator with --emulator"
+        missing_key = exc.param == "api_key" and exc.value is None and "no API key" in str(exc)
+        message = _NO_KEY if missing_key else str(exc)
         click.echo(f"error: {message}", err=True)
         sys.exit(EXIT_INVALID)
     if isinstance(exc, APIStatusError):

@@ -163,7 +163,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         return self._settings.base_url
 
     def _budget(self) -> RetryBudget:
-        return RetryBudget(self._max_retries, self._jitter)
+        return RetryBudget(self._max_retries, self._jitter, secret=self._settings.api_key)
 
     def _api_request(
         self, http: httpx.Client | httpx.AsyncClient, fields: Mapping[str, object]
@@ -420,7 +420,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
                 for line in response.iter_lines():
                     yield from self._events(reader, line, response)
             except httpx.HTTPError as exc:
-                raise connection_error(exc) from exc
+                raise connection_error(exc, secret=self._settings.api_key) from exc
             yield from self._events(reader, None, response)
         finally:
             response.close()
@@ -571,7 +571,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
                     for event in self._events(reader, line, response):
                         yield event
             except httpx.HTTPError as exc:
-                raise connection_error(exc) from exc
+                raise connection_error(exc, secret=self._settings.api_key) from exc
             for event in self._events(reader, None, response):
                 yield event
         finally:

@@ -13,7 +13,7 @@ import email.utils
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -82,15 +82,22 @@ def retry_delay(
 
 
 def is_retryable_error(exc: httpx.HTTPError) -> bool:
-    """Whether an httpx exception is a transient transport failure (worth retrying)."""
-    return isinstance(exc, httpx.TransportError) and not isinstance(exc, httpx.UnsupportedProtocol)
+    """Whether an httpx exception is a transient transport failure (worth retrying).
+
+    A request this side could not even send (an unsupported scheme, a header httpx refuses) fails the
+    same way every time, so it is final.
+    """
+    final = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+    return isinstance(exc, httpx.TransportError) and not isinstance(exc, final)
 
 
-def connection_error(exc: httpx.HTTPError) -> APIConnectionError:
-    """The oai-images error for an httpx exception; the caller raises it ``from exc``."""
+def connection_error(exc: httpx.HTTPError, *, secret: str | None = None) -> APIConnectionError:
+    """The oai-images error for an httpx exception, with ``secret`` redacted; raise it ``from exc``."""
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"the request timed out ({type(exc).__name__})")
     detail = str(exc) or type(exc).__name__
+    if secret:
+        detail = detail.replace(secret, "[redacted]")
     return APIConnectionError(f"could not get an answer from the server: {detail}")
 
 
@@ -104,6 +111,7 @@ class RetryBudget:
 
     max_retries: int
     jitter: Callable[[], float]
+    secret: str | None = field(default=None, repr=False)
     retries_taken: int = 0
 
     def after_response(self, response: httpx.Response) -> float | None:
@@ -119,7 +127,7 @@ class RetryBudget:
             APIConnectionError: (or APITimeoutError) when the error is final, chained to ``exc``.
         """
         if self.retries_taken >= self.max_retries or not is_retryable_error(exc):
-            raise connection_error(exc) from exc
+            raise connection_error(exc, secret=self.secret) from exc
         return self._next(None)
 
     def _next(self, headers: httpx.Headers | None) -> float:

@@ -69,7 +69,7 @@ _GPT_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
 _GPT_QUALITIES = ("low", "medium", "high", "auto")
 _GPT_BACKGROUNDS = ("transparent", "opaque", "auto")
 _GPT_MODERATIONS = ("low", "auto")
-_GPT_FORMATS = ("png", "jpeg", "webp")
+_GPT_FORMATS = ("png", "jpeg", "webp", "gif", "svg")
 
 # The free-size rule of gpt-image-2 and later (spec 2026-08, `size`): both sides multiples of 16, aspect
 # ratio between 1:3 and 3:1, at most 3840x2160 (read as: long edge at most 3840, pixels at most 3840*2160).
@@ -141,6 +141,9 @@ _DALL_E_3 = ModelRules(
     styles=("vivid", "natural"),
     note="retired by OpenAI on 2026-05-12; still served by compatible servers",
 )
+# The GPT image models. gif and svg output are preview formats of the 3.51 client that the reference ties
+# to no model (access is granted per account), so every GPT image model may ask for them: the server, not
+# a guess here, says no to an account without the preview.
 _GPT_IMAGE_1 = ModelRules(
     family="gpt-image",
     max_prompt_chars=32000,
@@ -152,32 +155,15 @@ _GPT_IMAGE_1 = ModelRules(
     output_formats=_GPT_FORMATS,
     streaming=True,
 )
-_GPT_IMAGE_2 = ModelRules(
-    family="gpt-image",
-    max_prompt_chars=32000,
-    max_n=10,
-    sizes=_GPT_SIZES,
-    free_sizes=True,
-    qualities=_GPT_QUALITIES,
-    backgrounds=_GPT_BACKGROUNDS,
-    moderations=_GPT_MODERATIONS,
-    output_formats=_GPT_FORMATS,
-    streaming=True,
-)
-# gpt-image-2.5 adds the xhigh and max qualities. gif and svg output are preview formats of the 3.51
-# client that the reference ties to no model; they are allowed on the newest families (2.5 and 2.6), where
-# previews land. gpt-image-2.6 is not described beyond its name: it gets 2.5's rules, which it succeeds.
-_GPT_IMAGE_2_5 = ModelRules(
-    family="gpt-image",
-    max_prompt_chars=32000,
-    max_n=10,
-    sizes=_GPT_SIZES,
-    free_sizes=True,
-    qualities=("low", "medium", "high", "xhigh", "max", "auto"),
-    backgrounds=_GPT_BACKGROUNDS,
-    moderations=_GPT_MODERATIONS,
-    output_formats=(*_GPT_FORMATS, "gif", "svg"),
-    streaming=True,
+# gpt-image-2 (and its dated name) adds free WxH sizes.
+_GPT_IMAGE_2 = replace(_GPT_IMAGE_1, free_sizes=True)
+# gpt-image-2.5-* adds the xhigh and max qualities ("xhigh/max: gpt-image-2.5-* only").
+_GPT_IMAGE_2_5 = replace(_GPT_IMAGE_2, qualities=("low", "medium", "high", "xhigh", "max", "auto"))
+# gpt-image-2.6-* and chatgpt-image-latest are named by the reference, but their sizes are not described:
+# rather than refuse a paid request on a guess, they take free sizes too. xhigh and max stay 2.5-only, as
+# the reference says in so many words.
+_GPT_UNDESCRIBED = replace(
+    _GPT_IMAGE_2, note="sizes not documented: checked as gpt-image-2's, free WxH sizes included"
 )
 
 #: The rules of every model the documentation names, by model name.
@@ -195,10 +181,10 @@ MODEL_RULES: Final[Mapping[str, ModelRules]] = {
     "gpt-image-2.5-sunburst-2026-09-08": _GPT_IMAGE_2_5,
     "gpt-image-2.5-flare": _GPT_IMAGE_2_5,
     "gpt-image-2.5-flare-2026-09-08": _GPT_IMAGE_2_5,
-    "gpt-image-2.6-sunburst": _GPT_IMAGE_2_5,
-    "gpt-image-2.6-flare": _GPT_IMAGE_2_5,
-    # An alias that follows the model ChatGPT uses; it gets the gpt-image-2 rules.
-    "chatgpt-image-latest": _GPT_IMAGE_2,
+    "gpt-image-2.6-sunburst": _GPT_UNDESCRIBED,
+    "gpt-image-2.6-flare": _GPT_UNDESCRIBED,
+    # An alias that follows the model ChatGPT uses.
+    "chatgpt-image-latest": _GPT_UNDESCRIBED,
 }
 
 # Enum fields and the ModelRules attribute that holds each one's per-model values.
@@ -237,7 +223,7 @@ class FieldRule:
             "bool": "true or false",
             "enum": ", ".join(self.values),
             "size": "auto or WxH, such as 1024x1024",
-            "object": "an object",
+            "object": 'an object {"model": "...", "reasoning": {"effort": "..."}}',
         }[self.kind]
 
 
@@ -266,6 +252,9 @@ FIELDS: Final[Mapping[str, FieldRule]] = {
 }
 
 _NOT_EMPTY: Final = ("prompt", "model")
+#: The keys of the spec's SvgOptions and of its reasoning (a test compares them with the generated models).
+SVG_KEYS: Final = frozenset({"model", "reasoning"})
+SVG_REASONING_KEYS: Final = frozenset({"effort"})
 
 
 def parse_size(text: str) -> tuple[int, int] | None:
@@ -328,9 +317,12 @@ def _check_field(name: str, value: object, rule: FieldRule) -> None:
     elif rule.kind == "bool":
         ok = isinstance(value, bool)
     elif rule.kind == "object":
-        ok = isinstance(value, Mapping) or callable(getattr(value, "to_dict", None))
+        ok = _is_svg_options(value)
     elif not isinstance(value, str):
         ok = False
+    elif not _is_unicode(value):
+        message = f"{name} is not valid Unicode text (it holds a lone surrogate)"
+        raise InvalidParameterError(name, value, ("valid Unicode text",), message)
     elif rule.kind == "enum":
         ok = value in rule.values
     elif rule.kind == "size":
@@ -344,6 +336,33 @@ def _check_field(name: str, value: object, rule: FieldRule) -> None:
         raise InvalidParameterError(
             name, value, allowed, f"{name} {_show(value)} is not valid; allowed: {', '.join(allowed)}"
         )
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether a str can be sent as UTF-8: no lone surrogates (which JSON encoders refuse)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_svg_options(value: object) -> bool:
+    """Whether ``value`` has the shape of the spec's SvgOptions: {model: str, reasoning: {effort: str}}."""
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        value = to_dict()
+    if not isinstance(value, Mapping) or not set(value) <= SVG_KEYS:
+        return False
+    reasoning = value.get("reasoning", {})
+    return (
+        isinstance(value.get("model", ""), str)
+        and isinstance(reasoning, Mapping)
+        and set(reasoning) <= SVG_REASONING_KEYS
+        and isinstance(reasoning.get("effort", ""), str)
+    )
 
 
 def _label(model: str, fields: Mapping[str, object]) -> str:

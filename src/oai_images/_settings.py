@@ -56,11 +56,13 @@ class Settings:
         if emulator_base_url is not None:
             api_key = api_key or EMULATOR_API_KEY
             base_url = base_url or emulator_base_url
+        # Surrounding white space is a copying accident (a key read from a file keeps its newline) and no
+        # header may carry it, so it goes; what is left must be something a header can carry.
         return cls(
-            base_url=(base_url or env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
-            api_key=api_key or env.get("OPENAI_API_KEY") or None,
-            organization=organization or env.get("OPENAI_ORG_ID") or None,
-            project=project or env.get("OPENAI_PROJECT_ID") or None,
+            base_url=_checked_base_url((base_url or env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).strip()),
+            api_key=_header_value("api_key", api_key or env.get("OPENAI_API_KEY"), secret=True),
+            organization=_header_value("organization", organization or env.get("OPENAI_ORG_ID")),
+            project=_header_value("project", project or env.get("OPENAI_PROJECT_ID")),
         )
 
     @functools.cached_property
@@ -80,3 +82,46 @@ class Settings:
         if self.project:
             headers["OpenAI-Project"] = self.project
         return headers
+
+
+def _header_value(name: str, value: str | None, *, secret: bool = False) -> str | None:
+    """``value`` without surrounding white space, or None when empty.
+
+    Raises:
+        InvalidParameterError: It holds characters no HTTP header can carry (control or non-ASCII
+            characters). A secret is never repeated in the error.
+    """
+    value = (value or "").strip()
+    if not value:
+        return None
+    if value.isascii() and value.isprintable():
+        return value
+    shown = "(not shown)" if secret else repr(value)
+    raise InvalidParameterError(
+        name,
+        None if secret else value,
+        ("printable ASCII characters",),
+        f"{name} {shown} holds characters an HTTP header cannot carry (control or non-ASCII characters)",
+    )
+
+
+def _checked_base_url(text: str) -> str:
+    """The base URL without a trailing slash, once httpx can parse it as an absolute http(s) URL.
+
+    Raises:
+        InvalidParameterError: It is not such a URL.
+    """
+    try:
+        url = httpx.URL(text)
+    except httpx.InvalidURL as exc:
+        problem = str(exc)
+    else:
+        if url.scheme in ("http", "https") and url.host:
+            return text.rstrip("/")
+        problem = "it needs http:// or https:// and a host"
+    raise InvalidParameterError(
+        "base_url",
+        text,
+        ("an absolute http(s) URL such as https://api.openai.com/v1",),
+        f"base_url {text!r} is not a usable URL: {problem}",
+    )
