@@ -585,7 +585,23 @@ async def test_module_generate_uses_a_client_from_environment(
     ]
     assert requests[0].headers["Authorization"] == "Bearer sk-module"
     assert first is not None
-    first.close()
+    first[1].close()
+
+
+def test_module_generate_follows_a_key_set_after_a_failed_call(
+    clean_env: pytest.MonkeyPatch, httpx_mock: HTTPXMock
+) -> None:
+    """No key: the first call fails before sending; once OPENAI_API_KEY is set, the next call uses it."""
+    clean_env.setattr(client_module, "_environment_client", None)
+    with pytest.raises(InvalidParameterError):
+        oai_images.generate("a fox")
+    assert httpx_mock.get_requests() == []
+    clean_env.setenv("OPENAI_API_KEY", "sk-later")
+    httpx_mock.add_response(json=Facade.images_body())
+    oai_images.generate("a fox")
+    assert httpx_mock.get_requests()[0].headers["Authorization"] == "Bearer sk-later"
+    assert client_module._environment_client is not None
+    client_module._environment_client[1].close()
 
 
 async def test_emulator_client_generates_offline(facade: Facade) -> None:

@@ -275,3 +275,17 @@ def test_stream_events_need_only_type_and_data() -> None:
     assert partial.size is UNSET
     done = ImageGenCompletedEvent.from_dict({"type": "image_generation.completed", "b64_json": "eA=="})
     assert done.usage is UNSET
+
+
+def test_generated_operation_parts_have_the_shape_the_facade_relies_on() -> None:
+    """The facade sends what the generated operation's `_get_kwargs` builds: a generator upgrade that changes
+    its shape must fail here, not in users' requests."""  # noqa: D205, D209 - one sentence over two lines
+    from oai_images_api.api.images import create_image
+
+    kwargs = create_image._get_kwargs(body=CreateImageRequest(prompt="x", size="256x256"))
+    assert kwargs == {
+        "method": "post",
+        "url": "/images/generations",
+        "json": {"prompt": "x", "size": "256x256"},
+        "headers": {"Content-Type": "application/json"},
+    }

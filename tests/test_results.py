@@ -302,3 +302,46 @@ def test_image_repr_is_short() -> None:
     text = repr(b64_image(b"x" * 10_000))
     assert len(text) < 100
     assert "b64_json=<" in text
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("out.jpg", b"\x89PNG\r\n\x1a\nrest", "out.png"),
+        ("out.JPEG", JPEG, "out.JPEG"),
+        ("out.png", GIF, "out.gif"),
+        ("c.", JPEG, "c.jpg"),
+        ("2026.11.25-fox", WEBP, "2026.11.25-fox.webp"),
+        ("vector.png", SVG, "vector.svg"),
+    ],
+)
+def test_save_names_the_file_after_its_bytes(tmp_path: Path, name: str, data: bytes, expected: str) -> None:
+    """The extension always says what the bytes are: a wrong image extension is replaced, others kept."""
+    assert b64_image(data).save(tmp_path / name) == tmp_path / expected
+    assert os.listdir(tmp_path) == [expected]
+
+
+def test_save_expands_the_home_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`~/` means the home folder, not a folder named `~` in the working directory."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    path = b64_image(JPEG).save("~/pictures/")
+    assert path.parent == tmp_path / "home" / "pictures"
+    assert not (tmp_path / "~").exists()
+
+
+def test_interrupt_while_writing_leaves_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C in the middle of a save (here: during fsync) leaves neither the file nor a temporary."""
+
+    def interrupted(descriptor: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("oai_images._results.os.fsync", interrupted)
+    image = b64_image(JPEG)
+    with pytest.raises(KeyboardInterrupt):
+        image.save(tmp_path / "out.jpg")
+    assert os.listdir(tmp_path) == []
+    monkeypatch.undo()
+    assert image.read() == JPEG

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import random
 import threading
 import time
@@ -615,17 +616,25 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
             await self._sleep(delay)
 
 
-_environment_client: ImagesClient | None = None
+_ENVIRONMENT = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
+_environment_client: tuple[tuple[str | None, ...], ImagesClient] | None = None
 _environment_lock = threading.Lock()
 
 
 def _client_from_environment() -> ImagesClient:
-    """The client of the module-level :func:`generate`, created at its first use."""
+    """The client of the module-level :func:`generate`, for the environment as it is now.
+
+    It is reused while the OPENAI_* variables stay the same, and replaced when they change: a notebook
+    that sets OPENAI_API_KEY after a first failed call gets a client with the key.
+    """
     global _environment_client  # noqa: PLW0603 - one lazily created client per process, like a module cache
+    current = tuple(os.environ.get(name) for name in _ENVIRONMENT)
     with _environment_lock:
-        if _environment_client is None:
-            _environment_client = ImagesClient()
-        return _environment_client
+        if _environment_client is None or _environment_client[0] != current:
+            if _environment_client is not None:
+                _environment_client[1].close()
+            _environment_client = (current, ImagesClient())
+        return _environment_client[1]
 
 
 def generate(

@@ -75,21 +75,23 @@ def write_image(data: bytes, destination: str | os.PathLike[str], *, overwrite: 
     Args:
         data: The image bytes.
         destination: A file path, or a folder (an existing one, or a path ending in a separator), which gets
-            a generated unique name. A file path without an extension gets the one the bytes call for.
+            a generated unique name; ``~`` is expanded. The file's extension is always the one the bytes call
+            for: it is added to a name without one, and replaces an image extension that says otherwise
+            (``out.jpg`` holding PNG bytes is written as ``out.png``).
         overwrite: Replace an existing file instead of raising.
 
     Raises:
         FileExistsError: The file exists and ``overwrite`` is False.
         OSError: The file could not be written; nothing is left behind.
     """
-    text = os.fspath(destination)
+    text = os.path.expanduser(os.fspath(destination))
     target = Path(text)
     extension = image_extension(data)
     if target.is_dir() or text.endswith(("/", os.sep)):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         target = target / f"image-{stamp}-{secrets.token_hex(4)}{extension}"
-    elif not target.suffix:
-        target = target.with_name(target.name + extension)
+    else:
+        target = target.with_name(_named_for(target.name, extension))
     target.parent.mkdir(parents=True, exist_ok=True)
     # The bytes go to a temporary file in the same folder, then take the final name in one step, so a
     # reader never sees half an image; os.open (unlike mkstemp) keeps the usual umask permissions.
@@ -107,6 +109,23 @@ def write_image(data: bytes, destination: str | os.PathLike[str], *, overwrite: 
     finally:
         partial.unlink(missing_ok=True)
     return target
+
+
+# Extensions that name an image format; another one in a file name is kept as part of the name.
+_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".svg", ".bin"})
+_SAME_FORMAT = {".jpeg": ".jpg"}
+
+
+def _named_for(name: str, extension: str) -> str:
+    """A file name ending in ``extension``: ``fox`` and ``fox.v2`` gain it, ``fox.jpg`` of a PNG becomes
+    ``fox.png``, and ``fox.jpeg`` of a JPEG stays as it is."""  # noqa: D205, D209 - one sentence
+    stem, dot, suffix = name.rstrip(".").rpartition(".")
+    current = f"{dot}{suffix}".lower() if dot and stem else ""
+    if current not in _IMAGE_SUFFIXES:
+        return name.rstrip(".") + extension
+    if _SAME_FORMAT.get(current, current) == extension:
+        return name
+    return stem + extension
 
 
 def _place_without_overwriting(partial: Path, target: Path) -> None:
@@ -213,7 +232,10 @@ class GeneratedImage:
             self._data = self._known_bytes()
             if self._data is None:
                 if self._download is None:
-                    raise OAIImagesError("this image came from AsyncImagesClient: use `await image.aread()`")
+                    raise OAIImagesError(
+                        "this image came as a URL from AsyncImagesClient, which downloads it awaited: use "
+                        "`await image.aread()`, `await image.asave(...)` or `await image.ashow()`"
+                    )
                 self._data = self._download(self._url())
         return self._data
 
@@ -229,7 +251,10 @@ class GeneratedImage:
             self._data = self._known_bytes()
             if self._data is None:
                 if self._adownload is None:
-                    raise OAIImagesError("this image came from ImagesClient: use `image.read()`")
+                    raise OAIImagesError(
+                        "this image came as a URL from ImagesClient, which downloads it without await: use "
+                        "`image.read()`, `image.save(...)` or `image.show()`"
+                    )
                 self._data = await self._adownload(self._url())
         return self._data
 
