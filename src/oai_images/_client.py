@@ -142,6 +142,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         self._jitter = jitter or random.random
         self._sleep: _SleepT = sleep or self._default_sleep()
         self._owns_http = http_client is None
+        self._urls: dict[str, httpx.URL] = {}
         self._http: _HttpT = http_client or self._open_http(module)
 
     def _default_sleep(self) -> _SleepT:
@@ -184,11 +185,18 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             headers = {**operation.headers, **headers}
         return http.build_request(
             operation.method,
-            self._settings.base_url + operation.path,
+            self._url(operation.path),
             json=operation.body,
             headers=headers,
             timeout=self._timeout,
         )
+
+    def _url(self, path: str) -> httpx.URL:
+        """The absolute URL of an API path, parsed once: httpx re-parses a str URL on every request."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = httpx.URL(self._settings.base_url + path)
+        return url
 
     @functools.cached_property
     def _request_headers(self) -> dict[str, str]:
