@@ -7,8 +7,9 @@ attributes of the ``facade`` fixture.
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -20,6 +21,9 @@ from oai_images import (
     ImagesClient,
     PartialImageEvent,
 )
+
+if TYPE_CHECKING:
+    from oai_images.emulator import EmulatorConfig, EmulatorServer
 
 API_BASE = "https://api.test/v1"
 GENERATIONS_URL = f"{API_BASE}/images/generations"
@@ -128,3 +132,51 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def facade(request: pytest.FixtureRequest, clean_env: pytest.MonkeyPatch) -> Facade:
     """The same test body, once with ImagesClient and once with AsyncImagesClient."""
     return Facade(str(request.param))
+
+
+# --- the emulator on a real loopback port, shared by a test module ------------------------------------
+
+
+class FakeClock:
+    """Wall-clock seconds that move only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        """The current fake time."""
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def clock() -> FakeClock:
+    """The module's fake clock, which the emulator reads for URL expiry."""
+    return FakeClock()
+
+
+@pytest.fixture(scope="module")
+def server_config(clock: FakeClock) -> EmulatorConfig:
+    """The module's emulator settings: the fake clock, and a short hang; a module may override it."""
+    from oai_images.emulator import EmulatorConfig
+
+    return EmulatorConfig(clock=clock, hang_seconds=5)
+
+
+@pytest.fixture(scope="module")
+def shared_server(server_config: EmulatorConfig) -> Iterator[EmulatorServer]:
+    """One emulator on an ephemeral 127.0.0.1 port for the module."""
+    from oai_images.emulator import EmulatorServer
+
+    with EmulatorServer(server_config) as running:
+        yield running
+
+
+@pytest.fixture
+def server(shared_server: EmulatorServer) -> EmulatorServer:
+    """The module's server, with no fault, no latency and no recorded request."""
+    from oai_images.emulator import Latency
+
+    shared_server.state.reset()
+    shared_server.state.config.fault = None
+    shared_server.state.config.latency = Latency()
+    return shared_server

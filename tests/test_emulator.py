@@ -31,40 +31,15 @@ from oai_images.emulator import (
 from oai_images.emulator._draw import DrawnImages, draw_image
 from oai_images.emulator._server import is_loopback
 from oai_images.emulator._store import ImageStore
+from tests.conftest import FakeClock
 
 AUTH = {"authorization": "Bearer sk-anything"}
 
 
-class FakeClock:
-    """Wall-clock seconds that move only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        """The current fake time."""
-        return self.now
-
-
 @pytest.fixture(scope="module")
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture(scope="module")
-def shared_server(clock: FakeClock) -> Iterator[EmulatorServer]:
-    """One emulator on an ephemeral 127.0.0.1 port for the module, with a fake clock."""
-    with EmulatorServer(EmulatorConfig(clock=clock, url_lifetime=60, hang_seconds=5)) as running:
-        yield running
-
-
-@pytest.fixture
-def server(shared_server: EmulatorServer) -> EmulatorServer:
-    """The module's server, with no fault, no latency and no recorded request."""
-    shared_server.state.reset()
-    shared_server.state.config.fault = None
-    shared_server.state.config.latency = Latency()
-    return shared_server
+def server_config(clock: FakeClock) -> EmulatorConfig:
+    """This module's server expires image URLs after a minute of fake time."""
+    return EmulatorConfig(clock=clock, url_lifetime=60, hang_seconds=5)
 
 
 @pytest.fixture

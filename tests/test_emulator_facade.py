@@ -6,7 +6,6 @@ import io
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,41 +24,9 @@ from oai_images import (
     PermissionDeniedError,
     RateLimitError,
 )
-from oai_images.emulator import EmulatorConfig, EmulatorServer, Latency, parse_fault
+from oai_images.emulator import EmulatorServer, parse_fault
 from oai_images.testing import ImagesEmulator, ImagesEmulatorServer
-from tests.conftest import Facade
-
-
-class FakeClock:
-    """Wall-clock seconds that move only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        """The current fake time."""
-        return self.now
-
-
-@pytest.fixture(scope="module")
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture(scope="module")
-def shared_server(clock: FakeClock) -> Iterator[EmulatorServer]:
-    """One emulator on an ephemeral 127.0.0.1 port for the module, with a fake clock."""
-    with EmulatorServer(EmulatorConfig(clock=clock, hang_seconds=5)) as running:
-        yield running
-
-
-@pytest.fixture
-def server(shared_server: EmulatorServer) -> EmulatorServer:
-    """The module's server, with no fault, no latency and no recorded request."""
-    shared_server.state.reset()
-    shared_server.state.config.fault = None
-    shared_server.state.config.latency = Latency()
-    return shared_server
+from tests.conftest import Facade, FakeClock
 
 
 @pytest.fixture(params=["server", "in-process"])
