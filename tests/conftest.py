@@ -1,7 +1,8 @@
-"""Shared fixtures: a driver that runs one test body against both ImagesClient and AsyncImagesClient.
+"""Shared fixtures: one test body against both clients, and a loopback emulator per test module.
 
-Test modules cannot import from here (mypy sees no module ``conftest``), so the constants they need are
-attributes of the ``facade`` fixture.
+The ``facade`` fixture drives ImagesClient and AsyncImagesClient alike; ``server`` is the emulator on an
+ephemeral 127.0.0.1 port. Modules import names from here as ``tests.conftest`` (``tests`` is a package so
+that mypy resolves it).
 """
 
 from __future__ import annotations

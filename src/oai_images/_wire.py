@@ -141,8 +141,15 @@ def status_error(
         server_message = _describe(response, text)
     if message is not None:
         server_message = f"{message} (the server said: {server_message})"
+    return _typed_error(response, server_message, envelope, body)
+
+
+def _typed_error(
+    response: httpx.Response, message: str, envelope: Mapping[str, str | None], body: object
+) -> APIStatusError:
+    """The error class for the response's status, carrying the envelope's fields and the request id."""
     return status_error_class(response.status_code)(
-        server_message,
+        message,
         status_code=response.status_code,
         request_id=request_id(response),
         type=envelope.get("type"),
@@ -238,15 +245,8 @@ def parse_stream_event(
     kind = event or payload.get("type")
     if kind == "error" or "error" in payload:
         envelope = _envelope(payload)
-        raise status_error_class(response.status_code)(
-            redact(envelope.get("message") or "the server reported an error in the stream", secret),
-            status_code=response.status_code,
-            request_id=request_id(response),
-            type=envelope.get("type"),
-            code=envelope.get("code"),
-            param=envelope.get("param"),
-            body=payload,
-        )
+        message = redact(envelope.get("message") or "the server reported an error in the stream", secret)
+        raise _typed_error(response, message, envelope, payload)
     model: type[ImageGenPartialImageEvent | ImageGenCompletedEvent]
     if kind == PARTIAL_IMAGE_EVENT:
         model = ImageGenPartialImageEvent
