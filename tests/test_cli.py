@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -19,7 +20,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from oai_images._cli import _slug, main
+from oai_images import GeneratedImage
+from oai_images._cli import _save_unique, _slug, main
 
 SECRET = "sk-test-NEVER-PRINT-THIS-0123456789"
 EXE = shutil.which("oai-images", path=str(Path(sys.executable).parent)) or "oai-images"
@@ -539,3 +541,13 @@ def test_help_does_not_import_heavy_modules() -> None:
 def test_slug_is_filesystem_safe(prompt: str, slug: str) -> None:
     """Slugs keep ASCII letters and digits only, so a prompt can't steer where files go."""
     assert _slug(prompt) == slug
+
+
+def test_save_unique_never_overwrites_an_earlier_run(tmp_path: Path) -> None:
+    """Two runs in the same second with the same prompt: the second file gets -v2, the first is kept."""
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n-first").decode()
+    first = _save_unique(GeneratedImage(b64_json=png), tmp_path, "20261125-013038-a-cat-1")
+    second = _save_unique(GeneratedImage(b64_json=png), tmp_path, "20261125-013038-a-cat-1")
+    assert first.name == "20261125-013038-a-cat-1.png"
+    assert second.name == "20261125-013038-a-cat-1-v2.png"
+    assert first.read_bytes() == second.read_bytes()

@@ -271,11 +271,11 @@ def _save_all(result: ImageResult, out: Path, prompt: str) -> list[Path]:
 
 
 def _save_unique(image: GeneratedImage, folder: Path, name: str) -> Path:
-    """Save under `name`, or `name-2`, `name-3`, ... when a file of that name is already there."""
+    """Save under `name`, or `name-v2`, `name-v3`, ... when a file of that name is already there."""
     folder.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, 1000):
         try:
-            return image.save(folder / (name if attempt == 1 else f"{name}-{attempt}"))
+            return image.save(folder / (name if attempt == 1 else f"{name}-v{attempt}"))
         except FileExistsError:
             continue
     raise FileExistsError(f"no free name for {name} in {folder}")
