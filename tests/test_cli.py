@@ -462,6 +462,50 @@ def test_emulator_does_not_read_the_real_key(tmp_path: Path) -> None:
     assert json.loads(done.stdout)["model"] == "dall-e-2"  # the API's documented default, reported
 
 
+def test_openai_base_url_alone_does_not_excuse_a_missing_key() -> None:
+    """OPENAI_BASE_URL is often the API's own address: without a key it is still exit 2, nothing sent."""
+    done = run("generate", "an otter", env={"OPENAI_BASE_URL": "https://api.openai.com/v1"})
+    assert done.returncode == 2
+    assert "OPENAI_API_KEY" in done.stderr
+
+
+def test_whitespace_prompt_exits_2() -> None:
+    """A prompt of only white space is refused before sending, like an empty one."""
+    done = run("generate", "   ", "--emulator")
+    assert done.returncode == 2
+    assert "prompt" in done.stderr
+
+
+@pytest.mark.slow
+def test_stdin_byte_order_mark_is_not_part_of_the_prompt(tmp_path: Path) -> None:
+    """A UTF-8 byte order mark before the prompt on stdin is dropped, not sent."""
+    done = subprocess.run(
+        [EXE, "generate", "-", "--emulator", "-m", "dall-e-3", "-o", str(tmp_path)],
+        input="\ufeffan otter\n".encode(),
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "revised prompt: an otter" in done.stderr.decode()
+
+
+@pytest.mark.slow
+def test_out_expands_the_home_folder(tmp_path: Path) -> None:
+    """--out '~/pics' means the home folder; no folder named '~' appears where the command runs."""
+    home = tmp_path / "home"
+    done = subprocess.run(
+        [EXE, "generate", "a fox", "--emulator", "-s", "256x256", "--out", "~/pics"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "HOME": str(home)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).parent == home / "pics"
+    assert not (tmp_path / "~").exists()
+
+
 # --- option parsing and help (click's runner) -----------------------------------------------------
 
 

@@ -759,3 +759,113 @@ def test_key_with_surrounding_white_space_is_trimmed(httpx_mock: HTTPXMock) -> N
     with oai_images.ImagesClient(api_key="  sk-abc\n", base_url="http://api.test/v1") as client:
         client.generate("a fox")
     assert httpx_mock.get_requests()[0].headers["Authorization"] == "Bearer sk-abc"
+
+
+def test_svg_options_object_is_sent_nested(httpx_mock: HTTPXMock) -> None:
+    """The svg options may be the generated SvgOptions model itself; it goes out as a nested object."""
+    from oai_images_api.models import SvgOptions, SvgOptionsReasoning
+
+    httpx_mock.add_response(json={"created": 1, "data": [{"b64_json": "PHN2Zz48L3N2Zz4="}]})
+    svg = SvgOptions(model="gpt-5", reasoning=SvgOptionsReasoning(effort="low"))
+    with oai_images.ImagesClient(api_key="sk-x", base_url="http://api.test/v1") as client:
+        client.generate("a logo", model="gpt-image-2.5-flare", output_format="svg", svg=svg)  # type: ignore[arg-type] # the model is accepted too
+    assert json.loads(httpx_mock.get_requests()[0].content)["svg"] == {
+        "model": "gpt-5",
+        "reasoning": {"effort": "low"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"prompt": "a \ud800 fox"}, "prompt"),
+        ({"prompt": "a fox", "output_compression": float("nan")}, "output_compression"),
+        ({"prompt": "a fox", "user": {1, 2}}, "user"),
+    ],
+)
+def test_unencodable_values_with_validate_false_name_the_field(
+    fields: dict[str, Any], param: str, httpx_mock: HTTPXMock
+) -> None:
+    """validate=False sends anything JSON can carry; what it cannot is an InvalidParameterError, unsent."""
+    with (
+        oai_images.ImagesClient(api_key="sk-x", base_url="http://api.test/v1", validate=False) as client,
+        pytest.raises(InvalidParameterError) as caught,
+    ):
+        client.generate(**fields)
+    assert caught.value.param == param
+    assert httpx_mock.get_requests() == []
+
+
+def test_malformed_svg_with_validate_false_is_sent_as_given(httpx_mock: HTTPXMock) -> None:
+    """validate=False: svg options the generated model cannot read still go out exactly as given."""
+    httpx_mock.add_response(json={"created": 1, "data": [{"b64_json": "eA=="}]})
+    with oai_images.ImagesClient(api_key="sk-x", base_url="http://api.test/v1", validate=False) as client:
+        client.generate("a logo", svg={"reasoning": "low"})
+    assert json.loads(httpx_mock.get_requests()[0].content)["svg"] == {"reasoning": "low"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"created": 1, "data": [{"url": "http://[::1"}]},
+        {"created": 1, "data": [{"url": "file:///etc/passwd"}]},
+        {"created": 1, "data": [{"url": 123}]},
+        {"created": 1, "data": [{"b64_json": 123}]},
+        {"created": 1, "data": [{"b64_json": "***"}]},
+    ],
+)
+def test_unusable_image_values_from_the_server_raise_our_error(
+    body: dict[str, Any], httpx_mock: HTTPXMock
+) -> None:
+    """A URL that cannot be requested, or data of the wrong type, is an OAIImagesError, not httpx's."""
+    httpx_mock.add_response(json=body)
+    with oai_images.ImagesClient(api_key="sk-x", base_url="http://api.test/v1") as client:
+        image = client.generate("a fox").images[0]
+        assert repr(image)
+        with pytest.raises(oai_images.OAIImagesError):
+            image.read()
+
+
+def test_base64_wrapped_over_lines_still_decodes(httpx_mock: HTTPXMock) -> None:
+    """Some compatible servers wrap base64 at 76 columns; the paid image still decodes."""
+    wrapped = "iVBORw0K\nGgo="
+    httpx_mock.add_response(json={"created": 1, "data": [{"b64_json": wrapped}]})
+    with oai_images.ImagesClient(api_key="sk-x", base_url="http://api.test/v1") as client:
+        assert client.generate("a fox").images[0].read() == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bodies_echoing_the_key_are_redacted(httpx_mock: HTTPXMock) -> None:
+    """A 200 that is not an images response, or an unreadable stream event, never carries the key."""
+    key = "sk-SECRET-0123456789"
+    httpx_mock.add_response(text=f"<html>your key {key}</html>")
+    httpx_mock.add_response(
+        stream=httpx.ByteStream(f"data: not-json {key}\n\n".encode()),
+        headers={"content-type": "text/event-stream"},
+    )
+    with oai_images.ImagesClient(api_key=key, base_url="http://api.test/v1") as client:
+        with pytest.raises(oai_images.APIStatusError) as first:
+            client.generate("a fox")
+        with pytest.raises(oai_images.APIStatusError) as second:
+            list(client.generate_stream("a fox", model="gpt-image-1"))
+    for caught in (first, second):
+        assert key not in f"{caught.value} {caught.value!r} {caught.value.body!r}"
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["https://api.openai.com/v1?x=1", "https://api.openai.com/v1#part", "http://127.0.0.1:99999/v1"],
+)
+def test_base_urls_the_paths_cannot_be_appended_to_are_refused(base_url: str) -> None:
+    """A query, a fragment or an impossible port: refused at once, naming base_url."""
+    with pytest.raises(InvalidParameterError) as caught:
+        oai_images.ImagesClient(api_key="k", base_url=base_url)
+    assert caught.value.param == "base_url"
+
+
+def test_blank_base_url_in_the_environment_means_the_default(clean_env: pytest.MonkeyPatch) -> None:
+    """OPENAI_BASE_URL set to white space is treated as unset; a password in a URL is masked in the repr."""
+    clean_env.setenv("OPENAI_BASE_URL", "  ")
+    with oai_images.ImagesClient(api_key="k") as client:
+        assert client.base_url == "https://api.openai.com/v1"
+    with oai_images.ImagesClient(api_key="k", base_url="http://me:s3cret@proxy.test/v1") as client:
+        assert "s3cret" not in repr(client)

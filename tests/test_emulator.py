@@ -606,3 +606,22 @@ def test_repeated_requests_are_served_from_the_memo() -> None:
         )
     assert first["data"][0]["b64_json"] == second["data"][0]["b64_json"]
     assert len(app.state.drawn._images) == 1
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash() -> None:
+    """JSON nested deeper than Python recurses gets the invalid_json envelope."""
+    with httpx.Client(transport=EmulatorTransport(), base_url="http://emulator.test/v1") as http:
+        response = http.post("/images/generations", content=b"[" * 100_000, headers=AUTH)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+
+
+def test_recorded_requests_never_keep_the_key() -> None:
+    """The emulator records requests for tests to inspect, with the bearer key replaced."""
+    app = create_app(EmulatorConfig())
+    with httpx.Client(transport=EmulatorTransport(app=app), base_url="http://emulator.test/v1") as http:
+        key = {"Authorization": "Bearer sk-REAL-123"}
+        http.post("/images/generations", json={"prompt": "x"}, headers=key)
+    (recorded,) = app.state.requests
+    assert recorded.headers["authorization"] == "Bearer [redacted]"
+    assert "sk-REAL-123" not in repr(vars(recorded))

@@ -238,7 +238,7 @@ def test_fixture_images_emulator_generates_offline(images_emulator: ImagesEmulat
     assert Image.open(io.BytesIO(result.images[0].read())).size == (1024, 1536)
     (request,) = images_emulator.requests
     assert request.json == {"prompt": "a fox", "model": "gpt-image-1", "size": "1024x1536"}
-    assert request.headers["authorization"] == "Bearer sk-emulator"
+    assert request.headers["authorization"] == "Bearer [redacted]"  # recorded, but never the key itself
 
 
 def test_fixture_images_emulator_faults_and_retries(images_emulator: ImagesEmulator) -> None:

@@ -313,6 +313,8 @@ def test_image_repr_is_short() -> None:
         ("c.", JPEG, "c.jpg"),
         ("2026.11.25-fox", WEBP, "2026.11.25-fox.webp"),
         ("vector.png", SVG, "vector.svg"),
+        ("trailing.png ", b"\x89PNG\r\n\x1a\nrest", "trailing.png"),
+        ("mystery.png", b"not an image format we know", "mystery.png"),
     ],
 )
 def test_save_names_the_file_after_its_bytes(tmp_path: Path, name: str, data: bytes, expected: str) -> None:

@@ -168,7 +168,7 @@ def generate(
     """
     if prompt == "-":
         try:
-            prompt = sys.stdin.buffer.read().decode("utf-8").strip()
+            prompt = sys.stdin.buffer.read().decode("utf-8-sig").strip()  # -sig: drop a byte order mark
         except UnicodeDecodeError as exc:
             raise click.UsageError(f"the prompt on standard input is not UTF-8 text ({exc.reason})") from exc
     chosen = {name: value for name, value in fields.items() if value is not None}
@@ -183,7 +183,7 @@ def generate(
         with client:
             with _spinner("Generating"):
                 result = client.generate(prompt, **chosen)
-            paths = _save_all(result, out, prompt)  # inside: a URL is downloaded through the same client
+            paths = _save_all(result, out.expanduser(), prompt)  # inside: URLs download through the client
     except KeyboardInterrupt:
         click.echo("interrupted; no partial file was left behind", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -214,9 +214,9 @@ def _client(
     # With --emulator the real key is not read at all: it has no business going anywhere offline.
     api_key = None if emulator else (os.environ.get("OPENAI_API_KEY", "").strip() or None)
     if api_key is None and not emulator:
-        if base_url is None and not os.environ.get("OPENAI_BASE_URL"):
+        if base_url is None:  # OPENAI_BASE_URL alone is no sign of a keyless server: often it is the API's
             raise click.UsageError(_NO_KEY)
-        api_key = "unused"  # a compatible server of the user's own may need none; the header stays harmless
+        api_key = "unused"  # --base-url names a server of the user's own, which may need no key
     options: dict[str, Any] = {"max_retries": max_retries, "validate": validate, "api_key": api_key}
     if timeout is not None:
         options["timeout"] = timeout
@@ -332,7 +332,13 @@ def _fail(exc: Exception, *, debug: bool) -> NoReturn:
     if isinstance(exc, OSError):
         click.echo(f"error: could not save: {exc}", err=True)
         sys.exit(EXIT_API_ERROR)
-    raise exc
+    # A bug of ours or of a library: still one line (the key redacted), the traceback only with --debug.
+    text = f"{type(exc).__name__}: {exc}"
+    key = os.environ.get("OPENAI_API_KEY", "").strip()
+    if key:
+        text = text.replace(key, "[redacted]")
+    click.echo(f"error: unexpected {text} (--debug shows the traceback)", err=True)
+    sys.exit(EXIT_API_ERROR)
 
 
 main.add_command(serve)

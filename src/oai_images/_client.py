@@ -32,7 +32,7 @@ from . import _rules
 from ._errors import OAIImagesError
 from ._results import AsyncDownload, CompletedImageEvent, Download, ImageResult, PartialImageEvent
 from ._retries import RetryBudget, connection_error
-from ._settings import DEFAULT_TIMEOUT, USER_AGENT, Settings
+from ._settings import DEFAULT_TIMEOUT, USER_AGENT, Settings, without_password
 from ._wire import (
     ServerSentEvents,
     create_image_operation,
@@ -41,6 +41,7 @@ from ._wire import (
     request_fields,
     request_id,
     status_error,
+    unsendable,
 )
 
 __all__ = ["AsyncImagesClient", "ImagesClient", "generate"]
@@ -155,7 +156,8 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
     def __repr__(self) -> str:
         settings = self._settings
         return (
-            f"{type(self).__name__}(base_url={settings.base_url!r}, organization={settings.organization!r}, "
+            f"{type(self).__name__}(base_url={without_password(settings.base_url)!r}, "
+            f"organization={settings.organization!r}, "
             f"project={settings.project!r}, max_retries={self._max_retries}, validate={self._validate})"
         )
 
@@ -180,16 +182,19 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         if http.is_closed:
             raise OAIImagesError(f"this {type(self).__name__} is closed; create a new one to send requests")
         headers = self._request_headers
-        operation = create_image_operation(fields)
-        if operation.headers != _JSON_ONLY:
-            headers = {**operation.headers, **headers}
-        return http.build_request(
-            operation.method,
-            self._url(operation.path),
-            json=operation.body,
-            headers=headers,
-            timeout=self._timeout,
-        )
+        try:
+            operation = create_image_operation(fields)
+            if operation.headers != _JSON_ONLY:
+                headers = {**operation.headers, **headers}
+            return http.build_request(
+                operation.method,
+                self._url(operation.path),
+                json=operation.body,
+                headers=headers,
+                timeout=self._timeout,
+            )
+        except (TypeError, ValueError, UnicodeError) as exc:  # only what validate=False let through
+            raise unsendable(fields, exc) from exc
 
     def _url(self, path: str) -> httpx.URL:
         """The absolute URL of an API path, parsed once: httpx re-parses a str URL on every request."""
@@ -211,8 +216,17 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         return headers
 
     def _download_request(self, http: httpx.Client | httpx.AsyncClient, url: str) -> httpx.Request:
-        """A request for a signed image URL: a third party, so no API key or account header goes there."""
-        request = http.build_request("GET", url, headers={"User-Agent": USER_AGENT}, timeout=self._timeout)
+        """A request for a signed image URL: a third party, so no API key or account header goes there.
+
+        Raises:
+            OAIImagesError: The server returned a URL that cannot be requested.
+        """
+        try:
+            request = http.build_request("GET", url, headers=_OWN_HEADERS, timeout=self._timeout)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise OAIImagesError(f"the server sent an image URL that cannot be downloaded: {exc}") from exc
+        if request.url.scheme not in ("http", "https"):
+            raise OAIImagesError(f"the server sent an image URL that is not http(s): {request.url.scheme}:")
         for name in _ACCOUNT_HEADERS:  # an injected client may carry them as defaults
             request.headers.pop(name, None)
         return request
@@ -233,7 +247,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         self._check(response)
         model = fields.get("model")
         return ImageResult.from_response(
-            parse_images_response(response),
+            parse_images_response(response, secret=self._settings.api_key),
             request_id=request_id(response),
             model=model if isinstance(model, str) else None,
             download=download,
@@ -639,8 +653,8 @@ def _client_from_environment() -> ImagesClient:
     current = tuple(os.environ.get(name) for name in _ENVIRONMENT)
     with _environment_lock:
         if _environment_client is None or _environment_client[0] != current:
-            if _environment_client is not None:
-                _environment_client[1].close()
+            # The old client is left open: another thread may be in the middle of a call with it. Its
+            # connections go when it is collected.
             _environment_client = (current, ImagesClient())
         return _environment_client[1]
 

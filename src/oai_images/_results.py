@@ -95,7 +95,8 @@ def write_image(data: bytes, destination: str | os.PathLike[str], *, overwrite: 
     target.parent.mkdir(parents=True, exist_ok=True)
     # The bytes go to a temporary file in the same folder, then take the final name in one step, so a
     # reader never sees half an image; os.open (unlike mkstemp) keeps the usual umask permissions.
-    partial = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
+    # A short name of its own, so that a target name near the file system's limit still has room.
+    partial = target.with_name(f".oai-images-{secrets.token_hex(6)}.part")
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(descriptor, "wb") as file:
@@ -119,12 +120,13 @@ _SAME_FORMAT = {".jpeg": ".jpg"}
 def _named_for(name: str, extension: str) -> str:
     """A file name ending in ``extension``: ``fox`` and ``fox.v2`` gain it, ``fox.jpg`` of a PNG becomes
     ``fox.png``, and ``fox.jpeg`` of a JPEG stays as it is."""  # noqa: D205, D209 - one sentence
-    stem, dot, suffix = name.rstrip(".").rpartition(".")
+    name = name.rstrip(". ")  # Windows drops trailing dots and spaces; nobody means them
+    stem, dot, suffix = name.rpartition(".")
     current = f"{dot}{suffix}".lower() if dot and stem else ""
     if current not in _IMAGE_SUFFIXES:
-        return name.rstrip(".") + extension
-    if _SAME_FORMAT.get(current, current) == extension:
-        return name
+        return name + extension
+    if _SAME_FORMAT.get(current, current) == extension or extension == ".bin":
+        return name  # the bytes agree, or are of no format we know: the caller's name stands
     return stem + extension
 
 
@@ -263,8 +265,9 @@ class GeneratedImage:
 
         Args:
             path_or_dir: A file path, or a folder (existing, or ending in ``/``) where the image gets a
-                generated unique name. The extension comes from the image bytes when the name is generated
-                or has none.
+                generated unique name; ``~`` is expanded. The extension always says what the bytes are: it
+                is added to a name without one, and replaces an image extension that says otherwise
+                (``out.jpg`` holding PNG bytes is written as ``out.png``).
             overwrite: Replace an existing file instead of raising ``FileExistsError``.
 
         Returns:
@@ -322,10 +325,14 @@ class GeneratedImage:
             return None
         try:
             # a2b_base64 reads the str as it is; base64.b64decode would first copy it into bytes, which
-            # for a 4K image is tens of MB more at the peak.
-            return binascii.a2b_base64(self.b64_json, strict_mode=True)
+            # for a 4K image is tens of MB more at the peak. Not strict: base64 wrapped over lines (as some
+            # compatible servers send it) is still the paid image.
+            data = binascii.a2b_base64(self.b64_json)
         except (binascii.Error, ValueError) as exc:
             raise OAIImagesError("the image's base64 data is corrupt") from exc
+        if not data:
+            raise OAIImagesError("the image's base64 data is corrupt: it holds no bytes")
+        return data
 
     def _url(self) -> str:
         if not self.url:
@@ -335,6 +342,11 @@ class GeneratedImage:
 
 def _value(value: _T | Unset) -> _T | None:
     return None if isinstance(value, Unset) else value
+
+
+def _text(value: object) -> str | None:
+    """A string field of a response, or None when the server sent none (or something that is no string)."""
+    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True)
@@ -376,24 +388,27 @@ class ImageResult:
         adownload: AsyncDownload | None = None,
     ) -> ImageResult:
         """Build a result from the generated response model; ``download``/``adownload`` fetch URLs."""
+        # The generated models do not check types: a value of the wrong type from a server is dropped here
+        # rather than raising later, far from its cause.
         images = [
             GeneratedImage(
-                url=_value(image.url),
-                b64_json=_value(image.b64_json),
-                revised_prompt=_value(image.revised_prompt),
+                url=_text(image.url),
+                b64_json=_text(image.b64_json),
+                revised_prompt=_text(image.revised_prompt),
                 download=download,
                 adownload=adownload,
             )
             for image in _value(response.data) or []
         ]
+        usage = _value(response.usage)
         return cls(
-            created=response.created,
+            created=response.created if isinstance(response.created, int) else 0,
             images=images,
-            usage=_value(response.usage),
-            background=_value(response.background),
-            output_format=_value(response.output_format),
-            size=_value(response.size),
-            quality=_value(response.quality),
+            usage=usage if isinstance(usage, ImageGenUsage) else None,
+            background=_text(response.background),
+            output_format=_text(response.output_format),
+            size=_text(response.size),
+            quality=_text(response.quality),
             request_id=request_id,
             model=model,
             response=response,
@@ -417,12 +432,12 @@ class _ImageEvent:
         event: ImageGenPartialImageEvent | ImageGenCompletedEvent, request_id: str | None
     ) -> dict[str, Any]:
         return {
-            "image": GeneratedImage(b64_json=event.b64_json),
-            "created_at": _value(event.created_at),
-            "size": _value(event.size),
-            "quality": _value(event.quality),
-            "background": _value(event.background),
-            "output_format": _value(event.output_format),
+            "image": GeneratedImage(b64_json=_text(event.b64_json)),
+            "created_at": event.created_at if isinstance(event.created_at, int) else None,
+            "size": _text(event.size),
+            "quality": _text(event.quality),
+            "background": _text(event.background),
+            "output_format": _text(event.output_format),
             "request_id": request_id,
         }
 

@@ -328,11 +328,11 @@ def _check_field(name: str, value: object, rule: FieldRule) -> None:
     elif rule.kind == "size":
         ok = value == "auto" or parse_size(value) is not None
     else:
-        ok = bool(value) or name not in _NOT_EMPTY
+        ok = bool(value.strip()) or name not in _NOT_EMPTY
     if not ok:
         allowed = rule.values if rule.kind == "enum" else (rule.describe(),)
         if name in _NOT_EMPTY:
-            allowed = ("a non-empty string",)
+            allowed = ("a string that is not empty or only white space",)
         raise InvalidParameterError(
             name, value, allowed, f"{name} {_show(value)} is not valid; allowed: {', '.join(allowed)}"
         )
@@ -357,11 +357,17 @@ def _is_svg_options(value: object) -> bool:
     if not isinstance(value, Mapping) or not set(value) <= SVG_KEYS:
         return False
     reasoning = value.get("reasoning", {})
+    model, effort = (
+        value.get("model", ""),
+        reasoning.get("effort", "") if isinstance(reasoning, Mapping) else None,
+    )
     return (
-        isinstance(value.get("model", ""), str)
+        isinstance(model, str)
+        and _is_unicode(model)
         and isinstance(reasoning, Mapping)
         and set(reasoning) <= SVG_REASONING_KEYS
-        and isinstance(reasoning.get("effort", ""), str)
+        and isinstance(effort, str)
+        and _is_unicode(effort)
     )
 
 

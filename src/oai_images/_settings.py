@@ -59,7 +59,9 @@ class Settings:
         # Surrounding white space is a copying accident (a key read from a file keeps its newline) and no
         # header may carry it, so it goes; what is left must be something a header can carry.
         return cls(
-            base_url=_checked_base_url((base_url or env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).strip()),
+            base_url=_checked_base_url(
+                _given(base_url) or _given(env.get("OPENAI_BASE_URL")) or DEFAULT_BASE_URL
+            ),
             api_key=_header_value("api_key", api_key or env.get("OPENAI_API_KEY"), secret=True),
             organization=_header_value("organization", organization or env.get("OPENAI_ORG_ID")),
             project=_header_value("project", project or env.get("OPENAI_PROJECT_ID")),
@@ -116,12 +118,34 @@ def _checked_base_url(text: str) -> str:
     except httpx.InvalidURL as exc:
         problem = str(exc)
     else:
-        if url.scheme in ("http", "https") and url.host:
+        if url.scheme not in ("http", "https") or not url.host:
+            problem = "it needs http:// or https:// and a host"
+        elif url.query or url.fragment or "?" in text or "#" in text:
+            problem = "the API's paths are appended to it, so it can have no query (?) or fragment (#)"
+        elif url.port is not None and not 0 < url.port < 65536:
+            problem = f"port {url.port} is out of range"
+        else:
             return text.rstrip("/")
-        problem = "it needs http:// or https:// and a host"
+    shown = without_password(text)
     raise InvalidParameterError(
         "base_url",
-        text,
+        shown,
         ("an absolute http(s) URL such as https://api.openai.com/v1",),
-        f"base_url {text!r} is not a usable URL: {problem}",
+        f"base_url {shown!r} is not a usable URL: {problem}",
     )
+
+
+def _given(value: str | None) -> str | None:
+    """A setting with its surrounding white space removed; None when nothing is left."""
+    value = (value or "").strip()
+    return value or None
+
+
+def without_password(url: str) -> str:
+    """The URL as it may be shown: a password in it (user:password@host) is replaced."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    user, at, host = authority.rpartition("@")
+    if not sep or not at or ":" not in user:
+        return url
+    return f"{scheme}://{user.partition(':')[0]}:[redacted]@{host}{slash}{path}"

@@ -24,7 +24,7 @@ from oai_images_api.models import (
     SvgOptions,
 )
 
-from ._errors import APIStatusError, status_error_class
+from ._errors import APIStatusError, InvalidParameterError, status_error_class
 
 PARTIAL_IMAGE_EVENT = "image_generation.partial_image"
 COMPLETED_EVENT = "image_generation.completed"
@@ -67,8 +67,13 @@ def create_image_operation(fields: Mapping[str, object]) -> Operation:
     values: dict[str, Any] = dict(fields)
     svg = values.pop("svg", None)
     request = CreateImageRequest(**values)
-    if isinstance(svg, Mapping):
-        request.svg = SvgOptions.from_dict(svg)
+    if isinstance(svg, SvgOptions):
+        request.svg = svg
+    elif isinstance(svg, Mapping):
+        try:
+            request.svg = SvgOptions.from_dict(svg)
+        except (KeyError, TypeError, ValueError, AttributeError):  # only with validate=False: send as given
+            request["svg"] = dict(svg)
     elif svg is not None:  # with validate=False anything goes, as the caller gave it
         request["svg"] = svg
     kwargs = create_image._get_kwargs(body=request)  # the generated operation's request parts
@@ -78,6 +83,27 @@ def create_image_operation(fields: Mapping[str, object]) -> Operation:
         body=kwargs["json"],
         headers={str(name): str(value) for name, value in kwargs["headers"].items()},
     )
+
+
+def unsendable(fields: Mapping[str, object], exc: Exception) -> InvalidParameterError:
+    """The error for a request that cannot be encoded (with validate=False), naming the field at fault."""
+    for name, value in fields.items():
+        try:
+            json.dumps(value, ensure_ascii=False, allow_nan=False, default=_plain).encode()
+        except (TypeError, ValueError, UnicodeError) as problem:
+            shown = repr(value)[:60]
+            message = f"{name} {shown} cannot be sent as JSON: {problem}"
+            return InvalidParameterError(name, value, ("a value JSON can carry",), message)
+    message = f"the request cannot be sent: {exc}"
+    return InvalidParameterError("body", None, ("a body JSON can carry",), message)
+
+
+def _plain(value: object) -> object:
+    """JSON's fallback for the generated models a caller may pass (svg options)."""
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -91,7 +117,7 @@ def request_id(response: httpx.Response) -> str | None:
     return value
 
 
-def parse_images_response(response: httpx.Response) -> ImagesResponse:
+def parse_images_response(response: httpx.Response, *, secret: str | None = None) -> ImagesResponse:
     """The generated model of a 2xx answer.
 
     Raises:
@@ -111,7 +137,7 @@ def parse_images_response(response: httpx.Response) -> ImagesResponse:
             f"the server answered {response.status_code} with a body that is not an images response",
             status_code=response.status_code,
             request_id=request_id(response),
-            body=_snippet(response.text),
+            body=_snippet(redact(response.text, secret)),
         ) from exc
 
 
@@ -236,6 +262,7 @@ def parse_stream_event(
     """
     if data.strip() == "[DONE]":
         return None
+    data = redact(data, secret)  # before anything of it can reach an error message or body
     try:
         payload = json.loads(data)
     except ValueError:
@@ -245,7 +272,7 @@ def parse_stream_event(
     kind = event or payload.get("type")
     if kind == "error" or "error" in payload:
         envelope = _envelope(payload)
-        message = redact(envelope.get("message") or "the server reported an error in the stream", secret)
+        message = envelope.get("message") or "the server reported an error in the stream"
         raise _typed_error(response, message, envelope, payload)
     model: type[ImageGenPartialImageEvent | ImageGenCompletedEvent]
     if kind == PARTIAL_IMAGE_EVENT:
