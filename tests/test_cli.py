@@ -308,6 +308,62 @@ def test_ctrl_c_stops_cleanly_with_no_partial_file(tmp_path: Path) -> None:
     assert not out.exists() or list(out.iterdir()) == []
 
 
+@pytest.mark.slow
+def test_partial_images_are_saved_as_they_stream(tmp_path: Path) -> None:
+    """--partial-images streams: partials saved and named on stderr, final paths alone on stdout."""
+    done = run(
+        "generate",
+        "an otter",
+        "--emulator",
+        "-m",
+        "gpt-image-2",
+        "-s",
+        "1536x864",
+        "-n",
+        "2",
+        "--partial-images",
+        "2",
+        "--json",
+        "-o",
+        str(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    finals = [Path(image["path"]) for image in document["images"]]
+    partials = [Path(path) for path in document["partial_images"]]
+    assert [path.name.rsplit("-", 1)[-1] for path in finals] == ["1.png", "2.png"]
+    assert len(partials) == 4
+    assert all("-partial" in path.name for path in partials)
+    assert done.stderr.count("partial image: ") == 4
+    assert document["usage"]["total_tokens"] > 0
+    for path in finals + partials:
+        with Image.open(path) as image:
+            assert image.size == (1536, 864)
+
+
+def test_svg_options_go_out_nested(recorder: Recorder) -> None:
+    """--svg-model and --svg-reasoning-effort become the request's svg object."""
+    run(
+        "generate",
+        "a logo",
+        "--base-url",
+        _base_url(recorder),
+        "-m",
+        "gpt-image-2.5-flare",
+        "--output-format",
+        "svg",
+        "--svg-model",
+        "gpt-5",
+        "--svg-reasoning-effort",
+        "low",
+        "--max-retries",
+        "0",
+        env={"OPENAI_API_KEY": SECRET},
+    )
+    [(_, _, body)] = recorder.requests
+    assert json.loads(body)["svg"] == {"model": "gpt-5", "reasoning": {"effort": "low"}}
+
+
 # --- errors and exit codes ------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ are imported inside the commands that need them, so `oai-images --help` loads no
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -44,6 +45,8 @@ Examples:
   oai-images generate "Generate a cute cat image" -m dall-e-2 -n 5 -r b64_json
   # dall-e-3 in landscape, HD, natural style, opened in the default viewer
   oai-images generate "a lighthouse at dusk" -m dall-e-3 -s 1792x1024 -q hd --style natural --show
+  # gpt-image-2 streaming two partial images per image before the final one
+  oai-images generate "a paper crane" -m gpt-image-2 --partial-images 2
   # gpt-image-2 with a free size, a transparent WebP, JSON for scripts
   oai-images generate "a paper crane" -m gpt-image-2 -s 1536x864 --background transparent \\
       --output-format webp --json
@@ -119,6 +122,13 @@ def main() -> None:
 @click.option("--complexity", help="Preview: how much detail to aim for.")
 @click.option("--frame-count", type=int, help="Preview, gif only: 2 to 16 frames.")
 @click.option("--frame-duration-ms", type=int, help="Preview, gif only: milliseconds per frame.")
+@click.option("--svg-model", help="Preview, svg only: the model that writes the SVG.")
+@click.option("--svg-reasoning-effort", help="Preview, svg only: that model's reasoning effort (e.g. low).")
+@click.option(
+    "--partial-images",
+    type=int,
+    help="Stream (GPT models): save 0 to 3 partial images per image as they arrive, then the final one.",
+)
 @click.option("--show", is_flag=True, help="Open each image in the default viewer (the seed's -Show).")
 @click.option(
     "-o",
@@ -159,6 +169,9 @@ def generate(
     max_retries: int,
     no_validate: bool,
     debug: bool,
+    svg_model: str | None,
+    svg_reasoning_effort: str | None,
+    partial_images: int | None,
     **fields: Any,
 ) -> None:
     """Generate images from PROMPT and save them; print one path per line.
@@ -172,6 +185,9 @@ def generate(
         except UnicodeDecodeError as exc:
             raise click.UsageError(f"the prompt on standard input is not UTF-8 text ({exc.reason})") from exc
     chosen = {name: value for name, value in fields.items() if value is not None}
+    if svg_model is not None or svg_reasoning_effort is not None:
+        chosen["svg"] = _svg_options(svg_model, svg_reasoning_effort)
+    names = _Names(out.expanduser(), prompt)
     try:
         client = _client(
             emulator=emulator,
@@ -181,24 +197,48 @@ def generate(
             validate=not no_validate,
         )
         with client:
-            with _spinner("Generating"):
-                result = client.generate(prompt, **chosen)
-            paths = _save_all(result, out.expanduser(), prompt)  # inside: URLs download through the client
+            if partial_images is None:
+                with _spinner("Generating"):
+                    outcome = _Outcome.of(client.generate(prompt, **chosen))
+            else:
+                outcome = _streamed(client, prompt, chosen, partial_images, names)
+            paths = [names.save(image, index) for index, image in enumerate(outcome.images, 1)]
     except KeyboardInterrupt:
         click.echo("interrupted; no partial file was left behind", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # every failure becomes one line and an exit code
         _fail(exc, debug=debug)
-    for image in result.images:
+    _report(outcome, paths, names.partials, model=_applied_model(chosen), as_json=as_json, show=show)
+
+
+def _svg_options(model: str | None, effort: str | None) -> dict[str, object]:
+    """The svg request object from --svg-model and --svg-reasoning-effort."""
+    options: dict[str, object] = {} if model is None else {"model": model}
+    if effort is not None:
+        options["reasoning"] = {"effort": effort}
+    return options
+
+
+def _report(
+    outcome: _Outcome,
+    paths: list[Path],
+    partials: list[Path],
+    *,
+    model: str | None,
+    as_json: bool,
+    show: bool,
+) -> None:
+    """Revised prompts to stderr; the paths (or the --json document) to stdout; --show opens each image."""
+    for image in outcome.images:
         if image.revised_prompt:
             click.echo(f"revised prompt: {image.revised_prompt}", err=True)
     if as_json:
-        click.echo(json.dumps(_document(result, paths, _applied_model(chosen)), indent=2))
+        click.echo(json.dumps(outcome.document(paths, partials, model), indent=2))
     else:
         for path in paths:
             click.echo(str(path))
     if show:
-        for image in result.images:
+        for image in outcome.images:
             try:
                 image.show()
             except Exception as exc:  # the images are saved; say why they can't be shown
@@ -248,26 +288,92 @@ def _slug(prompt: str, limit: int = 40) -> str:
     return text[:limit].rstrip("-") or "image"
 
 
-def _save_all(result: ImageResult, out: Path, prompt: str) -> list[Path]:
-    """Save every image as <time>-<slug>-<index>.<ext>; a URL is downloaded now, before it expires.
+@dataclasses.dataclass(frozen=True)
+class _Outcome:
+    """What a generation gave, whether it came in one answer or streamed."""
 
-    An image that cannot be saved in `out` (a full disk, no permission) is saved in a rescue folder in
-    the system's temporary directory instead, with a warning: the image was paid for.
+    images: list[GeneratedImage]
+    created: int | None
+    request_id: str | None
+    usage: object
+
+    @classmethod
+    def of(cls, result: ImageResult) -> _Outcome:
+        """The outcome of one answer."""
+        return cls(result.images, result.created, result.request_id, result.usage)
+
+    def document(self, paths: list[Path], partials: list[Path], model: str | None) -> dict[str, Any]:
+        """The --json document."""
+        images: list[dict[str, Any]] = []
+        for image, path in zip(self.images, paths, strict=True):
+            entry: dict[str, Any] = {"path": str(path), "revised_prompt": image.revised_prompt}
+            if image.url:
+                entry["url"] = image.url
+            images.append(entry)
+        to_dict = getattr(self.usage, "to_dict", None)
+        document = {
+            "model": model,
+            "created": self.created,
+            "request_id": self.request_id,
+            "images": images,
+            "usage": to_dict() if callable(to_dict) else self.usage,
+        }
+        if partials:
+            document["partial_images"] = [str(path) for path in partials]
+        return document
+
+
+class _Names:
+    """Where images go: <time>-<slug>-<index>[-partial<k>].<ext> in the --out folder.
+
+    An image that cannot be saved there (a full disk, no permission) is saved in a rescue folder instead,
+    with a warning: the image was paid for.
     """
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    slug = _slug(prompt)
-    paths: list[Path] = []
-    for index, image in enumerate(result.images, 1):
-        name = f"{stamp}-{slug}-{index}"
+
+    def __init__(self, out: Path, prompt: str) -> None:
+        self.out = out
+        self.stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(prompt)}"
+        self.partials: list[Path] = []
+
+    def save(self, image: GeneratedImage, index: int, suffix: str = "") -> Path:
+        """Save one image (a URL is downloaded now, before it expires) and return its path."""
+        name = f"{self.stem}-{index}{suffix}"
         try:
-            paths.append(_save_unique(image, out, name))
+            return _save_unique(image, self.out, name)
         except OSError as exc:
             # A private new folder (mkdtemp), so no other user of the machine can pre-empt it.
             rescue = Path(tempfile.mkdtemp(prefix="oai-images-rescue-"))
             path = _save_unique(image, rescue, name)
-            click.echo(f"warning: could not save in {out} ({exc}); saved in {rescue} instead", err=True)
-            paths.append(path)
-    return paths
+            click.echo(f"warning: could not save in {self.out} ({exc}); saved in {rescue} instead", err=True)
+            return path
+
+
+def _streamed(
+    client: ImagesClient, prompt: str, fields: dict[str, Any], partial_images: int, names: _Names
+) -> _Outcome:
+    """Generate in streaming mode: partial images are saved as they arrive (paths on stderr)."""
+    from . import CompletedImageEvent  # noqa: PLC0415 -- loaded with the facade anyway
+
+    finals: list[CompletedImageEvent] = []
+    with _spinner("Generating"):
+        events = client.generate_stream(prompt, partial_images=partial_images, **fields)
+        try:
+            for event in events:
+                if isinstance(event, CompletedImageEvent):
+                    finals.append(event)
+                    continue
+                path = names.save(event.image, len(finals) + 1, f"-partial{(event.index or 0) + 1}")
+                names.partials.append(path)
+                click.echo(f"partial image: {path}", err=True)
+        finally:
+            events.close()
+    last = finals[-1] if finals else None
+    return _Outcome(
+        images=[event.image for event in finals],
+        created=last.created_at if last else None,
+        request_id=last.request_id if last else None,
+        usage=last.usage if last else None,
+    )
 
 
 def _save_unique(image: GeneratedImage, folder: Path, name: str) -> Path:
@@ -288,24 +394,6 @@ def _applied_model(fields: dict[str, Any]) -> str | None:
     if fields.get("model"):
         return str(fields["model"])
     return None if any(name in fields for name in GPT_ONLY_FIELDS) else DEFAULT_MODEL
-
-
-def _document(result: ImageResult, paths: list[Path], model: str | None) -> dict[str, Any]:
-    """The --json document."""
-    images: list[dict[str, Any]] = []
-    for image, path in zip(result.images, paths, strict=True):
-        entry: dict[str, Any] = {"path": str(path), "revised_prompt": image.revised_prompt}
-        if image.url:
-            entry["url"] = image.url
-        images.append(entry)
-    usage = result.usage
-    return {
-        "model": model,
-        "created": result.created,
-        "request_id": result.request_id,
-        "images": images,
-        "usage": usage.to_dict() if usage is not None and hasattr(usage, "to_dict") else usage,
-    }
 
 
 def _fail(exc: Exception, *, debug: bool) -> NoReturn:
