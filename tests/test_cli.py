@@ -298,7 +298,7 @@ def test_ctrl_c_stops_cleanly_with_no_partial_file(tmp_path: Path) -> None:
         text=True,
         env=clean,
     )
-    time.sleep(1.5)
+    time.sleep(3)  # well inside the 20 s the emulator takes, and past start-up even on a slow machine
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=20)
     assert process.returncode == 130
