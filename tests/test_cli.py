@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -362,6 +363,96 @@ def test_svg_options_go_out_nested(recorder: Recorder) -> None:
     )
     [(_, _, body)] = recorder.requests
     assert json.loads(body)["svg"] == {"model": "gpt-5", "reasoning": {"effort": "low"}}
+
+
+class _BreakingStream(BaseHTTPRequestHandler):
+    """Streams one partial and one completed image, then breaks the connection mid-stream."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        png = base64.b64encode(b"\x89PNG\r\n\x1a\nfinal-image").decode()
+        events: list[dict[str, Any]] = [
+            {"type": "image_generation.partial_image", "b64_json": png, "partial_image_index": 0},
+            {"type": "image_generation.completed", "b64_json": png},
+            {"type": "image_generation.partial_image", "b64_json": png, "partial_image_index": 0},
+        ]
+        body = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events).encode()
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("content-length", str(len(body) + 10_000))  # promises more than ever comes
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+
+    def log_message(self, format: str, *args: object) -> None:  # the base class names it so
+        """Keep the test output quiet."""
+
+
+def test_stream_that_breaks_keeps_the_images_already_complete(tmp_path: Path) -> None:
+    """A stream cut after the first final image: exit 1, but that image is saved and named on stderr."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _BreakingStream)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        done = run(
+            "generate",
+            "two otters",
+            "--base-url",
+            f"http://127.0.0.1:{server.server_address[1]}/v1",
+            "-m",
+            "gpt-image-2",
+            "-n",
+            "2",
+            "--partial-images",
+            "1",
+            "--max-retries",
+            "0",
+            "-o",
+            str(tmp_path),
+            env={"OPENAI_API_KEY": SECRET},
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 1
+    assert done.stdout == ""
+    saved = [line.split(": ", 1)[1] for line in done.stderr.splitlines() if line.startswith("saved before")]
+    assert len(saved) == 1
+    assert Path(saved[0]).read_bytes() == b"\x89PNG\r\n\x1a\nfinal-image"
+    assert Path(saved[0]).name.endswith("-two-otters-1.png")
+
+
+@pytest.mark.slow
+def test_streamed_usage_adds_up_the_images(tmp_path: Path) -> None:
+    """With n=2 streamed, the reported output tokens are those of both images, as without streaming."""
+    common = ["an otter", "--emulator", "-m", "gpt-image-1", "-n", "2", "--json", "-o", str(tmp_path)]
+    plain = json.loads(run("generate", *common).stdout)
+    streamed = json.loads(run("generate", *common, "--partial-images", "0").stdout)
+    assert streamed["usage"]["output_tokens"] == plain["usage"]["output_tokens"]
+    assert len(streamed["images"]) == 2
+
+
+def test_streaming_without_a_model_reports_no_single_model(tmp_path: Path) -> None:
+    """Streaming without -m is a GPT request, so --json does not claim the dall-e-2 default."""
+    done = run("generate", "an otter", "--emulator", "--partial-images", "0", "--json", "-o", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["model"] is None
+
+
+def test_partial_images_with_dall_e_names_the_option(tmp_path: Path) -> None:
+    """--partial-images with a dall-e model exits 2 naming the option the user typed."""
+    done = run("generate", "an otter", "--emulator", "-m", "dall-e-3", "--partial-images", "1")
+    assert done.returncode == 2
+    assert "--partial-images" in done.stderr
+
+
+def test_an_answer_without_images_is_a_failure(recorder: Recorder) -> None:
+    """A 200 with no image in it exits 1 saying so, rather than succeeding with nothing saved."""
+    recorder.status = 200
+    recorder.body = b'{"created": 1, "data": []}'
+    done = run("generate", "a cat", "--base-url", _base_url(recorder), env={"OPENAI_API_KEY": SECRET})
+    assert done.returncode == 1
+    assert "without an image" in done.stderr
 
 
 # --- errors and exit codes ------------------------------------------------------------------------

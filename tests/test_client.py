@@ -869,3 +869,16 @@ def test_blank_base_url_in_the_environment_means_the_default(clean_env: pytest.M
         assert client.base_url == "https://api.openai.com/v1"
     with oai_images.ImagesClient(api_key="k", base_url="http://me:s3cret@proxy.test/v1") as client:
         assert "s3cret" not in repr(client)
+
+
+def test_short_keys_never_garble_streamed_images() -> None:
+    """A placeholder key such as "A" (local servers) occurs in base64 by chance; images stay intact."""
+    final = {"type": "image_generation.completed", "b64_json": "iVBORw0KGgoAAAANSUhEUgAAAAE="}
+    body = f"event: image_generation.completed\ndata: {json.dumps(final)}\n\n".encode()
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    http = httpx.Client(transport=transport)
+    with oai_images.ImagesClient(api_key="A", base_url="http://local.test/v1", http_client=http) as client:
+        (event,) = list(client.generate_stream("p", model="gpt-image-1"))
+    assert isinstance(event, oai_images.CompletedImageEvent)
+    assert event.image.b64_json == final["b64_json"]
+    http.close()

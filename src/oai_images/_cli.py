@@ -1,7 +1,8 @@
 """The `oai-images` command line: the seed's Get-OAIImageGeneration at a terminal.
 
-Start-up stays fast: this module imports click only. The facade, the rules table, rich and the emulator
-are imported inside the commands that need them, so `oai-images --help` loads none of them.
+Start-up stays fast: this module imports click and the error classes only. The facade, the rules table,
+rich and the emulator are imported inside the commands that need them, so `oai-images --help` loads none
+of them.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import sys
 import tempfile
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from ._errors import OAIImagesError  # light, and the package has imported it already
 from ._serve import serve
 
 if TYPE_CHECKING:
@@ -198,17 +200,19 @@ def generate(
         )
         with client:
             if partial_images is None:
-                with _spinner("Generating"):
-                    outcome = _Outcome.of(client.generate(prompt, **chosen))
+                outcome, paths = _answered(client, prompt, chosen, names)
             else:
-                outcome = _streamed(client, prompt, chosen, partial_images, names)
-            paths = [names.save(image, index) for index, image in enumerate(outcome.images, 1)]
+                outcome, paths = _streamed(client, prompt, chosen, partial_images, names)
+        if not outcome.images:
+            raise OAIImagesError(f"the server answered without an image (request id {outcome.request_id})")
     except KeyboardInterrupt:
-        click.echo("interrupted; no partial file was left behind", err=True)
+        click.echo("interrupted; no half-written file was left behind", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # every failure becomes one line and an exit code
         _fail(exc, debug=debug)
-    _report(outcome, paths, names.partials, model=_applied_model(chosen), as_json=as_json, show=show)
+    streamed = {} if partial_images is None else {"stream": True, "partial_images": partial_images}
+    model = _applied_model({**chosen, **streamed})
+    _report(outcome, paths, names.partials, model=model, as_json=as_json, show=show)
 
 
 def _svg_options(model: str | None, effort: str | None) -> dict[str, object]:
@@ -263,22 +267,29 @@ def _client(
     return ImagesClient(base_url=base_url, emulator=emulator, **options)
 
 
+def _say(text: str) -> None:
+    click.echo(text, err=True)
+
+
 @contextlib.contextmanager
-def _spinner(text: str) -> Iterator[None]:
-    """A spinner with the elapsed time on standard error, when it is a terminal and rich is installed."""
+def _spinner(text: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with the elapsed time on standard error, when it is a terminal and rich is installed.
+
+    Yields how to print a line to standard error meanwhile (above the spinner, not through it).
+    """
     if not sys.stderr.isatty():
-        yield
+        yield _say
         return
     try:
         from rich.console import Console  # noqa: PLC0415 -- optional (the `cli` extra), and not for --help
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415
     except ImportError:
-        yield
+        yield _say
         return
     columns = (SpinnerColumn(), TextColumn(f"{text}…"), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         progress.add_task(text, total=None)
-        yield
+        yield lambda line: progress.console.print(line, markup=False, highlight=False)
 
 
 def _slug(prompt: str, limit: int = 40) -> str:
@@ -348,32 +359,75 @@ class _Names:
             return path
 
 
+def _answered(
+    client: ImagesClient, prompt: str, fields: dict[str, Any], names: _Names
+) -> tuple[_Outcome, list[Path]]:
+    """Generate in one answer, then save every image (a URL is downloaded now, before it expires)."""
+    with _spinner("Generating"):
+        outcome = _Outcome.of(client.generate(prompt, **fields))
+    paths: list[Path] = []
+    with _listed_on_failure(paths, _say):
+        for index, image in enumerate(outcome.images, 1):
+            paths.append(names.save(image, index))
+    return outcome, paths
+
+
 def _streamed(
     client: ImagesClient, prompt: str, fields: dict[str, Any], partial_images: int, names: _Names
-) -> _Outcome:
-    """Generate in streaming mode: partial images are saved as they arrive (paths on stderr)."""
+) -> tuple[_Outcome, list[Path]]:
+    """Generate in streaming mode, saving every image the moment it arrives: partial images (their paths
+    on stderr) and each final one, so a failure later in the stream loses nothing already paid for."""  # noqa: D205, D209 - one sentence over two lines
     from . import CompletedImageEvent  # noqa: PLC0415 -- loaded with the facade anyway
 
     finals: list[CompletedImageEvent] = []
-    with _spinner("Generating"):
+    paths: list[Path] = []
+    with _spinner("Generating") as say:
         events = client.generate_stream(prompt, partial_images=partial_images, **fields)
-        try:
+        with contextlib.closing(events), _listed_on_failure(paths, say):
             for event in events:
                 if isinstance(event, CompletedImageEvent):
                     finals.append(event)
+                    paths.append(names.save(event.image, len(finals)))
                     continue
                 path = names.save(event.image, len(finals) + 1, f"-partial{(event.index or 0) + 1}")
                 names.partials.append(path)
-                click.echo(f"partial image: {path}", err=True)
-        finally:
-            events.close()
+                say(f"partial image: {path}")
     last = finals[-1] if finals else None
-    return _Outcome(
+    outcome = _Outcome(
         images=[event.image for event in finals],
         created=last.created_at if last else None,
         request_id=last.request_id if last else None,
-        usage=last.usage if last else None,
+        usage=_total_usage([event.usage for event in finals]),
     )
+    return outcome, paths
+
+
+@contextlib.contextmanager
+def _listed_on_failure(paths: list[Path], say: Callable[[str], None]) -> Iterator[None]:
+    """On any failure (Ctrl-C too), name the images already saved: they were paid for, and are whole."""
+    try:
+        yield
+    except BaseException:
+        for path in paths:
+            say(f"saved before the failure: {path}")
+        raise
+
+
+def _total_usage(usages: list[Any]) -> dict[str, Any] | None:
+    """The token usage of a whole stream: each completed image event reports its own, so they add up."""
+    total: dict[str, Any] = {}
+    for usage in usages:
+        if usage is not None:
+            _add(total, usage.to_dict())
+    return total or None
+
+
+def _add(total: dict[str, Any], part: dict[str, Any]) -> None:
+    for key, value in part.items():
+        if isinstance(value, dict):
+            _add(total.setdefault(key, {}), value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            total[key] = total.get(key, 0) + value
 
 
 def _save_unique(image: GeneratedImage, folder: Path, name: str) -> Path:
@@ -398,7 +452,7 @@ def _applied_model(fields: dict[str, Any]) -> str | None:
 
 def _fail(exc: Exception, *, debug: bool) -> NoReturn:
     """Print one line for a failure and exit: 2 for what the user can fix before sending, 1 otherwise."""
-    from ._errors import APIStatusError, InvalidParameterError, OAIImagesError  # noqa: PLC0415
+    from ._errors import APIStatusError, InvalidParameterError  # noqa: PLC0415
 
     if debug:
         import traceback  # noqa: PLC0415 -- only with --debug
@@ -409,6 +463,8 @@ def _fail(exc: Exception, *, debug: bool) -> NoReturn:
     if isinstance(exc, InvalidParameterError):
         missing_key = exc.param == "api_key" and exc.value is None and "no API key" in str(exc)
         message = _NO_KEY if missing_key else str(exc)
+        if exc.param in ("stream", "partial_images"):  # the user typed --partial-images, not these fields
+            message = f"--partial-images: {message}".replace("stream True is", "streaming is")
         click.echo(f"error: {message}", err=True)
         sys.exit(EXIT_INVALID)
     if isinstance(exc, APIStatusError):

@@ -106,9 +106,19 @@ def _plain(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+#: Shorter "keys" (a placeholder such as "x" or "EMPTY" for a local server) are no secret, and replacing
+#: every occurrence of them would garble the messages they appear in.
+_MIN_SECRET_LENGTH = 8
+
+
 def redact(text: str, secret: str | None) -> str:
-    """``text`` with every occurrence of ``secret`` replaced, so a server echoing a key cannot leak it."""
-    return text.replace(secret, _REDACTED) if secret else text
+    """``text`` with every occurrence of ``secret`` replaced, so a server echoing a key cannot leak it.
+
+    Only for text bound for an error: never for image data, where a short secret could occur by chance.
+    """
+    if not secret or len(secret) < _MIN_SECRET_LENGTH:
+        return text
+    return text.replace(secret, _REDACTED)
 
 
 def request_id(response: httpx.Response) -> str | None:
@@ -262,18 +272,20 @@ def parse_stream_event(
     """
     if data.strip() == "[DONE]":
         return None
-    data = redact(data, secret)  # before anything of it can reach an error message or body
     try:
         payload = json.loads(data)
     except ValueError:
         payload = None
     if not isinstance(payload, dict):
-        raise _stream_error(response, f"the server sent an unreadable stream event: {_snippet(data)}")
+        shown = _snippet(redact(data, secret))
+        raise _stream_error(response, f"the server sent an unreadable stream event: {shown}")
     kind = event or payload.get("type")
     if kind == "error" or "error" in payload:
-        envelope = _envelope(payload)
+        # Only an error event is redacted: image events carry base64, which must reach the caller as sent.
+        redacted = _redacted(payload, secret)
+        envelope = _envelope(redacted)
         message = envelope.get("message") or "the server reported an error in the stream"
-        raise _typed_error(response, message, envelope, payload)
+        raise _typed_error(response, message, envelope, redacted)
     model: type[ImageGenPartialImageEvent | ImageGenCompletedEvent]
     if kind == PARTIAL_IMAGE_EVENT:
         model = ImageGenPartialImageEvent
@@ -285,6 +297,17 @@ def parse_stream_event(
         return model.from_dict({"type": kind, **payload})
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise _stream_error(response, f"the server sent a {kind} event that cannot be read") from exc
+
+
+def _redacted(value: object, secret: str | None) -> Any:
+    """A parsed JSON value with the secret redacted from every string in it."""
+    if isinstance(value, str):
+        return redact(value, secret)
+    if isinstance(value, dict):
+        return {key: _redacted(item, secret) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item, secret) for item in value]
+    return value
 
 
 def _stream_error(response: httpx.Response, message: str) -> APIStatusError:
