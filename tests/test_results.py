@@ -291,8 +291,8 @@ def test_default_viewer_uses_xdg_open(monkeypatch: pytest.MonkeyPatch, tmp_path:
 
     monkeypatch.setattr("oai_images._results.sys.platform", "linux")
     monkeypatch.setenv("DISPLAY", ":0")
-    monkeypatch.setattr("oai_images._results.shutil.which", lambda name: "/usr/bin/xdg-open")
-    monkeypatch.setattr("oai_images._results.subprocess.Popen", popen)
+    monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/xdg-open")
+    monkeypatch.setattr("subprocess.Popen", popen)
     open_in_default_viewer(tmp_path / "a.png")
     assert launched == [["/usr/bin/xdg-open", str(tmp_path / "a.png")]]
 

@@ -6,12 +6,8 @@ import binascii
 import errno
 import os
 import secrets
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
-import webbrowser
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +149,11 @@ def open_in_default_viewer(path: Path) -> None:
     Raises:
         OAIImagesError: No display, or nothing that can open the file.
     """  # noqa: D205 - the summary names the openers and needs two lines
+    # Imported here: only showing needs them, and they would add to every `import oai_images`.
+    import shutil  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import webbrowser  # noqa: PLC0415
+
     if sys.platform == "win32":
         os.startfile(path)  # noqa: S606 - opening a file we just wrote with its registered application
         return
@@ -311,6 +312,8 @@ class GeneratedImage:
     def _open(self, data: bytes, opener: Opener | None) -> Path:
         path = self.path if self.path is not None and self.path.exists() else None
         if path is None:
+            import tempfile  # noqa: PLC0415 -- only showing an unsaved image needs it
+
             path = self._remember(write_image(data, tempfile.mkdtemp(prefix="oai-images-") + os.sep))
         (opener or open_in_default_viewer)(path)
         return path
