@@ -174,8 +174,9 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
     ) -> httpx.Request:
         """Validate ``fields`` (unless told not to) and build the API request; no I/O happens here.
 
-        Auth, organization, project and user agent are set on each request, so they apply on an injected
-        http_client as well, whose own base URL is not used.
+        Auth, organization and project are set on each request (the user agent too, unless this client
+        opened the httpx client itself), so they apply on an injected http_client as well, whose own base
+        URL is not used.
         """
         if self._validate:
             _rules.validate_request(fields)
