@@ -443,11 +443,12 @@ def _save_unique(image: GeneratedImage, folder: Path, name: str) -> Path:
 
 def _applied_model(fields: dict[str, Any]) -> str | None:
     """The model the request named, else the API's documented default (None when that is not one model)."""
-    from ._rules import DEFAULT_MODEL, GPT_ONLY_FIELDS  # noqa: PLC0415 -- loaded with the facade anyway
+    from ._rules import DEFAULT_MODEL, resolve_model  # noqa: PLC0415 -- loaded with the facade anyway
 
     if fields.get("model"):
         return str(fields["model"])
-    return None if any(name in fields for name in GPT_ONLY_FIELDS) else DEFAULT_MODEL
+    # The rules table decides which default applies; only dall-e-2 is one model the API names.
+    return DEFAULT_MODEL if resolve_model(fields) == DEFAULT_MODEL else None
 
 
 def _fail(exc: Exception, *, debug: bool) -> NoReturn:
