@@ -5,8 +5,8 @@
 
 The generator and ruff versions are pinned once, in the `dev` extra of pyproject.toml; this script refuses
 to run with any other installed version, because the output depends on both. The stamp records the sha256
-of the spec and the config with those versions, so an edit that changes no generated line (a maxLength,
-a description) still counts as drift.
+of the spec, the config, our templates (generator/templates/) and this script with those versions, so an
+edit that changes no generated line (a maxLength, a description) still counts as drift.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi" / "images.yaml"
 CONFIG = ROOT / "generator" / "config.yaml"
+#: Our own templates, tried before the generator's: the per-operation glue (`api/<tag>/__init__.py`), the
+#: `Operation` record (`api/__init__.py`) and a lazily loading `models/__init__.py`.
+TEMPLATES = ROOT / "generator" / "templates"
 STAMP = ROOT / "generator" / "stamp.json"
 PACKAGE = "oai_images_api"
 OUTPUT = ROOT / "generated" / PACKAGE
@@ -76,6 +79,9 @@ def stamp_text(pins: dict[str, str]) -> str:
         "spec_sha256": sha256(SPEC),
         "config": "generator/config.yaml",
         "config_sha256": sha256(CONFIG),
+        "templates_sha256": {
+            path.name: sha256(path) for path in sorted(TEMPLATES.glob("*.jinja"))
+        },
         "regenerate_sha256": sha256(Path(__file__)),
         "generator": f"openapi-python-client=={pins['openapi-python-client']}",
         "ruff": f"ruff=={pins['ruff']}",
@@ -101,6 +107,8 @@ def generate(into: Path, generator_version: str) -> None:
         "none",
         "--output-path",
         str(into),
+        "--custom-template-path",
+        str(TEMPLATES),
         "--fail-on-warning",
     ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -148,7 +156,7 @@ def main() -> int:
         if args.check:
             drift = differences(fresh, OUTPUT)
             if not STAMP.is_file() or STAMP.read_text() != stamp:
-                drift.append(f"{STAMP.relative_to(ROOT)} (differs: spec, config or pins changed)")
+                drift.append(f"{STAMP.relative_to(ROOT)} (differs: spec, config, templates or pins changed)")
             if drift:
                 print("generated code is out of date; run `make generate` and commit:", file=sys.stderr)
                 for line in drift:

@@ -2,9 +2,23 @@
 # Change the spec or generator/config.yaml, then run `make generate`.
 """A client library for accessing OpenAI Images API (generations fragment, oai-images)"""
 
-from .client import AuthenticatedClient, Client
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client import AuthenticatedClient, Client
 
 __all__ = (
     "AuthenticatedClient",
     "Client",
 )
+
+
+# Loaded at first use (an oai-images template): importing a model or an operation description does not
+# import the client classes and their dependencies.
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(".client", __name__), name)
+    globals()[name] = value
+    return value
