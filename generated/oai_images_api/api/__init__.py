@@ -38,7 +38,9 @@ class FieldInfo:
     nullable: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(
+    frozen=True, slots=True, eq=False
+)  # compared and hashed by identity: one constant per operation
 class Operation:
     """One operation of the API, as data: everything needed to build its request and read its answer.
 
@@ -49,6 +51,7 @@ class Operation:
         content_type: The request body's media type (``application/json``, ``multipart/form-data``).
         body: The generated model of the request body.
         params: The ``TypedDict`` of the body's optional fields (the keyword arguments of a facade method).
+        body_dict: The ``TypedDict`` of the whole body: the required fields and ``params``.
         required: The names of the body's required fields.
         fields: Every body field (required and optional), by its Python name.
         nested: The ``TypedDict`` of each nested object's fields, with their `FieldInfo`.
@@ -62,6 +65,7 @@ class Operation:
     content_type: str
     body: type[Any]
     params: type[Any]
+    body_dict: type[Any]
     required: tuple[str, ...]
     fields: Mapping[str, FieldInfo]
     nested: Mapping[type[Any], Mapping[str, FieldInfo]] = field(default_factory=dict)

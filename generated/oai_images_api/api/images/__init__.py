@@ -95,6 +95,13 @@ class CreateImageParams(TypedDict, total=False):
     svg: SvgOptions | SvgOptionsDict | None
 
 
+class CreateImageBody(CreateImageParams):
+    """The whole body of ``POST /images/generations``: its required fields and the optional ones."""
+
+    #: A text description of the desired images. At most 1000 characters for dall-e-2, 4000 for dall-e-3 and 32000 for the GPT image models.
+    prompt: str
+
+
 CREATE_IMAGE = Operation(
     name="create_image",
     method="POST",
@@ -102,6 +109,7 @@ CREATE_IMAGE = Operation(
     content_type="application/json",
     body=CreateImageRequest,
     params=CreateImageParams,
+    body_dict=CreateImageBody,
     required=("prompt",),
     fields={
         "prompt": FieldInfo(
