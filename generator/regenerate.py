@@ -79,9 +79,7 @@ def stamp_text(pins: dict[str, str]) -> str:
         "spec_sha256": sha256(SPEC),
         "config": "generator/config.yaml",
         "config_sha256": sha256(CONFIG),
-        "templates_sha256": {
-            path.name: sha256(path) for path in sorted(TEMPLATES.glob("*.jinja"))
-        },
+        "templates_sha256": {path.name: sha256(path) for path in sorted(TEMPLATES.glob("*.jinja"))},
         "regenerate_sha256": sha256(Path(__file__)),
         "generator": f"openapi-python-client=={pins['openapi-python-client']}",
         "ruff": f"ruff=={pins['ruff']}",

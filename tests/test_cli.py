@@ -22,7 +22,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from oai_images import GeneratedImage
-from oai_images._cli import _save_unique, _slug, main
+from oai_images._files import slug as _slug
+from oai_images.cli import main
+from oai_images.cli._output import save_unique as _save_unique
 
 SECRET = "sk-test-NEVER-PRINT-THIS-0123456789"
 EXE = shutil.which("oai-images", path=str(Path(sys.executable).parent)) or "oai-images"
@@ -710,7 +712,7 @@ def test_help_does_not_import_heavy_modules() -> None:
     """`oai-images --help` loads neither the server, Pillow, rich, nor the facade."""
     code = (
         "import sys\n"
-        "from oai_images._cli import main\n"
+        "from oai_images.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = ('starlette', 'uvicorn', 'PIL', 'rich', 'oai_images._client')\n"
         "print('HEAVY', [name for name in heavy if name in sys.modules])\n"

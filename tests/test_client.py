@@ -10,6 +10,7 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oai_images_api.api.images import CREATE_IMAGE
 from pytest_httpx import HTTPXMock
 
 import oai_images
@@ -24,6 +25,7 @@ from oai_images import (
     ImagesClient,
     InternalServerError,
     InvalidParameterError,
+    MissingAPIKeyError,
     NotFoundError,
     OAIImagesError,
     PartialImageEvent,
@@ -32,7 +34,7 @@ from oai_images import (
     UnprocessableEntityError,
 )
 from oai_images import _client as client_module
-from oai_images._rules import validate_request
+from oai_images.rules import validate
 from tests.conftest import Facade
 
 USAGE = {
@@ -155,25 +157,34 @@ async def test_client_reads_configuration_from_environment(facade: Facade, httpx
 def test_client_defaults_to_the_openai_api_and_a_long_timeout(clean_env: pytest.MonkeyPatch) -> None:
     """By default requests go to api.openai.com/v1, with 600 s to read and 5 s to connect."""
     client = ImagesClient(api_key="sk-x")
-    request = client._api_request(client._http, {"prompt": "a fox"})
+    request = client._request(client._http, CREATE_IMAGE, {"prompt": "a fox"})
     client.close()
     assert str(request.url) == "https://api.openai.com/v1/images/generations"
     assert request.extensions["timeout"] == {"connect": 5.0, "read": 600.0, "write": 600.0, "pool": 600.0}
 
 
-async def test_generate_without_api_key_raises_before_any_request(
-    facade: Facade, httpx_mock: HTTPXMock
+def test_missing_api_key_is_reported_when_the_client_is_built(
+    facade: Facade, clean_env: pytest.MonkeyPatch, httpx_mock: HTTPXMock
 ) -> None:
-    """No key anywhere: InvalidParameterError on api_key saying how to set one, and nothing sent."""
-    client = facade.client(api_key=None)
-    with pytest.raises(InvalidParameterError) as caught:
-        await facade.generate(client=client)
-    await facade.close(client)
+    """No key anywhere, for the public API: MissingAPIKeyError on api_key saying how to set one, at once."""
+    with pytest.raises(MissingAPIKeyError) as caught:
+        facade.client(api_key=None, base_url=None)
+    assert isinstance(caught.value, InvalidParameterError)
     assert caught.value.param == "api_key"
     assert caught.value.value is None
     assert "OPENAI_API_KEY" in str(caught.value)
     assert "emulator" in str(caught.value)
     assert httpx_mock.get_requests() == []
+
+
+async def test_a_server_of_your_own_needs_no_key(facade: Facade, httpx_mock: HTTPXMock) -> None:
+    """api_key=None with a base URL that is not OpenAI's: the request goes out with no Authorization."""
+    httpx_mock.add_response(json=facade.images_body())
+    client = facade.client(api_key=None)
+    await facade.generate(client=client)
+    await facade.close(client)
+    request = httpx_mock.get_requests()[0]
+    assert "authorization" not in request.headers
 
 
 @pytest.mark.parametrize(
@@ -644,7 +655,7 @@ def test_client_sends_exactly_what_the_rules_allow(fields: dict[str, Any]) -> No
         return httpx.Response(200, json=Facade.images_body())
 
     try:
-        validate_request({"prompt": "a fox", **fields})
+        validate(CREATE_IMAGE, {"prompt": "a fox", **fields})
     except InvalidParameterError as expected:
         rejected: InvalidParameterError | None = expected
     else:
@@ -768,7 +779,7 @@ def test_svg_options_object_is_sent_nested(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(json={"created": 1, "data": [{"b64_json": "PHN2Zz48L3N2Zz4="}]})
     svg = SvgOptions(model="gpt-5", reasoning=SvgOptionsReasoning(effort="low"))
     with oai_images.ImagesClient(api_key="sk-x", base_url="http://api.test/v1") as client:
-        client.generate("a logo", model="gpt-image-2.5-flare", output_format="svg", svg=svg)  # type: ignore[arg-type] # the model is accepted too
+        client.generate("a logo", model="gpt-image-2.5-flare", output_format="svg", svg=svg)
     assert json.loads(httpx_mock.get_requests()[0].content)["svg"] == {
         "model": "gpt-5",
         "reasoning": {"effort": "low"},
@@ -800,7 +811,7 @@ def test_malformed_svg_with_validate_false_is_sent_as_given(httpx_mock: HTTPXMoc
     """validate=False: svg options the generated model cannot read still go out exactly as given."""
     httpx_mock.add_response(json={"created": 1, "data": [{"b64_json": "eA=="}]})
     with oai_images.ImagesClient(api_key="sk-x", base_url="http://api.test/v1", validate=False) as client:
-        client.generate("a logo", svg={"reasoning": "low"})
+        client.generate("a logo", svg={"reasoning": "low"})  # type: ignore[arg-type]  # malformed on purpose
     assert json.loads(httpx_mock.get_requests()[0].content)["svg"] == {"reasoning": "low"}
 
 

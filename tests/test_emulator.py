@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from oai_images._serve import serve
+from oai_images.cli.serve import serve
 from oai_images.emulator import (
     EMULATOR_BASE_URL,
     AsyncEmulatorTransport,

@@ -8,10 +8,13 @@ import sys
 import oai_images
 
 # The public Python API of /work/shared/PRODUCT.md ("Public Python API"), plus what issue 3 adds to it:
-# ImageResult and GeneratedImage (results), the two stream events, and __version__. Hard-coded on purpose:
-# a name added to or dropped from __all__ must be a decision, made here and in PRODUCT.md.
+# ImageResult and GeneratedImage (results), the two stream events, and __version__; and from PRODUCT's
+# wave 2, MissingAPIKeyError, APIResponseValidationError and the public modules rules and types.
+# Hard-coded on purpose: a name added to or dropped from __all__ must be a decision, made here and in
+# PRODUCT.md.
 EXPECTED_ALL = [
     "APIConnectionError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AsyncImagesClient",
@@ -24,6 +27,7 @@ EXPECTED_ALL = [
     "ImagesClient",
     "InternalServerError",
     "InvalidParameterError",
+    "MissingAPIKeyError",
     "NotFoundError",
     "OAIImagesError",
     "PartialImageEvent",
@@ -32,6 +36,8 @@ EXPECTED_ALL = [
     "UnprocessableEntityError",
     "__version__",
     "generate",
+    "rules",
+    "types",
 ]
 
 

@@ -18,7 +18,7 @@ from oai_images import (
     OAIImagesError,
     PermissionDeniedError,
 )
-from oai_images._results import image_extension, open_in_default_viewer, write_image
+from oai_images._files import image_extension, open_in_default_viewer, write_image
 from tests.conftest import Facade
 
 IMAGE_URL = "https://files.test/img-abc.png?sig=signed"
@@ -214,7 +214,7 @@ async def test_failed_save_leaves_no_file_and_keeps_the_bytes(
     def broken_fsync(descriptor: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("oai_images._results.os.fsync", broken_fsync)
+    monkeypatch.setattr("oai_images._files.os.fsync", broken_fsync)
     with pytest.raises(OSError, match="No space"):
         await facade.save(image, tmp_path / "out.png")
     assert os.listdir(tmp_path) == []
@@ -244,7 +244,7 @@ def test_write_image_without_hard_links_still_refuses_to_overwrite(
     def no_links(source: object, target: object) -> None:
         raise OSError(1, "Operation not permitted")
 
-    monkeypatch.setattr("oai_images._results.os.link", no_links)
+    monkeypatch.setattr("oai_images._files.os.link", no_links)
     path = write_image(Facade.png, tmp_path / "a.png")
     assert path.read_bytes() == Facade.png
     with pytest.raises(FileExistsError):
@@ -274,7 +274,7 @@ async def test_show_opens_the_saved_file(facade: Facade, tmp_path: Path) -> None
 
 def test_default_viewer_without_display_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """On Linux with no DISPLAY or WAYLAND_DISPLAY, showing raises a clear error naming the saved file."""
-    monkeypatch.setattr("oai_images._results.sys.platform", "linux")
+    monkeypatch.setattr("oai_images._files.sys.platform", "linux")
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(OAIImagesError, match="no display") as caught:
@@ -289,7 +289,7 @@ def test_default_viewer_uses_xdg_open(monkeypatch: pytest.MonkeyPatch, tmp_path:
     def popen(command: list[str], **options: object) -> None:
         launched.append(command)
 
-    monkeypatch.setattr("oai_images._results.sys.platform", "linux")
+    monkeypatch.setattr("oai_images._files.sys.platform", "linux")
     monkeypatch.setenv("DISPLAY", ":0")
     monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/xdg-open")
     monkeypatch.setattr("subprocess.Popen", popen)
@@ -340,7 +340,7 @@ def test_interrupt_while_writing_leaves_no_partial_file(
     def interrupted(descriptor: int) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("oai_images._results.os.fsync", interrupted)
+    monkeypatch.setattr("oai_images._files.os.fsync", interrupted)
     image = b64_image(JPEG)
     with pytest.raises(KeyboardInterrupt):
         image.save(tmp_path / "out.jpg")

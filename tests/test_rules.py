@@ -10,23 +10,32 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
+from oai_images_api.api.images import CREATE_IMAGE
 from oai_images_api.models import CreateImageRequest, SvgOptions, SvgOptionsReasoning
 from oai_images_api.models.image_model import ImageModel
 from oai_images_api.models.image_size import ImageSize
 
-from oai_images._errors import InvalidParameterError
-from oai_images._rules import (
-    _ENUM_FIELDS,
+from oai_images import InvalidParameterError
+from oai_images.rules import (
     DEFAULT_MODEL,
-    FIELDS,
-    GPT_ONLY_FIELDS,
     MODEL_RULES,
-    SVG_KEYS,
-    SVG_REASONING_KEYS,
+    field_schemas,
+    gpt_only_fields,
     parse_size,
     resolve_model,
-    validate_request,
+    validate,
 )
+
+FIELDS = field_schemas(CREATE_IMAGE)
+GPT_ONLY_FIELDS = gpt_only_fields()
+# The fields whose values are a closed enum in the generated code (model and size are open).
+_ENUM_FIELDS = tuple(name for name, rule in FIELDS.items() if rule.values and "str" not in rule.kinds)
+
+
+def validate_request(fields: dict[str, Any]) -> None:
+    """The rules' check of a generation request."""
+    validate(CREATE_IMAGE, fields)
+
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,8 +97,8 @@ def test_seed_dall_e_2_size_message_names_model_and_allowed() -> None:
         ({"model": "dall-e-2", "style": "vivid"}, "style", ()),
         ({"model": "dall-e-2", "quality": "hd"}, "quality", ("standard",)),
         ({"model": "dall-e-3", "size": "256x256"}, "size", ("1024x1024", "1792x1024", "1024x1792")),
-        ({"model": "dall-e-3", "style": "dramatic"}, "style", ("natural", "vivid")),
-        ({"model": "dall-e-3", "response_format": "json"}, "response_format", ("b64_json", "url")),
+        ({"model": "dall-e-3", "style": "dramatic"}, "style", ("vivid", "natural")),
+        ({"model": "dall-e-3", "response_format": "json"}, "response_format", ("url", "b64_json")),
         ({"model": "dall-e-3", "quality": "high"}, "quality", ("standard", "hd")),
         ({"model": "dall-e-3", "prompt": "x" * 4001}, "prompt", ("at most 4000 characters",)),
         ({"model": "dall-e-2", "prompt": "x" * 1001}, "prompt", ("at most 1000 characters",)),
@@ -216,9 +225,12 @@ def test_preview_formats_are_open_to_every_gpt_model() -> None:
 
 def test_svg_keys_are_the_generated_models_fields() -> None:
     """The nested svg check knows exactly the fields of the generated SvgOptions and its reasoning."""
-    assert {f.name for f in attrs.fields(SvgOptions)} - {"additional_properties"} == SVG_KEYS
+    svg = FIELDS["svg"].nested
+    assert svg is not None
+    assert {f.name for f in attrs.fields(SvgOptions)} - {"additional_properties"} == set(svg)
     reasoning = {f.name for f in attrs.fields(SvgOptionsReasoning)} - {"additional_properties"}
-    assert reasoning == SVG_REASONING_KEYS
+    assert svg["reasoning"].nested is not None
+    assert reasoning == set(svg["reasoning"].nested)
 
 
 def test_unknown_model_gets_only_model_independent_checks() -> None:
@@ -304,11 +316,12 @@ def test_ranges_agree_with_the_spec() -> None:
     spec = yaml.safe_load((ROOT / "openapi" / "images.yaml").read_text())
     properties = spec["components"]["schemas"]["CreateImageRequest"]["properties"]
     for name, rule in FIELDS.items():
-        if rule.kind != "int":
+        if "int" not in rule.kinds:
             continue
         schema = properties[name]
         schema = next((s for s in schema.get("anyOf", [schema]) if s.get("type") == "integer"), schema)
-        assert (rule.low, rule.high) == (schema.get("minimum"), schema.get("maximum")), name
+        assert rule.info is not None, name
+        assert (rule.info.minimum, rule.info.maximum) == (schema.get("minimum"), schema.get("maximum")), name
 
 
 # --- the seed as a property: the rules accept exactly what its documentation allows ----------------

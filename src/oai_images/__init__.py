@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ._errors import (
     APIConnectionError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
@@ -23,6 +24,7 @@ from ._errors import (
     ConflictError,
     InternalServerError,
     InvalidParameterError,
+    MissingAPIKeyError,
     NotFoundError,
     OAIImagesError,
     PermissionDeniedError,
@@ -32,6 +34,7 @@ from ._errors import (
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from . import rules, types
     from ._client import AsyncImagesClient, ImagesClient, generate
     from ._results import CompletedImageEvent, GeneratedImage, ImageResult, PartialImageEvent
 
@@ -46,9 +49,13 @@ _LAZY = {
     "ImageResult": "._results",
     "PartialImageEvent": "._results",
 }
+# Public modules, loaded at first use too: `oai_images.rules` loads the rules table, `oai_images.types` the
+# generated types.
+_SUBMODULES = frozenset({"rules", "types"})
 
 __all__ = [
     "APIConnectionError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AsyncImagesClient",
@@ -61,6 +68,7 @@ __all__ = [
     "ImagesClient",
     "InternalServerError",
     "InvalidParameterError",
+    "MissingAPIKeyError",
     "NotFoundError",
     "OAIImagesError",
     "PartialImageEvent",
@@ -69,10 +77,14 @@ __all__ = [
     "UnprocessableEntityError",
     "__version__",
     "generate",
+    "rules",
+    "types",
 ]
 
 
 def __getattr__(name: str) -> object:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)  # the import system sets the attribute
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,48 +1,46 @@
 """ImagesClient and AsyncImagesClient: the same constructor and methods, one blocking, one awaited.
 
-Everything that is not I/O (configuration, validation, request building, answer and error mapping,
-retry decisions) lives in ``_ClientBase``, ``_wire`` and ``_retries``; the two clients only send, wait
-and read, each in its own colour.
+Each public method is one operation of the API: ``prompt`` plus the operation's optional fields as keyword
+arguments, typed by the ``TypedDict`` that ``make generate`` writes from the spec (``CreateImageParams``),
+so a field added to the spec is usable here with no edit. Everything that is not I/O (configuration,
+validation, request building, answer and error mapping, retry decisions) lives in ``_ClientBase``,
+``rules``, ``_wire`` and ``_retries``; the two clients only send, wait and read, each in its own colour.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import os
 import random
 import threading
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
-from types import ModuleType, TracebackType
-from typing import Generic, Self, TypeVar, cast
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, Unpack, cast
 
 import httpx
-from oai_images_api.models import (
-    ImageBackground,
-    ImageGenPartialImageEvent,
-    ImageModeration,
-    ImageOutputFormat,
-    ImageQuality,
-    ImageResponseFormat,
-    ImageStyle,
-)
 
-from . import _rules
-from ._errors import OAIImagesError
+from ._backends import Backend, load_backend
+from ._errors import InvalidParameterError, OAIImagesError
 from ._results import AsyncDownload, CompletedImageEvent, Download, ImageResult, PartialImageEvent
 from ._retries import RetryBudget, connection_error
+from ._send import asend, send
 from ._settings import DEFAULT_TIMEOUT, USER_AGENT, Settings, without_password
 from ._wire import (
+    PARTIAL_IMAGE_EVENT,
     ServerSentEvents,
-    create_image_operation,
     parse_images_response,
     parse_stream_event,
-    request_fields,
+    request_body,
     request_id,
     status_error,
     unsendable,
 )
+
+if TYPE_CHECKING:
+    from oai_images_api.api import Operation
+    from oai_images_api.api.images import CreateImageParams
+    from oai_images_api.models import ImageGenCompletedEvent, ImageGenPartialImageEvent
 
 __all__ = ["AsyncImagesClient", "ImagesClient", "generate"]
 
@@ -52,9 +50,6 @@ StreamEvent = PartialImageEvent | CompletedImageEvent
 _ACCOUNT_HEADERS = ("Authorization", "OpenAI-Organization", "OpenAI-Project")
 #: Default headers of the httpx clients this package opens itself (nothing secret: the key goes per request).
 _OWN_HEADERS = {"User-Agent": USER_AGENT}
-#: What httpx sets by itself for a ``json=`` body; the generated operation's headers are left out when
-#: they say no more than this.
-_JSON_ONLY = {"Content-Type": "application/json"}
 #: Statuses with which a signed image URL says it is no longer valid.
 _EXPIRED_STATUSES = frozenset({403, 404, 410})
 _EXPIRED_MESSAGE = (
@@ -63,17 +58,22 @@ _EXPIRED_MESSAGE = (
 )
 
 
-def _load_emulator() -> ModuleType:
-    """The in-process emulator, imported only when asked for, so ``import oai_images`` stays light.
+@functools.cache
+def _operations() -> Any:
+    """The generated descriptions of the operations, imported at the first request (they load every
+    request and response model, which ``import oai_images`` does not need)."""  # noqa: D205, D209 - one sentence over two lines
+    from oai_images_api.api import images  # noqa: PLC0415 - see the docstring
 
-    ``importlib`` rather than an import statement: the emulator's server and Pillow are an optional extra.
-    """
-    try:
-        return importlib.import_module("oai_images.emulator")
-    except ImportError as exc:
-        raise OAIImagesError(
-            "emulator=True needs the emulator extra: pip install 'oai-images[emulator]'"
-        ) from exc
+    return images
+
+
+def _fields(prompt: str, params: Mapping[str, object], **fixed: object) -> dict[str, object]:
+    """The request body's fields: the prompt, every keyword the caller set (None means "not set", so no
+    spec default is ever filled in), and the fields a method fixes itself (``stream`` for streams)."""  # noqa: D205, D209 - one sentence over three lines
+    fields: dict[str, object] = {"prompt": prompt}
+    fields.update((name, value) for name, value in params.items() if value is not None)
+    fields.update(fixed)
+    return fields
 
 
 _HttpT = TypeVar("_HttpT", httpx.Client, httpx.AsyncClient)
@@ -98,11 +98,12 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         sleep: _SleepT | None = None,
         jitter: Callable[[], float] | None = None,
     ) -> None:
-        """Configure the client; nothing is sent and no key is required yet.
+        """Configure the client; nothing is sent yet.
 
         Args:
-            api_key: The API key; else ``OPENAI_API_KEY``. Needed at the first request, never shown in a
-                repr or an error.
+            api_key: The API key; else ``OPENAI_API_KEY``. Never shown in a repr or an error. The public
+                API needs one (a missing key is reported here); a server at another ``base_url`` may need
+                none, and then no ``Authorization`` header is sent.
             base_url: The API's base URL; else ``OPENAI_BASE_URL``, else ``https://api.openai.com/v1``.
             organization: Sent as ``OpenAI-Organization``; else ``OPENAI_ORG_ID``.
             project: Sent as ``OpenAI-Project``; else ``OPENAI_PROJECT_ID``.
@@ -125,17 +126,20 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
 
         Raises:
             ValueError: ``max_retries`` is negative.
-            OAIImagesError: ``emulator=True`` without the emulator extra installed.
+            MissingAPIKeyError: No key was given or found, for the public API.
+            InvalidParameterError: An unusable setting, or ``emulator=True`` without the emulator extra.
         """
         if max_retries < 0:
             raise ValueError("max_retries must be 0 or more")
-        module = _load_emulator() if emulator else None
+        backend = load_backend("emulator") if emulator else None
         self._settings = Settings.resolve(
             api_key=api_key,
             base_url=base_url,
             organization=organization,
             project=project,
-            emulator_base_url=str(module.EMULATOR_BASE_URL) if module is not None else None,
+            backend_base_url=backend.base_url if backend is not None else None,
+            backend_api_key=backend.api_key if backend is not None else None,
+            require_key=http_client is None,
         )
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._max_retries = max_retries
@@ -144,13 +148,13 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         self._sleep: _SleepT = sleep or self._default_sleep()
         self._owns_http = http_client is None
         self._urls: dict[str, httpx.URL] = {}
-        self._http: _HttpT = http_client or self._open_http(module)
+        self._http: _HttpT = http_client or self._open_http(backend)
 
     def _default_sleep(self) -> _SleepT:
         raise NotImplementedError
 
-    def _open_http(self, emulator: ModuleType | None) -> _HttpT:
-        """The client's own httpx client, over the emulator's transport when there is one."""
+    def _open_http(self, backend: Backend | None) -> _HttpT:
+        """The client's own httpx client, over the backend's transport when there is one."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -169,32 +173,35 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
     def _budget(self) -> RetryBudget:
         return RetryBudget(self._max_retries, self._jitter, secret=self._settings.api_key)
 
-    def _api_request(
-        self, http: httpx.Client | httpx.AsyncClient, fields: Mapping[str, object]
+    def _request(
+        self, http: httpx.Client | httpx.AsyncClient, operation: Operation, fields: Mapping[str, object]
     ) -> httpx.Request:
-        """Validate ``fields`` (unless told not to) and build the API request; no I/O happens here.
+        """Validate ``fields`` (unless told not to) and build the operation's request; no I/O happens here.
 
         Auth, organization and project are set on each request (the user agent too, unless this client
         opened the httpx client itself), so they apply on an injected http_client as well, whose own base
         URL is not used.
         """
         if self._validate:
-            _rules.validate_request(fields)
+            from . import rules  # noqa: PLC0415 - loaded at the first request, not at import
+
+            rules.validate(operation, fields)
         if http.is_closed:
             raise OAIImagesError(f"this {type(self).__name__} is closed; create a new one to send requests")
-        headers = self._request_headers
         try:
-            operation = create_image_operation(fields)
-            if operation.headers != _JSON_ONLY:
-                headers = {**operation.headers, **headers}
             return http.build_request(
                 operation.method,
                 self._url(operation.path),
-                json=operation.body,
-                headers=headers,
+                json=request_body(operation, fields),
+                headers=self._request_headers,
                 timeout=self._timeout,
             )
-        except (TypeError, ValueError, UnicodeError) as exc:  # only what validate=False let through
+        except (
+            TypeError,
+            ValueError,
+            UnicodeError,
+            RecursionError,
+        ) as exc:  # only what validate=False let through
             raise unsendable(fields, exc) from exc
 
     def _url(self, path: str) -> httpx.URL:
@@ -206,7 +213,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
 
     @functools.cached_property
     def _request_headers(self) -> dict[str, str]:
-        """The API headers each request carries, built once (raises, uncached, while there is no key).
+        """The API headers each request carries, built once.
 
         An httpx client this client opened already sends the user agent by default; fewer headers per
         request is measurably less work for httpx (see bench/).
@@ -270,21 +277,28 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         if message is None:
             return []
         event = parse_stream_event(*message, response, secret=self._settings.api_key)
-        rid = request_id(response)
         if event is None:
             return []
-        if isinstance(event, ImageGenPartialImageEvent):
-            return [PartialImageEvent.from_event(event, request_id=rid)]
-        return [CompletedImageEvent.from_event(event, request_id=rid)]
+        rid = request_id(response)
+        if event.type_ == PARTIAL_IMAGE_EVENT:
+            return [PartialImageEvent.from_event(cast("ImageGenPartialImageEvent", event), request_id=rid)]
+        return [CompletedImageEvent.from_event(cast("ImageGenCompletedEvent", event), request_id=rid)]
+
+    def _generate_fields(self, prompt: str, params: Mapping[str, object]) -> dict[str, object]:
+        """The fields of a one-answer generation; streaming has its own method, whose answer differs."""
+        if params.get("stream"):
+            message = "stream True is not accepted by generate(); use generate_stream() to stream"
+            raise InvalidParameterError("stream", True, ("false",), message)
+        return _fields(prompt, params)
 
 
 class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
-    """A client for OpenAI's image generation endpoint, checking every documented rule before a request.
+    """A client for OpenAI's images API, checking every documented rule before a request.
 
     Use it as a context manager, or call :meth:`close`, to release its connections::
 
         with ImagesClient() as client:
-            result = client.generate("a lighthouse at dusk", model="dall-e-3", size="1792x1024")
+            result = client.generate("a lighthouse at dusk", model="gpt-image-2", size="1536x864")
             result.images[0].save("out/")
     """
 
@@ -293,9 +307,9 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
     def _default_sleep(self) -> Callable[[float], None]:
         return time.sleep
 
-    def _open_http(self, emulator: ModuleType | None) -> httpx.Client:
-        if emulator is not None:
-            self._transport = cast(httpx.BaseTransport, emulator.EmulatorTransport())
+    def _open_http(self, backend: Backend | None) -> httpx.Client:
+        if backend is not None:
+            self._transport = backend.transport()
         return httpx.Client(transport=self._transport, timeout=self._timeout, headers=_OWN_HEADERS)
 
     def __enter__(self) -> Self:
@@ -311,129 +325,55 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         if self._owns_http:
             self._http.close()
 
-    def generate(
-        self,
-        prompt: str,
-        *,
-        model: str | None = None,
-        n: int | None = None,
-        quality: ImageQuality | None = None,
-        response_format: ImageResponseFormat | None = None,
-        size: str | None = None,
-        style: ImageStyle | None = None,
-        user: str | None = None,
-        safety_identifier: str | None = None,
-        background: ImageBackground | None = None,
-        moderation: ImageModeration | None = None,
-        output_format: ImageOutputFormat | None = None,
-        output_compression: int | None = None,
-        complexity: str | None = None,
-        frame_count: int | None = None,
-        frame_duration_ms: int | None = None,
-        svg: Mapping[str, object] | None = None,
-    ) -> ImageResult:
-        """Generate images from a prompt.
+    def generate(self, prompt: str, **params: Unpack[CreateImageParams]) -> ImageResult:
+        """Generate images from a prompt (``POST /images/generations``).
 
         Only the arguments you set are sent; None means "not set" and the API's own default applies.
 
         Args:
             prompt: A text description of the images. At most 1000 characters for dall-e-2, 4000 for
                 dall-e-3 and 32000 for the GPT image models.
-            model: dall-e-2, dall-e-3, a GPT image model (gpt-image-1.5, gpt-image-2, ...) or any name a
-                compatible server knows. API default: dall-e-2, unless a GPT-only argument is set.
-            n: How many images, 1 to 10; dall-e-3 makes only 1.
-            quality: ``standard`` or ``hd`` (hd: dall-e-3 only); ``low``, ``medium``, ``high`` or ``auto``
-                for GPT image models; ``xhigh`` and ``max`` for gpt-image-2.5 and later.
-            response_format: ``url`` (valid for 60 minutes) or ``b64_json``; dall-e models only (GPT image
-                models always return base64).
-            size: dall-e-2: 256x256, 512x512, 1024x1024. dall-e-3: 1024x1024, 1792x1024, 1024x1792. GPT
-                image models: 1024x1024, 1536x1024, 1024x1536 or auto; gpt-image-2 and later also any
-                ``WxH`` with both sides multiples of 16, aspect ratio 1:3 to 3:1, at most 3840x2160.
-            style: ``vivid`` or ``natural``; dall-e-3 only.
-            user: An identifier of your end user, to help detect abuse (deprecated for
-                ``safety_identifier``).
-            safety_identifier: A stable identifier of your end user (a hash of their username, say).
-            background: ``transparent`` (needs png or webp), ``opaque`` or ``auto``; GPT image models.
-            moderation: ``low`` or ``auto``; GPT image models.
-            output_format: ``png``, ``jpeg``, ``webp`` (``gif``, ``svg`` in preview); GPT image models.
-            output_compression: 0 to 100 percent, with output_format jpeg or webp.
-            complexity: Preview: how much detail to aim for.
-            frame_count: Preview, gif only: the number of frames, 2 to 16.
-            frame_duration_ms: Preview, gif only: how long each frame shows, in milliseconds.
-            svg: Preview, svg only: options of the model that writes the SVG, such as
-                ``{"model": ..., "reasoning": {"effort": "low"}}``.
+            **params: The request's optional fields, as the spec declares them (see
+                ``oai_images.types.GenerateParams`` for each one's meaning): ``model``, ``n``, ``quality``,
+                ``response_format``, ``size``, ``style``, ``user``, ``safety_identifier``,
+                ``background``, ``moderation``, ``output_format``, ``output_compression``, and the preview
+                fields. ``oai_images.rules`` says which values each model takes.
 
         Returns:
             The images, with usage, the echoed settings and the request id.
 
         Raises:
-            InvalidParameterError: A value the API would reject (before anything is sent), or no API key.
+            InvalidParameterError: A value the API would reject, or an unknown keyword (before anything
+                is sent).
             APIStatusError: The server answered with an error status (a subclass per status).
             APIConnectionError: No answer, after the retries (``APITimeoutError`` for a timeout).
         """
-        return self._generate(request_fields(locals()))
+        return self._generate(self._generate_fields(prompt, params))
 
     def _generate(self, fields: Mapping[str, object]) -> ImageResult:
-        response = self._send(self._api_request(self._http, fields))
-        return self._result(response, fields, download=self._download)
+        request = self._request(self._http, _operations().CREATE_IMAGE, fields)
+        return self._result(self._send(request), fields, download=self._download)
 
     def generate_stream(
-        self,
-        prompt: str,
-        *,
-        partial_images: int | None = None,
-        model: str | None = None,
-        n: int | None = None,
-        quality: ImageQuality | None = None,
-        response_format: ImageResponseFormat | None = None,
-        size: str | None = None,
-        style: ImageStyle | None = None,
-        user: str | None = None,
-        safety_identifier: str | None = None,
-        background: ImageBackground | None = None,
-        moderation: ImageModeration | None = None,
-        output_format: ImageOutputFormat | None = None,
-        output_compression: int | None = None,
-        complexity: str | None = None,
-        frame_count: int | None = None,
-        frame_duration_ms: int | None = None,
-        svg: Mapping[str, object] | None = None,
+        self, prompt: str, **params: Unpack[CreateImageParams]
     ) -> Generator[PartialImageEvent | CompletedImageEvent]:
-        """Generate an image in streaming mode (GPT image models): partial images, then the final one.
+        """Generate in streaming mode (GPT image models): partial images, then the final one.
 
-        The arguments are checked when this is called; the request is sent when iteration starts. The other
-        arguments are those of :meth:`generate`.
-
-        Args:
-            prompt: A text description of the image.
-            partial_images: How many partial images to stream before the final one, 0 to 3.
-            model: See :meth:`generate`.
-            n: See :meth:`generate`.
-            quality: See :meth:`generate`.
-            response_format: See :meth:`generate`.
-            size: See :meth:`generate`.
-            style: See :meth:`generate`.
-            user: See :meth:`generate`.
-            safety_identifier: See :meth:`generate`.
-            background: See :meth:`generate`.
-            moderation: See :meth:`generate`.
-            output_format: See :meth:`generate`.
-            output_compression: See :meth:`generate`.
-            complexity: See :meth:`generate`.
-            frame_count: See :meth:`generate`.
-            frame_duration_ms: See :meth:`generate`.
-            svg: See :meth:`generate`.
+        The arguments are checked when this is called; the request is sent when iteration starts. The
+        arguments are those of :meth:`generate` (``stream`` is set for you); ``partial_images`` (0 to 3)
+        says how many partial images come before each final one.
 
         Returns:
             A generator of :class:`PartialImageEvent` and :class:`CompletedImageEvent`. To stop before the
             end, ``close()`` it (or iterate inside ``contextlib.closing``): that closes the connection.
 
         Raises:
-            InvalidParameterError: When called, for a value the API would reject, or no API key.
+            InvalidParameterError: When called, for a value the API would reject.
             APIStatusError: While iterating: an error status, or an error event in the stream.
             APIConnectionError: While iterating: no answer, or the stream broke.
         """
-        return self._stream(self._api_request(self._http, request_fields(locals(), stream=True)))
+        fields = _fields(prompt, params, stream=True)
+        return self._stream(self._request(self._http, _operations().CREATE_IMAGE, fields))
 
     def _stream(self, request: httpx.Request) -> Generator[StreamEvent]:
         response = self._send(request, stream=True)
@@ -468,25 +408,14 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         stream: bool = False,
         follow_redirects: bool = False,
     ) -> httpx.Response:
-        """Send with the retry policy; return the final response, its body read unless a streamed 2xx."""
-        budget = self._budget()
-        while True:
-            try:
-                # auth=None: an injected client's own auth must not replace this client's key.
-                response = (http or self._http).send(
-                    request, stream=stream, auth=None, follow_redirects=follow_redirects
-                )
-                if not response.is_success:
-                    response.read()
-            except httpx.HTTPError as exc:
-                delay = budget.after_error(exc)
-            else:
-                retry = budget.after_response(response)
-                if retry is None:
-                    return response
-                delay = retry
-                response.close()
-            self._sleep(delay)
+        return send(
+            http or self._http,
+            request,
+            budget=self._budget(),
+            sleep=self._sleep,
+            stream=stream,
+            follow_redirects=follow_redirects,
+        )
 
 
 class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitable[None]]]):
@@ -495,7 +424,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
     ::
 
         async with AsyncImagesClient() as client:
-            result = await client.generate("a lighthouse at dusk", model="dall-e-3")
+            result = await client.generate("a lighthouse at dusk", model="gpt-image-2")
             await result.images[0].asave("out/")
     """
 
@@ -506,9 +435,9 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
 
         return anyio.sleep
 
-    def _open_http(self, emulator: ModuleType | None) -> httpx.AsyncClient:
-        if emulator is not None:
-            self._transport = cast(httpx.AsyncBaseTransport, emulator.AsyncEmulatorTransport())
+    def _open_http(self, backend: Backend | None) -> httpx.AsyncClient:
+        if backend is not None:
+            self._transport = backend.async_transport()
         return httpx.AsyncClient(transport=self._transport, timeout=self._timeout, headers=_OWN_HEADERS)
 
     async def __aenter__(self) -> Self:
@@ -524,58 +453,19 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         if self._owns_http:
             await self._http.aclose()
 
-    async def generate(
-        self,
-        prompt: str,
-        *,
-        model: str | None = None,
-        n: int | None = None,
-        quality: ImageQuality | None = None,
-        response_format: ImageResponseFormat | None = None,
-        size: str | None = None,
-        style: ImageStyle | None = None,
-        user: str | None = None,
-        safety_identifier: str | None = None,
-        background: ImageBackground | None = None,
-        moderation: ImageModeration | None = None,
-        output_format: ImageOutputFormat | None = None,
-        output_compression: int | None = None,
-        complexity: str | None = None,
-        frame_count: int | None = None,
-        frame_duration_ms: int | None = None,
-        svg: Mapping[str, object] | None = None,
-    ) -> ImageResult:
+    async def generate(self, prompt: str, **params: Unpack[CreateImageParams]) -> ImageResult:
         """Generate images from a prompt; the arguments and errors are those of :meth:`ImagesClient.generate`.
 
         Images that come as a URL are read with ``await image.aread()`` (``asave``, ``ashow``).
         """
-        return await self._generate(request_fields(locals()))
+        return await self._generate(self._generate_fields(prompt, params))
 
     async def _generate(self, fields: Mapping[str, object]) -> ImageResult:
-        response = await self._send(self._api_request(self._http, fields))
-        return self._result(response, fields, adownload=self._download)
+        request = self._request(self._http, _operations().CREATE_IMAGE, fields)
+        return self._result(await self._send(request), fields, adownload=self._download)
 
     def generate_stream(
-        self,
-        prompt: str,
-        *,
-        partial_images: int | None = None,
-        model: str | None = None,
-        n: int | None = None,
-        quality: ImageQuality | None = None,
-        response_format: ImageResponseFormat | None = None,
-        size: str | None = None,
-        style: ImageStyle | None = None,
-        user: str | None = None,
-        safety_identifier: str | None = None,
-        background: ImageBackground | None = None,
-        moderation: ImageModeration | None = None,
-        output_format: ImageOutputFormat | None = None,
-        output_compression: int | None = None,
-        complexity: str | None = None,
-        frame_count: int | None = None,
-        frame_duration_ms: int | None = None,
-        svg: Mapping[str, object] | None = None,
+        self, prompt: str, **params: Unpack[CreateImageParams]
     ) -> AsyncGenerator[PartialImageEvent | CompletedImageEvent]:
         """Stream a generation with ``async for``; as :meth:`ImagesClient.generate_stream`.
 
@@ -583,7 +473,8 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         iteration starts. To stop before the end, ``await aclose()`` the generator (or iterate inside
         ``contextlib.aclosing``): an abandoned async generator keeps its connection until it is collected.
         """
-        return self._stream(self._api_request(self._http, request_fields(locals(), stream=True)))
+        fields = _fields(prompt, params, stream=True)
+        return self._stream(self._request(self._http, _operations().CREATE_IMAGE, fields))
 
     async def _stream(self, request: httpx.Request) -> AsyncGenerator[StreamEvent]:
         response = await self._send(request, stream=True)
@@ -618,25 +509,14 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         stream: bool = False,
         follow_redirects: bool = False,
     ) -> httpx.Response:
-        """Send with the retry policy; return the final response, its body read unless a streamed 2xx."""
-        budget = self._budget()
-        while True:
-            try:
-                # auth=None: an injected client's own auth must not replace this client's key.
-                response = await (http or self._http).send(
-                    request, stream=stream, auth=None, follow_redirects=follow_redirects
-                )
-                if not response.is_success:
-                    await response.aread()
-            except httpx.HTTPError as exc:
-                delay = budget.after_error(exc)
-            else:
-                retry = budget.after_response(response)
-                if retry is None:
-                    return response
-                delay = retry
-                await response.aclose()
-            await self._sleep(delay)
+        return await asend(
+            http or self._http,
+            request,
+            budget=self._budget(),
+            sleep=self._sleep,
+            stream=stream,
+            follow_redirects=follow_redirects,
+        )
 
 
 _ENVIRONMENT = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
@@ -660,30 +540,11 @@ def _client_from_environment() -> ImagesClient:
         return _environment_client[1]
 
 
-def generate(
-    prompt: str,
-    *,
-    model: str | None = None,
-    n: int | None = None,
-    quality: ImageQuality | None = None,
-    response_format: ImageResponseFormat | None = None,
-    size: str | None = None,
-    style: ImageStyle | None = None,
-    user: str | None = None,
-    safety_identifier: str | None = None,
-    background: ImageBackground | None = None,
-    moderation: ImageModeration | None = None,
-    output_format: ImageOutputFormat | None = None,
-    output_compression: int | None = None,
-    complexity: str | None = None,
-    frame_count: int | None = None,
-    frame_duration_ms: int | None = None,
-    svg: Mapping[str, object] | None = None,
-) -> ImageResult:
+def generate(prompt: str, **params: Unpack[CreateImageParams]) -> ImageResult:
     """Generate images with a client configured from the environment (``OPENAI_API_KEY``, ...).
 
     For scripts. The client is created at the first call and reused; the arguments, result and errors are
     those of :meth:`ImagesClient.generate`.
     """
-    fields = request_fields(locals())  # first: locals() must hold only the arguments
-    return _client_from_environment()._generate(fields)
+    client = _client_from_environment()
+    return client._generate(client._generate_fields(prompt, params))

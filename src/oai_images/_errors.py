@@ -4,9 +4,11 @@ The tree::
 
     OAIImagesError
     ├── InvalidParameterError (also a ValueError)   raised before any network call
+    │   └── MissingAPIKeyError                       no API key was given or found
     ├── APIConnectionError                           the server could not be reached, or the connection broke
     │   └── APITimeoutError
-    └── APIStatusError                               the server answered with a non-2xx status
+    └── APIStatusError                               the server answered with an error, or an unreadable 2xx
+        ├── APIResponseValidationError    2xx whose body is not what the spec says
         ├── BadRequestError               400
         ├── AuthenticationError           401
         ├── PermissionDeniedError         403
@@ -25,6 +27,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "APIConnectionError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
@@ -32,6 +35,7 @@ __all__ = [
     "ConflictError",
     "InternalServerError",
     "InvalidParameterError",
+    "MissingAPIKeyError",
     "NotFoundError",
     "OAIImagesError",
     "PermissionDeniedError",
@@ -74,6 +78,19 @@ class InvalidParameterError(OAIImagesError, ValueError):
 
     def __repr__(self) -> str:
         return f"InvalidParameterError(param={self.param!r}, value={self.value!r}, allowed={self.allowed!r})"
+
+
+class MissingAPIKeyError(InvalidParameterError):
+    """No API key was given, and none was found in the environment; raised before any network call.
+
+    Its ``param`` is ``"api_key"`` and its ``value`` None: the error never holds a key.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__("api_key", None, ("an API key from OPENAI_API_KEY", "emulator=True"), message)
+
+    def __repr__(self) -> str:
+        return "MissingAPIKeyError(param='api_key')"
 
 
 class APIConnectionError(OAIImagesError):
@@ -132,6 +149,10 @@ class APIStatusError(OAIImagesError):
         if self.request_id:
             details.append(f"request id {self.request_id}")
         return f"{self.message} ({', '.join(details)})"
+
+
+class APIResponseValidationError(APIStatusError):
+    """A 2xx answer whose body is not what the spec says (not JSON, or not the documented shape)."""
 
 
 class BadRequestError(APIStatusError):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from ._errors import APIConnectionError, APITimeoutError
+from ._redact import redact
 
 INITIAL_DELAY = 0.5
 MAX_DELAY = 8.0
@@ -95,9 +96,7 @@ def connection_error(exc: httpx.HTTPError, *, secret: str | None = None) -> APIC
     """The oai-images error for an httpx exception, with ``secret`` redacted; raise it ``from exc``."""
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"the request timed out ({type(exc).__name__})")
-    detail = str(exc) or type(exc).__name__
-    if secret:
-        detail = detail.replace(secret, "[redacted]")
+    detail = redact(str(exc) or type(exc).__name__, (secret,))
     return APIConnectionError(f"could not get an answer from the server: {detail}")
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from ._errors import InvalidParameterError
+from ._errors import InvalidParameterError, MissingAPIKeyError
 from ._version import __version__
 
 #: The public API's base URL, used when neither ``base_url`` nor ``OPENAI_BASE_URL`` is set.
@@ -17,14 +17,14 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 #: High-quality generations can take over two minutes, so the read timeout is the official client's 600 s;
 #: a server that does not accept the connection within 5 s is reported quickly.
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
-#: The key the emulator accepts; it is never a real key.
-EMULATOR_API_KEY = "sk-emulator"
 USER_AGENT = f"oai-images/{__version__}"
 
-_MISSING_KEY_MESSAGE = (
+MISSING_KEY_MESSAGE = (
     "no API key: pass api_key=... or set the OPENAI_API_KEY environment variable; "
     "to try oai-images offline, use the built-in emulator with emulator=True"
 )
+#: The host whose API always needs a key; another server (a local one, a proxy) may need none.
+_OPENAI_HOST = "api.openai.com"
 
 
 @dataclass(frozen=True)
@@ -44,41 +44,57 @@ class Settings:
         base_url: str | None,
         organization: str | None,
         project: str | None,
-        emulator_base_url: str | None = None,
+        backend_base_url: str | None = None,
+        backend_api_key: str | None = None,
+        require_key: bool = True,
         environ: Mapping[str, str] | None = None,
     ) -> Settings:
         """Combine the arguments with the environment.
 
-        With ``emulator_base_url`` (the emulator is on), the base URL defaults to the emulator and the key
-        to a dummy one: a real key from ``OPENAI_API_KEY`` is not needed there, so it is not read.
+        Args:
+            api_key: The key given, else ``OPENAI_API_KEY``.
+            base_url: The base URL given, else ``OPENAI_BASE_URL``, else the public API's.
+            organization: Else ``OPENAI_ORG_ID``.
+            project: Else ``OPENAI_PROJECT_ID``.
+            backend_base_url: The base URL of an in-process backend (the emulator): with it, the base URL
+                and the key default to the backend's, and ``OPENAI_API_KEY`` is not read, since a real key
+                has no business going anywhere offline.
+            backend_api_key: The key the backend expects.
+            require_key: Whether a missing key is an error when the base URL is the public API's (the
+                caller passes False when an injected ``http_client`` may carry its own auth).
+            environ: The environment (``os.environ`` when None).
+
+        Raises:
+            MissingAPIKeyError: No key, for the public API, where every request needs one.
+            InvalidParameterError: A value that cannot be used (a URL, a key no header can carry).
         """
         env = os.environ if environ is None else environ
-        if emulator_base_url is not None:
-            api_key = api_key or EMULATOR_API_KEY
-            base_url = base_url or emulator_base_url
+        if backend_base_url is not None:
+            api_key = api_key or backend_api_key
+            base_url = base_url or backend_base_url
+        else:
+            api_key = api_key or env.get("OPENAI_API_KEY")
         # Surrounding white space is a copying accident (a key read from a file keeps its newline) and no
         # header may carry it, so it goes; what is left must be something a header can carry.
-        return cls(
+        settings = cls(
             base_url=_checked_base_url(
                 _given(base_url) or _given(env.get("OPENAI_BASE_URL")) or DEFAULT_BASE_URL
             ),
-            api_key=_header_value("api_key", api_key or env.get("OPENAI_API_KEY"), secret=True),
+            api_key=_header_value("api_key", api_key, secret=True),
             organization=_header_value("organization", organization or env.get("OPENAI_ORG_ID")),
             project=_header_value("project", project or env.get("OPENAI_PROJECT_ID")),
         )
+        if require_key and settings.api_key is None and httpx.URL(settings.base_url).host == _OPENAI_HOST:
+            raise MissingAPIKeyError(MISSING_KEY_MESSAGE)
+        return settings
 
     @functools.cached_property
     def api_headers(self) -> dict[str, str]:
-        """The headers of a request to the API: auth, organization, project, user agent (built once).
-
-        Raises:
-            InvalidParameterError: No API key was given or found in the environment.
-        """
-        if not self.api_key:
-            raise InvalidParameterError(
-                "api_key", None, ("an API key from OPENAI_API_KEY", "emulator=True"), _MISSING_KEY_MESSAGE
-            )
-        headers = {"Authorization": f"Bearer {self.api_key}", "User-Agent": USER_AGENT}
+        """The headers of a request to the API: auth (when there is a key), organization, project, user
+        agent; built once. A server that needs no key gets no ``Authorization`` header."""  # noqa: D205, D209 - one sentence over two lines
+        headers = {"User-Agent": USER_AGENT}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
         if self.organization:
             headers["OpenAI-Organization"] = self.organization
         if self.project:

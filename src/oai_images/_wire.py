@@ -1,8 +1,8 @@
-"""The wire format, as pure functions both clients share: request bodies, responses, errors, stream events.
+"""The wire format, as pure functions both clients share: request bodies, answers, errors, stream events.
 
-Nothing here does I/O. Requests are built with the generated ``CreateImageRequest`` and the generated
-operation's method and path; answers are read with the generated models, leniently, because servers
-(and proxies in front of them) do not always answer in the documented shape.
+Nothing here does I/O. Request bodies are built by the generated body model of an operation (its
+``from_dict``/``to_dict``); answers are read with the generated models, leniently, because servers (and
+proxies in front of them) do not always answer in the documented shape.
 """
 
 from __future__ import annotations
@@ -11,114 +11,73 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from oai_images_api.api.images import create_image
 from oai_images_api.models import (
-    CreateImageRequest,
     ErrorResponse,
     ImageGenCompletedEvent,
     ImageGenPartialImageEvent,
     ImagesResponse,
-    SvgOptions,
 )
 
-from ._errors import APIStatusError, InvalidParameterError, status_error_class
+from ._errors import APIResponseValidationError, APIStatusError, InvalidParameterError, status_error_class
+from ._redact import redact, redact_json
+
+if TYPE_CHECKING:
+    from oai_images_api.api import Operation
 
 PARTIAL_IMAGE_EVENT = "image_generation.partial_image"
 COMPLETED_EVENT = "image_generation.completed"
-_REDACTED = "[redacted]"
 #: Parts of an images response that are not the images; dropped when they cannot be read.
 _OPTIONAL_OBJECTS = frozenset({"usage", "svg_usage"})
 _SNIPPET_LENGTH = 200
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+#: Exceptions a generated model's from_dict raises on a payload off the documented shape.
+_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
 
 
-def request_fields(arguments: Mapping[str, object], **extra: object) -> dict[str, object]:
-    """The request body's fields from a method's arguments: every argument the caller set, nothing else.
+def request_body(operation: Operation, fields: Mapping[str, object]) -> dict[str, Any]:
+    """The JSON body of a request carrying exactly ``fields``, as the operation's generated model writes it.
 
-    The public methods pass their ``locals()``: their parameters are named after the API's fields, and
-    None means "not set", so a field left at None is not sent and no spec default is filled in.
+    Generated models given by the caller (an ``SvgOptions``, say) are written as their ``to_dict()``.
+    Fields the model cannot read (only with ``validate=False``) are sent as given: that is what
+    ``validate=False`` promises.
     """
-    fields = {name: value for name, value in arguments.items() if name != "self" and value is not None}
-    fields.update(extra)
-    return fields
+    plain = {name: _plain_value(value) for name, value in fields.items()}
+    try:
+        body: dict[str, Any] = operation.body.from_dict(plain).to_dict()
+    except (*_SHAPE_ERRORS, RecursionError):
+        return plain
+    return body
 
 
-@dataclass(frozen=True)
-class Operation:
-    """One HTTP call to the API, ready for an httpx client: the generated operation's parts."""
-
-    method: str
-    path: str
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def create_image_operation(fields: Mapping[str, object]) -> Operation:
-    """The ``POST /images/generations`` call carrying exactly ``fields``.
-
-    The method, path, body and content type come from the generated operation's ``_get_kwargs``. Its
-    ``sync_detailed``/``asyncio_detailed`` are not used to send: they raise ``ValueError`` for statuses
-    outside ``HTTPStatus`` (520), parse every non-200 body as JSON (an HTML 502 raises), buffer server-sent
-    events, and bypass base URL and auth on an injected httpx client. The facade sends with its own client.
-    """
-    values: dict[str, Any] = dict(fields)
-    svg = values.pop("svg", None)
-    request = CreateImageRequest(**values)
-    if isinstance(svg, SvgOptions):
-        request.svg = svg
-    elif isinstance(svg, Mapping):
-        try:
-            request.svg = SvgOptions.from_dict(svg)
-        except (KeyError, TypeError, ValueError, AttributeError):  # only with validate=False: send as given
-            request["svg"] = dict(svg)
-    elif svg is not None:  # with validate=False anything goes, as the caller gave it
-        request["svg"] = svg
-    kwargs = create_image._get_kwargs(body=request)  # the generated operation's request parts
-    return Operation(
-        method=str(kwargs["method"]).upper(),
-        path=str(kwargs["url"]),
-        body=kwargs["json"],
-        headers={str(name): str(value) for name, value in kwargs["headers"].items()},
-    )
+def _plain_value(value: object) -> object:
+    to_dict = getattr(value, "to_dict", None)
+    return to_dict() if callable(to_dict) and not isinstance(value, type) else value
 
 
 def unsendable(fields: Mapping[str, object], exc: Exception) -> InvalidParameterError:
     """The error for a request that cannot be encoded (with validate=False), naming the field at fault."""
     for name, value in fields.items():
         try:
-            json.dumps(value, ensure_ascii=False, allow_nan=False, default=_plain).encode()
-        except (TypeError, ValueError, UnicodeError) as problem:
-            shown = repr(value)[:60]
-            message = f"{name} {shown} cannot be sent as JSON: {problem}"
+            json.dumps(_plain_value(value), ensure_ascii=False, allow_nan=False).encode()
+        except (TypeError, ValueError, UnicodeError, RecursionError) as problem:
+            message = f"{name} ({type(value).__name__}) cannot be sent as JSON: {_problem(problem)}"
             return InvalidParameterError(name, value, ("a value JSON can carry",), message)
-    message = f"the request cannot be sent: {exc}"
+    message = f"the request cannot be sent: {_problem(exc)}"
     return InvalidParameterError("body", None, ("a body JSON can carry",), message)
 
 
-def _plain(value: object) -> object:
-    """JSON's fallback for the generated models a caller may pass (svg options)."""
-    to_dict = getattr(value, "to_dict", None)
-    if callable(to_dict):
-        return to_dict()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-#: Shorter "keys" (a placeholder such as "x" or "EMPTY" for a local server) are no secret, and replacing
-#: every occurrence of them would garble the messages they appear in.
-_MIN_SECRET_LENGTH = 8
-
-
-def redact(text: str, secret: str | None) -> str:
-    """``text`` with every occurrence of ``secret`` replaced, so a server echoing a key cannot leak it.
-
-    Only for text bound for an error: never for image data, where a short secret could occur by chance.
-    """
-    if not secret or len(secret) < _MIN_SECRET_LENGTH:
-        return text
-    return text.replace(secret, _REDACTED)
+def _problem(exc: BaseException) -> str:
+    """An exception's text for a message, never raising, never long."""
+    if isinstance(exc, RecursionError):
+        return "it is nested too deeply"
+    try:
+        text = str(exc)
+    except Exception:
+        text = type(exc).__name__
+    return _snippet(text)
 
 
 def request_id(response: httpx.Response) -> str | None:
@@ -143,11 +102,11 @@ def parse_images_response(response: httpx.Response, *, secret: str | None = None
             trimmed = {key: value for key, value in payload.items() if key not in _OPTIONAL_OBJECTS}
             return ImagesResponse.from_dict({"created": 0, **trimmed})
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise APIStatusError(
+        raise APIResponseValidationError(
             f"the server answered {response.status_code} with a body that is not an images response",
             status_code=response.status_code,
             request_id=request_id(response),
-            body=_snippet(redact(response.text, secret)),
+            body=_snippet(redact(response.text, (secret,))),
         ) from exc
 
 
@@ -165,7 +124,7 @@ def status_error(
         secret: The API key, redacted from everything the error carries.
         message: A message to use instead of the envelope's (the envelope's is appended).
     """
-    text = redact(response.text, secret)
+    text = redact(response.text, (secret,))
     body: object
     try:
         body = json.loads(text)
@@ -277,12 +236,12 @@ def parse_stream_event(
     except ValueError:
         payload = None
     if not isinstance(payload, dict):
-        shown = _snippet(redact(data, secret))
+        shown = _snippet(redact(data, (secret,)))
         raise _stream_error(response, f"the server sent an unreadable stream event: {shown}")
     kind = event or payload.get("type")
     if kind == "error" or "error" in payload:
         # Only an error event is redacted: image events carry base64, which must reach the caller as sent.
-        redacted = _redacted(payload, secret)
+        redacted = redact_json(payload, (secret,))
         envelope = _envelope(redacted)
         message = envelope.get("message") or "the server reported an error in the stream"
         raise _typed_error(response, message, envelope, redacted)
@@ -299,16 +258,7 @@ def parse_stream_event(
         raise _stream_error(response, f"the server sent a {kind} event that cannot be read") from exc
 
 
-def _redacted(value: object, secret: str | None) -> Any:
-    """A parsed JSON value with the secret redacted from every string in it."""
-    if isinstance(value, str):
-        return redact(value, secret)
-    if isinstance(value, dict):
-        return {key: _redacted(item, secret) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_redacted(item, secret) for item in value]
-    return value
-
-
 def _stream_error(response: httpx.Response, message: str) -> APIStatusError:
-    return APIStatusError(message, status_code=response.status_code, request_id=request_id(response))
+    return APIResponseValidationError(
+        message, status_code=response.status_code, request_id=request_id(response)
+    )

@@ -36,7 +36,7 @@ import pytest
 if TYPE_CHECKING:
     import httpx
 
-    from ._client import AsyncImagesClient, ImagesClient
+    from . import AsyncImagesClient, ImagesClient
     from .emulator import EmulatorApp, EmulatorConfig, EmulatorServer, RecordedRequest
 
 __all__ = [
@@ -126,7 +126,7 @@ class ImagesEmulator:
     def client(self) -> ImagesClient:
         """An `ImagesClient` sending to this emulator (made on first use, closed by the fixture)."""
         if self._client is None:
-            from ._client import ImagesClient  # noqa: PLC0415 -- keeps plugin start-up cheap
+            from . import ImagesClient  # noqa: PLC0415 -- keeps plugin start-up cheap
 
             self._http = self._http_client()
             self._client = ImagesClient(
@@ -141,7 +141,7 @@ class ImagesEmulator:
     def async_client(self) -> AsyncImagesClient:
         """An `AsyncImagesClient` sending to this emulator (made on first use)."""
         if self._async_client is None:
-            from ._client import AsyncImagesClient  # noqa: PLC0415 -- keeps plugin start-up cheap
+            from . import AsyncImagesClient  # noqa: PLC0415 -- keeps plugin start-up cheap
 
             async def record(seconds: float) -> None:
                 self.sleeps.append(seconds)

@@ -29,10 +29,17 @@ except ImportError as exc:  # pragma: no cover (the dev install has the extra)
 
 from ._app import EmulatorApp, RecordedRequest, create_app
 from ._config import EmulatorConfig, FaultSpec, Latency, parse_fault, parse_latency
-from ._server import EmulatorServer, run_server
-from ._transport import EMULATOR_BASE_URL, AsyncEmulatorTransport, EmulatorTransport
+from ._server import EmulatorServer, is_loopback, run_server
+from ._transport import (
+    EMULATOR_API_KEY,
+    EMULATOR_BASE_URL,
+    AsyncEmulatorTransport,
+    EmulatorTransport,
+    backend,
+)
 
 __all__ = [
+    "EMULATOR_API_KEY",
     "EMULATOR_BASE_URL",
     "AsyncEmulatorTransport",
     "EmulatorApp",
@@ -42,7 +49,9 @@ __all__ = [
     "FaultSpec",
     "Latency",
     "RecordedRequest",
+    "backend",
     "create_app",
+    "is_loopback",
     "parse_fault",
     "parse_latency",
     "run_server",

@@ -4,7 +4,7 @@ Two layers. The outer one (`EmulatorApp`, plain ASGI) gives every response an ``
 records generation requests for tests, and applies latency and injected faults; a dropped or truncated
 connection must be done below Starlette, whose error middleware would otherwise answer 500. The inner one
 is a Starlette app: authentication, parsing with the generated models, validation with the SDK's own
-rules (`oai_images._rules`), drawing, the URL store and server-sent events.
+rules (the public `oai_images.rules`), drawing, the URL store and server-sent events.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from typing import Any, cast
 
 import anyio
 import anyio.to_thread
-from oai_images_api.models.create_image_request import CreateImageRequest
-from oai_images_api.types import Unset
+from oai_images_api.api.images import CREATE_IMAGE
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -34,8 +33,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .._errors import InvalidParameterError
-from .._rules import FIELDS, MODEL_RULES, parse_size, resolve_model, validate_request
+from oai_images import InvalidParameterError
+from oai_images.rules import MODEL_RULES, effective_fields, known_fields, parse_size, resolve_model, validate
+
 from ._config import EmulatorConfig, FaultSpec, parse_fault, parse_latency
 from ._draw import DrawnImages, ImageFormat, draw_image, draw_partial
 from ._store import EXPIRED, ImageStore, StoredImage
@@ -59,6 +59,9 @@ LATENCY_HEADER = "x-emulator-latency-ms"
 #: so a fault can close the connection without any answer.
 TRANSPORT_STATE_KEY = "oai_images.emulator.transport"
 _DEFAULT_SIZE = (1024, 1024)
+# What the emulator draws for a gif when the request does not say: the API documents no default.
+_DEFAULT_FRAME_COUNT = 4
+_DEFAULT_FRAME_DURATION_MS = 100
 # Output tokens of a 1024x1024 image per quality, as the GPT image models bill them (roughly); other sizes
 # scale with their area.
 _IMAGE_TOKENS = {"low": 272, "medium": 1056, "high": 4160, "xhigh": 6240, "max": 8320}
@@ -330,7 +333,7 @@ def _check_auth(request: Request) -> Response | None:
 
 def _invalid(exc: InvalidParameterError) -> JSONResponse:
     """The envelope of a rule violation, coded the way the real API codes it."""
-    if exc.param not in FIELDS or not exc.allowed:
+    if exc.param not in known_fields(CREATE_IMAGE) or not exc.allowed:
         code, message = "unknown_parameter", f"Unknown parameter: '{exc.param}'. {exc.message}"
     elif exc.param == "size":
         code, message = "invalid_size", exc.message
@@ -354,7 +357,7 @@ def _parse(body: bytes) -> tuple[dict[str, object], _Plan] | Response:
     # The API reads an explicit null as "use the default".
     fields: dict[str, object] = {name: value for name, value in decoded.items() if value is not None}
     try:
-        validate_request(fields)
+        validate(CREATE_IMAGE, fields)
     except InvalidParameterError as exc:
         return _invalid(exc)
     model = resolve_model(fields)
@@ -366,7 +369,7 @@ def _parse(body: bytes) -> tuple[dict[str, object], _Plan] | Response:
             param="model",
             code="invalid_value",
         )
-    return fields, _plan(CreateImageRequest.from_dict(fields), model)
+    return fields, _plan(fields, model)
 
 
 def _usage(prompt: str, width: int, height: int, quality: str, n: int) -> dict[str, Any]:
@@ -385,14 +388,6 @@ def _usage(prompt: str, width: int, height: int, quality: str, n: int) -> dict[s
 def _revise(prompt: str, style: str) -> str:
     mood = "dramatic, hyper-real" if style == "vivid" else "natural, softly lit"
     return f"{prompt.rstrip('. ')}. A detailed, {mood} rendering with a balanced composition."
-
-
-def _value(field: object, default: str) -> str:
-    return default if field is None or isinstance(field, Unset) else str(field)
-
-
-def _number(field: object, default: int) -> int:
-    return default if field is None or isinstance(field, Unset) else int(cast(int, field))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -418,32 +413,33 @@ class _Plan:
     partial_images: int
 
 
-def _plan(request: CreateImageRequest, model: str) -> _Plan:
-    rules = MODEL_RULES[model]
-    gpt = rules.family == "gpt-image"
-    size_text = _value(request.size, "auto")
-    width, height = parse_size(size_text) or _DEFAULT_SIZE
-    output_format = cast(ImageFormat, _value(request.output_format, "png")) if gpt else "png"
-    background = _value(request.background, "auto")
-    quality = _value(request.quality, "auto" if gpt else "standard")
+def _plan(fields: Mapping[str, object], model: str) -> _Plan:
+    """What to draw, from the request and the API's defaults for what it leaves out (read from the rules
+    table, the one home of the defaults)."""  # noqa: D205, D209 - one sentence over two lines
+    request: dict[str, Any] = effective_fields(fields)
+    gpt = MODEL_RULES[model].family == "gpt-image"
+    width, height = parse_size(str(request.get("size", "auto"))) or _DEFAULT_SIZE
+    background = str(request.get("background", "auto"))
+    quality = str(request.get("quality", "auto"))
     return _Plan(
         model=model,
         gpt=gpt,
-        prompt=request.prompt,
-        n=_number(request.n, 1),
+        prompt=str(request["prompt"]),
+        n=int(request.get("n", 1)),
         width=width,
         height=height,
-        output_format=output_format,
+        output_format=cast(ImageFormat, request.get("output_format", "png")) if gpt else "png",
         transparent=background == "transparent",
-        compression=None if isinstance(request.output_compression, Unset) else request.output_compression,
-        frame_count=_number(request.frame_count, 4),
-        frame_duration_ms=_number(request.frame_duration_ms, 100),
+        # the API's default of 100 is no compression asked for: the encoder's own default then applies
+        compression=cast("int | None", fields.get("output_compression")),
+        frame_count=int(request.get("frame_count", _DEFAULT_FRAME_COUNT)),
+        frame_duration_ms=int(request.get("frame_duration_ms", _DEFAULT_FRAME_DURATION_MS)),
         quality="high" if gpt and quality == "auto" else quality,
         background="transparent" if background == "transparent" else "opaque",
-        response_format=_value(request.response_format, "url"),
-        style=_value(request.style, "vivid"),
-        stream=request.stream is True,
-        partial_images=_number(request.partial_images, 0),
+        response_format=str(request.get("response_format", "url")),
+        style=str(request.get("style", "vivid")),
+        stream=request.get("stream") is True,
+        partial_images=int(request.get("partial_images", 0)),
     )
 
 

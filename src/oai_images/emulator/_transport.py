@@ -13,11 +13,13 @@ import httpx
 from ._app import ConnectionDropped, EmulatorApp, EmulatorState, create_app
 from ._config import EmulatorConfig
 
-__all__ = ["EMULATOR_BASE_URL", "AsyncEmulatorTransport", "EmulatorTransport"]
+__all__ = ["EMULATOR_API_KEY", "EMULATOR_BASE_URL", "AsyncEmulatorTransport", "EmulatorTransport", "backend"]
 
 #: The base URL clients use with the in-process transports. ``.invalid`` can never resolve, so a request
 #: that misses the transport fails instead of reaching a real host.
 EMULATOR_BASE_URL = "http://emulator.oai-images.invalid/v1"
+#: The key clients send to the in-process emulator; it accepts any non-empty key, and this is no real one.
+EMULATOR_API_KEY = "sk-emulator"
 
 _T = TypeVar("_T")
 
@@ -142,3 +144,25 @@ class EmulatorTransport(httpx.BaseTransport):
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=5)
             loop.close()
+
+
+class _Backend:
+    """The emulator as an in-process backend of ``ImagesClient(emulator=True)``.
+
+    Registered under the entry point group ``oai_images.backends`` (see pyproject.toml), so the facade
+    finds it without importing this package; each transport gets an emulator app of its own, configured
+    from the environment (``OAI_IMAGES_EMULATOR_*``).
+    """
+
+    base_url = EMULATOR_BASE_URL
+    api_key = EMULATOR_API_KEY
+
+    def transport(self) -> httpx.BaseTransport:
+        return EmulatorTransport()
+
+    def async_transport(self) -> httpx.AsyncBaseTransport:
+        return AsyncEmulatorTransport()
+
+
+#: The object the ``emulator`` entry point names.
+backend = _Backend()

@@ -115,10 +115,14 @@ CREATE_IMAGE = Operation(
         "prompt": FieldInfo(
             "prompt",
             description="A text description of the desired images. At most 1000 characters for dall-e-2, 4000 for dall-e-3 and 32000 for the GPT image models.",
+            min_length=1,
+            pattern="\\S",
         ),
         "model": FieldInfo(
             "model",
             description="The model to use: dall-e-2, dall-e-3 or a GPT image model, or any other name a compatible server knows. API default: dall-e-2, unless a parameter specific to the GPT image models is used.",
+            min_length=1,
+            pattern="\\S",
             nullable=True,
         ),
         "n": FieldInfo(
@@ -141,6 +145,7 @@ CREATE_IMAGE = Operation(
         "size": FieldInfo(
             "size",
             description="The size of the images. dall-e-2: 256x256, 512x512 or 1024x1024. dall-e-3: 1024x1024, 1792x1024 or 1024x1792. GPT image models: 1024x1024, 1536x1024, 1024x1536 or auto; gpt-image-2 and later also any `WIDTHxHEIGHT` with both sides divisible by 16, an aspect ratio between 1:3 and 3:1, and at most 3840x2160 (above 2560x1440 is experimental). API default: auto.",
+            pattern="^(auto|[1-9][0-9]*x[1-9][0-9]*)$",
             nullable=True,
         ),
         "style": FieldInfo(

@@ -103,8 +103,13 @@ def serve(
       OPENAI_BASE_URL=http://127.0.0.1:8787/v1 OPENAI_API_KEY=sk-any oai-images generate "a fox"
     """
     try:
-        from .emulator import EmulatorConfig, parse_fault, parse_latency, run_server  # noqa: PLC0415 -- heavy
-        from .emulator._server import is_loopback  # noqa: PLC0415 -- with the rest of the emulator
+        from ..emulator import (  # noqa: PLC0415 -- heavy: the server and Pillow
+            EmulatorConfig,
+            is_loopback,
+            parse_fault,
+            parse_latency,
+            run_server,
+        )
     except ImportError as exc:
         raise click.ClickException(str(exc)) from exc
     if not allow_remote and not is_loopback(host):

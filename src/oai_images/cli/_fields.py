@@ -1,0 +1,102 @@
+"""Command-line options generated from an operation's request fields, so the spec declares them once.
+
+A command of class `FieldsCommand` gets one option per optional body field of its operation (read from
+the generated code through `oai_images.rules.field_schemas`): ``--output-format`` for ``output_format``,
+``--svg-reasoning-effort`` for the ``effort`` of the ``reasoning`` object inside ``svg``. Values are
+passed on as given (integers parsed as integers) and checked by the rules, so an error names what *that
+model* accepts. A field added to the spec is an option after ``make generate``, with no edit here.
+
+The options are built when a command's help or arguments are first needed, not at import: the generated
+models load then, so ``oai-images --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from oai_images_api.api import Operation
+
+    from ..rules import FieldSchema
+
+__all__ = ["FieldsCommand", "field_values"]
+
+#: Short flags of the PSAI module's Get-OAIImageGeneration parameters, kept since the first release.
+_SHORT = {"model": "-m", "n": "-n", "quality": "-q", "response_format": "-r", "size": "-s"}
+#: Nested fields' option names join their path with this in the Python name (``svg__reasoning__effort``).
+_NESTING = "__"
+
+
+class FieldsCommand(click.Command):
+    """A command with an option per optional body field of an operation, after its own options.
+
+    Args:
+        operation: A function returning the generated `Operation` (called when the options are needed).
+        skip: Fields the command offers in another shape (its arguments) or sets itself.
+    """
+
+    def __init__(self, *args: Any, operation: Any, skip: frozenset[str] = frozenset(), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._operation = operation
+        self._skip = skip
+        self._field_params: list[click.Parameter] | None = None
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        if self._field_params is None:
+            self._field_params = list(_options(self._operation(), self._skip))
+        own = super().get_params(ctx)
+        # The help option stays last.
+        return own[:-1] + self._field_params + own[-1:] if own else self._field_params
+
+
+def _options(operation: Operation, skip: frozenset[str]) -> Iterator[click.Option]:
+    from ..rules import field_schemas  # noqa: PLC0415 -- loads the generated models: only when needed
+
+    for name, schema in field_schemas(operation).items():
+        if name in operation.required or name in skip:
+            continue
+        yield from _field_options(schema, (name,))
+
+
+def _field_options(schema: FieldSchema, path: tuple[str, ...]) -> Iterator[click.Option]:
+    if schema.nested is not None:
+        for name, inner in schema.nested.items():
+            yield from _field_options(inner, (*path, name))
+        return
+    name = path[0] if len(path) == 1 else _NESTING.join(path)
+    declarations = [f"--{'-'.join(path).replace('_', '-')}", name]
+    short = _SHORT.get(name)
+    if short is not None:
+        declarations.insert(0, short)
+    kinds = schema.kinds
+    numeric = "int" in kinds and not kinds & {"str", "enum", "any"}
+    if "bool" in kinds and not kinds - {"bool"}:
+        yield click.Option(declarations, type=bool, default=None, help=_help(schema))
+        return
+    yield click.Option(declarations, type=int if numeric else str, default=None, help=_help(schema))
+
+
+def _help(schema: FieldSchema) -> str:
+    description = " ".join((schema.info.description if schema.info else "").split())
+    if schema.values and "enum" in schema.kinds and schema.values[0] not in description:
+        description += f" One of: {', '.join(schema.values)}."
+    return description
+
+
+def field_values(values: Mapping[str, object]) -> dict[str, object]:
+    """The request fields of a command's field options: those given, nested ones rebuilt as objects."""
+    fields: dict[str, object] = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        *parents, leaf = name.split(_NESTING)
+        target = fields
+        for parent in parents:
+            inner = target.setdefault(parent, {})
+            assert isinstance(inner, dict)  # built here, only ever a dict
+            target = inner
+        target[leaf] = value
+    return fields

@@ -1,0 +1,177 @@
+"""Saving and reporting what a command generated: file names, the rescue folder, the --json document.
+
+Every image is saved the moment it is in hand (a URL is downloaded at once, before it expires), and an
+image that cannot be saved where asked is saved in a rescue folder instead: it was paid for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .._files import slug
+
+if TYPE_CHECKING:
+    from .. import GeneratedImage, ImageResult
+
+__all__ = ["Names", "Outcome", "listed_on_failure", "report", "save_unique", "say", "spinner", "total_usage"]
+
+
+def say(text: str) -> None:
+    """A line on standard error."""
+    click.echo(text, err=True)
+
+
+@contextlib.contextmanager
+def spinner(text: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with the elapsed time on standard error, when it is a terminal and rich is installed.
+
+    Yields how to print a line to standard error meanwhile (above the spinner, not through it).
+    """
+    if not sys.stderr.isatty():
+        yield say
+        return
+    try:
+        from rich.console import Console  # noqa: PLC0415 -- optional (the `cli` extra), and not for --help
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+    except ImportError:
+        yield say
+        return
+    columns = (SpinnerColumn(), TextColumn(f"{text}…"), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        progress.add_task(text, total=None)
+        yield lambda line: progress.console.print(line, markup=False, highlight=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What a generation gave, whether it came in one answer or streamed."""
+
+    images: list[GeneratedImage]
+    created: int | None
+    request_id: str | None
+    usage: object
+
+    @classmethod
+    def of(cls, result: ImageResult) -> Outcome:
+        """The outcome of one answer."""
+        return cls(result.images, result.created, result.request_id, result.usage)
+
+    def document(self, paths: list[Path], partials: list[Path], model: str | None) -> dict[str, Any]:
+        """The --json document."""
+        images: list[dict[str, Any]] = []
+        for image, path in zip(self.images, paths, strict=True):
+            entry: dict[str, Any] = {"path": str(path), "revised_prompt": image.revised_prompt}
+            if image.url:
+                entry["url"] = image.url
+            images.append(entry)
+        to_dict = getattr(self.usage, "to_dict", None)
+        document = {
+            "model": model,
+            "created": self.created,
+            "request_id": self.request_id,
+            "images": images,
+            "usage": to_dict() if callable(to_dict) else self.usage,
+        }
+        if partials:
+            document["partial_images"] = [str(path) for path in partials]
+        return document
+
+
+class Names:
+    """Where images go: <time>-<slug>-<index>[-partial<k>].<ext> in the --out folder.
+
+    An image that cannot be saved there (a full disk, no permission) is saved in a rescue folder instead,
+    with a warning: the image was paid for.
+    """
+
+    def __init__(self, out: Path, prompt: str) -> None:
+        self.out = out
+        self.stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug(prompt)}"
+        self.partials: list[Path] = []
+
+    def save(self, image: GeneratedImage, index: int, suffix: str = "") -> Path:
+        """Save one image (a URL is downloaded now, before it expires) and return its path."""
+        name = f"{self.stem}-{index}{suffix}"
+        try:
+            return save_unique(image, self.out, name)
+        except OSError as exc:
+            # A private new folder (mkdtemp), so no other user of the machine can pre-empt it.
+            rescue = Path(tempfile.mkdtemp(prefix="oai-images-rescue-"))
+            path = save_unique(image, rescue, name)
+            say(f"warning: could not save in {self.out} ({exc}); saved in {rescue} instead")
+            return path
+
+
+def save_unique(image: GeneratedImage, folder: Path, name: str) -> Path:
+    """Save under `name`, or `name-v2`, `name-v3`, ... when a file of that name is already there."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        try:
+            return image.save(folder / (name if attempt == 1 else f"{name}-v{attempt}"))
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free name for {name} in {folder}")
+
+
+@contextlib.contextmanager
+def listed_on_failure(paths: list[Path], say: Callable[[str], None]) -> Iterator[None]:
+    """On any failure (Ctrl-C too), name the images already saved: they were paid for, and are whole."""
+    try:
+        yield
+    except BaseException:
+        for path in paths:
+            say(f"saved before the failure: {path}")
+        raise
+
+
+def total_usage(usages: list[Any]) -> dict[str, Any] | None:
+    """The token usage of a whole stream: each completed image event reports its own, so they add up."""
+    total: dict[str, Any] = {}
+    for usage in usages:
+        if usage is not None:
+            _add(total, usage.to_dict())
+    return total or None
+
+
+def _add(total: dict[str, Any], part: dict[str, Any]) -> None:
+    for key, value in part.items():
+        if isinstance(value, dict):
+            _add(total.setdefault(key, {}), value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            total[key] = total.get(key, 0) + value
+
+
+def report(
+    outcome: Outcome,
+    paths: list[Path],
+    partials: list[Path],
+    *,
+    model: str | None,
+    as_json: bool,
+    show: bool,
+) -> None:
+    """Revised prompts to stderr; the paths (or the --json document) to stdout; --show opens each image."""
+    for image in outcome.images:
+        if image.revised_prompt:
+            click.echo(f"revised prompt: {image.revised_prompt}", err=True)
+    if as_json:
+        click.echo(json.dumps(outcome.document(paths, partials, model), indent=2))
+    else:
+        for path in paths:
+            click.echo(str(path))
+    if show:
+        for image in outcome.images:
+            try:
+                image.show()
+            except Exception as exc:  # the images are saved; say why they can't be shown
+                click.echo(f"warning: cannot show the image: {exc}", err=True)
