@@ -122,20 +122,11 @@ def test_new_spec_field_type_checks_in_user_code(drilled: Path, tmp_path: Path) 
     good, bad = tmp_path / "good.py", tmp_path / "bad.py"
     good.write_text(TYPED_GOOD)
     bad.write_text(TYPED_BAD)
-    command = [
-        sys.executable,
-        "-m",
-        "mypy",
-        "--strict",
-        "--no-error-summary",
-        "--cache-dir",
-        str(tmp_path / "c"),
-    ]
-    command += ["--config-file", os.devnull, "--follow-imports", "silent"]
-    accepted = subprocess.run([*command, str(good)], env=_env(drilled), capture_output=True, text=True)
+    command = [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", "--config-file", os.devnull]
+    command += ["--cache-dir", str(tmp_path / "cache"), "--follow-imports", "silent"]
+    env = _env(drilled)
+    accepted = subprocess.run([*command, str(good)], env=env, capture_output=True, text=True, check=False)
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
-    refused = subprocess.run(
-        [*command, str(bad)], env=_env(drilled), capture_output=True, text=True, check=False
-    )
+    refused = subprocess.run([*command, str(bad)], env=env, capture_output=True, text=True, check=False)
     assert refused.returncode == 1
     assert "sparkle_levle" in refused.stdout
