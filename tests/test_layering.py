@@ -32,8 +32,12 @@ def _imports(path: Path) -> Iterator[str]:
 
 
 def _facade_modules() -> list[Path]:
-    layer = lambda path: path.relative_to(PACKAGE).parts[0].removesuffix(".py")  # noqa: E731 - a one-line key
-    return [path for path in _modules(PACKAGE) if layer(path) not in ABOVE]
+    return [path for path in _modules(PACKAGE) if _layer(path) not in ABOVE]
+
+
+def _layer(path: Path) -> str:
+    """The top-level module or package of the facade that a file belongs to."""
+    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
 
 
 @pytest.mark.parametrize("path", _facade_modules(), ids=lambda path: path.name)
