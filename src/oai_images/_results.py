@@ -7,18 +7,20 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
-
-from oai_images_api.models import (
-    ImageGenCompletedEvent,
-    ImageGenPartialImageEvent,
-    ImageGenUsage,
-    ImagesResponse,
-)
-from oai_images_api.types import Unset
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import OAIImagesError
 from ._files import open_in_default_viewer, write_image
+
+if TYPE_CHECKING:
+    # Loaded when the first answer is read, not at `import oai_images`: the generated models load attrs.
+    from oai_images_api.models import (
+        ImageGenCompletedEvent,
+        ImageGenPartialImageEvent,
+        ImageGenUsage,
+        ImagesResponse,
+    )
+    from oai_images_api.types import Unset
 
 __all__ = ["CompletedImageEvent", "GeneratedImage", "ImageResult", "PartialImageEvent"]
 
@@ -199,6 +201,8 @@ class GeneratedImage:
 
 
 def _value(value: _T | Unset) -> _T | None:
+    from oai_images_api.types import Unset  # noqa: PLC0415 - loaded with the first answer (see the imports)
+
     return None if isinstance(value, Unset) else value
 
 
@@ -258,6 +262,8 @@ class ImageResult:
             )
             for image in _value(response.data) or []
         ]
+        from oai_images_api.models import ImageGenUsage  # noqa: PLC0415 - see the imports
+
         usage = _value(response.usage)
         return cls(
             created=response.created if isinstance(response.created, int) else 0,

@@ -14,18 +14,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from oai_images_api.models import (
-    ErrorResponse,
-    ImageGenCompletedEvent,
-    ImageGenPartialImageEvent,
-    ImagesResponse,
-)
 
 from ._errors import APIResponseValidationError, APIStatusError, InvalidParameterError, status_error_class
 from ._redact import redact, redact_json
 
 if TYPE_CHECKING:
     from oai_images_api.api import Operation
+    from oai_images_api.models import ImageGenCompletedEvent, ImageGenPartialImageEvent, ImagesResponse
 
 PARTIAL_IMAGE_EVENT = "image_generation.partial_image"
 COMPLETED_EVENT = "image_generation.completed"
@@ -92,6 +87,9 @@ def parse_images_response(response: httpx.Response, *, secret: str | None = None
     Raises:
         APIStatusError: The body is not an images response (not JSON, or no ``created``).
     """
+    # The generated models load with the first answer, not at `import oai_images` (attrs is slow to load).
+    from oai_images_api.models import ImagesResponse  # noqa: PLC0415
+
     try:
         payload = response.json()
         try:
@@ -158,6 +156,8 @@ def _envelope(body: object) -> dict[str, str | None]:
     """message/type/code/param of an error body, each a string or None."""
     if not isinstance(body, dict):
         return {}
+    from oai_images_api.models import ErrorResponse  # noqa: PLC0415 - loaded when first needed, as above
+
     try:
         error = ErrorResponse.from_dict(body).error
     except (KeyError, TypeError, ValueError, AttributeError):
@@ -245,6 +245,11 @@ def parse_stream_event(
         envelope = _envelope(redacted)
         message = envelope.get("message") or "the server reported an error in the stream"
         raise _typed_error(response, message, envelope, redacted)
+    from oai_images_api.models import (  # noqa: PLC0415 - loaded when first needed, as above
+        ImageGenCompletedEvent,
+        ImageGenPartialImageEvent,
+    )
+
     model: type[ImageGenPartialImageEvent | ImageGenCompletedEvent]
     if kind == PARTIAL_IMAGE_EVENT:
         model = ImageGenPartialImageEvent
