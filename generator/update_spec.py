@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -209,6 +210,28 @@ def read_provenance(path: Path) -> dict[str, str]:
         if match:
             found[match.group(1)] = match.group(2)
     return found
+
+
+def git_provenance(path: Path) -> dict[str, str]:
+    """The last commit that changed `path` and its date, if it is an unmodified file of a git checkout."""
+    executable = shutil.which("git")
+
+    def git(*args: str) -> str | None:
+        if executable is None:
+            return None
+        done = subprocess.run(
+            [executable, "-C", str(path.parent), *args], capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    # Untracked or modified files have a status line; outside a checkout git fails (None).
+    if git("status", "--porcelain", "--", path.name) != "":
+        return {}
+    found = git("log", "-1", "--format=%H %cs", "--", path.name)
+    if not found:
+        return {}
+    commit, date = found.split()
+    return {"commit": commit, "date": date}
 
 
 def upstream_text(extracted: Mapping[str, Any], commit: str, date: str) -> str:
@@ -419,9 +442,13 @@ def update(
             print(f"cannot extract from {upstream_path}: {exc}", file=sys.stderr)
             return 1
         if upstream != old_upstream and not (commit and date):
+            found = git_provenance(upstream_path)
+            commit, date = commit or found.get("commit"), date or found.get("date")
+        if upstream != old_upstream and not (commit and date):
             print(
                 "the upstream operations changed: record where they come from with --commit SHA and "
-                "--date YYYY-MM-DD (make update-spec UPSTREAM=... COMMIT=... DATE=...)",
+                "--date YYYY-MM-DD (make update-spec UPSTREAM=... COMMIT=... DATE=...), or pass the "
+                "openapi.yaml of a clean openai/openai-openapi checkout",
                 file=sys.stderr,
             )
             return 2
@@ -455,7 +482,9 @@ def update(
         if done.returncode != 0:
             return done.returncode
 
-    report = change_report(
+    commit, date = provenance.get("commit", "unknown"), provenance.get("date", "unknown")
+    report = [f"Upstream: openai/openai-openapi {commit} ({date})"]
+    report += change_report(
         "Changes in openapi/images.yaml (what the generated client sees)",
         yaml.safe_load(old_fragment_text) if old_fragment_text else None,
         yaml.safe_load(fragment),
