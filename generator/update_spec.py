@@ -1,12 +1,15 @@
 """Rebuild `openapi/images.yaml` from the official spec plus our overlay, regenerate, and report what changed.
 
-    python generator/update_spec.py --upstream openapi.yaml --commit SHA --date YYYY-MM-DD
+    python generator/update_spec.py --upstream openapi.yaml [--commit SHA --date YYYY-MM-DD]
     python generator/update_spec.py              # re-apply the overlay to the checked-in upstream extract
     python generator/update_spec.py --check      # fail, naming the difference, unless the fragment is current
 
+(`make update-spec UPSTREAM=... COMMIT=... DATE=...` and `make check-generated` run these.)
+
 1. Extract: the operations listed in `openapi/upstream-operations.yaml`, with every component they reference
    (transitively), are copied unchanged from the official `openapi.yaml` (plain or .gz) into
-   `openapi/upstream.yaml`, under a header recording the upstream commit and date.
+   `openapi/upstream.yaml`, under a header recording the upstream commit and date. When the extract changes,
+   they must be given, or read from git when the file is unmodified in a checkout of openai/openai-openapi.
 2. Overlay: `openapi/overlay.yaml` (Overlay 1.1) holds every deliberate deviation from upstream, each action
    with its reason. An action whose target no longer exists fails the command, naming the action.
 3. Write `openapi/images.yaml`, the fragment the generator reads, run `generator/regenerate.py`, and print a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -173,6 +174,31 @@ def test_update_spec_asks_where_a_changed_upstream_comes_from(tmp_path: Path) ->
     assert done.returncode == 2
     assert "--commit SHA" in done.stderr
     assert _snapshot(root) == before
+
+
+def test_update_spec_reads_commit_and_date_from_a_clean_checkout(tmp_path: Path) -> None:
+    """Given a clean git checkout's openapi.yaml, the extract's header records its last commit and date."""
+    root = _copy_repo(tmp_path)
+    checkout = tmp_path / "openai-openapi"
+    checkout.mkdir()
+    upstream = _upstream(root)
+    upstream["paths"]["/images/generations"]["post"]["summary"] = "Creates an image."
+    source = _write_upstream(checkout, upstream)
+    git = ["git", "-C", str(checkout), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "openapi.yaml"], check=True)
+    subprocess.run(
+        [*git, "commit", "-q", "-m", "spec"],
+        check=True,
+        env={**os.environ, "GIT_COMMITTER_DATE": "2026-12-03T10:00:00Z"},
+    )
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    done = _update_spec(root, "--upstream", str(source), "--no-generate")
+    assert done.returncode == 0, done.stderr
+    header = (root / "openapi" / "upstream.yaml").read_text().split("\nopenapi:", 1)[0]
+    assert f"#   commit: {head}\n#   date: 2026-12-03\n" in header
 
 
 def test_check_passes_on_the_committed_fragment(tmp_path: Path) -> None:
