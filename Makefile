@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint format typecheck generate check-generated bench clean
+.PHONY: help install demo test lint format typecheck generate update-spec check-generated bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -39,7 +39,14 @@ typecheck: $(INSTALLED) ## mypy --strict on src/ and tests/
 generate: $(INSTALLED) ## Regenerate generated/oai_images_api and generator/stamp.json from openapi/images.yaml
 	$(BIN)/python generator/regenerate.py
 
-check-generated: $(INSTALLED) ## Fail, naming the files, if generated/ or the stamp differ from what the spec gives
+# UPSTREAM: the official openapi.yaml (or .yaml.gz); without it the overlay is re-applied to openapi/upstream.yaml.
+# COMMIT and DATE record where a changed upstream comes from (read from git when UPSTREAM is in a clean checkout).
+update-spec: $(INSTALLED) ## Rebuild openapi/images.yaml from UPSTREAM=openapi.yaml + openapi/overlay.yaml, regenerate, report
+	$(BIN)/python generator/update_spec.py $(if $(UPSTREAM),--upstream '$(UPSTREAM)') \
+		$(if $(COMMIT),--commit '$(COMMIT)') $(if $(DATE),--date '$(DATE)')
+
+check-generated: $(INSTALLED) ## Fail, naming the files, if the fragment, generated/ or the stamp are not what they are made from
+	$(BIN)/python generator/update_spec.py --check
 	$(BIN)/openapi-spec-validator openapi/images.yaml
 	$(BIN)/python generator/regenerate.py --check
 
