@@ -763,6 +763,16 @@ def test_out_with_a_file_name_exits_2_pointing_at_output_file(tmp_path: Path) ->
     assert list(tmp_path.iterdir()) == []
 
 
+def test_out_naming_an_existing_file_exits_2(tmp_path: Path) -> None:
+    """`-o notes.txt` where that is a file: exit 2 before anything is sent, and the file is untouched."""
+    (tmp_path / "notes.txt").write_text("mine")
+    done = run("generate", "a fox", "--emulator", "-o", str(tmp_path / "notes.txt"))
+    assert done.returncode == 2
+    assert "is a file" in done.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert os.listdir(tmp_path) == ["notes.txt"]
+
+
 @pytest.mark.slow
 def test_output_file_saves_the_one_image_there(tmp_path: Path) -> None:
     """--output-file writes exactly that file, a real image in the asked format, and prints its path."""

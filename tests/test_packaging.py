@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 import venv
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,8 +40,8 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A new virtualenv holding the built wheel with its emulator extra; yields its bin folder."""
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new virtualenv holding the built wheel with its emulator extra; returns its bin folder."""
     root = tmp_path_factory.mktemp("wheel")
     dist = root / "dist"
     subprocess.run(
@@ -60,7 +59,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         capture_output=True,
         env=_clean_env(),
     )
-    yield bin_dir
+    return bin_dir
 
 
 def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
