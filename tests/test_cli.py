@@ -21,10 +21,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from oai_images import GeneratedImage
-from oai_images._files import slug as _slug
 from oai_images.cli import main
-from oai_images.cli._output import save_unique as _save_unique
 
 SECRET = "sk-test-NEVER-PRINT-THIS-0123456789"
 EXE = shutil.which("oai-images", path=str(Path(sys.executable).parent)) or "oai-images"
@@ -675,7 +672,7 @@ def test_bad_arguments_exit_2(args: list[str]) -> None:
 
 
 def test_generate_help_lists_every_model_and_its_values() -> None:
-    """`generate --help` lists each option, each model's sizes and values, and the seed's examples."""
+    """`generate --help` lists each option, each model's values, and Get-OAIImageGeneration's examples."""
     result = CliRunner().invoke(main, ["generate", "--help"], terminal_width=120)
     assert result.exit_code == 0
     text = result.output
@@ -705,42 +702,331 @@ def test_generate_help_lists_every_model_and_its_values() -> None:
     assert "size: 1024x1024, 1792x1024, 1024x1792" in text
     assert "style: vivid, natural" in text
     assert "gpt-image-2.5-flare" in text
-    assert "Generate a beautiful landscape image" in text
+    assert "Get-OAIImageGeneration's examples (PSAI module)" in text
+    assert "Generate a cute cat image" in text
 
 
 def test_help_does_not_import_heavy_modules() -> None:
-    """`oai-images --help` loads neither the server, Pillow, rich, nor the facade."""
+    """`oai-images --help` loads neither the server, Pillow, rich, httpx, the facade nor the models."""
     code = (
         "import sys\n"
         "from oai_images.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = ('starlette', 'uvicorn', 'PIL', 'rich', 'oai_images._client')\n"
+        "heavy = ('starlette', 'uvicorn', 'PIL', 'rich', 'httpx', 'oai_images._client',\n"
+        "         'oai_images_api.models')\n"
         "print('HEAVY', [name for name in heavy if name in sys.modules])\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "HEAVY []" in done.stdout
 
 
+# --- issue 15: the command line and the first ten minutes -----------------------------------------
+
+
+def test_serve_help_keeps_its_examples_one_per_line() -> None:
+    """`serve --help` prints no literal backslash-b and keeps each example on a line of its own."""
+    done = run("serve", "--help")
+    assert done.returncode == 0
+    assert "\\b" not in done.stdout
+    lines = [line.strip() for line in done.stdout.splitlines()]
+    assert "Examples:" in lines
+    assert "oai-images serve" in lines
+    assert "oai-images serve --port 0 --latency-ms 200-800" in lines
+    assert "oai-images serve --fault 'rate_limit;times=2;retry_after=1'" in lines
+
+
+def test_generate_help_leads_with_todays_models() -> None:
+    """The first example of `generate --help` names gpt-image-2; no example relies on the default model."""
+    done = run("generate", "--help")
+    assert done.returncode == 0
+    examples = done.stdout.split("Examples:", 1)[1].split("Valid values per model", 1)[0]
+    commands = [
+        line.strip() for line in examples.splitlines() if line.strip().startswith(("oai-images", "echo"))
+    ]
+    assert "-m gpt-image-2" in commands[0]
+    assert all(" -m " in command for command in commands)
+    assert "--output-file" in done.stdout
+    assert "--name TEMPLATE" in done.stdout
+
+
+def test_out_with_a_file_name_exits_2_pointing_at_output_file(tmp_path: Path) -> None:
+    """`-o fox.png` no longer makes a folder named fox.png: exit 2, nothing created, --output-file named."""
+    done = subprocess.run(
+        [EXE, "generate", "a fox", "--emulator", "-o", "fox.png"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "--output-file fox.png" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_out_naming_an_existing_file_exits_2(tmp_path: Path) -> None:
+    """`-o notes.txt` where that is a file: exit 2 before anything is sent, and the file is untouched."""
+    (tmp_path / "notes.txt").write_text("mine")
+    done = run("generate", "a fox", "--emulator", "-o", str(tmp_path / "notes.txt"))
+    assert done.returncode == 2
+    assert "is a file" in done.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert os.listdir(tmp_path) == ["notes.txt"]
+
+
+@pytest.mark.slow
+def test_output_file_saves_the_one_image_there(tmp_path: Path) -> None:
+    """--output-file writes exactly that file, a real image in the asked format, and prints its path."""
+    target = tmp_path / "pics" / "fox.webp"
+    args = [
+        "a fox",
+        "--emulator",
+        "-m",
+        "gpt-image-1.5",
+        "--output-format",
+        "webp",
+        "--output-file",
+        str(target),
+    ]
+    done = run("generate", *args)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(target)
+    with Image.open(target) as image:
+        assert image.format == "WEBP"
+    assert os.listdir(target.parent) == ["fox.webp"]
+    again = run("generate", *args)
+    assert again.returncode == 2
+    assert "--overwrite" in again.stderr
+    assert run("generate", *args, "--overwrite").returncode == 0
+
+
 @pytest.mark.parametrize(
-    ("prompt", "slug"),
+    ("args", "needle"),
     [
-        ("A lighthouse at dusk!", "a-lighthouse-at-dusk"),
-        ("../../etc/passwd", "etc-passwd"),
-        ("Crème brûlée 🍮", "creme-brulee"),
-        ("🍮🍮", "image"),
-        ("x" * 100, "x" * 40),
+        (["--output-file", "fox.jpg"], "must end in .png"),
+        (["--output-format", "jpeg", "--output-file", "fox.png"], "must end in .jpg or .jpeg"),
+        (["-n", "2", "--output-file", "fox.png"], "saves one image"),
+        (["--output-file", "fox.png", "-o", "out"], "does not go with --out"),
+        (["--output-file", "fox.png", "--name", "{slug}"], "does not go with --name"),
+        (["--name", "{prompt}"], "not one of {slug}, {index}, {id}, {time}"),
+        (["--name", "../{slug}"], "path separator"),
     ],
 )
-def test_slug_is_filesystem_safe(prompt: str, slug: str) -> None:
-    """Slugs keep ASCII letters and digits only, so a prompt can't steer where files go."""
-    assert _slug(prompt) == slug
+def test_output_options_that_cannot_work_exit_2_and_send_nothing(
+    recorder: Recorder, tmp_path: Path, args: list[str], needle: str
+) -> None:
+    """A wrong extension, -n 2 with one file, clashing options, a bad template: exit 2, no request sent."""
+    done = subprocess.run(
+        [EXE, "generate", "a fox", "-m", "gpt-image-2", "--base-url", _base_url(recorder), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "OPENAI_API_KEY": SECRET},
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert needle in done.stderr
+    assert recorder.requests == []
+    assert list(tmp_path.iterdir()) == []
 
 
-def test_save_unique_never_overwrites_an_earlier_run(tmp_path: Path) -> None:
-    """Two runs in the same second with the same prompt: the second file gets -v2, the first is kept."""
-    png = base64.b64encode(b"\x89PNG\r\n\x1a\n-first").decode()
-    first = _save_unique(GeneratedImage(b64_json=png), tmp_path, "20261125-013038-a-cat-1")
-    second = _save_unique(GeneratedImage(b64_json=png), tmp_path, "20261125-013038-a-cat-1")
-    assert first.name == "20261125-013038-a-cat-1.png"
-    assert second.name == "20261125-013038-a-cat-1-v2.png"
-    assert first.read_bytes() == second.read_bytes()
+@pytest.mark.slow
+def test_name_template_names_every_file(tmp_path: Path) -> None:
+    """--name applies {slug}, {index:02d} and {id} to each image; two different images, two ids."""
+    done = run(
+        "generate", "日本の猫", "--emulator", "-m", "gpt-image-1.5", "-n", "2", "-o", str(tmp_path),
+        "--name", "{slug}-{index:02d}-{id}",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    names = [Path(line).name for line in done.stdout.splitlines()]
+    assert [name[: len("日本の猫-01")] for name in names] == ["日本の猫-01", "日本の猫-02"]
+    assert len({name.rsplit("-", 1)[1] for name in names}) == 2
+
+
+@pytest.mark.slow
+def test_non_latin_prompts_get_distinct_readable_names(tmp_path: Path) -> None:
+    """Two Japanese prompts: the files carry their own words, not a shared `image`."""
+    cat = run("generate", "日本の猫", "--emulator", "-s", "256x256", "-o", str(tmp_path))
+    dog = run("generate", "日本の犬", "--emulator", "-s", "256x256", "-o", str(tmp_path))
+    assert cat.returncode == dog.returncode == 0, cat.stderr + dog.stderr
+    assert Path(cat.stdout.strip()).name.endswith("-日本の猫-1.png")
+    assert Path(dog.stdout.strip()).name.endswith("-日本の犬-1.png")
+
+
+@pytest.mark.slow
+def test_cli_and_save_into_a_folder_name_files_alike(tmp_path: Path) -> None:
+    """The CLI's file and `image.save(folder)` of the same prompt differ only in their time stamp."""
+    done = run("generate", "a red kite", "--emulator", "-s", "256x256", "-o", str(tmp_path / "cli"))
+    code = (
+        "import sys, oai_images\n"
+        "c = oai_images.ImagesClient(emulator=True)\n"
+        "print(c.generate('a red kite', size='256x256').images[0].save(sys.argv[1] + '/'))\n"
+    )
+    saved = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "py")], capture_output=True, text=True, check=True
+    )
+    cli_name, py_name = Path(done.stdout.strip()).name, Path(saved.stdout.strip()).name
+    assert cli_name[len("20261129-130502") :] == py_name[len("20261129-130502") :] == "-a-red-kite-1.png"
+
+
+@pytest.mark.slow
+def test_piped_prompt_is_read_without_an_argument(tmp_path: Path) -> None:
+    """`echo "a fox" | oai-images generate`: no PROMPT, stdin not a terminal, so stdin is the prompt."""
+    done = run("generate", "--emulator", "-m", "dall-e-3", "-o", str(tmp_path), stdin="a piped fox\n")
+    assert done.returncode == 0, done.stderr
+    assert "revised prompt: a piped fox" in done.stderr
+    assert Path(done.stdout.strip()).name.endswith("-a-piped-fox-1.png")
+
+
+@pytest.mark.parametrize(
+    ("args", "allowed", "refused"),
+    [
+        (["-m", "dall-e-3", "-s", "1792X1024"], "allowed: 1024x1024, 1792x1024, 1024x1792", "WxH"),
+        (["-m", "dall-e-2", "-s", "1"], "allowed: 256x256, 512x512, 1024x1024", "WxH"),
+        (["-m", "dall-e-3", "-q", "ultra"], "allowed: standard, hd", "medium"),
+        (["-m", "gpt-image-1.5", "-s", "1792X1024"], "allowed: 1024x1024, 1536x1024, 1024x1536, auto", "WxH"),
+    ],
+)
+def test_errors_list_what_that_model_accepts(
+    recorder: Recorder, args: list[str], allowed: str, refused: str
+) -> None:
+    """An upper-case X is refused (the API is case-sensitive); the error lists that model's values only."""
+    done = run("generate", "a cat", "--base-url", _base_url(recorder), *args, env={"OPENAI_API_KEY": SECRET})
+    assert done.returncode == 2
+    assert allowed in done.stderr
+    assert refused not in done.stderr
+    assert args[1] in done.stderr
+    assert recorder.requests == []
+
+
+def test_missing_key_exits_2_naming_the_variable_and_sends_nothing(recorder: Recorder) -> None:
+    """No key for the public API: exit 2, the message names OPENAI_API_KEY and --emulator, nothing sent."""
+    done = run("generate", "a cat", "-m", "gpt-image-2")
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: no API key: set OPENAI_API_KEY")
+    assert "--emulator" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+_HIDE_EMULATOR = """
+import sys
+
+class _Hidden:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("starlette", "PIL", "uvicorn"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, _Hidden())
+"""
+
+
+@pytest.mark.parametrize("args", [["generate", "a fox", "--emulator"], ["serve", "--port", "0"]])
+def test_emulator_without_its_extra_exits_2_saying_what_to_install(tmp_path: Path, args: list[str]) -> None:
+    """With starlette and Pillow hidden (as without the extra): exit 2 and the pip command, no traceback."""
+    (tmp_path / "sitecustomize.py").write_text(_HIDE_EMULATOR)
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    done = run(*args, env={"PYTHONPATH": path})
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'oai-images[emulator]'" in done.stderr
+    assert "emulator=True" not in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_show_without_a_display_leaves_no_temporary_file(tmp_path: Path) -> None:
+    """image.show() with no display raises saying so, and writes nothing to the temporary folder."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    code = (
+        "import oai_images\n"
+        "image = oai_images.ImagesClient(emulator=True).generate('a fox', size='256x256').images[0]\n"
+        "try:\n    image.show()\nexcept oai_images.OAIImagesError as exc:\n    print('ERROR', exc)\n"
+        "print('PATH', image.path)\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**env, "TMPDIR": str(temp)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ERROR cannot show the image: there is no display" in done.stdout
+    assert "PATH None" in done.stdout
+    assert list(temp.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_rate_limit_retry_is_announced_on_stderr(tmp_path: Path) -> None:
+    """rate_limit;times=1 in the emulator: stderr says `rate limited, retrying in 1 s (1/2)`; it works."""
+    done = run(
+        "generate", "a fox", "--emulator", "-s", "256x256", "--max-retries", "2", "-o", str(tmp_path),
+        env={"OAI_IMAGES_EMULATOR_FAULT": "rate_limit;times=1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "rate limited, retrying in 1 s (1/2)" in done.stderr.splitlines()
+    assert Path(done.stdout.strip()).is_file()
+
+
+def test_models_lists_each_model_with_its_values() -> None:
+    """`oai-images models`: every model of the rules table, with sizes, qualities, n and retirement notes."""
+    from oai_images.rules import MODEL_RULES
+
+    done = run("models")
+    assert done.returncode == 0, done.stderr
+    for model in MODEL_RULES:
+        assert model in done.stdout
+    assert "size: 1024x1024, 1792x1024, 1024x1792" in done.stdout
+    assert "quality: standard, hd" in done.stdout
+    assert "retired by OpenAI on 2026-05-12" in done.stdout
+    assert done.stdout.index("gpt-image-2") < done.stdout.index("dall-e-2")  # today's models first
+
+
+def test_models_json_is_one_entry_per_model() -> None:
+    """`oai-images models --json`: one entry per model, read from the rules table."""
+    from oai_images.rules import MODEL_RULES
+
+    done = run("models", "--json")
+    assert done.returncode == 0, done.stderr
+    entries = {entry["model"]: entry for entry in json.loads(done.stdout)}
+    assert set(entries) == set(MODEL_RULES)
+    assert entries["dall-e-3"]["sizes"] == ["1024x1024", "1792x1024", "1024x1792"]
+    assert entries["dall-e-3"]["qualities"] == ["standard", "hd"]
+    assert entries["dall-e-3"]["n"] == {"min": 1, "max": 1}
+    assert entries["dall-e-2"]["note"].startswith("retired")
+    assert entries["gpt-image-2"]["free_sizes"]
+    assert entries["gpt-image-1.5"]["formats"] == ["png", "jpeg", "webp", "gif", "svg"]
+
+
+def _complete(words: str) -> list[str]:
+    """What bash completion offers for the last (possibly empty) word of ``words``."""
+    parts = words.split(" ")
+    env = {"_OAI_IMAGES_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(len(parts) - 1)}
+    done = run(env=env)
+    assert done.returncode == 0, done.stderr
+    return [line.split(",", 1)[1] for line in done.stdout.splitlines()]
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("oai-images mo", ["models"]),
+        ("oai-images generate --output-f", ["--output-file", "--output-format"]),
+        ("oai-images generate -m dall-e-", ["dall-e-2", "dall-e-3"]),
+        ("oai-images generate -m dall-e-3 -s ", ["1024x1024", "1792x1024", "1024x1792"]),
+        ("oai-images generate -m dall-e-3 -q ", ["standard", "hd"]),
+        ("oai-images generate --background ", ["transparent", "opaque", "auto"]),
+    ],
+)
+def test_shell_completion_offers_commands_options_and_values(words: str, expected: list[str]) -> None:
+    """Tab completion (bash protocol) completes commands, options, models, and a model's own values."""
+    assert sorted(_complete(words)) == sorted(expected)
+
+
+def test_shell_completion_script_is_documented_and_generated() -> None:
+    """`--help` says how to enable completion, and the bash_source script it names is really produced."""
+    assert "_OAI_IMAGES_COMPLETE=bash_source oai-images" in run("--help").stdout
+    done = run(env={"_OAI_IMAGES_COMPLETE": "bash_source"})
+    assert done.returncode == 0
+    assert "complete " in done.stdout
+    assert "_oai_images_completion" in done.stdout

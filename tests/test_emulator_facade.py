@@ -129,7 +129,7 @@ async def test_facade_seed_rules_rejected_alike_by_client_and_emulator(
 
 
 async def test_facade_prompt_too_long_rejected_by_emulator(facade: Facade, server: EmulatorServer) -> None:
-    """The seed's prompt limit (1000 characters for dall-e-2) is enforced by the emulator too."""
+    """The dall-e-2 prompt limit (1000 characters) is enforced by the emulator too."""
     client = facade.client(base_url=server.base_url, validate=False)
     try:
         with pytest.raises(BadRequestError) as rejected:

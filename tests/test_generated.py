@@ -39,7 +39,7 @@ def test_request_sends_only_the_fields_set() -> None:
 
 
 def test_request_serialises_every_seed_field() -> None:
-    """The seed's parameters serialise under the API's field names, with their values unchanged."""
+    """Get-OAIImageGeneration's parameters serialise under the API's field names, their values unchanged."""
     body = CreateImageRequest(
         prompt="a lighthouse",
         model="dall-e-3",

@@ -164,7 +164,7 @@ async def test_save_into_folder_generates_a_name_with_the_right_extension(
     path = await facade.save(image, tmp_path)
     assert path.parent == tmp_path
     assert path.suffix == extension
-    assert path.name.startswith("image-")
+    assert path.name.endswith(f"-image-1{extension}")  # the CLI's scheme: <time>-<slug>-<index>
     assert path.read_bytes() == data
     assert image.path == path
     assert os.listdir(tmp_path) == [path.name]

@@ -215,3 +215,33 @@ def test_local_protocol_error_is_final_and_redacted() -> None:
     assert key not in str(caught.value)
     assert "[redacted]" in str(caught.value)
     http.close()
+
+
+async def test_on_retry_is_told_each_retry_before_its_wait(facade: Facade, httpx_mock: HTTPXMock) -> None:
+    """on_retry gets (delay, attempt, max_retries, reason) for a 429, a 503 and a dropped connection."""
+    httpx_mock.add_response(status_code=429, headers={"retry-after": "3"})
+    httpx_mock.add_response(status_code=503, headers={"retry-after": "2"})
+    httpx_mock.add_exception(httpx.ConnectError("refused"))
+    httpx_mock.add_response(json=facade.images_body())
+    told: list[tuple[float, int, int, str]] = []
+
+    def on_retry(delay: float, attempt: int, max_retries: int, reason: str) -> None:
+        told.append((delay, attempt, max_retries, reason))
+        assert len(facade.sleeps) == attempt - 1  # told before the wait, not after
+
+    await facade.generate(client=facade.client(max_retries=3, on_retry=on_retry))
+    assert told == [
+        (3.0, 1, 3, "rate limited"),
+        (2.0, 2, 3, "server error 503"),
+        (2.0, 3, 3, "connection failed"),
+    ]
+    assert facade.sleeps == [3.0, 2.0, 2.0]
+
+
+async def test_on_retry_is_not_called_without_a_retry(facade: Facade, httpx_mock: HTTPXMock) -> None:
+    """A final error (400) or a success calls on_retry never."""
+    httpx_mock.add_response(status_code=400, json={"error": {"message": "no"}})
+    told: list[object] = []
+    with pytest.raises(BadRequestError):
+        await facade.generate(client=facade.client(on_retry=lambda *args: told.append(args)))
+    assert told == []

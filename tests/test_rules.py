@@ -1,4 +1,4 @@
-"""The rules table: the seed's rules exactly, today's models, and agreement with the generated code."""
+"""The rules table: Get-OAIImageGeneration's rules exactly, today's models, agreement with generated code."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def validate_request(fields: dict[str, Any]) -> None:
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The seed, Get-OAIImageGeneration, transcribed from its documentation (../shared/seed/).
+# The Get-OAIImageGeneration function of the PSAI PowerShell module: the values its parameters take.
 SEED_MODELS = ("dall-e-2", "dall-e-3")
 SEED_SIZES = ("256x256", "512x512", "1024x1024", "1792x1024", "1024x1792")
 SEED_QUALITIES = ("standard", "hd")
@@ -324,15 +324,15 @@ def test_ranges_agree_with_the_spec() -> None:
         assert (rule.info.minimum, rule.info.maximum) == (schema.get("minimum"), schema.get("maximum")), name
 
 
-# --- the seed as a property: the rules accept exactly what its documentation allows ----------------
+# --- Get-OAIImageGeneration as a property: the rules accept exactly what it allows ----------------
 
 
 def _seed_allows(model: str, size: str, n: int, quality: str | None, style: str | None) -> bool:
-    """An oracle written from the seed's text, independent of the table."""
+    """An oracle written from Get-OAIImageGeneration's rules, independent of the table."""
     if model == "dall-e-2":
         sizes_ok = size in ("256x256", "512x512", "1024x1024")
-        # The seed: quality and style are only supported for dall-e-3; today's spec adds "standard
-        # is the only option for dall-e-2".
+        # Get-OAIImageGeneration: quality and style are only supported for dall-e-3; today's spec adds
+        # "standard is the only option for dall-e-2".
         return sizes_ok and 1 <= n <= 10 and quality in (None, "standard") and style is None
     return size in ("1024x1024", "1792x1024", "1024x1792") and n == 1
 
@@ -348,7 +348,7 @@ def _seed_allows(model: str, size: str, n: int, quality: str | None, style: str 
 def test_seed_space_accepted_exactly_as_documented(
     model: str, size: str, n: int, quality: str | None, style: str | None, response_format: str | None
 ) -> None:
-    """Across the seed's whole parameter space, a request passes iff the seed's documentation allows it."""
+    """Across Get-OAIImageGeneration's whole parameter space, a request passes iff it allows it."""
     optional = {"quality": quality, "style": style, "response_format": response_format}
     fields = {"prompt": "p", "model": model, "size": size, "n": n}
     fields.update({key: value for key, value in optional.items() if value is not None})

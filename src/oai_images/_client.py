@@ -23,7 +23,7 @@ import httpx
 from ._backends import Backend, load_backend
 from ._errors import InvalidParameterError, OAIImagesError
 from ._results import AsyncDownload, CompletedImageEvent, Download, ImageResult, PartialImageEvent
-from ._retries import RetryBudget, connection_error
+from ._retries import OnRetry, RetryBudget, connection_error
 from ._send import asend, send
 from ._settings import DEFAULT_TIMEOUT, USER_AGENT, Settings, without_password
 from ._wire import (
@@ -76,6 +76,15 @@ def _fields(prompt: str, params: Mapping[str, object], **fixed: object) -> dict[
     return fields
 
 
+class _StreamReader:
+    """The state of reading one stream: its server-sent events, and how many images it has completed."""
+
+    def __init__(self, prompt: object) -> None:
+        self.events = ServerSentEvents()
+        self.prompt = prompt if isinstance(prompt, str) else None
+        self.completed = 0
+
+
 _HttpT = TypeVar("_HttpT", httpx.Client, httpx.AsyncClient)
 _SleepT = TypeVar("_SleepT", Callable[[float], None], Callable[[float], Awaitable[None]])
 
@@ -97,6 +106,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         emulator: bool = False,
         sleep: _SleepT | None = None,
         jitter: Callable[[], float] | None = None,
+        on_retry: OnRetry | None = None,
     ) -> None:
         """Configure the client; nothing is sent yet.
 
@@ -123,6 +133,11 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
                 waiting.
             jitter: Returns a float in [0, 1) that scales the random part of the backoff;
                 ``random.random`` unless given. A testing seam, like ``sleep``.
+            on_retry: Called before each retry's wait with ``(delay, attempt, max_retries, reason)``:
+                the seconds about to be waited, which retry it is (from 1), how many are allowed, and why
+                in a few words (``"rate limited"``, ``"server error 503"``, ``"timed out"``,
+                ``"connection failed"``). A plain function for both clients; the command line prints
+                ``rate limited, retrying in 3 s (1/2)`` with it.
 
         Raises:
             ValueError: ``max_retries`` is negative.
@@ -146,6 +161,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         self._validate = validate
         self._jitter = jitter or random.random
         self._sleep: _SleepT = sleep or self._default_sleep()
+        self._on_retry = on_retry
         self._owns_http = http_client is None
         self._urls: dict[str, httpx.URL] = {}
         self._http: _HttpT = http_client or self._open_http(backend)
@@ -254,12 +270,14 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
     ) -> ImageResult:
         self._check(response)
         model = fields.get("model")
+        prompt = fields.get("prompt")
         return ImageResult.from_response(
             parse_images_response(response, secret=self._settings.api_key),
             request_id=request_id(response),
             model=model if isinstance(model, str) else None,
             download=download,
             adownload=adownload,
+            prompt=prompt if isinstance(prompt, str) else None,
         )
 
     @staticmethod
@@ -269,20 +287,27 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         expired = response.status_code in _EXPIRED_STATUSES
         raise status_error(response, message=_EXPIRED_MESSAGE if expired else "could not download the image")
 
-    def _events(
-        self, reader: ServerSentEvents, line: str | None, response: httpx.Response
-    ) -> list[StreamEvent]:
+    def _events(self, reader: _StreamReader, line: str | None, response: httpx.Response) -> list[StreamEvent]:
         """The facade events a stream line completes (``line=None`` at the end of the stream)."""
-        message = reader.feed(line) if line is not None else reader.flush()
+        message = reader.events.feed(line) if line is not None else reader.events.flush()
         if message is None:
             return []
         event = parse_stream_event(*message, response, secret=self._settings.api_key)
         if event is None:
             return []
         rid = request_id(response)
+        # The images of a stream come one after another: each completed event ends one.
+        index = reader.completed + 1
         if event.type_ == PARTIAL_IMAGE_EVENT:
-            return [PartialImageEvent.from_event(cast("ImageGenPartialImageEvent", event), request_id=rid)]
-        return [CompletedImageEvent.from_event(cast("ImageGenCompletedEvent", event), request_id=rid)]
+            partial = cast("ImageGenPartialImageEvent", event)
+            return [
+                PartialImageEvent.from_event(partial, request_id=rid, prompt=reader.prompt, image_index=index)
+            ]
+        reader.completed += 1
+        completed = cast("ImageGenCompletedEvent", event)
+        return [
+            CompletedImageEvent.from_event(completed, request_id=rid, prompt=reader.prompt, image_index=index)
+        ]
 
     def _generate_fields(self, prompt: str, params: Mapping[str, object]) -> dict[str, object]:
         """The fields of a one-answer generation; streaming has its own method, whose answer differs."""
@@ -373,13 +398,13 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
             APIConnectionError: While iterating: no answer, or the stream broke.
         """
         fields = _fields(prompt, params, stream=True)
-        return self._stream(self._request(self._http, _operations().CREATE_IMAGE, fields))
+        return self._stream(self._request(self._http, _operations().CREATE_IMAGE, fields), prompt)
 
-    def _stream(self, request: httpx.Request) -> Generator[StreamEvent]:
+    def _stream(self, request: httpx.Request, prompt: str) -> Generator[StreamEvent]:
         response = self._send(request, stream=True)
         try:
             self._check(response)
-            reader = ServerSentEvents()
+            reader = _StreamReader(prompt)
             try:
                 for line in response.iter_lines():
                     yield from self._events(reader, line, response)
@@ -415,6 +440,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
             sleep=self._sleep,
             stream=stream,
             follow_redirects=follow_redirects,
+            on_retry=self._on_retry,
         )
 
 
@@ -474,13 +500,13 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         ``contextlib.aclosing``): an abandoned async generator keeps its connection until it is collected.
         """
         fields = _fields(prompt, params, stream=True)
-        return self._stream(self._request(self._http, _operations().CREATE_IMAGE, fields))
+        return self._stream(self._request(self._http, _operations().CREATE_IMAGE, fields), prompt)
 
-    async def _stream(self, request: httpx.Request) -> AsyncGenerator[StreamEvent]:
+    async def _stream(self, request: httpx.Request, prompt: str) -> AsyncGenerator[StreamEvent]:
         response = await self._send(request, stream=True)
         try:
             self._check(response)
-            reader = ServerSentEvents()
+            reader = _StreamReader(prompt)
             try:
                 async for line in response.aiter_lines():
                     for event in self._events(reader, line, response):
@@ -516,6 +542,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
             sleep=self._sleep,
             stream=stream,
             follow_redirects=follow_redirects,
+            on_retry=self._on_retry,
         )
 
 

@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import secrets
+import string
 import sys
 import time
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 from ._errors import OAIImagesError
 
-__all__ = ["image_extension", "open_in_default_viewer", "slug", "write_image"]
+__all__ = [
+    "DEFAULT_NAME",
+    "NAME_FIELDS",
+    "Naming",
+    "check_name_template",
+    "display_problem",
+    "file_stem",
+    "image_extension",
+    "open_in_default_viewer",
+    "slug",
+    "write_image",
+]
 
 # Magic numbers of the formats the API returns (png, jpeg, webp; gif and svg in preview).
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -38,16 +52,165 @@ def image_extension(data: bytes) -> str:
     return ".bin"
 
 
-def write_image(data: bytes, destination: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+# --- file names: the one scheme of `GeneratedImage.save` into a folder and of the command line -------------
+
+#: The name a generated file gets in a folder, before its extension: ``20261129-130502-a-red-fox-1``.
+DEFAULT_NAME = "{time}-{slug}-{index}"
+#: What a name template may use: the prompt's slug, the image's number (from 1), a short id of its bytes
+#: (the first 8 hex digits of their SHA-256), and when it was created (local time, ``%Y%m%d-%H%M%S``).
+NAME_FIELDS = ("slug", "index", "id", "time")
+#: Bytes a generated name may take, before ``-v2`` and the extension: well inside the 255 of common file
+#: systems, leaving room for the partial-image suffix and the temporary ``.part`` name.
+_MAX_STEM_BYTES = 160
+_MAX_SLUG_BYTES = 60
+# Device names Windows reserves in any folder, with any extension.
+_WINDOWS_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+)
+# Characters no portable file name holds (Windows' list, which includes both path separators).
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
+
+
+def slug(prompt: str | None, *, max_bytes: int = _MAX_SLUG_BYTES) -> str:
+    """A file-name-safe slug of a prompt: its letters and digits, lower case, joined by dashes.
+
+    Latin letters lose their accents (``Crème brûlée`` → ``creme-brulee``); letters of other scripts stay
+    as they are, NFKC-normalised (``日本の猫`` → ``日本の猫``). The slug holds no path separator, no dot
+    and no space, and at most ``max_bytes`` bytes of UTF-8. A prompt with no letter or digit at all (only
+    emoji, say) gives ``image-`` and 8 hex digits of its hash, so two such prompts never share a name;
+    no prompt gives ``image``.
+    """
+    if not prompt:
+        return "image"
+    parts: list[str] = []
+    for char in unicodedata.normalize("NFKC", prompt).lower():
+        category = unicodedata.category(char)
+        if char.isascii():
+            parts.append(char if char.isalnum() else "-")
+        elif category[0] in "LN":
+            # A Latin letter with marks becomes its ASCII base; any other script's letter stays.
+            base = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+            parts.append(base if base.isalnum() else char)
+        elif category[0] == "M" and parts and not parts[-1].isascii():
+            parts.append(char)  # a combining mark of a kept letter (Devanagari vowel signs, ...)
+        else:
+            parts.append("-")
+    text = re.sub(r"-+", "-", "".join(parts)).strip("-")
+    text = _truncate(text, max_bytes).rstrip("-")
+    if not text:
+        return "image-" + hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return text
+
+
+def _truncate(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` bytes of UTF-8, never inside a character."""
+    encoded = text.encode("utf-8", "surrogatepass")
+    if len(encoded) <= max_bytes:
+        return text
+    return encoded[:max_bytes].decode("utf-8", "ignore")
+
+
+def check_name_template(template: str) -> None:
+    """Check a file name template before anything is generated.
+
+    Raises:
+        ValueError: The template names a field other than those of `NAME_FIELDS`, is malformed, or holds a
+            path separator (it names files; the folder is given apart).
+    """
+    if any(separator in template for separator in ("/", "\\", os.sep)):
+        raise ValueError(f"{template!r} holds a path separator; it names the file, give the folder apart")
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(
+            f"{template!r} is not a valid template ({exc}); use {{{{ and }}}} for braces"
+        ) from exc
+    for _, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if field not in NAME_FIELDS or conversion or "{" in (spec or ""):
+            known = ", ".join(f"{{{name}}}" for name in NAME_FIELDS)
+            raise ValueError(f"{template!r} uses {{{field}}}, which is not one of {known}")
+        if spec and field != "index":
+            raise ValueError(f"{template!r}: only {{index}} takes a format, such as {{index:03d}}")
+    try:
+        template.format(slug="x", index=1, id="0" * 8, time="t")
+    except ValueError as exc:
+        raise ValueError(f"{template!r} is not a valid template ({exc})") from exc
+    has_field = any(field is not None for _, field, _, _ in parsed)
+    if not has_field and not _UNSAFE.sub("", template).strip(". "):
+        raise ValueError(f"{template!r} gives an empty file name")
+
+
+def file_stem(
+    template: str, data: bytes, *, prompt: str | None, index: int, when: float | None = None
+) -> str:
+    """The file name (without extension) a template gives an image: the one naming scheme.
+
+    Args:
+        template: A `check_name_template`-valid template, such as `DEFAULT_NAME`.
+        data: The image bytes (for ``{id}``).
+        prompt: The prompt (for ``{slug}``); None gives ``image``.
+        index: The image's number in its answer, from 1.
+        when: When the image was created, in Unix seconds (for ``{time}``); None for now.
+
+    Returns:
+        A name safe on every common file system: no path separator or reserved character, no leading dot,
+        not a Windows device name, and at most 160 bytes of UTF-8.
+    """
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
+    digest = hashlib.sha256(data).hexdigest()[:8]
+    text = template.format(slug=slug(prompt), index=index, id=digest, time=stamp)
+    text = _UNSAFE.sub("-", text).strip(". ")
+    text = _truncate(text, _MAX_STEM_BYTES).rstrip(". ") or "image"
+    if text.split(".", 1)[0].upper() in _WINDOWS_RESERVED:
+        text = f"{text}_"
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Naming:
+    """How an image saved into a folder is named: a template, and what its fields are made of.
+
+    Attributes:
+        template: The name template (see `NAME_FIELDS`); the extension is added from the bytes.
+        prompt: The prompt, for ``{slug}``.
+        index: The image's number, for ``{index}``.
+        when: When it was created (Unix seconds), for ``{time}``; None for now.
+    """
+
+    template: str = DEFAULT_NAME
+    prompt: str | None = None
+    index: int = 1
+    when: float | None = None
+
+    def stem(self, data: bytes) -> str:
+        """The file name for these bytes, without extension."""
+        return file_stem(self.template, data, prompt=self.prompt, index=self.index, when=self.when)
+
+
+#: How many ``-vN`` names are tried before giving up on a folder.
+_MAX_VERSIONS = 1000
+
+
+def write_image(
+    data: bytes,
+    destination: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    naming: Naming | None = None,
+) -> Path:
     """Write image bytes to a file atomically and return its path.
 
     Args:
         data: The image bytes.
-        destination: A file path, or a folder (an existing one, or a path ending in a separator), which gets
-            a generated unique name; ``~`` is expanded. The file's extension is always the one the bytes call
-            for: it is added to a name without one, and replaces an image extension that says otherwise
-            (``out.jpg`` holding PNG bytes is written as ``out.png``).
-        overwrite: Replace an existing file instead of raising.
+        destination: A file path, or a folder (an existing one, or a path ending in a separator), where the
+            file is named by ``naming``; ``~`` is expanded. The file's extension is always the one the bytes
+            call for: it is added to a name without one, and replaces an image extension that says
+            otherwise (``out.jpg`` holding PNG bytes is written as ``out.png``).
+        overwrite: Replace an existing file instead of raising (in a folder: instead of adding ``-v2``).
+        naming: How a file in a folder is named; `DEFAULT_NAME` with no prompt unless given. When the name
+            is taken, ``-v2``, ``-v3``, ... is added: an earlier file is never replaced.
 
     Raises:
         FileExistsError: The file exists and ``overwrite`` is False.
@@ -57,10 +220,18 @@ def write_image(data: bytes, destination: str | os.PathLike[str], *, overwrite: 
     target = Path(text)
     extension = image_extension(data)
     if target.is_dir() or text.endswith(("/", os.sep)):
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        target = target / f"image-{stamp}-{secrets.token_hex(4)}{extension}"
-    else:
-        target = target.with_name(_named_for(target.name, extension))
+        stem = (naming or Naming()).stem(data)
+        for version in range(1, _MAX_VERSIONS + 1):
+            name = stem if version == 1 else f"{stem}-v{version}"
+            try:
+                return _write(data, target / f"{name}{extension}", overwrite=overwrite)
+            except FileExistsError:
+                continue
+        raise _exists(target / f"{stem}-v{_MAX_VERSIONS}{extension}")
+    return _write(data, target.with_name(_named_for(target.name, extension)), overwrite=overwrite)
+
+
+def _write(data: bytes, target: Path, *, overwrite: bool) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     # The bytes go to a temporary file in the same folder, then take the final name in one step, so a
     # reader never sees half an image; os.open (unlike mkstemp) keeps the usual umask permissions.
@@ -133,8 +304,9 @@ def open_in_default_viewer(path: Path) -> None:
     if sys.platform == "darwin":
         command = ["open", str(path)]
     else:
-        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-            raise OAIImagesError(f"no display available to show the image; it is saved at {path}")
+        problem = display_problem()
+        if problem:
+            raise OAIImagesError(f"{problem}; the image is saved at {path}")
         xdg_open = shutil.which("xdg-open")
         if xdg_open is None:
             if not webbrowser.open(path.as_uri()):
@@ -150,8 +322,15 @@ def open_in_default_viewer(path: Path) -> None:
         raise OAIImagesError(f"could not open a viewer ({exc}); the image is saved at {path}") from exc
 
 
-def slug(prompt: str, limit: int = 40) -> str:
-    """A filesystem-safe slug of the prompt: ASCII letters, digits and dashes only."""
-    text = unicodedata.normalize("NFKD", prompt).encode("ascii", "ignore").decode()
-    text = re.sub(r"[^a-zA-Z0-9]+", "-", text).strip("-").lower()
-    return text[:limit].rstrip("-") or "image"
+def display_problem() -> str:
+    """Why the default viewer cannot show anything here, or ``""`` when it may.
+
+    On Linux and the other Unix systems a viewer needs a graphical session: ``DISPLAY`` (X11) or
+    ``WAYLAND_DISPLAY``. An SSH session, a container or a CI runner has neither. Windows and macOS are
+    assumed to have a display.
+    """
+    if sys.platform in ("win32", "darwin"):
+        return ""
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return ""
+    return "cannot show the image: there is no display (neither DISPLAY nor WAYLAND_DISPLAY is set)"

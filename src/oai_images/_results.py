@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import OAIImagesError
-from ._files import open_in_default_viewer, write_image
+from ._files import DEFAULT_NAME, Naming, display_problem, open_in_default_viewer, write_image
 
 if TYPE_CHECKING:
     # Loaded when the first answer is read, not at `import oai_images`: the generated models load attrs.
@@ -46,9 +46,23 @@ class GeneratedImage:
         b64_json: The image bytes in base64.
         revised_prompt: The prompt the model actually used (dall-e-3), if it rewrote yours.
         path: Where ``save`` or ``show`` last wrote the image, else None.
+        prompt: The prompt it was generated from (names the file ``save`` writes into a folder).
+        index: Its number in its answer, from 1.
+        created: When it was created, in Unix seconds, if the server said.
     """
 
-    __slots__ = ("_adownload", "_data", "_download", "b64_json", "path", "revised_prompt", "url")
+    __slots__ = (
+        "_adownload",
+        "_data",
+        "_download",
+        "b64_json",
+        "created",
+        "index",
+        "path",
+        "prompt",
+        "revised_prompt",
+        "url",
+    )
 
     def __init__(
         self,
@@ -58,6 +72,9 @@ class GeneratedImage:
         revised_prompt: str | None = None,
         download: Download | None = None,
         adownload: AsyncDownload | None = None,
+        prompt: str | None = None,
+        index: int = 1,
+        created: int | None = None,
     ) -> None:
         """Create an image; the clients do this for you.
 
@@ -67,10 +84,16 @@ class GeneratedImage:
             revised_prompt: The prompt the model used.
             download: How ``read`` downloads ``url``.
             adownload: How ``aread`` downloads ``url``.
+            prompt: The prompt it was generated from.
+            index: Its number in its answer, from 1.
+            created: When it was created, in Unix seconds.
         """
         self.url = url
         self.b64_json = b64_json
         self.revised_prompt = revised_prompt
+        self.prompt = prompt
+        self.index = index
+        self.created = created
         self.path: Path | None = None
         self._download = download
         self._adownload = adownload
@@ -118,37 +141,60 @@ class GeneratedImage:
                 self._data = await self._adownload(self._url())
         return self._data
 
-    def save(self, path_or_dir: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    def save(
+        self, path_or_dir: str | os.PathLike[str], *, overwrite: bool = False, name: str | None = None
+    ) -> Path:
         """Write the image to a file, atomically, and return its path.
 
         Args:
-            path_or_dir: A file path, or a folder (existing, or ending in ``/``) where the image gets a
-                generated unique name; ``~`` is expanded. The extension always says what the bytes are: it
-                is added to a name without one, and replaces an image extension that says otherwise
-                (``out.jpg`` holding PNG bytes is written as ``out.png``).
-            overwrite: Replace an existing file instead of raising ``FileExistsError``.
+            path_or_dir: A file path, or a folder (existing, or ending in ``/``) where the image is named
+                like the command line names it: ``<time>-<prompt slug>-<index>.<ext>``, with ``-v2``,
+                ``-v3``, ... when that name is taken; ``~`` is expanded. The extension always says what
+                the bytes are: it is added to a name without one, and replaces an image extension that
+                says otherwise (``out.jpg`` holding PNG bytes is written as ``out.png``).
+            overwrite: Replace an existing file instead of raising ``FileExistsError`` (in a folder:
+                instead of adding ``-v2``).
+            name: The name template for a folder, with ``{slug}``, ``{index}``, ``{id}`` (8 hex digits
+                of the bytes' SHA-256) and ``{time}`` (when the image was created); the default is
+                ``"{time}-{slug}-{index}"``.
 
         Returns:
             The path written.
 
         Raises:
+            ValueError: ``name`` is not a valid template.
             FileExistsError: The file exists and ``overwrite`` is False. The bytes stay readable.
             OSError: The file could not be written. The bytes stay readable, so the image is not lost.
             OAIImagesError: The bytes could not be read (see :meth:`read`).
         """
-        return self._remember(write_image(self.read(), path_or_dir, overwrite=overwrite))
+        naming = self._naming(name)
+        return self._remember(write_image(self.read(), path_or_dir, overwrite=overwrite, naming=naming))
 
-    async def asave(self, path_or_dir: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    async def asave(
+        self, path_or_dir: str | os.PathLike[str], *, overwrite: bool = False, name: str | None = None
+    ) -> Path:
         """Write the image to a file, like :meth:`save`, downloading with the async client.
 
         The file is written synchronously: a few megabytes to a local disk, not worth a worker thread.
         """
-        return self._remember(write_image(await self.aread(), path_or_dir, overwrite=overwrite))
+        naming = self._naming(name)
+        data = await self.aread()
+        return self._remember(write_image(data, path_or_dir, overwrite=overwrite, naming=naming))
+
+    def _naming(self, template: str | None) -> Naming:
+        if template is not None:
+            from ._files import check_name_template  # noqa: PLC0415 -- only a custom template needs it
+
+            check_name_template(template)
+        return Naming(template or DEFAULT_NAME, self.prompt, self.index, self.created)
 
     def show(self, *, opener: Opener | None = None) -> Path:
-        """Open the image in the default viewer or browser (the seed's ``-Show``).
+        """Open the image in the default viewer or browser (``-Show`` of ``Get-OAIImageGeneration``).
 
-        An image not saved yet is first saved to a new temporary folder.
+        An image not saved yet is first saved to a new temporary folder, which stays for the viewer to
+        read (the operating system's temporary-file cleaning removes it). Where nothing can be shown (no
+        display: an SSH session, a container, CI) this raises before writing anything, and if the viewer
+        cannot be started the temporary file is removed again: save the image with :meth:`save` instead.
 
         Args:
             opener: Opens a file path; defaults to the platform's viewer (``os.startfile``, ``open``,
@@ -158,7 +204,7 @@ class GeneratedImage:
             The path of the file shown.
 
         Raises:
-            OAIImagesError: No display, or no viewer to open the file with.
+            OAIImagesError: No display (the message says so), or no viewer to open the file with.
         """
         return self._open(self.read(), opener)
 
@@ -168,12 +214,22 @@ class GeneratedImage:
 
     def _open(self, data: bytes, opener: Opener | None) -> Path:
         path = self.path if self.path is not None and self.path.exists() else None
-        if path is None:
-            import tempfile  # noqa: PLC0415 -- only showing an unsaved image needs it
+        if path is not None:
+            (opener or open_in_default_viewer)(path)
+            return path
+        if opener is None and (problem := display_problem()):
+            raise OAIImagesError(f"{problem}; save the image with image.save(...) instead")
+        import shutil  # noqa: PLC0415 -- only showing an unsaved image needs these
+        import tempfile  # noqa: PLC0415
 
-            path = self._remember(write_image(data, tempfile.mkdtemp(prefix="oai-images-") + os.sep))
-        (opener or open_in_default_viewer)(path)
-        return path
+        folder = tempfile.mkdtemp(prefix="oai-images-")
+        try:
+            path = write_image(data, folder + os.sep, naming=self._naming(None))
+            (opener or open_in_default_viewer)(path)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # nothing shown: leave nothing behind
+            raise
+        return self._remember(path)
 
     def _remember(self, path: Path) -> Path:
         self.path = path
@@ -248,8 +304,10 @@ class ImageResult:
         model: str | None = None,
         download: Download | None = None,
         adownload: AsyncDownload | None = None,
+        prompt: str | None = None,
     ) -> ImageResult:
         """Build a result from the generated response model; ``download``/``adownload`` fetch URLs."""
+        created = response.created if isinstance(response.created, int) else None
         # The generated models do not check types: a value of the wrong type from a server is dropped here
         # rather than raising later, far from its cause.
         images = [
@@ -259,14 +317,17 @@ class ImageResult:
                 revised_prompt=_text(image.revised_prompt),
                 download=download,
                 adownload=adownload,
+                prompt=prompt,
+                index=index,
+                created=created,
             )
-            for image in _value(response.data) or []
+            for index, image in enumerate(_value(response.data) or [], 1)
         ]
         from oai_images_api.models import ImageGenUsage  # noqa: PLC0415 - see the imports
 
         usage = _value(response.usage)
         return cls(
-            created=response.created if isinstance(response.created, int) else 0,
+            created=created or 0,
             images=images,
             usage=usage if isinstance(usage, ImageGenUsage) else None,
             background=_text(response.background),
@@ -293,11 +354,16 @@ class _ImageEvent:
 
     @staticmethod
     def _common(
-        event: ImageGenPartialImageEvent | ImageGenCompletedEvent, request_id: str | None
+        event: ImageGenPartialImageEvent | ImageGenCompletedEvent,
+        request_id: str | None,
+        prompt: str | None,
+        index: int,
     ) -> dict[str, Any]:
+        created = event.created_at if isinstance(event.created_at, int) else None
+        image = GeneratedImage(b64_json=_text(event.b64_json), prompt=prompt, index=index, created=created)
         return {
-            "image": GeneratedImage(b64_json=_text(event.b64_json)),
-            "created_at": event.created_at if isinstance(event.created_at, int) else None,
+            "image": image,
+            "created_at": created,
             "size": _text(event.size),
             "quality": _text(event.quality),
             "background": _text(event.background),
@@ -324,9 +390,17 @@ class PartialImageEvent(_ImageEvent):
     index: int | None = None
 
     @classmethod
-    def from_event(cls, event: ImageGenPartialImageEvent, *, request_id: str | None) -> PartialImageEvent:
-        """Wrap the generated event model."""
-        return cls(index=_value(event.partial_image_index), **cls._common(event, request_id))
+    def from_event(
+        cls,
+        event: ImageGenPartialImageEvent,
+        *,
+        request_id: str | None,
+        prompt: str | None = None,
+        image_index: int = 1,
+    ) -> PartialImageEvent:
+        """Wrap the generated event model; ``image_index`` numbers the image it is a partial of, from 1."""
+        common = cls._common(event, request_id, prompt, image_index)
+        return cls(index=_value(event.partial_image_index), **common)
 
 
 @dataclass(frozen=True)
@@ -347,6 +421,13 @@ class CompletedImageEvent(_ImageEvent):
     usage: ImageGenUsage | None = None
 
     @classmethod
-    def from_event(cls, event: ImageGenCompletedEvent, *, request_id: str | None) -> CompletedImageEvent:
-        """Wrap the generated event model."""
-        return cls(usage=_value(event.usage), **cls._common(event, request_id))
+    def from_event(
+        cls,
+        event: ImageGenCompletedEvent,
+        *,
+        request_id: str | None,
+        prompt: str | None = None,
+        image_index: int = 1,
+    ) -> CompletedImageEvent:
+        """Wrap the generated event model; ``image_index`` numbers the image in the stream, from 1."""
+        return cls(usage=_value(event.usage), **cls._common(event, request_id, prompt, image_index))

@@ -100,6 +100,26 @@ def connection_error(exc: httpx.HTTPError, *, secret: str | None = None) -> APIC
     return APIConnectionError(f"could not get an answer from the server: {detail}")
 
 
+#: Told before each retry: ``(delay, attempt, max_retries, reason)``: the seconds about to be waited, which
+#: retry this is (from 1), how many are allowed, and why in a few words ("rate limited", "server error 503",
+#: "timed out", "connection failed").
+OnRetry = Callable[[float, int, int, str], None]
+
+
+def retry_reason(response: httpx.Response | None, exc: httpx.HTTPError | None = None) -> str:
+    """Why a retry happens, in a few words for a person: from the response, else the httpx error."""
+    if response is not None:
+        status = response.status_code
+        if status == 429:
+            return "rate limited"
+        if status >= 500:
+            return f"server error {status}"
+        return f"status {status}"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return "connection failed"
+
+
 @dataclass
 class RetryBudget:
     """The retry state of one logical request: how many retries are left, and how long to wait.
@@ -112,11 +132,14 @@ class RetryBudget:
     jitter: Callable[[], float]
     secret: str | None = field(default=None, repr=False)
     retries_taken: int = 0
+    #: Why the last retry was decided (see `retry_reason`), for `OnRetry`.
+    reason: str = ""
 
     def after_response(self, response: httpx.Response) -> float | None:
         """The wait before retrying this response, or None to hand it to the caller as it is."""
         if response.is_success or self.retries_taken >= self.max_retries or not should_retry(response):
             return None
+        self.reason = retry_reason(response)
         return self._next(response.headers)
 
     def after_error(self, exc: httpx.HTTPError) -> float:
@@ -127,6 +150,7 @@ class RetryBudget:
         """
         if self.retries_taken >= self.max_retries or not is_retryable_error(exc):
             raise connection_error(exc, secret=self.secret) from exc
+        self.reason = retry_reason(None, exc)
         return self._next(None)
 
     def _next(self, headers: httpx.Headers | None) -> float:

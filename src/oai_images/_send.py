@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from ._retries import RetryBudget
+from ._retries import OnRetry, RetryBudget
 
 __all__ = ["asend", "send"]
 
@@ -24,8 +24,11 @@ def send(
     sleep: Callable[[float], None],
     stream: bool = False,
     follow_redirects: bool = False,
+    on_retry: OnRetry | None = None,
 ) -> httpx.Response:
     """Send with retries; return the final response, its body read unless it is a streamed 2xx.
+
+    ``on_retry`` is told about each retry before its wait.
 
     Raises:
         APIConnectionError: (or APITimeoutError) no answer after the retries, chained to httpx's error.
@@ -44,6 +47,8 @@ def send(
                 return response
             delay = retry
             response.close()
+        if on_retry is not None:
+            on_retry(delay, budget.retries_taken, budget.max_retries, budget.reason)
         sleep(delay)
 
 
@@ -55,6 +60,7 @@ async def asend(
     sleep: Callable[[float], Awaitable[None]],
     stream: bool = False,
     follow_redirects: bool = False,
+    on_retry: OnRetry | None = None,
 ) -> httpx.Response:
     """The awaited twin of `send`."""
     while True:
@@ -70,4 +76,6 @@ async def asend(
                 return response
             delay = retry
             await response.aclose()
+        if on_retry is not None:
+            on_retry(delay, budget.retries_taken, budget.max_retries, budget.reason)
         await sleep(delay)

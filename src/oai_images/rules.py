@@ -11,10 +11,10 @@ Two layers, both read from data:
    ``n``, the API's defaults, and the cross-field rules of its family (`Requires`). This is the one place
    per model fact; the emulator, the command line's help and ``oai-images models`` read it too.
 
-Sources, newest first for what the API accepts: the API reference of November 2026, the official OpenAPI
-spec of 2026-08, and for dall-e-2 and dall-e-3 the ``Get-OAIImageGeneration`` function of the PSAI
-PowerShell module, whose rules hold exactly. ``tests/test_rules.py`` proves the table and the generated
-enums agree.
+Sources: ``openapi/images.yaml`` (OpenAI's spec of 2026-08 brought up to the API of November 2026; its
+header lists every change and why), and for dall-e-2 and dall-e-3 the ``Get-OAIImageGeneration`` function
+of the PSAI PowerShell module, whose rules hold exactly. ``tests/test_rules.py`` proves the table and the
+generated enums agree.
 """
 
 from __future__ import annotations
@@ -193,7 +193,7 @@ _DALL_E_3 = ModelRules(
     defaults={**_DALL_E_DEFAULTS, "style": "vivid"},
     note=_RETIRED_DALL_E,
 )
-# The GPT image models. gif and svg output are preview formats that the reference ties to no model (access
+# The GPT image models. gif and svg output are preview formats that the API ties to no model (access
 # is granted per account), so every GPT image model may ask for them: the server, not a guess here, says
 # no to an account without the preview.
 _GPT_IMAGE_1 = ModelRules(
@@ -228,9 +228,9 @@ _GPT_IMAGE_2_5 = replace(
     _GPT_IMAGE_2,
     values={**_GPT_IMAGE_2.values, "quality": ("low", "medium", "high", "xhigh", "max", "auto")},
 )
-# gpt-image-2.6-* and chatgpt-image-latest are named by the reference, but their sizes are not described:
+# gpt-image-2.6-* and chatgpt-image-latest are named by the API, but their sizes are not documented:
 # rather than refuse a paid request on a guess, they take free sizes too. xhigh and max stay 2.5-only, as
-# the reference says in so many words.
+# the API documents in so many words.
 _GPT_UNDESCRIBED = replace(
     _GPT_IMAGE_2, note="sizes not documented: checked as gpt-image-2's, free WxH sizes included"
 )

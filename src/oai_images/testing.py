@@ -5,9 +5,9 @@ Installed as a pytest plugin (entry point ``oai_images``), so the fixtures need 
 .. code-block:: python
 
     def test_thumbnail(images_emulator):
-        result = images_emulator.client.generate("a fox", model="gpt-image-1", size="1024x1024")
+        result = images_emulator.client.generate("a fox", model="gpt-image-1.5", size="1024x1024")
         assert result.images[0].read().startswith(b"\x89PNG")
-        assert images_emulator.requests[0].json["model"] == "gpt-image-1"
+        assert images_emulator.requests[0].json["model"] == "gpt-image-1.5"
 
     def test_survives_rate_limits(images_emulator):
         images_emulator.set_fault("rate_limit;times=2")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from .generate import generate
+from .models import models
 from .serve import serve
 
 __all__ = ["main"]
@@ -22,8 +23,13 @@ def main() -> None:
 
     The API key comes from OPENAI_API_KEY; OPENAI_BASE_URL, OPENAI_ORG_ID and OPENAI_PROJECT_ID are read
     too. Try everything offline with `oai-images generate ... --emulator`.
+
+    Tab completion of commands, options and their values: add
+    `eval "$(_OAI_IMAGES_COMPLETE=bash_source oai-images)"` to ~/.bashrc (zsh: zsh_source in ~/.zshrc;
+    fish: `_OAI_IMAGES_COMPLETE=fish_source oai-images | source`).
     """
 
 
 main.add_command(generate)
+main.add_command(models)
 main.add_command(serve)

@@ -21,11 +21,14 @@ from .._redact import redact
 
 if TYPE_CHECKING:
     from .. import ImagesClient
+    from .._retries import OnRetry
 
 __all__ = [
     "EXIT_API_ERROR",
     "EXIT_INTERRUPTED",
     "EXIT_INVALID",
+    "NO_EMULATOR",
+    "NO_KEY",
     "Failure",
     "Interrupted",
     "InvalidInput",
@@ -42,9 +45,9 @@ NO_KEY = (
     "no API key: set OPENAI_API_KEY (export OPENAI_API_KEY=sk-...), or try the offline emulator with "
     "--emulator, or point --base-url at a compatible server"
 )
-_NO_EMULATOR = (
+NO_EMULATOR = (
     "--emulator needs the emulator extra, which is not installed: pip install 'oai-images[emulator]' "
-    "(or pipx inject oai-images 'oai-images[emulator]')"
+    "(installed with pipx: pipx install --force 'oai-images[emulator]')"
 )
 
 
@@ -115,7 +118,7 @@ def _translated(exc: Exception) -> click.ClickException:  # noqa: PLR0911 - one 
     if isinstance(exc, InvalidParameterError):
         message = redact(str(exc), secrets)
         if exc.param == "emulator":
-            return InvalidInput(_NO_EMULATOR)
+            return InvalidInput(NO_EMULATOR)
         option = _OPTION_OF.get(exc.param)
         if option is not None:
             message = f"{option}: {message}".replace("stream True is", "streaming is")
@@ -167,16 +170,22 @@ def client_options(function: _F) -> _F:
 
 
 def make_client(
-    *, emulator: bool, base_url: str | None, timeout: float | None, max_retries: int, no_validate: bool
+    *,
+    emulator: bool,
+    base_url: str | None,
+    timeout: float | None,
+    max_retries: int,
+    no_validate: bool,
+    on_retry: OnRetry | None = None,
 ) -> ImagesClient:
-    """The facade client for the client options.
+    """The facade client for the client options; ``on_retry`` is told of each retry (to say so).
 
     Raises:
         MissingAPIKeyError: No key for the public API (the caller's `translated_errors` says what to do).
     """
     from .. import ImagesClient  # noqa: PLC0415 -- keep `oai-images --help` fast
 
-    options: dict[str, Any] = {"max_retries": max_retries, "validate": not no_validate}
+    options: dict[str, Any] = {"max_retries": max_retries, "validate": not no_validate, "on_retry": on_retry}
     if timeout is not None:
         options["timeout"] = timeout
     return ImagesClient(base_url=base_url, emulator=emulator, **options)

@@ -18,9 +18,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from click.shell_completion import CompletionItem
     from oai_images_api.api import Operation
 
     from ..rules import FieldSchema
+
+    Completer = Callable[[click.Context, click.Parameter, str], list[CompletionItem]]
 
 __all__ = ["FieldsCommand", "field_values"]
 
@@ -76,7 +81,33 @@ def _field_options(schema: FieldSchema, path: tuple[str, ...]) -> Iterator[click
     if "bool" in kinds and not kinds - {"bool"}:
         yield click.Option(declarations, type=bool, default=None, help=_help(schema))
         return
-    yield click.Option(declarations, type=int if numeric else str, default=None, help=_help(schema))
+    yield click.Option(
+        declarations,
+        type=int if numeric else str,
+        default=None,
+        help=_help(schema),
+        shell_complete=_completer(name, schema.values),
+    )
+
+
+def _completer(name: str, values: tuple[str, ...]) -> Completer | None:
+    """Tab completion of an option's values: the spec's enum members, narrowed to what the --model typed
+    before accepts; for --model, every model the rules table knows too (the spec lists fewer)."""  # noqa: D205, D209 - one sentence over two lines
+    from ..rules import MODEL_RULES  # noqa: PLC0415 -- loaded with the options, not at import
+
+    if name == "model":
+        values = (*MODEL_RULES, *(value for value in values if value not in MODEL_RULES))
+    if not values:
+        return None
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+        from click.shell_completion import CompletionItem  # noqa: PLC0415 -- only when completing
+
+        rules = MODEL_RULES.get(str(ctx.params.get("model")))
+        offered = (rules.allowed(name) or values) if rules is not None and name != "model" else values
+        return [CompletionItem(value) for value in offered if value.startswith(incomplete)]
+
+    return complete
 
 
 def _help(schema: FieldSchema) -> str:

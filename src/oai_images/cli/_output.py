@@ -11,19 +11,27 @@ import dataclasses
 import json
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from .._files import slug
+from .._files import DEFAULT_NAME
 
 if TYPE_CHECKING:
     from .. import GeneratedImage, ImageResult
 
-__all__ = ["Names", "Outcome", "listed_on_failure", "report", "save_unique", "say", "spinner", "total_usage"]
+__all__ = [
+    "Names",
+    "Outcome",
+    "RetryNotices",
+    "listed_on_failure",
+    "report",
+    "say",
+    "spinner",
+    "total_usage",
+]
 
 
 def say(text: str) -> None:
@@ -88,39 +96,71 @@ class Outcome:
 
 
 class Names:
-    """Where images go: <time>-<slug>-<index>[-partial<k>].<ext> in the --out folder.
+    """Where images go: into the --out folder, named by the --name template, or to one --output-file.
 
-    An image that cannot be saved there (a full disk, no permission) is saved in a rescue folder instead,
-    with a warning: the image was paid for.
+    The names come from the one scheme `GeneratedImage.save` uses for a folder (`oai_images._files`):
+    ``<time>-<slug>-<index>[-partial<k>].<ext>`` by default, ``-v2`` added rather than replacing a file.
+    An image that cannot be saved where asked (a full disk, no permission) is saved in a rescue folder
+    instead, with a warning: the image was paid for.
     """
 
-    def __init__(self, out: Path, prompt: str) -> None:
+    def __init__(
+        self,
+        out: Path,
+        template: str = DEFAULT_NAME,
+        *,
+        output_file: Path | None = None,
+        overwrite: bool = False,
+    ) -> None:
         self.out = out
-        self.stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug(prompt)}"
+        self.template = template
+        self.output_file = output_file
+        self.overwrite = overwrite
         self.partials: list[Path] = []
 
-    def save(self, image: GeneratedImage, index: int, suffix: str = "") -> Path:
-        """Save one image (a URL is downloaded now, before it expires) and return its path."""
-        name = f"{self.stem}-{index}{suffix}"
+    def save(self, image: GeneratedImage, suffix: str = "") -> Path:
+        """Save one image (a URL is downloaded now, before it expires) and return its path.
+
+        Args:
+            image: The image, its prompt and index set by the client.
+            suffix: Added to the name: ``-partial1`` for the first partial image of it.
+        """
         try:
-            return save_unique(image, self.out, name)
+            if self.output_file is not None:
+                target = self.output_file
+                if suffix:
+                    target = target.with_name(f"{target.stem}{suffix}{target.suffix}")
+                return image.save(target, overwrite=self.overwrite)
+            self.out.mkdir(parents=True, exist_ok=True)  # so that save() takes it for a folder
+            return image.save(self.out, name=self.template + suffix)
         except OSError as exc:
             # A private new folder (mkdtemp), so no other user of the machine can pre-empt it.
             rescue = Path(tempfile.mkdtemp(prefix="oai-images-rescue-"))
-            path = save_unique(image, rescue, name)
-            say(f"warning: could not save in {self.out} ({exc}); saved in {rescue} instead")
+            path = image.save(rescue, name=self.template + suffix)
+            where = self.output_file or self.out
+            say(f"warning: could not save as {where} ({exc}); saved in {rescue} instead")
             return path
 
 
-def save_unique(image: GeneratedImage, folder: Path, name: str) -> Path:
-    """Save under `name`, or `name-v2`, `name-v3`, ... when a file of that name is already there."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1, 1000):
-        try:
-            return image.save(folder / (name if attempt == 1 else f"{name}-v{attempt}"))
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free name for {name} in {folder}")
+class RetryNotices:
+    """The client's ``on_retry``: one line on standard error per retry, above the spinner if there is one.
+
+    ``rate limited, retrying in 3 s (1/2)``.
+    """
+
+    def __init__(self) -> None:
+        self.say: Callable[[str], None] = say
+
+    def __call__(self, delay: float, attempt: int, max_retries: int, reason: str) -> None:
+        """Say that a retry is coming, and when."""
+        self.say(f"{reason}, retrying in {_seconds(delay)} s ({attempt}/{max_retries})")
+
+
+def _seconds(delay: float) -> str:
+    """Seconds as a person reads them: ``3``, ``0.5``, ``2.7``."""
+    if delay >= 10:
+        return f"{delay:.0f}"
+    return f"{delay:.1f}".removesuffix(".0")
 
 
 @contextlib.contextmanager
@@ -174,4 +214,4 @@ def report(
             try:
                 image.show()
             except Exception as exc:  # the images are saved; say why they can't be shown
-                click.echo(f"warning: cannot show the image: {exc}", err=True)
+                click.echo(f"warning: {exc}", err=True)

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .._errors import OAIImagesError
-from ._common import client_options, make_client, read_prompt, translated_errors
+from ._common import InvalidInput, client_options, make_client, read_prompt, translated_errors
 from ._fields import FieldsCommand, field_values
-from ._output import Names, Outcome, listed_on_failure, report, say, spinner, total_usage
+from ._output import Names, Outcome, RetryNotices, listed_on_failure, report, say, spinner, total_usage
 
 if TYPE_CHECKING:
     from .. import ImagesClient
@@ -31,20 +31,41 @@ def _operation() -> Any:
 
 _EXAMPLES = """\b
 Examples:
-  # The seed's first example: the API's default model and values
-  oai-images generate "Generate a beautiful landscape image"
-  # The seed's second example, with values the API accepts
-  oai-images generate "Generate a cute cat image" -m dall-e-2 -n 5 -r b64_json
-  # dall-e-3 in landscape, HD, natural style, opened in the default viewer
-  oai-images generate "a lighthouse at dusk" -m dall-e-3 -s 1792x1024 -q hd --style natural --show
-  # gpt-image-2 streaming two partial images per image before the final one
-  oai-images generate "a paper crane" -m gpt-image-2 --partial-images 2
+  # gpt-image-2 in landscape, high quality, opened in the default viewer
+  oai-images generate "a lighthouse at dusk" -m gpt-image-2 -s 1536x1024 -q high --show
+  # One file, named by you (its extension must match the format)
+  oai-images generate "a red fox" -m gpt-image-1.5 --output-format webp --output-file fox.webp
+  # Four images into a folder, named by a template
+  oai-images generate "a red fox" -m gpt-image-2 -n 4 -o foxes --name "fox-{index:02d}-{id}"
   # gpt-image-2 with a free size, a transparent WebP, JSON for scripts
   oai-images generate "a paper crane" -m gpt-image-2 -s 1536x864 --background transparent \\
       --output-format webp --json
-  # The prompt from stdin, offline against the built-in emulator
-  echo "an otter" | oai-images generate - --emulator -m gpt-image-1.5
+  # gpt-image-2 streaming two partial images per image before the final one
+  oai-images generate "a paper crane" -m gpt-image-2 --partial-images 2
+  # The prompt piped in, offline against the built-in emulator
+  echo "an otter" | oai-images generate --emulator -m gpt-image-1.5
+  # Get-OAIImageGeneration's examples (PSAI module), for servers that still serve dall-e
+  oai-images generate "Generate a cute cat image" -m dall-e-2 -n 5 -r b64_json
+  oai-images generate "a lighthouse at dusk" -m dall-e-3 -s 1792x1024 -q hd --style natural
 """
+
+_NAME_HELP = (
+    "How files in --out are named (the extension comes from the image): {slug} of the prompt, {index} "
+    "(from 1; {index:02d} pads it), {id} (8 hex digits of the image's SHA-256), {time} (when it was "
+    "created). A taken name gets -v2."
+)
+
+
+def _check_template(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--name: a valid template, checked before anything is sent."""
+    if value is not None:
+        from .._files import check_name_template  # noqa: PLC0415 -- light, but only with --name
+
+        try:
+            check_name_template(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx, param) from exc
+    return value
 
 
 class _GenerateCommand(FieldsCommand):
@@ -52,29 +73,16 @@ class _GenerateCommand(FieldsCommand):
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         super().format_epilog(ctx, formatter)
-        from ..rules import MODEL_RULES  # noqa: PLC0415 -- only when help is shown, to keep start-up fast
+        from .models import model_blocks  # noqa: PLC0415 -- reads the rules table: only when help is shown
 
-        groups: dict[int, list[str]] = {}  # models that share one rules object are listed together
-        for model, rules in MODEL_RULES.items():
-            groups.setdefault(id(rules), []).append(model)
-        blocks = ["Valid values per model (checked before any request; --no-validate skips the checks):"]
-        for models in groups.values():
-            rules = MODEL_RULES[models[0]]
-            sizes = ", ".join(rules.sizes)
-            if rules.free_sizes:
-                sizes += ", or WxH: multiples of 16, 1:3 to 3:1, at most 3840x2160"
-            lines = [", ".join(models) + (f" ({rules.note})" if rules.note else ""), f"  size: {sizes}"]
-            lines.append(f"  n: {'1' if rules.max_n == 1 else f'1 to {rules.max_n}'}")
-            lines.append(f"  prompt: at most {rules.max_prompt_chars} characters")
-            for name, values in rules.values.items():
-                if name != "size" and rules.accepts(name):
-                    lines.append(f"  {name.replace('_', '-')}: {', '.join(values)}")
-            blocks.append("\n".join(lines))
-        blocks.append(
+        blocks = [
+            "Valid values per model (checked before any request; --no-validate skips the checks; "
+            "`oai-images models` shows them again, --json for scripts):",
+            *model_blocks(),
             "With no --model the API uses dall-e-2, unless a GPT-only option (--background, --moderation,\n"
-            "--output-format, ...) is given. Any other model name is sent with only the model-independent\n"
-            "checks, for compatible servers with models of their own."
-        )
+            "--output-format, ...) is given: name a model. Any other model name is sent with only the\n"
+            "model-independent checks, for compatible servers with models of their own.",
+        ]
         for block in blocks:
             formatter.write_paragraph()
             formatter.write_text("\b\n" + block)
@@ -94,16 +102,27 @@ class _GenerateCommand(FieldsCommand):
     "-o",
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("images"),
-    show_default=True,
-    help="The folder images are saved in.",
+    default=None,
+    show_default="images",
+    help="The folder images are saved in (created if missing).",
 )
+@click.option("--name", "name_template", metavar="TEMPLATE", callback=_check_template, help=_NAME_HELP)
+@click.option(
+    "--output-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the one image as this file instead; its extension must match the format (.png unless "
+    "--output-format says otherwise); an existing file is an error unless --overwrite.",
+)
+@click.option("--overwrite", is_flag=True, help="Let --output-file replace an existing file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the paths.")
 @client_options
 def generate(
     prompt: str | None,
     *,
-    out: Path,
+    out: Path | None,
+    name_template: str | None,
+    output_file: Path | None,
+    overwrite: bool,
     show: bool,
     as_json: bool,
     emulator: bool,
@@ -123,7 +142,8 @@ def generate(
     prompt = read_prompt(prompt)
     fields = field_values(options)
     streaming = fields.get("partial_images") is not None
-    names = Names(out.expanduser(), prompt)
+    names = _names(out, name_template, output_file, overwrite, fields)
+    notices = RetryNotices()
     with translated_errors(debug=debug):
         client = make_client(
             emulator=emulator,
@@ -131,12 +151,13 @@ def generate(
             timeout=timeout,
             max_retries=max_retries,
             no_validate=no_validate,
+            on_retry=notices,
         )
         with client:
             if streaming:
-                outcome, paths = _streamed(client, prompt, fields, names)
+                outcome, paths = _streamed(client, prompt, fields, names, notices)
             else:
-                outcome, paths = _answered(client, prompt, fields, names)
+                outcome, paths = _answered(client, prompt, fields, names, notices)
         if not outcome.images:
             raise OAIImagesError(f"the server answered without an image (request id {outcome.request_id})")
     model = _applied_model({**fields, "stream": True} if streaming else fields)
@@ -144,20 +165,22 @@ def generate(
 
 
 def _answered(
-    client: ImagesClient, prompt: str, fields: dict[str, Any], names: Names
+    client: ImagesClient, prompt: str, fields: dict[str, Any], names: Names, notices: RetryNotices
 ) -> tuple[Outcome, list[Path]]:
     """Generate in one answer, then save every image (a URL is downloaded now, before it expires)."""
-    with spinner("Generating"):
+    with spinner("Generating") as line:
+        notices.say = line
         outcome = Outcome.of(client.generate(prompt, **fields))
+    notices.say = say
     paths: list[Path] = []
     with listed_on_failure(paths, say):
-        for index, image in enumerate(outcome.images, 1):
-            paths.append(names.save(image, index))
+        for image in outcome.images:
+            paths.append(names.save(image))
     return outcome, paths
 
 
 def _streamed(
-    client: ImagesClient, prompt: str, fields: dict[str, Any], names: Names
+    client: ImagesClient, prompt: str, fields: dict[str, Any], names: Names, notices: RetryNotices
 ) -> tuple[Outcome, list[Path]]:
     """Generate in streaming mode, saving every image the moment it arrives: partial images (their paths
     on stderr) and each final one, so a failure later in the stream loses nothing already paid for."""  # noqa: D205, D209 - one sentence over two lines
@@ -165,17 +188,19 @@ def _streamed(
 
     finals: list[CompletedImageEvent] = []
     paths: list[Path] = []
-    with spinner("Generating") as say:
+    with spinner("Generating") as line:
+        notices.say = line
         events = client.generate_stream(prompt, **fields)
-        with contextlib.closing(events), listed_on_failure(paths, say):
+        with contextlib.closing(events), listed_on_failure(paths, line):
             for event in events:
                 if isinstance(event, CompletedImageEvent):
                     finals.append(event)
-                    paths.append(names.save(event.image, len(finals)))
+                    paths.append(names.save(event.image))
                     continue
-                path = names.save(event.image, len(finals) + 1, f"-partial{(event.index or 0) + 1}")
+                path = names.save(event.image, f"-partial{(event.index or 0) + 1}")
                 names.partials.append(path)
-                say(f"partial image: {path}")
+                line(f"partial image: {path}")
+    notices.say = say
     last = finals[-1] if finals else None
     outcome = Outcome(
         images=[event.image for event in finals],
@@ -184,6 +209,79 @@ def _streamed(
         usage=total_usage([event.usage for event in finals]),
     )
     return outcome, paths
+
+
+#: The file extensions of each output format.
+_EXTENSIONS = {
+    "png": (".png",),
+    "jpeg": (".jpg", ".jpeg"),
+    "webp": (".webp",),
+    "gif": (".gif",),
+    "svg": (".svg",),
+}
+_IMAGE_SUFFIXES = frozenset(suffix for suffixes in _EXTENSIONS.values() for suffix in suffixes)
+
+
+def _names(
+    out: Path | None,
+    template: str | None,
+    output_file: Path | None,
+    overwrite: bool,
+    fields: dict[str, Any],
+) -> Names:
+    """Where the images go, checked before anything is sent (a paid image must have somewhere to go).
+
+    Raises:
+        InvalidInput: --output-file with --out, --name or more than one image; an extension that is not
+            the format's; an existing file without --overwrite; an --out that names a file.
+    """
+    from .._files import DEFAULT_NAME  # noqa: PLC0415 -- light, loaded with the facade anyway
+
+    if output_file is None:
+        folder = (out or Path("images")).expanduser()
+        if folder.suffix.lower() in _IMAGE_SUFFIXES and not folder.is_dir():
+            raise InvalidInput(
+                f"--out {out} names a file, but --out is the folder images are saved in; to save one image "
+                f"as that file use --output-file {out}"
+            )
+        if overwrite:
+            raise InvalidInput("--overwrite is for --output-file; in --out a taken name gets -v2 instead")
+        return Names(folder, template or DEFAULT_NAME)
+    given = [option for option, value in (("--out", out), ("--name", template)) if value is not None]
+    if given:
+        raise InvalidInput(f"--output-file names the file itself: it does not go with {' or '.join(given)}")
+    n = fields.get("n", 1)
+    if isinstance(n, int) and n > 1:
+        raise InvalidInput(
+            f"--output-file saves one image, but -n {n} asks for {n}: use --out DIR (and --name) instead"
+        )
+    path = output_file.expanduser()
+    expected = _format_of(fields)
+    suffix = path.suffix.lower()
+    if suffix and expected is not None and suffix not in _EXTENSIONS.get(expected, ()):
+        wanted = " or ".join(_EXTENSIONS.get(expected, (f".{expected}",)))
+        raise InvalidInput(
+            f"--output-file {output_file}: the image will be {expected}, so the file must end in {wanted} "
+            "(or set --output-format to match the name)"
+        )
+    if expected is not None and not suffix:
+        path = path.with_name(path.name + _EXTENSIONS.get(expected, (f".{expected}",))[0])
+    if path.exists() and not overwrite:
+        raise InvalidInput(f"--output-file {path} exists; pass --overwrite to replace it")
+    if path.is_dir():
+        raise InvalidInput(f"--output-file {path} is a folder; use --out for a folder")
+    return Names(path.parent, output_file=path, overwrite=overwrite)
+
+
+def _format_of(fields: dict[str, Any]) -> str | None:
+    """The format the image will come in: --output-format, else PNG for every model the rules know."""
+    fmt = fields.get("output_format")
+    if isinstance(fmt, str):
+        return fmt.lower()
+    from ..rules import resolve_model  # noqa: PLC0415 -- loaded with the facade anyway
+
+    # Every known model answers PNG by default (dall-e always); another model's server decides.
+    return "png" if resolve_model(fields) is not None else None
 
 
 def _applied_model(fields: dict[str, Any]) -> str | None:

@@ -11,10 +11,19 @@ import click
 __all__ = ["serve"]
 
 _ENV = "OAI_IMAGES_EMULATOR_"
+# An epilog, not part of the docstring: click keeps a paragraph as written only after a line holding just
+# "\b" (the backspace character), which a raw docstring cannot contain.
+_EXAMPLES = """\b
+Examples:
+  oai-images serve
+  oai-images serve --port 0 --latency-ms 200-800
+  oai-images serve --fault 'rate_limit;times=2;retry_after=1'
+  OPENAI_BASE_URL=http://127.0.0.1:8787/v1 OPENAI_API_KEY=sk-any oai-images generate "a fox" -m gpt-image-2
+"""
 _FAULTS = "rate_limit, server_error, service_unavailable, hang, drop, truncate, not_json"
 
 
-@click.command()
+@click.command(epilog=_EXAMPLES)
 @click.option("--host", default="127.0.0.1", show_default=True, envvar=_ENV + "HOST", help="Address to bind.")
 @click.option(
     "--port",
@@ -89,18 +98,11 @@ def serve(
     max_images: int | None,
     log_level: str,
 ) -> None:
-    r"""Serve the offline emulator: POST /v1/images/generations, like the real API, with no key or network.
+    """Serve the offline emulator: POST /v1/images/generations, like the real API, with no key or network.
 
     Point any OpenAI client at the printed base URL with any non-empty API key. Every option also reads
     an OAI_IMAGES_EMULATOR_* environment variable (OAI_IMAGES_EMULATOR_FAULT, ..._LATENCY_MS, ...).
     Per request, the headers x-emulator-fault and x-emulator-latency-ms override --fault and --latency-ms.
-
-    \b
-    Examples:
-      oai-images serve
-      oai-images serve --port 0 --latency-ms 200-800
-      oai-images serve --fault 'rate_limit;times=2;retry_after=1'
-      OPENAI_BASE_URL=http://127.0.0.1:8787/v1 OPENAI_API_KEY=sk-any oai-images generate "a fox"
     """
     try:
         from ..emulator import (  # noqa: PLC0415 -- heavy: the server and Pillow
@@ -111,7 +113,9 @@ def serve(
             run_server,
         )
     except ImportError as exc:
-        raise click.ClickException(str(exc)) from exc
+        from ._common import NO_EMULATOR, InvalidInput  # noqa: PLC0415 -- only on this error
+
+        raise InvalidInput(NO_EMULATOR.replace("--emulator needs", "serve needs")) from exc
     if not allow_remote and not is_loopback(host):
         raise click.UsageError(
             f"--host {host} is not a loopback address; the emulator accepts any key, so binding it to a "
