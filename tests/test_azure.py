@@ -11,12 +11,14 @@ import base64
 import json
 from collections.abc import Callable, Iterator, Mapping
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 import httpx
 import httpx2
 import openai
 import pytest
+from click.testing import CliRunner
 from PIL import Image
 from pytest_httpx import HTTPXMock
 
@@ -30,8 +32,10 @@ from oai_images import (
     NotFoundError,
     OAIImagesError,
 )
+from oai_images.cli import main
 from oai_images.emulator import EmulatorServer
 from tests.conftest import Facade
+from tests.test_cli import run
 
 ENDPOINT = "https://my-resource.openai.azure.com"
 VERSION = "2025-04-01-preview"
@@ -607,3 +611,68 @@ def test_emulator_answers_azure_errors(
     response = httpx.post(endpoint + path, json=body, headers=headers)
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
+
+
+# --- the command line ---------------------------------------------------------------------------------
+
+
+def test_cli_help_lists_the_azure_options_in_their_own_section() -> None:
+    """The generate help shows --azure-endpoint, --azure-deployment and --api-version under their heading."""
+    result = CliRunner().invoke(main, ["generate", "--help"], terminal_width=120)
+    assert result.exit_code == 0
+    options, _, azure = result.output.partition("Azure OpenAI options:")
+    for option in ("--azure-endpoint", "--azure-deployment", "--api-version"):
+        assert option in azure
+        assert option not in options
+    assert "--base-url" in options
+
+
+@pytest.mark.slow
+def test_cli_generates_through_the_emulators_azure_route(tmp_path: Path) -> None:
+    """--emulator --azure-deployment draws with the deployment's model and reports the deployment."""
+    done = run(
+        "generate", "a fox", "--emulator", "--azure-deployment", "gpt-image-1.5", "-s", "1536x1024",
+        "-o", str(tmp_path), "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["model"] == "gpt-image-1.5"
+    with Image.open(document["images"][0]["path"]) as image:
+        assert image.size == (1536, 1024)
+
+
+@pytest.mark.slow
+def test_cli_sends_to_an_azure_endpoint_from_the_environment(
+    azure_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """AZURE_OPENAI_ENDPOINT, OPENAI_API_VERSION and AZURE_OPENAI_API_KEY suffice; the key is not shown."""
+    env = {
+        "AZURE_OPENAI_ENDPOINT": azure_server.base_url.removesuffix("/v1"),
+        "OPENAI_API_VERSION": VERSION,
+        "AZURE_OPENAI_API_KEY": KEY,
+    }
+    done = run("generate", "a fox", "--azure-deployment", "my-images", "-o", str(tmp_path), env=env)
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).is_file()
+    assert azure_server.state.requests[-1].path == "/openai/deployments/my-images/images/generations"
+    failed = run("generate", "a fox", "--azure-deployment", "nope", "-o", str(tmp_path), env=env)
+    assert failed.returncode == 1
+    assert "404" in failed.stderr
+    assert "does not exist" in failed.stderr
+    assert KEY not in failed.stdout + failed.stderr + done.stdout + done.stderr
+
+
+def test_cli_azure_without_credentials_exits_2() -> None:
+    """An Azure endpoint with no key or token: exit 2 naming the variables, nothing sent."""
+    result = CliRunner().invoke(
+        main, ["generate", "a fox", "--azure-endpoint", "http://127.0.0.1:9", "--api-version", "v1"]
+    )
+    assert result.exit_code == 2
+    assert "AZURE_OPENAI_API_KEY" in result.output
+
+
+def test_cli_azure_deployment_without_an_endpoint_exits_2() -> None:
+    """--azure-deployment with neither --azure-endpoint nor --emulator is refused, not silently ignored."""
+    result = CliRunner().invoke(main, ["generate", "a fox", "--azure-deployment", "img"])
+    assert result.exit_code == 2
+    assert "--azure-endpoint" in result.output

@@ -108,12 +108,13 @@ def _checked_models(deployment_models: Mapping[str, str] | None, model_family: s
 
 
 def _resolve_credentials(
-    api_key: str | None, azure_ad_token: str | None, provider: object | None
+    api_key: str | None, azure_ad_token: str | None, provider: object | None, *, environ: bool
 ) -> tuple[str | None, str | None]:
     """The key and the static token, as ``AzureOpenAI`` resolves them.
 
     At most one credential may be given; with none, ``AZURE_OPENAI_AD_TOKEN`` comes before
-    ``AZURE_OPENAI_API_KEY``. ``OPENAI_API_KEY`` is never read: it is a key for another service.
+    ``AZURE_OPENAI_API_KEY`` (unless ``environ`` is False: a real credential has no business going to
+    the in-process emulator). ``OPENAI_API_KEY`` is never read: it is a key for another service.
 
     Raises:
         InvalidParameterError: More than one credential was given.
@@ -124,7 +125,7 @@ def _resolve_credentials(
     if len(given) > 1:
         message = f"{' and '.join(given)} are mutually exclusive: pass only one"
         raise InvalidParameterError(given[1], "(not shown)", ("only one credential",), message)
-    if not given:
+    if not given and environ:
         azure_ad_token = os.environ.get("AZURE_OPENAI_AD_TOKEN") or None
         if azure_ad_token is None:
             api_key = os.environ.get("AZURE_OPENAI_API_KEY") or None
@@ -211,8 +212,10 @@ class _AzureBase(_ClientBase[_HttpT, _SleepT]):
                 rules do not know in ``deployment_models`` or ``model_family``.
             MissingAPIKeyError: No credential at all (and no injected ``http_client`` to carry one).
         """
-        api_key, azure_ad_token = _resolve_credentials(api_key, azure_ad_token, azure_ad_token_provider)
         backend = load_backend("emulator") if emulator else None
+        api_key, azure_ad_token = _resolve_credentials(
+            api_key, azure_ad_token, azure_ad_token_provider, environ=backend is None
+        )
         if backend is not None:
             origin = httpx.URL(backend.base_url).copy_with(path="/", query=None)
             azure_endpoint = azure_endpoint or str(origin)

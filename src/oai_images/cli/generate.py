@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .._errors import OAIImagesError
-from ._common import client_options, make_client, read_prompt, translated_errors
+from ._common import (
+    azure_deployment,
+    azure_options,
+    client_options,
+    make_client,
+    read_prompt,
+    translated_errors,
+)
 from ._fields import FieldsCommand, field_values
 from ._output import Names, Outcome, listed_on_failure, report, say, spinner, total_usage
 
@@ -100,6 +107,7 @@ class _GenerateCommand(FieldsCommand):
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the paths.")
 @client_options
+@azure_options
 def generate(
     prompt: str | None,
     *,
@@ -192,5 +200,7 @@ def _applied_model(fields: dict[str, Any]) -> str | None:
 
     if fields.get("model"):
         return str(fields["model"])
+    if (deployment := azure_deployment()) is not None:  # on Azure the deployment is the model
+        return deployment
     # The rules table decides which default applies; only dall-e-2 is one model the API names.
     return DEFAULT_MODEL if resolve_model(fields) == DEFAULT_MODEL else None
