@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from io import BytesIO
 from pathlib import Path
@@ -34,8 +35,9 @@ from oai_images import (
 )
 from oai_images.cli import main
 from oai_images.emulator import EmulatorServer
+from oai_images.testing import ImagesEmulator, ImagesEmulatorServer
 from tests.conftest import Facade
-from tests.test_cli import run
+from tests.test_cli import EXE, run
 
 ENDPOINT = "https://my-resource.openai.azure.com"
 VERSION = "2025-04-01-preview"
@@ -676,3 +678,72 @@ def test_cli_azure_deployment_without_an_endpoint_exits_2() -> None:
     result = CliRunner().invoke(main, ["generate", "a fox", "--azure-deployment", "img"])
     assert result.exit_code == 2
     assert "--azure-endpoint" in result.output
+
+
+@pytest.mark.slow
+def test_cli_serve_azure_deployment_serves_the_official_azure_client() -> None:
+    """`oai-images serve --azure-deployment house=dall-e-3` in a process; AzureOpenAI draws with dall-e-3."""
+    with subprocess.Popen(
+        [EXE, "serve", "--port", "0", "--azure-deployment", "house=dall-e-3", "--log-level", "warning"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as server:
+        try:
+            assert server.stdout is not None
+            base_url = server.stdout.readline().strip()  # printed once the port is bound
+            with openai.AzureOpenAI(
+                azure_endpoint=base_url.removesuffix("/v1"), api_key="any-key", api_version=VERSION
+            ) as client:
+                result = client.images.generate(
+                    prompt="a house", model="house", size="1792x1024", response_format="b64_json"
+                )
+        finally:
+            server.terminate()
+    assert result.data
+    assert result.data[0].b64_json is not None
+    assert _size(base64.b64decode(result.data[0].b64_json)) == (1792, 1024)
+    assert result.data[0].revised_prompt  # dall-e-3 revises its prompts
+
+
+def test_cli_serve_refuses_a_malformed_azure_deployment() -> None:
+    """--azure-deployment needs NAME=MODEL with a model the rules know; refused before serving."""
+    result = CliRunner().invoke(main, ["serve", "--port", "0", "--azure-deployment", "house=dall-e-9"])
+    assert result.exit_code == 2
+    assert "NAME=MODEL" in result.output
+
+
+def test_azure_client_through_the_images_emulator_fixture(images_emulator: ImagesEmulator) -> None:
+    """The in-process pytest fixture serves Azure's routes: the request is recorded as sent."""
+    from oai_images.emulator import EmulatorTransport
+
+    with (
+        httpx.Client(transport=EmulatorTransport(app=images_emulator.app)) as http,
+        AzureImagesClient(
+            azure_endpoint="http://azure.invalid", api_key=KEY, api_version=VERSION, http_client=http
+        ) as client,
+    ):
+        result = client.generate("a fox", model="dall-e-3", response_format="b64_json")
+    assert result.images[0].revised_prompt
+    recorded = images_emulator.requests[0]
+    assert recorded.path == "/openai/deployments/dall-e-3/images/generations"
+    assert recorded.headers["api-key"] == "[redacted]"
+    assert recorded.json == {"prompt": "a fox", "model": "dall-e-3", "response_format": "b64_json"}
+
+
+@pytest.mark.slow
+def test_official_azure_client_through_the_images_emulator_server_fixture(
+    images_emulator_server: ImagesEmulatorServer,
+) -> None:
+    """The served pytest fixture answers the official AzureOpenAI with a token, on the v1-less base URL."""
+    with openai.AzureOpenAI(
+        azure_endpoint=images_emulator_server.base_url.removesuffix("/v1"),
+        azure_deployment="gpt-image-2",
+        azure_ad_token_provider=lambda: TOKEN,
+        api_version=VERSION,
+    ) as client:
+        result = client.images.generate(prompt="a fox", size="1536x864")
+    assert result.data
+    assert result.data[0].b64_json is not None
+    assert _size(base64.b64decode(result.data[0].b64_json)) == (1536, 864)
+    assert images_emulator_server.requests[0].headers["authorization"] == "Bearer [redacted]"
