@@ -747,3 +747,24 @@ def test_official_azure_client_through_the_images_emulator_server_fixture(
     assert result.data[0].b64_json is not None
     assert _size(base64.b64decode(result.data[0].b64_json)) == (1536, 864)
     assert images_emulator_server.requests[0].headers["authorization"] == "Bearer [redacted]"
+
+
+async def test_azure_result_names_the_deployment_as_its_model(azure: MockAzure, kind: str) -> None:
+    """With the deployment in the client and no model in the call, the result's model is the deployment."""
+    client = azure.client(kind, azure_deployment="img")
+    result = await generate(client)
+    assert result.model == "img"
+    assert "model" not in json.loads(azure.requests[0].content)  # as AzureOpenAI sends it
+
+
+def test_azure_sync_client_refuses_an_async_token_provider(azure: MockAzure) -> None:
+    """An async provider on the sync client is reported (not sent as a coroutine's repr), nothing sent."""
+
+    async def provider() -> str:
+        return TOKEN
+
+    client = azure.client("sync", azure_deployment="img", azure_ad_token_provider=provider)
+    assert isinstance(client, AzureImagesClient)
+    with pytest.raises(OAIImagesError, match="AsyncAzureImagesClient"):
+        client.generate("a lighthouse")
+    assert azure.requests == []

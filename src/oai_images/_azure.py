@@ -22,6 +22,7 @@ import httpx
 from ._backends import load_backend
 from ._client import AsyncImagesClient, ImagesClient, _ClientBase, _HttpT, _SleepT
 from ._errors import InvalidParameterError, MissingAPIKeyError, OAIImagesError
+from ._results import AsyncDownload, Download, ImageResult
 from ._settings import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
@@ -315,6 +316,19 @@ class _AzureBase(_ClientBase[_HttpT, _SleepT]):
         request.extensions[_API_REQUEST] = True
         return request
 
+    def _result(
+        self,
+        response: httpx.Response,
+        fields: Mapping[str, object],
+        *,
+        download: Download | None = None,
+        adownload: AsyncDownload | None = None,
+    ) -> ImageResult:
+        """The result, whose ``model`` is the deployment when the call named none (the URL did)."""
+        if "model" not in fields and self._azure.deployment is not None:
+            fields = {**fields, "model": self._azure.deployment}
+        return super()._result(response, fields, download=download, adownload=adownload)
+
     def _authorize(self, request: httpx.Request, token: object) -> None:
         """Put a fresh token on an API request; it becomes the secret redacted from what comes back."""
         token = _checked_token(token)
@@ -351,7 +365,16 @@ class AzureImagesClient(_AzureBase[httpx.Client, Callable[[float], None]], Image
         follow_redirects: bool = False,
     ) -> httpx.Response:
         if self._token_provider is not None and request.extensions.get(_API_REQUEST):
-            self._authorize(request, self._token_provider())
+            token = self._token_provider()
+            if inspect.isawaitable(token):
+                if inspect.iscoroutine(token):
+                    token.close()  # never awaited: closed, so Python does not warn about it
+                message = (
+                    "azure_ad_token_provider returned an awaitable; AzureImagesClient needs one that returns "
+                    "the token (AsyncAzureImagesClient takes async providers)"
+                )
+                raise OAIImagesError(message)
+            self._authorize(request, token)
         return super()._send(request, http=http, stream=stream, follow_redirects=follow_redirects)
 
 
