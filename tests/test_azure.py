@@ -768,3 +768,10 @@ def test_azure_sync_client_refuses_an_async_token_provider(azure: MockAzure) -> 
     with pytest.raises(OAIImagesError, match="AsyncAzureImagesClient"):
         client.generate("a lighthouse")
     assert azure.requests == []
+
+
+def test_azure_endpoint_must_be_an_http_url() -> None:
+    """An endpoint without scheme or host is named as azure_endpoint, before anything is sent."""
+    with pytest.raises(InvalidParameterError) as caught:
+        AzureImagesClient(azure_endpoint="my-resource.openai.azure.com", api_key=KEY, api_version=VERSION)
+    assert caught.value.param == "azure_endpoint"

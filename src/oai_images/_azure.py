@@ -10,6 +10,7 @@ Every method, result and error is inherited, so an operation added to ``ImagesCl
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import os
@@ -23,7 +24,7 @@ from ._backends import load_backend
 from ._client import AsyncImagesClient, ImagesClient, _ClientBase, _HttpT, _SleepT
 from ._errors import InvalidParameterError, MissingAPIKeyError, OAIImagesError
 from ._results import AsyncDownload, Download, ImageResult
-from ._settings import DEFAULT_TIMEOUT
+from ._settings import DEFAULT_TIMEOUT, without_password
 
 if TYPE_CHECKING:
     from oai_images_api.api import Operation
@@ -241,7 +242,7 @@ class _AzureBase(_ClientBase[_HttpT, _SleepT]):
             and http_client is None
         ):
             raise MissingAPIKeyError(MISSING_CREDENTIALS_MESSAGE)
-        endpoint = endpoint.rstrip("/")
+        endpoint = _checked_endpoint(endpoint)
         # The key goes in api-key on the deployment form (as AzureOpenAI sends it); tokens, and the key on
         # the v1 form (as the official OpenAI client sends it there), go as Authorization: Bearer.
         header = "api-key" if api_key is not None and version != V1 else None
@@ -275,7 +276,7 @@ class _AzureBase(_ClientBase[_HttpT, _SleepT]):
     def __repr__(self) -> str:
         azure = self._azure
         return (
-            f"{type(self).__name__}(azure_endpoint={azure.endpoint!r}, "
+            f"{type(self).__name__}(azure_endpoint={without_password(azure.endpoint)!r}, "
             f"azure_deployment={azure.deployment!r}, api_version={azure.api_version!r}, "
             f"max_retries={self._max_retries}, validate={self._validate})"
         )
@@ -335,6 +336,22 @@ class _AzureBase(_ClientBase[_HttpT, _SleepT]):
         if token != self._settings.api_key:
             self._settings = dataclasses.replace(self._settings, api_key=token)
         request.headers["Authorization"] = f"Bearer {token}"
+
+
+def _checked_endpoint(text: str) -> str:
+    """The endpoint without a trailing slash, once it is an absolute http(s) URL with nothing after the host.
+
+    Raises:
+        InvalidParameterError: It is not.
+    """
+    url = None
+    with contextlib.suppress(httpx.InvalidURL):
+        url = httpx.URL(text)
+    if url is None or url.scheme not in ("http", "https") or not url.host or url.query or url.fragment:
+        shown = without_password(text)
+        message = f"azure_endpoint {shown!r} is not an http(s) URL such as https://NAME.openai.azure.com"
+        raise InvalidParameterError("azure_endpoint", shown, ("https://NAME.openai.azure.com",), message)
+    return text.rstrip("/")
 
 
 def _given(value: str | None) -> str | None:
