@@ -775,3 +775,14 @@ def test_azure_endpoint_must_be_an_http_url() -> None:
     with pytest.raises(InvalidParameterError) as caught:
         AzureImagesClient(azure_endpoint="my-resource.openai.azure.com", api_key=KEY, api_version=VERSION)
     assert caught.value.param == "azure_endpoint"
+
+
+async def test_azure_content_filter_annotations_are_tolerated(azure: MockAzure, kind: str) -> None:
+    """Azure's extra content-filter fields in a 200 answer do not break parsing; the image arrives."""
+    filtered = {"filtered": False, "severity": "safe"}
+    item = {"b64_json": "aGVsbG8=", "content_filter_results": {"hate": filtered, "violence": filtered}}
+    body = {"created": 1, "data": [item], "prompt_filter_results": [{"prompt_index": 0}]}
+    azure.answers = [httpx.Response(200, json=body)]
+    client = azure.client(kind, azure_deployment="img")
+    result = await generate(client)
+    assert [image.b64_json for image in result.images] == ["aGVsbG8="]
