@@ -7,19 +7,15 @@ credential header and the JSON body.
 
 from __future__ import annotations
 
-import base64
 import json
-import subprocess
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from io import BytesIO
-from pathlib import Path
 from typing import Any
 
 import httpx
 import httpx2
 import openai
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 from pytest_httpx import HTTPXMock
 
@@ -33,11 +29,7 @@ from oai_images import (
     NotFoundError,
     OAIImagesError,
 )
-from oai_images.cli import main
-from oai_images.emulator import EmulatorServer
-from oai_images.testing import ImagesEmulator, ImagesEmulatorServer
 from tests.conftest import Facade
-from tests.test_cli import EXE, run
 
 ENDPOINT = "https://my-resource.openai.azure.com"
 VERSION = "2025-04-01-preview"
@@ -506,247 +498,6 @@ def test_azure_emulator_in_process_v1_form() -> None:
     with AzureImagesClient(emulator=True, api_version="v1", azure_deployment="dall-e-3") as client:
         result = client.generate("a fox", size="1792x1024", response_format="b64_json")
     assert _size(result.images[0].read()) == (1792, 1024)
-
-
-@pytest.fixture(scope="module")
-def azure_server() -> Iterator[EmulatorServer]:
-    """The emulator on a loopback port, with one extra deployment."""
-    from oai_images.emulator import EmulatorConfig
-
-    config = EmulatorConfig()
-    config.azure_deployments["my-images"] = "gpt-image-1.5"
-    with EmulatorServer(config) as running:
-        yield running
-
-
-@pytest.mark.slow
-def test_official_azure_client_generates_from_the_emulator_on_loopback(azure_server: EmulatorServer) -> None:
-    """openai.AzureOpenAI, pointed at the served emulator, gets a real image of the requested size."""
-    endpoint = azure_server.base_url.removesuffix("/v1")
-    client = openai.AzureOpenAI(azure_endpoint=endpoint, api_key="any-key", api_version=VERSION)
-    result = client.images.generate(prompt="a fox", model="my-images", size="1024x1536")
-    assert result.data
-    assert result.data[0].b64_json is not None
-    assert _size(base64.b64decode(result.data[0].b64_json)) == (1024, 1536)
-    recorded = azure_server.state.requests[-1]
-    assert recorded.path == "/openai/deployments/my-images/images/generations"
-    assert recorded.headers["api-key"] == "[redacted]"
-
-
-@pytest.mark.slow
-async def test_our_azure_client_generates_from_the_emulator_on_loopback(
-    azure_server: EmulatorServer, kind: str
-) -> None:
-    """Both URL forms and both auth kinds work over the network against the served emulator."""
-    endpoint = azure_server.base_url.removesuffix("/v1")
-    for options in (
-        {"api_version": VERSION, "api_key": "any-key", "azure_deployment": "my-images"},
-        {"api_version": "v1", "azure_ad_token_provider": lambda: "token", "azure_deployment": "my-images"},
-    ):
-        if kind == "sync":
-            with AzureImagesClient(azure_endpoint=endpoint, **options) as client:
-                data = client.generate("a fox", size="1536x1024").images[0].read()
-        else:
-            async with AsyncAzureImagesClient(azure_endpoint=endpoint, **options) as aclient:
-                data = await (await aclient.generate("a fox", size="1536x1024")).images[0].aread()
-        assert _size(data) == (1536, 1024)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("path", "headers", "body", "status", "code"),
-    [
-        (
-            "/openai/deployments/gpt-image-2/images/generations",
-            {"api-key": "k"},
-            {"prompt": "x"},
-            400,
-            "MissingApiVersionParameter",
-        ),
-        (
-            f"/openai/deployments/nope/images/generations?api-version={VERSION}",
-            {"api-key": "k"},
-            {"prompt": "x"},
-            404,
-            "DeploymentNotFound",
-        ),
-        (
-            "/openai/v1/images/generations",
-            {"authorization": "Bearer t"},
-            {"prompt": "x", "model": "nope"},
-            404,
-            "DeploymentNotFound",
-        ),
-        (
-            "/openai/v1/images/generations",
-            {"api-key": "k"},
-            {"prompt": "x"},
-            400,
-            "missing_required_parameter",
-        ),
-        (
-            f"/openai/deployments/gpt-image-2/images/generations?api-version={VERSION}",
-            {},
-            {"prompt": "x"},
-            401,
-            "401",
-        ),
-        (
-            f"/openai/deployments/dall-e-3/images/generations?api-version={VERSION}",
-            {"api-key": "k"},
-            {"prompt": "x", "size": "1536x1024"},
-            400,
-            "invalid_size",
-        ),
-    ],
-)
-def test_emulator_answers_azure_errors(
-    azure_server: EmulatorServer,
-    path: str,
-    headers: dict[str, str],
-    body: dict[str, Any],
-    status: int,
-    code: str,
-) -> None:
-    """Missing api-version, unknown deployment, missing model or credential: Azure's status and code."""
-    endpoint = azure_server.base_url.removesuffix("/v1")
-    response = httpx.post(endpoint + path, json=body, headers=headers)
-    assert response.status_code == status
-    assert response.json()["error"]["code"] == code
-
-
-# --- the command line ---------------------------------------------------------------------------------
-
-
-def test_cli_help_lists_the_azure_options_in_their_own_section() -> None:
-    """The generate help shows --azure-endpoint, --azure-deployment and --api-version under their heading."""
-    result = CliRunner().invoke(main, ["generate", "--help"], terminal_width=120)
-    assert result.exit_code == 0
-    options, _, azure = result.output.partition("Azure OpenAI options:")
-    for option in ("--azure-endpoint", "--azure-deployment", "--api-version"):
-        assert option in azure
-        assert option not in options
-    assert "--base-url" in options
-
-
-@pytest.mark.slow
-def test_cli_generates_through_the_emulators_azure_route(tmp_path: Path) -> None:
-    """--emulator --azure-deployment draws with the deployment's model and reports the deployment."""
-    done = run(
-        "generate", "a fox", "--emulator", "--azure-deployment", "gpt-image-1.5", "-s", "1536x1024",
-        "-o", str(tmp_path), "--json",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    document = json.loads(done.stdout)
-    assert document["model"] == "gpt-image-1.5"
-    with Image.open(document["images"][0]["path"]) as image:
-        assert image.size == (1536, 1024)
-
-
-@pytest.mark.slow
-def test_cli_sends_to_an_azure_endpoint_from_the_environment(
-    azure_server: EmulatorServer, tmp_path: Path
-) -> None:
-    """AZURE_OPENAI_ENDPOINT, OPENAI_API_VERSION and AZURE_OPENAI_API_KEY suffice; the key is not shown."""
-    env = {
-        "AZURE_OPENAI_ENDPOINT": azure_server.base_url.removesuffix("/v1"),
-        "OPENAI_API_VERSION": VERSION,
-        "AZURE_OPENAI_API_KEY": KEY,
-    }
-    done = run("generate", "a fox", "--azure-deployment", "my-images", "-o", str(tmp_path), env=env)
-    assert done.returncode == 0, done.stderr
-    assert Path(done.stdout.strip()).is_file()
-    assert azure_server.state.requests[-1].path == "/openai/deployments/my-images/images/generations"
-    failed = run("generate", "a fox", "--azure-deployment", "nope", "-o", str(tmp_path), env=env)
-    assert failed.returncode == 1
-    assert "404" in failed.stderr
-    assert "does not exist" in failed.stderr
-    assert KEY not in failed.stdout + failed.stderr + done.stdout + done.stderr
-
-
-def test_cli_azure_without_credentials_exits_2() -> None:
-    """An Azure endpoint with no key or token: exit 2 naming the variables, nothing sent."""
-    result = CliRunner().invoke(
-        main, ["generate", "a fox", "--azure-endpoint", "http://127.0.0.1:9", "--api-version", "v1"]
-    )
-    assert result.exit_code == 2
-    assert "AZURE_OPENAI_API_KEY" in result.output
-
-
-def test_cli_azure_deployment_without_an_endpoint_exits_2() -> None:
-    """--azure-deployment with neither --azure-endpoint nor --emulator is refused, not silently ignored."""
-    result = CliRunner().invoke(main, ["generate", "a fox", "--azure-deployment", "img"])
-    assert result.exit_code == 2
-    assert "--azure-endpoint" in result.output
-
-
-@pytest.mark.slow
-def test_cli_serve_azure_deployment_serves_the_official_azure_client() -> None:
-    """`oai-images serve --azure-deployment house=dall-e-3` in a process; AzureOpenAI draws with dall-e-3."""
-    with subprocess.Popen(
-        [EXE, "serve", "--port", "0", "--azure-deployment", "house=dall-e-3", "--log-level", "warning"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    ) as server:
-        try:
-            assert server.stdout is not None
-            base_url = server.stdout.readline().strip()  # printed once the port is bound
-            with openai.AzureOpenAI(
-                azure_endpoint=base_url.removesuffix("/v1"), api_key="any-key", api_version=VERSION
-            ) as client:
-                result = client.images.generate(
-                    prompt="a house", model="house", size="1792x1024", response_format="b64_json"
-                )
-        finally:
-            server.terminate()
-    assert result.data
-    assert result.data[0].b64_json is not None
-    assert _size(base64.b64decode(result.data[0].b64_json)) == (1792, 1024)
-    assert result.data[0].revised_prompt  # dall-e-3 revises its prompts
-
-
-def test_cli_serve_refuses_a_malformed_azure_deployment() -> None:
-    """--azure-deployment needs NAME=MODEL with a model the rules know; refused before serving."""
-    result = CliRunner().invoke(main, ["serve", "--port", "0", "--azure-deployment", "house=dall-e-9"])
-    assert result.exit_code == 2
-    assert "NAME=MODEL" in result.output
-
-
-def test_azure_client_through_the_images_emulator_fixture(images_emulator: ImagesEmulator) -> None:
-    """The in-process pytest fixture serves Azure's routes: the request is recorded as sent."""
-    from oai_images.emulator import EmulatorTransport
-
-    with (
-        httpx.Client(transport=EmulatorTransport(app=images_emulator.app)) as http,
-        AzureImagesClient(
-            azure_endpoint="http://azure.invalid", api_key=KEY, api_version=VERSION, http_client=http
-        ) as client,
-    ):
-        result = client.generate("a fox", model="dall-e-3", response_format="b64_json")
-    assert result.images[0].revised_prompt
-    recorded = images_emulator.requests[0]
-    assert recorded.path == "/openai/deployments/dall-e-3/images/generations"
-    assert recorded.headers["api-key"] == "[redacted]"
-    assert recorded.json == {"prompt": "a fox", "model": "dall-e-3", "response_format": "b64_json"}
-
-
-@pytest.mark.slow
-def test_official_azure_client_through_the_images_emulator_server_fixture(
-    images_emulator_server: ImagesEmulatorServer,
-) -> None:
-    """The served pytest fixture answers the official AzureOpenAI with a token, on the v1-less base URL."""
-    with openai.AzureOpenAI(
-        azure_endpoint=images_emulator_server.base_url.removesuffix("/v1"),
-        azure_deployment="gpt-image-2",
-        azure_ad_token_provider=lambda: TOKEN,
-        api_version=VERSION,
-    ) as client:
-        result = client.images.generate(prompt="a fox", size="1536x864")
-    assert result.data
-    assert result.data[0].b64_json is not None
-    assert _size(base64.b64decode(result.data[0].b64_json)) == (1536, 864)
-    assert images_emulator_server.requests[0].headers["authorization"] == "Bearer [redacted]"
 
 
 async def test_azure_result_names_the_deployment_as_its_model(azure: MockAzure, kind: str) -> None:
