@@ -21,6 +21,7 @@ from pytest_httpx import HTTPXMock
 
 from oai_images import (
     AsyncAzureImagesClient,
+    AuthenticationError,
     AzureImagesClient,
     BadRequestError,
     ImagesClient,
@@ -395,6 +396,14 @@ async def test_azure_without_a_deployment_is_refused_before_sending(azure: MockA
             404,
             {"code": "DeploymentNotFound", "message": "The API deployment for this resource does not exist."},
             NotFoundError,
+        ),
+        (
+            401,
+            {
+                "code": "401",
+                "message": "Access denied due to invalid subscription key or wrong API endpoint.",
+            },
+            AuthenticationError,
         ),
     ],
 )
