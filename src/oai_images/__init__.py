@@ -35,12 +35,15 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from . import rules, types
+    from ._azure import AsyncAzureImagesClient, AzureImagesClient
     from ._client import AsyncImagesClient, ImagesClient, generate
     from ._results import CompletedImageEvent, GeneratedImage, ImageResult, PartialImageEvent
 
 # The clients and results load httpx and the generated models: imported at first use, so that
 # `oai-images --help` (whose module lives in this package) starts fast.
 _LAZY = {
+    "AsyncAzureImagesClient": "._azure",
+    "AzureImagesClient": "._azure",
     "AsyncImagesClient": "._client",
     "ImagesClient": "._client",
     "generate": "._client",
@@ -58,8 +61,10 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncAzureImagesClient",
     "AsyncImagesClient",
     "AuthenticationError",
+    "AzureImagesClient",
     "BadRequestError",
     "CompletedImageEvent",
     "ConflictError",

@@ -47,7 +47,7 @@ __all__ = ["AsyncImagesClient", "ImagesClient", "generate"]
 StreamEvent = PartialImageEvent | CompletedImageEvent
 
 #: The headers that carry the API key or identify the account: never sent to an image URL.
-_ACCOUNT_HEADERS = ("Authorization", "OpenAI-Organization", "OpenAI-Project")
+_ACCOUNT_HEADERS = ("Authorization", "api-key", "OpenAI-Organization", "OpenAI-Project")
 #: Default headers of the httpx clients this package opens itself (nothing secret: the key goes per request).
 _OWN_HEADERS = {"User-Agent": USER_AGENT}
 #: Statuses with which a signed image URL says it is no longer valid.
@@ -107,6 +107,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         sleep: _SleepT | None = None,
         jitter: Callable[[], float] | None = None,
         on_retry: OnRetry | None = None,
+        auth_header: str | None = None,
     ) -> None:
         """Configure the client; nothing is sent yet.
 
@@ -138,6 +139,9 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
                 in a few words (``"rate limited"``, ``"server error 503"``, ``"timed out"``,
                 ``"connection failed"``). A plain function for both clients; the command line prints
                 ``rate limited, retrying in 3 s (1/2)`` with it.
+            auth_header: For a compatible server that takes its key in another header: the header's name
+                (``"X-Api-Key"``); ``api_key`` is then sent in it as it is, instead of as
+                ``Authorization: Bearer <key>``, and redacted like any key.
 
         Raises:
             ValueError: ``max_retries`` is negative.
@@ -155,6 +159,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             backend_base_url=backend.base_url if backend is not None else None,
             backend_api_key=backend.api_key if backend is not None else None,
             require_key=http_client is None,
+            auth_header=auth_header,
         )
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._max_retries = max_retries
@@ -199,15 +204,14 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         URL is not used.
         """
         if self._validate:
-            from . import rules  # noqa: PLC0415 - loaded at the first request, not at import
-
-            rules.validate(operation, fields)
+            self._validate_fields(operation, fields)
+        url = self._request_url(operation, fields)
         if http.is_closed:
             raise OAIImagesError(f"this {type(self).__name__} is closed; create a new one to send requests")
         try:
             return http.build_request(
                 operation.method,
-                self._url(operation.path),
+                url,
                 json=request_body(operation, fields),
                 headers=self._request_headers,
                 timeout=self._timeout,
@@ -219,6 +223,16 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             RecursionError,
         ) as exc:  # only what validate=False let through
             raise unsendable(fields, exc) from exc
+
+    def _validate_fields(self, operation: Operation, fields: Mapping[str, object]) -> None:
+        """Check the fields against the rules (a hook: Azure checks those of the deployment's model)."""
+        from . import rules  # noqa: PLC0415 - loaded at the first request, not at import
+
+        rules.validate(operation, fields)
+
+    def _request_url(self, operation: Operation, fields: Mapping[str, object]) -> httpx.URL:
+        """Where the operation's request goes (a hook: Azure's URL names the deployment)."""
+        return self._url(operation.path)
 
     def _url(self, path: str) -> httpx.URL:
         """The absolute URL of an API path, parsed once: httpx re-parses a str URL on every request."""
@@ -251,8 +265,8 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             raise OAIImagesError(f"the server sent an image URL that cannot be downloaded: {exc}") from exc
         if request.url.scheme not in ("http", "https"):
             raise OAIImagesError(f"the server sent an image URL that is not http(s): {request.url.scheme}:")
-        for name in _ACCOUNT_HEADERS:  # an injected client may carry them as defaults
-            request.headers.pop(name, None)
+        for name in (*_ACCOUNT_HEADERS, self._settings.auth_header or "Authorization"):
+            request.headers.pop(name, None)  # an injected client may carry them as defaults
         return request
 
     def _check(self, response: httpx.Response) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ MISSING_KEY_MESSAGE = (
 )
 #: The host whose API always needs a key; another server (a local one, a proxy) may need none.
 _OPENAI_HOST = "api.openai.com"
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class Settings:
     api_key: str | None = field(repr=False)
     organization: str | None
     project: str | None
+    #: The header that carries the key as it is, instead of ``Authorization: Bearer <key>`` (None).
+    auth_header: str | None = None
 
     @classmethod
     def resolve(
@@ -48,6 +52,7 @@ class Settings:
         backend_api_key: str | None = None,
         require_key: bool = True,
         environ: Mapping[str, str] | None = None,
+        auth_header: str | None = None,
     ) -> Settings:
         """Combine the arguments with the environment.
 
@@ -63,6 +68,8 @@ class Settings:
             require_key: Whether a missing key is an error when the base URL is the public API's (the
                 caller passes False when an injected ``http_client`` may carry its own auth).
             environ: The environment (``os.environ`` when None).
+            auth_header: A header name that carries the key as it is (``X-Api-Key``, Azure's
+                ``api-key``), for a server that does not take ``Authorization: Bearer``.
 
         Raises:
             MissingAPIKeyError: No key, for the public API, where every request needs one.
@@ -83,6 +90,7 @@ class Settings:
             api_key=_header_value("api_key", api_key, secret=True),
             organization=_header_value("organization", organization or env.get("OPENAI_ORG_ID")),
             project=_header_value("project", project or env.get("OPENAI_PROJECT_ID")),
+            auth_header=_header_name("auth_header", auth_header),
         )
         if require_key and settings.api_key is None and httpx.URL(settings.base_url).host == _OPENAI_HOST:
             raise MissingAPIKeyError(MISSING_KEY_MESSAGE)
@@ -93,7 +101,9 @@ class Settings:
         """The headers of a request to the API: auth (when there is a key), organization, project, user
         agent; built once. A server that needs no key gets no ``Authorization`` header."""  # noqa: D205, D209 - one sentence over two lines
         headers = {"User-Agent": USER_AGENT}
-        if self.api_key:
+        if self.api_key and self.auth_header:
+            headers[self.auth_header] = self.api_key
+        elif self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         if self.organization:
             headers["OpenAI-Organization"] = self.organization
@@ -120,6 +130,22 @@ def _header_value(name: str, value: str | None, *, secret: bool = False) -> str 
         None if secret else value,
         ("printable ASCII characters",),
         f"{name} {shown} holds characters an HTTP header cannot carry (control or non-ASCII characters)",
+    )
+
+
+def _header_name(name: str, value: str | None) -> str | None:
+    """A header name as given, or None when empty.
+
+    Raises:
+        InvalidParameterError: It is not a valid HTTP header name (RFC 9110 token characters).
+    """
+    value = (value or "").strip()
+    if not value:
+        return None
+    if _HEADER_NAME.fullmatch(value):
+        return value
+    raise InvalidParameterError(
+        name, value, ("an HTTP header name such as X-Api-Key",), f"{name} {value!r} is no HTTP header name"
     )
 
 

@@ -9,10 +9,12 @@ them, by type, never by message text.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -20,7 +22,7 @@ from .._errors import APIStatusError, InvalidParameterError, MissingAPIKeyError,
 from .._redact import redact
 
 if TYPE_CHECKING:
-    from .. import ImagesClient
+    from .. import AzureImagesClient, ImagesClient
     from .._retries import OnRetry
 
 __all__ = [
@@ -32,6 +34,8 @@ __all__ = [
     "Failure",
     "Interrupted",
     "InvalidInput",
+    "azure_deployment",
+    "azure_options",
     "client_options",
     "make_client",
     "translated_errors",
@@ -45,6 +49,13 @@ NO_KEY = (
     "no API key: set OPENAI_API_KEY (export OPENAI_API_KEY=sk-...), or try the offline emulator with "
     "--emulator, or point --base-url at a compatible server"
 )
+NO_AZURE_CREDENTIALS = (
+    "no Azure credentials: set AZURE_OPENAI_API_KEY (or AZURE_OPENAI_AD_TOKEN, a Microsoft Entra ID token), "
+    "or try the offline emulator with --emulator"
+)
+AZURE_OPTIONS = "Azure OpenAI options"
+#: Where `azure_options` leaves the Azure settings for `make_client`, in the click context's ``meta``.
+_AZURE_META = "oai_images.azure"
 NO_EMULATOR = (
     "--emulator needs the emulator extra, which is not installed: pip install 'oai-images[emulator]' "
     "(installed with pipx: pipx install --force 'oai-images[emulator]')"
@@ -169,6 +180,80 @@ def client_options(function: _F) -> _F:
     return function
 
 
+class GroupedOption(click.Option):
+    """An option listed in a section of its own in the help (see `FieldsCommand.format_options`)."""
+
+    def __init__(self, *args: Any, help_group: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help_group = help_group
+
+
+@dataclasses.dataclass(frozen=True)
+class AzureSettings:
+    """The Azure options of a command line; an endpoint (or the emulator with a deployment) selects Azure."""
+
+    endpoint: str | None = None
+    deployment: str | None = None
+    api_version: str | None = None
+
+    def selected(self, *, emulator: bool) -> bool:
+        """Whether the command goes to Azure (or to the emulator's Azure routes)."""
+        if emulator:
+            return self.deployment is not None
+        return self.endpoint is not None
+
+
+def azure_options(function: _F) -> _F:
+    """The Azure OpenAI options, for a command that also has `client_options`; `make_client` reads them.
+
+    They are taken out of the command's keyword arguments and left in the click context, so the command
+    function needs no parameter for them.
+    """
+
+    @functools.wraps(function)
+    def command(
+        *args: Any,
+        azure_endpoint: str | None,
+        azure_deployment: str | None,
+        api_version: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        settings = AzureSettings(azure_endpoint or None, azure_deployment or None, api_version or None)
+        click.get_current_context().meta[_AZURE_META] = settings
+        return function(*args, **kwargs)
+
+    decorators = (
+        click.option(
+            "--azure-endpoint",
+            cls=GroupedOption,
+            help_group=AZURE_OPTIONS,
+            envvar="AZURE_OPENAI_ENDPOINT",
+            help="Send to Azure OpenAI: the resource's endpoint, https://NAME.openai.azure.com "
+            "[env: AZURE_OPENAI_ENDPOINT]. The key comes from AZURE_OPENAI_API_KEY (or a Microsoft Entra ID "
+            "token from AZURE_OPENAI_AD_TOKEN).",
+        ),
+        click.option(
+            "--azure-deployment",
+            cls=GroupedOption,
+            help_group=AZURE_OPTIONS,
+            help="The deployment to send to; else --model names it. With --emulator: one of the emulator's "
+            "deployments (gpt-image-2, gpt-image-1.5, gpt-image-1, dall-e-3).",
+        ),
+        click.option(
+            "--api-version",
+            cls=GroupedOption,
+            help_group=AZURE_OPTIONS,
+            envvar="OPENAI_API_VERSION",
+            help="The Azure API version, e.g. 2025-04-01-preview, or v1 for the v1 API (the deployment is "
+            "then sent as the model) [env: OPENAI_API_VERSION].",
+        ),
+    )
+    wrapped: Any = command
+    for decorator in reversed(decorators):
+        wrapped = decorator(wrapped)
+    return cast(_F, wrapped)
+
+
 def make_client(
     *,
     emulator: bool,
@@ -178,17 +263,55 @@ def make_client(
     no_validate: bool,
     on_retry: OnRetry | None = None,
 ) -> ImagesClient:
-    """The facade client for the client options; ``on_retry`` is told of each retry (to say so).
+    """The facade client for the client options (an `AzureImagesClient` when the Azure options say so).
+
+    ``on_retry`` is told of each retry, so that the command can say so.
 
     Raises:
         MissingAPIKeyError: No key for the public API (the caller's `translated_errors` says what to do).
+        InvalidInput: No credentials for Azure.
     """
     from .. import ImagesClient  # noqa: PLC0415 -- keep `oai-images --help` fast
 
     options: dict[str, Any] = {"max_retries": max_retries, "validate": not no_validate, "on_retry": on_retry}
     if timeout is not None:
         options["timeout"] = timeout
+    azure = _azure_settings()
+    if azure.selected(emulator=emulator):
+        return _azure_client(azure, emulator=emulator, base_url=base_url, options=options)
+    if azure.deployment is not None:
+        raise InvalidInput("--azure-deployment needs --azure-endpoint (or --emulator, for its Azure routes)")
     return ImagesClient(base_url=base_url, emulator=emulator, **options)
+
+
+def _azure_settings() -> AzureSettings:
+    context = click.get_current_context(silent=True)
+    settings = context.meta.get(_AZURE_META) if context is not None else None
+    return settings if isinstance(settings, AzureSettings) else AzureSettings()
+
+
+def azure_deployment() -> str | None:
+    """The deployment the command's Azure options name (`make_client` refuses one that is not used)."""
+    return _azure_settings().deployment
+
+
+def _azure_client(
+    azure: AzureSettings, *, emulator: bool, base_url: str | None, options: dict[str, Any]
+) -> AzureImagesClient:
+    from .. import AzureImagesClient, MissingAPIKeyError  # noqa: PLC0415 -- keep `oai-images --help` fast
+
+    if base_url is not None:
+        raise InvalidInput("--base-url and --azure-endpoint are mutually exclusive: give one")
+    try:
+        return AzureImagesClient(
+            azure_endpoint=None if emulator else azure.endpoint,
+            azure_deployment=azure.deployment,
+            api_version=azure.api_version,
+            emulator=emulator,
+            **options,
+        )
+    except MissingAPIKeyError:
+        raise InvalidInput(NO_AZURE_CREDENTIALS) from None
 
 
 def read_prompt(prompt: str | None) -> str:

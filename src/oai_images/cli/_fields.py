@@ -56,6 +56,18 @@ class FieldsCommand(click.Command):
         # The help option stays last.
         return own[:-1] + self._field_params + own[-1:] if own else self._field_params
 
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The options; those with a ``help_group`` (the Azure ones) in a section of their own, after."""
+        sections: dict[str, list[tuple[str, str]]] = {"Options": []}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None and not isinstance(param, click.Argument):
+                sections.setdefault(getattr(param, "help_group", None) or "Options", []).append(record)
+        for title, records in sections.items():
+            if records:
+                with formatter.section(title):
+                    formatter.write_dl(records)
+
 
 def _options(operation: Operation, skip: frozenset[str]) -> Iterator[click.Option]:
     from ..rules import field_schemas  # noqa: PLC0415 -- loads the generated models: only when needed

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .._errors import OAIImagesError
-from ._common import InvalidInput, client_options, make_client, read_prompt, translated_errors
+from ._common import (
+    InvalidInput,
+    azure_deployment,
+    azure_options,
+    client_options,
+    make_client,
+    read_prompt,
+    translated_errors,
+)
 from ._fields import FieldsCommand, field_values
 from ._output import Names, Outcome, RetryNotices, listed_on_failure, report, say, spinner, total_usage
 
@@ -116,6 +124,7 @@ class _GenerateCommand(FieldsCommand):
 @click.option("--overwrite", is_flag=True, help="Let --output-file replace an existing file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the paths.")
 @client_options
+@azure_options
 def generate(
     prompt: str | None,
     *,
@@ -290,5 +299,7 @@ def _applied_model(fields: dict[str, Any]) -> str | None:
 
     if fields.get("model"):
         return str(fields["model"])
+    if (deployment := azure_deployment()) is not None:  # on Azure the deployment is the model
+        return deployment
     # The rules table decides which default applies; only dall-e-2 is one model the API names.
     return DEFAULT_MODEL if resolve_model(fields) == DEFAULT_MODEL else None

@@ -78,6 +78,15 @@ _FAULTS = "rate_limit, server_error, service_unavailable, hang, drop, truncate, 
     help="At most this many images are kept for URL downloads. [default: 256]",
 )
 @click.option(
+    "--azure-deployment",
+    "azure_deployments",
+    multiple=True,
+    metavar="NAME=MODEL",
+    envvar=_ENV + "AZURE_DEPLOYMENTS",
+    help="An Azure deployment to serve, besides gpt-image-2, gpt-image-1.5, gpt-image-1 and dall-e-3 "
+    "(each named after its model); repeatable.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
@@ -96,9 +105,13 @@ def serve(
     retry_after: int | None,
     hang_seconds: float | None,
     max_images: int | None,
+    azure_deployments: tuple[str, ...],
     log_level: str,
 ) -> None:
     """Serve the offline emulator: POST /v1/images/generations, like the real API, with no key or network.
+
+    Azure OpenAI's routes are served too (/openai/deployments/NAME/images/generations?api-version=... and
+    /openai/v1/images/generations): point an Azure client at the printed URL without its /v1.
 
     Point any OpenAI client at the printed base URL with any non-empty API key. Every option also reads
     an OAI_IMAGES_EMULATOR_* environment variable (OAI_IMAGES_EMULATOR_FAULT, ..._LATENCY_MS, ...).
@@ -139,6 +152,7 @@ def serve(
         config.hang_seconds = hang_seconds
     if max_images is not None:
         config.max_stored_images = max_images
+    config.azure_deployments.update(_deployments(azure_deployments))
 
     def ready(base_url: str) -> None:
         click.echo(f"oai-images emulator listening on {base_url}", err=True)
@@ -152,3 +166,22 @@ def serve(
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     except KeyboardInterrupt:  # pragma: no cover (uvicorn handles Ctrl+C itself)
         pass
+
+
+def _deployments(specs: tuple[str, ...]) -> dict[str, str]:
+    """``NAME=MODEL`` options as a mapping.
+
+    Raises:
+        click.BadParameter: A spec is not ``NAME=MODEL``, or names a model the rules do not know.
+    """
+    from ..rules import MODEL_RULES  # noqa: PLC0415 -- loads the rules table, only when serving
+
+    deployments: dict[str, str] = {}
+    for spec in specs:
+        name, sep, model = (part.strip() for part in spec.partition("="))
+        if not sep or not name or model not in MODEL_RULES:
+            known = ", ".join(MODEL_RULES)
+            message = f"{spec!r} is not NAME=MODEL with a known model ({known})"
+            raise click.BadParameter(message, param_hint="--azure-deployment")
+        deployments[name] = model
+    return deployments

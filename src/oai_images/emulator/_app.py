@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from oai_images import InvalidParameterError
 from oai_images.rules import MODEL_RULES, effective_fields, known_fields, parse_size, resolve_model, validate
 
+from ._azure import AzureRoutes, is_azure_generations
 from ._config import EmulatorConfig, FaultSpec, parse_fault, parse_latency
 from ._draw import DrawnImages, ImageFormat, draw_image, draw_partial
 from ._store import EXPIRED, ImageStore, StoredImage
@@ -197,7 +198,8 @@ class EmulatorApp:
                 message = {**message, "headers": headers}
             await send(message)
 
-        if scope["method"] != "POST" or scope["path"] != GENERATIONS_PATH:
+        path = scope["path"]
+        if scope["method"] != "POST" or (path != GENERATIONS_PATH and not is_azure_generations(path)):
             await self.app(scope, receive, send_with_id)
             return
 
@@ -303,6 +305,8 @@ def _recorded_headers(scope: Scope) -> dict[str, str]:
     if "authorization" in headers:
         scheme = headers["authorization"].partition(" ")[0]
         headers["authorization"] = f"{scheme} [redacted]"
+    if "api-key" in headers:  # Azure's key header
+        headers["api-key"] = "[redacted]"
     return headers
 
 
@@ -579,7 +583,8 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
         ],
         exception_handlers={HTTPException: not_found},
     )
-    return EmulatorApp(app, state)
+    # Azure's routes sit between the recording layer and the routes: rewritten onto the OpenAI route.
+    return EmulatorApp(AzureRoutes(app, GENERATIONS_PATH, lambda: state.config.azure_deployments), state)
 
 
 def _sse(event: Mapping[str, object]) -> str:

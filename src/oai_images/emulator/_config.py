@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Literal, cast
 
+from ._azure import DEFAULT_AZURE_DEPLOYMENTS
+
 __all__ = ["FAULT_KINDS", "EmulatorConfig", "FaultSpec", "Latency", "parse_fault", "parse_latency"]
 
 FaultKind = Literal[
@@ -125,6 +127,8 @@ class EmulatorConfig:
         max_stored_bytes: At most this many bytes of images are kept for URL downloads.
         max_recorded_requests: At most this many received requests are kept for tests to inspect.
         clock: Wall-clock seconds, injectable so a test can expire a URL without waiting.
+        azure_deployments: The Azure deployments the emulator serves, deployment name → model; a request
+            to another one gets Azure's 404 ``DeploymentNotFound``.
     """
 
     seed: int = 0
@@ -137,6 +141,9 @@ class EmulatorConfig:
     max_stored_bytes: int = 256 * 1024 * 1024
     max_recorded_requests: int = 1000
     clock: Callable[[], float] = time.time
+    azure_deployments: dict[str, str] = dataclasses.field(
+        default_factory=lambda: dict(DEFAULT_AZURE_DEPLOYMENTS)
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EmulatorConfig:
