@@ -66,9 +66,11 @@ def write_image(data: bytes, destination: str | os.PathLike[str], *, overwrite: 
     # reader never sees half an image; os.open (unlike mkstemp) keeps the usual umask permissions.
     # A short name of its own, so that a target name near the file system's limit still has room.
     partial = target.with_name(f".oai-images-{secrets.token_hex(6)}.part")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    # Everything from the creation of the temporary file on is inside the `try`: an interrupt landing
+    # anywhere (even between the open and the assignment) still reaches the clean-up, which removes the
+    # file by its name, and is itself made to finish (see `_discard`).
     try:
-        with os.fdopen(descriptor, "wb") as file:
+        with open(partial, "xb") as file:  # "x": O_CREAT | O_EXCL, with the usual umask permissions
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
@@ -77,8 +79,30 @@ def write_image(data: bytes, destination: str | os.PathLike[str], *, overwrite: 
         else:
             _place_without_overwriting(partial, target)
     finally:
-        partial.unlink(missing_ok=True)
+        _discard(partial)
     return target
+
+
+def _discard(path: Path) -> None:
+    """Remove ``path`` if it exists, even when interrupted (Ctrl-C) meanwhile; then re-raise the interrupt.
+
+    The removal is retried after each interrupt, so a temporary file never outlives a save.
+    """
+    name = os.fspath(path)
+    interrupted: BaseException | None = None
+    while True:
+        try:
+            try:
+                os.unlink(name)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                return  # not ours to remove (already renamed by a racing writer, a read-only folder)
+            break
+        except BaseException as exc:
+            interrupted = exc
+    if interrupted is not None:
+        raise interrupted
 
 
 # Extensions that name an image format; another one in a file name is kept as part of the name.

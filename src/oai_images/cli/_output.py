@@ -100,16 +100,48 @@ class Names:
         self.partials: list[Path] = []
 
     def save(self, image: GeneratedImage, index: int, suffix: str = "") -> Path:
-        """Save one image (a URL is downloaded now, before it expires) and return its path."""
+        """Save one image (a URL is downloaded now, before it expires) and return its path.
+
+        Where ``--out`` fails: a private rescue folder, then the user's cache folder, then the working
+        folder. When all fail, the error names the image (its URL, when it has one) that could not be kept.
+        """
         name = f"{self.stem}-{index}{suffix}"
         try:
             return save_unique(image, self.out, name)
         except OSError as exc:
-            # A private new folder (mkdtemp), so no other user of the machine can pre-empt it.
-            rescue = Path(tempfile.mkdtemp(prefix="oai-images-rescue-"))
-            path = save_unique(image, rescue, name)
-            say(f"warning: could not save in {self.out} ({exc}); saved in {rescue} instead")
+            first = exc
+        for folder in _rescue_folders():
+            try:
+                path = _save_in(image, folder, name)
+            except OSError:
+                continue
+            say(f"warning: could not save in {self.out} ({first}); saved in {path.parent} instead")
             return path
+        lost = f" (its URL, valid for 60 minutes: {image.url})" if image.url else ""
+        raise OSError(f"image {index}{suffix} could not be kept anywhere{lost}; in {self.out}: {first}")
+
+
+def _rescue_folders() -> Iterator[Callable[[], Path]]:
+    """Where an image goes when --out fails, each made only when tried."""
+    # A private new folder (mkdtemp), so no other user of the machine can pre-empt it.
+    yield lambda: Path(tempfile.mkdtemp(prefix="oai-images-rescue-"))
+    import platformdirs  # noqa: PLC0415 -- only on this rare path
+
+    yield lambda: Path(platformdirs.user_cache_dir("oai-images")) / "rescued"
+    yield Path.cwd
+
+
+def _save_in(image: GeneratedImage, folder: Callable[[], Path], name: str) -> Path:
+    """Save in a folder made for the purpose; a rescue folder that stays empty is removed again."""
+    where = folder()
+    existed = where.exists()
+    try:
+        return save_unique(image, where, name)
+    except OSError:
+        if not existed or where.name.startswith("oai-images-rescue-"):
+            with contextlib.suppress(OSError):
+                where.rmdir()  # only when empty
+        raise
 
 
 def save_unique(image: GeneratedImage, folder: Path, name: str) -> Path:

@@ -148,7 +148,13 @@ def _answered(
 ) -> tuple[Outcome, list[Path]]:
     """Generate in one answer, then save every image (a URL is downloaded now, before it expires)."""
     with spinner("Generating"):
-        outcome = Outcome.of(client.generate(prompt, **fields))
+        result = client.generate(prompt, **fields)
+    if result.possibly_billed > 1:
+        say(
+            f"warning: the answer broke off and was retried; {result.possibly_billed} generations may "
+            "have been billed for these images"
+        )
+    outcome = Outcome.of(result)
     paths: list[Path] = []
     with listed_on_failure(paths, say):
         for index, image in enumerate(outcome.images, 1):
