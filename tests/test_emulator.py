@@ -259,7 +259,7 @@ def test_generations_malformed_body_is_400(http: httpx.Client, content: bytes) -
     assert answer.json()["error"]["type"] == "invalid_request_error"
 
 
-@pytest.mark.parametrize("authorization", [None, "", "Bearer", "Basic abc", "Bearer a b", "sk-no-scheme"])
+@pytest.mark.parametrize("authorization", [None, "", "Bearer", "Bearer  ", "Basic abc", "sk-no-scheme"])
 def test_generations_without_a_bearer_key_is_401(server: EmulatorServer, authorization: str | None) -> None:
     """A missing or malformed bearer key is a 401 envelope with a request id."""
     headers = {} if authorization is None else {"authorization": authorization}

@@ -37,7 +37,7 @@ from oai_images import InvalidParameterError
 from oai_images.rules import MODEL_RULES, effective_fields, known_fields, parse_size, resolve_model, validate
 
 from ._config import EmulatorConfig, FaultSpec, parse_fault, parse_latency
-from ._draw import DrawnImages, ImageFormat, draw_image, draw_partial
+from ._draw import GIF_MAX_FRAME_DURATION_MS, DrawnImages, ImageFormat, draw_image, draw_partial
 from ._store import EXPIRED, ImageStore, StoredImage
 
 __all__ = [
@@ -83,8 +83,9 @@ class RecordedRequest:
         path: The URL path.
         headers: The request headers, names in lower case (left out of the repr: they hold the key).
         body: The raw body.
-        json: The body parsed as JSON, or None when it is not JSON.
+        json: The body parsed as JSON, or None when it is not JSON (or was cut).
         request_id: The ``x-request-id`` the emulator answered with.
+        truncated: The body was larger than ``max_recorded_bytes`` and is kept cut to it.
     """
 
     method: str
@@ -93,6 +94,7 @@ class RecordedRequest:
     body: bytes = dataclasses.field(repr=False)
     json: object
     request_id: str
+    truncated: bool = False
 
 
 class EmulatorState:
@@ -106,6 +108,8 @@ class EmulatorState:
             max_bytes=config.max_stored_bytes,
         )
         self.requests: deque[RecordedRequest] = deque(maxlen=config.max_recorded_requests)
+        #: The bytes of the bodies in ``requests``: bounded by ``config.max_recorded_bytes``.
+        self.recorded_bytes = 0
         self.fault_counts: dict[FaultSpec, int] = {}
         self.rng = random.Random(config.seed)  # noqa: S311 (latency jitter, not cryptography)
         self.drawn = DrawnImages()
@@ -113,7 +117,23 @@ class EmulatorState:
     def reset(self) -> None:
         """Forget the recorded requests and the fault counters (stored images stay)."""
         self.requests.clear()
+        self.recorded_bytes = 0
         self.fault_counts.clear()
+
+    def record(self, request: RecordedRequest) -> None:
+        """Keep a received request, forgetting the oldest ones to stay within the count and byte caps.
+
+        A body larger than the byte cap is kept cut to the cap (its ``json`` is then None).
+        """
+        cap = self.config.max_recorded_bytes
+        if len(request.body) > cap:
+            request = dataclasses.replace(request, body=request.body[:cap], json=None, truncated=True)
+        if len(self.requests) == self.requests.maxlen and self.requests:
+            self.recorded_bytes -= len(self.requests[0].body)
+        self.requests.append(request)
+        self.recorded_bytes += len(request.body)
+        while self.recorded_bytes > cap and len(self.requests) > 1:
+            self.recorded_bytes -= len(self.requests.popleft().body)
 
 
 def _new_request_id() -> str:
@@ -203,9 +223,9 @@ class EmulatorApp:
 
         body = await _read_body(receive)
         headers = _recorded_headers(scope)
-        self.state.requests.append(
-            RecordedRequest(scope["method"], scope["path"], headers, body, _loads(body), request_id)
-        )
+        cap = self.state.config.max_recorded_bytes
+        parsed = _loads(body) if len(body) <= cap else None
+        self.state.record(RecordedRequest(scope["method"], scope["path"], headers, body, parsed, request_id))
         replayed = False
 
         async def replay() -> Message:
@@ -234,7 +254,7 @@ class EmulatorApp:
             if seen >= fault.times:
                 fault = None
         if fault is None:
-            await self.app(scope, replay, send_with_id)
+            await _answering_500(self.app, scope, replay, send_with_id)
             return
 
         if fault.kind == "hang":
@@ -270,6 +290,26 @@ class EmulatorApp:
         )
         await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
         await _drop(scope, receive)
+
+
+async def _answering_500(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run the app; a failure of ours becomes the API's JSON 500, not a plain-text page or a crash."""
+    started = False
+
+    async def tracked(message: Message) -> None:
+        nonlocal started
+        started = started or message["type"] == "http.response.start"
+        await send(message)
+
+    try:
+        await app(scope, receive, tracked)
+    except ConnectionDropped:
+        raise
+    except Exception:
+        if started:
+            raise  # the answer is under way: the connection is cut, as a real server's would be
+        response = _error(500, "The server had an error while processing your request.", type="server_error")
+        await response(scope, receive, send)
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -321,8 +361,9 @@ def _check_auth(request: Request) -> Response | None:
             "You didn't provide an API key. You need to provide your API key in an Authorization header "
             "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
         )
+    # Any non-empty key, spaces included (the official client's own tests send "My API Key").
     scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip() or " " in key.strip():
+    if scheme.lower() != "bearer" or not key.strip():
         return _error(
             401,
             "Incorrect API key provided. The Authorization header must be 'Bearer YOUR_KEY'.",
@@ -360,6 +401,15 @@ def _parse(body: bytes) -> tuple[dict[str, object], _Plan] | Response:
         validate(CREATE_IMAGE, fields)
     except InvalidParameterError as exc:
         return _invalid(exc)
+    duration = fields.get("frame_duration_ms")
+    if isinstance(duration, int | float) and duration > GIF_MAX_FRAME_DURATION_MS:
+        # The GIF format's bound; the spec is to state it (maximum: 655350) and validate() then reports it.
+        return _error(
+            400,
+            f"Invalid 'frame_duration_ms': {duration}. It must be at most {GIF_MAX_FRAME_DURATION_MS}.",
+            param="frame_duration_ms",
+            code="invalid_value",
+        )
     model = resolve_model(fields)
     if model is None:
         known = ", ".join(f"'{name}'" for name in MODEL_RULES)
@@ -443,7 +493,7 @@ def _plan(fields: Mapping[str, object], model: str) -> _Plan:
     )
 
 
-def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
+def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PLR0915 - one closure per route
     """Build the emulator's ASGI app.
 
     Args:
@@ -526,6 +576,15 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
             "background": plan.background,
             "output_format": plan.output_format,
         }
+        try:
+            async for event in _image_events(plan, common):
+                yield event
+        except Exception:
+            message = "The server had an error while processing your request."
+            envelope = {"message": message, "type": "server_error"}
+            yield _sse({"type": "error", "error": envelope})
+
+    async def _image_events(plan: _Plan, common: Mapping[str, object]) -> AsyncIterator[str]:
         for index in range(plan.n):
             final = await draw(plan, index)
             for step in range(plan.partial_images):
