@@ -243,7 +243,7 @@ def _read(
             raise deadline.timeout_error()
         if not body.add(chunk):
             break
-    if deadline.passed():
+    if deadline.expired:  # the watchdog cut the connection: a close-delimited body only looks complete
         raise deadline.timeout_error()
     if body.truncated and response.is_success:
         raise _too_large(response, limit, secret=secret)
@@ -462,6 +462,8 @@ def iter_lines(response: httpx.Response, limits: Limits, *, secret: str | None) 
                 if deadline.passed():
                     raise deadline.timeout_error()
                 yield from lines.feed(chunk)
+            if deadline.expired:  # cut by the watchdog, not ended by the server
+                raise deadline.timeout_error()
         except _LineTooLong as exc:
             raise line_too_long(response, exc.limit, secret=secret) from None
         except httpx.HTTPError:

@@ -121,24 +121,30 @@ class Names:
         raise OSError(f"image {index}{suffix} could not be kept anywhere{lost}; in {self.out}: {first}")
 
 
-def _rescue_folders() -> Iterator[Callable[[], Path]]:
-    """Where an image goes when --out fails, each made only when tried."""
-    # A private new folder (mkdtemp), so no other user of the machine can pre-empt it.
-    yield lambda: Path(tempfile.mkdtemp(prefix="oai-images-rescue-"))
+def _rescue_folders() -> Iterator[Callable[[], tuple[Path, bool]]]:
+    """Where an image goes when --out fails, each made only when tried: (folder, whether it is new)."""
+
+    def private() -> tuple[Path, bool]:
+        # A private new folder (mkdtemp), so no other user of the machine can pre-empt it.
+        return Path(tempfile.mkdtemp(prefix="oai-images-rescue-")), True
+
+    def existing(folder: Path) -> tuple[Path, bool]:
+        return folder, not folder.exists()
+
     import platformdirs  # noqa: PLC0415 -- only on this rare path
 
-    yield lambda: Path(platformdirs.user_cache_dir("oai-images")) / "rescued"
-    yield Path.cwd
+    yield private
+    yield lambda: existing(Path(platformdirs.user_cache_dir("oai-images")) / "rescued")
+    yield lambda: existing(Path.cwd())
 
 
-def _save_in(image: GeneratedImage, folder: Callable[[], Path], name: str) -> Path:
-    """Save in a folder made for the purpose; a rescue folder that stays empty is removed again."""
-    where = folder()
-    existed = where.exists()
+def _save_in(image: GeneratedImage, folder: Callable[[], tuple[Path, bool]], name: str) -> Path:
+    """Save in a fallback folder; one made for the purpose is removed again when the save fails."""
+    where, new = folder()
     try:
         return save_unique(image, where, name)
     except OSError:
-        if not existed or where.name.startswith("oai-images-rescue-"):
+        if new:
             with contextlib.suppress(OSError):
                 where.rmdir()  # only when empty
         raise

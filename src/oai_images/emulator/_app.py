@@ -14,6 +14,7 @@ import base64
 import dataclasses
 import functools
 import json
+import logging
 import math
 import random
 import secrets
@@ -294,11 +295,12 @@ class EmulatorApp:
 
 async def _answering_500(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
     """Run the app; a failure of ours becomes the API's JSON 500, not a plain-text page or a crash."""
-    started = False
+    started = finished = False
 
     async def tracked(message: Message) -> None:
-        nonlocal started
+        nonlocal started, finished
         started = started or message["type"] == "http.response.start"
+        finished = finished or (message["type"] == "http.response.body" and not message.get("more_body"))
         await send(message)
 
     try:
@@ -306,6 +308,10 @@ async def _answering_500(app: ASGIApp, scope: Scope, receive: Receive, send: Sen
     except ConnectionDropped:
         raise
     except Exception:
+        if finished:
+            # The 500 envelope was sent by the app's own handler (Starlette re-raises after it): log it.
+            logging.getLogger("oai_images.emulator").exception("the emulator failed; answered 500")
+            return
         if started:
             raise  # the answer is under way: the connection is cut, as a real server's would be
         response = _error(500, "The server had an error while processing your request.", type="server_error")
@@ -621,6 +627,9 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
             return _error(404, f"No image named '{name}'.", code="not_found")
         return Response(entry.content, media_type=entry.media_type, headers={"cache-control": "private"})
 
+    async def failed(request: Request, exc: Exception) -> Response:
+        return _error(500, "The server had an error while processing your request.", type="server_error")
+
     async def not_found(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         if status == 405:
@@ -636,7 +645,7 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
             Route(GENERATIONS_PATH, generations, methods=["POST"]),
             Route(FILES_PATH + "/{name}", files, methods=["GET"]),
         ],
-        exception_handlers={HTTPException: not_found},
+        exception_handlers={HTTPException: not_found, Exception: failed},
     )
     return EmulatorApp(app, state)
 
