@@ -182,3 +182,14 @@ def test_send_download_peak_memory_stays_near_the_image_size(hostile: HostileSer
             tracemalloc.stop()
     assert len(data) == size
     assert peak < 1.3 * size
+
+
+def test_watchdog_forgets_disarmed_deadlines() -> None:
+    """10,000 attempts that end in time leave no pile of 600-second entries behind."""
+    from oai_images._send import Deadline, _watchdog
+
+    for _ in range(10_000):
+        deadline = Deadline(600)
+        deadline.arm()
+        deadline.disarm()
+    assert len(_watchdog()._heap) < 200

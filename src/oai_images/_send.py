@@ -37,6 +37,9 @@ __all__ = ["DEADLINE", "Limits", "asend", "send"]
 #: The extension of a streamed 2xx response holding its attempt's `Deadline` (the stream reads under it).
 DEADLINE: Final = "oai_images.deadline"
 _CHUNK = 1 << 16
+#: A body declared at most this long (and within its cap) is read by httpx at once: the usual small JSON
+#: answer costs no extra copy or response object. Larger ones are read in chunks into one buffer.
+_SMALL_BODY = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ class Deadline:
     def disarm(self) -> None:
         """Stop watching (the attempt is over)."""
         if self._entry is not None:
-            self._entry[2] = None
+            _watchdog().disarm(self._entry)
             self._entry = None
 
 
@@ -133,22 +136,38 @@ class _Watchdog:
         self._heap: list[list[Any]] = []
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
+        self._disarmed = 0
 
     def arm(self, when: float, action: Callable[[], None]) -> list[Any]:
+        """Run ``action`` at monotonic time ``when`` unless disarmed first; returns the handle."""
         entry = [when, next(self._order), action]
         with self._cond:
             heapq.heappush(self._heap, entry)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="oai-images-deadlines", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if self._heap[0] is entry:  # only an earlier deadline changes how long the thread sleeps
+                self._cond.notify()
         return entry
+
+    def disarm(self, entry: list[Any]) -> None:
+        """Cancel an action; the cancelled entries are swept out once they are most of the heap."""
+        with self._cond:
+            if entry[2] is None:
+                return
+            entry[2] = None
+            self._disarmed += 1
+            if self._disarmed > 64 and self._disarmed * 2 > len(self._heap):
+                self._heap = [live for live in self._heap if live[2] is not None]
+                heapq.heapify(self._heap)
+                self._disarmed = 0
 
     def _run(self) -> None:
         while True:
             with self._cond:
                 while self._heap and self._heap[0][2] is None:
                     heapq.heappop(self._heap)
+                    self._disarmed -= 1
                 if not self._heap:
                     self._cond.wait()
                     continue
@@ -156,9 +175,10 @@ class _Watchdog:
                 if wait > 0:
                     self._cond.wait(wait)
                     continue
-                action = heapq.heappop(self._heap)[2]
+                entry = heapq.heappop(self._heap)
+                action, entry[2] = entry[2], None
             if action is not None:
-                action()
+                action()  # shuts sockets down: quick, and it never raises (see _shut)
 
 
 _WATCHDOG: _Watchdog | None = None
@@ -190,6 +210,11 @@ def _too_large(response: httpx.Response, limit: int, *, secret: str | None) -> A
         status_code=response.status_code,
         request_id=request_id(response, secret=secret),
     )
+
+
+def _encoded(response: httpx.Response) -> bool:
+    """Whether the body is compressed: its declared length then says nothing of its decoded size."""
+    return response.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
 
 
 def _limit_for(response: httpx.Response, limits: Limits) -> int:
@@ -237,6 +262,11 @@ def _read(
     declared = _declared_length(response)
     if response.is_success and declared is not None and declared > limit:
         raise _too_large(response, limit, secret=secret)
+    if declared is not None and declared <= min(limit, _SMALL_BODY) and not _encoded(response):
+        response.read()  # h11 reads no more than the declared length; the watchdog bounds the time
+        if deadline.expired:
+            raise deadline.timeout_error()
+        return response
     body = _Body(limit)
     for chunk in response.iter_bytes(_CHUNK):
         if deadline.passed():
@@ -259,6 +289,13 @@ async def _aread(
     declared = _declared_length(response)
     if response.is_success and declared is not None and declared > limit:
         raise _too_large(response, limit, secret=secret)
+    if declared is not None and declared <= min(limit, _SMALL_BODY) and not _encoded(response):
+        try:
+            with anyio.fail_after(deadline.remaining()):
+                await response.aread()
+        except TimeoutError:
+            raise deadline.timeout_error() from None
+        return response
     body = _Body(limit)
     chunks = response.aiter_bytes(_CHUNK)
     try:
