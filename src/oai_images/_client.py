@@ -275,7 +275,8 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         try:
             request = http.build_request("GET", url, headers=_OWN_HEADERS, timeout=self._timeout)
         except (httpx.InvalidURL, TypeError) as exc:
-            raise OAIImagesError(f"the server sent an image URL that cannot be downloaded: {exc}") from exc
+            detail = redact_snippet(str(exc), self._settings.api_key)
+            raise OAIImagesError(f"the server sent an image URL that cannot be downloaded: {detail}") from exc
         if request.url.scheme not in ("http", "https"):
             raise OAIImagesError(f"the server sent an image URL that is not http(s): {request.url.scheme}:")
         for name in _ACCOUNT_HEADERS:  # an injected client may carry them as defaults
