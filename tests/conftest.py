@@ -22,6 +22,7 @@ from oai_images import (
     ImagesClient,
     PartialImageEvent,
 )
+from tests.hostile_server import HostileServer
 
 if TYPE_CHECKING:
     from oai_images.emulator import EmulatorConfig, EmulatorServer
@@ -181,3 +182,14 @@ def server(shared_server: EmulatorServer) -> EmulatorServer:
     shared_server.state.config.fault = None
     shared_server.state.config.latency = Latency()
     return shared_server
+
+
+# --- a scripted raw-socket server on loopback, for hostile answers -------------------------------------
+
+
+@pytest.fixture
+def hostile() -> Iterator[HostileServer]:
+    """A raw-socket server on 127.0.0.1 whose answers a test scripts (see tests/hostile_server.py)."""
+    server = HostileServer()
+    yield server
+    server.close()

@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from oai_images import GeneratedImage
 from oai_images.cli import main
 
 SECRET = "sk-test-NEVER-PRINT-THIS-0123456789"
@@ -1030,3 +1031,109 @@ def test_shell_completion_script_is_documented_and_generated() -> None:
     assert done.returncode == 0
     assert "complete " in done.stdout
     assert "_oai_images_completion" in done.stdout
+
+
+# --- hardening: rescue fallbacks, interrupts, double billing --------------------------------------------
+
+
+def _blocked(tmp_path: Path) -> Path:
+    """A folder path that cannot be made (a file stands where its parent should be), even for root."""
+    (tmp_path / "file").write_bytes(b"")
+    return tmp_path / "file" / "folder"
+
+
+def test_names_save_falls_back_to_the_cache_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--out and the rescue folder both unusable: the image goes to the user's cache folder."""
+    import tempfile
+
+    import platformdirs
+
+    from oai_images.cli import _output
+
+    made: list[Path] = []
+
+    def mkdtemp(prefix: str = "") -> str:
+        made.append(_blocked(tmp_path))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+    monkeypatch.setattr(platformdirs, "user_cache_dir", lambda name: str(tmp_path / "cache" / name))
+    names = _output.Names(_blocked(tmp_path))
+    path = names.save(GeneratedImage(b64_json=PNG_B64_CLI, prompt="a fox", index=1))
+    assert path.parent == tmp_path / "cache" / "oai-images" / "rescued"
+    assert path.read_bytes().startswith(b"\x89PNG")
+    assert made
+
+
+def test_names_save_names_the_image_it_could_not_keep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every fallback unusable: an OSError naming the image and its URL; no empty rescue folder is left."""
+    import tempfile
+
+    import platformdirs
+
+    from oai_images.cli import _output
+
+    rescue = tmp_path / "rescue"
+
+    def mkdtemp(prefix: str = "") -> str:
+        rescue.mkdir()
+        return str(rescue)
+
+    real_save = GeneratedImage.save
+
+    def full_disk(image: GeneratedImage, path_or_dir: Any, **options: Any) -> Path:
+        if Path(path_or_dir) == rescue:
+            raise OSError(28, "No space left on device")
+        return real_save(image, path_or_dir, **options)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+    monkeypatch.setattr(GeneratedImage, "save", full_disk)
+    monkeypatch.setattr(platformdirs, "user_cache_dir", lambda name: str(_blocked(tmp_path)))
+    monkeypatch.setattr(Path, "cwd", staticmethod(lambda: _blocked(tmp_path)))
+    image = GeneratedImage(url="https://images.test/fox.png", download=lambda url: PNG_CLI, index=1)
+    with pytest.raises(OSError, match=r"image 1 could not be kept anywhere.*https://images.test/fox.png"):
+        _output.Names(_blocked(tmp_path)).save(image)
+    assert not rescue.exists()
+
+
+def test_generate_exits_130_when_interrupted_after_saving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the report is printed (outside the error translation) still exits 130, not 1."""
+    generate_module = sys.modules["oai_images.cli.generate"]
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(generate_module, "report", interrupted)
+    result = CliRunner().invoke(main, ["generate", "a fox", "--emulator", "--out", str(tmp_path)])
+    assert result.exit_code == 130
+
+
+@pytest.mark.slow
+def test_generate_warns_when_a_retry_may_have_billed_twice(tmp_path: Path, hostile: Any) -> None:
+    """A 200 that breaks mid-body, then a retry that succeeds: the image is saved and a warning says so."""
+    from tests.hostile_server import answer, cut
+
+    body = json.dumps({"created": 1, "data": [{"b64_json": PNG_B64_CLI}]}).encode()
+    hostile.script(cut(200, body, after=10), answer(200, body))
+    result = run(
+        "generate",
+        "a fox",
+        "--base-url",
+        hostile.base_url,
+        "--out",
+        str(tmp_path),
+        env={"OPENAI_API_KEY": "sk-x"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 generations may have been billed" in result.stderr
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+PNG_CLI = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+PNG_B64_CLI = base64.b64encode(PNG_CLI).decode()

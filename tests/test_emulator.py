@@ -259,7 +259,7 @@ def test_generations_malformed_body_is_400(http: httpx.Client, content: bytes) -
     assert answer.json()["error"]["type"] == "invalid_request_error"
 
 
-@pytest.mark.parametrize("authorization", [None, "", "Bearer", "Basic abc", "Bearer a b", "sk-no-scheme"])
+@pytest.mark.parametrize("authorization", [None, "", "Bearer", "Basic abc", "sk-no-scheme"])
 def test_generations_without_a_bearer_key_is_401(server: EmulatorServer, authorization: str | None) -> None:
     """A missing or malformed bearer key is a 401 envelope with a request id."""
     headers = {} if authorization is None else {"authorization": authorization}
@@ -625,3 +625,116 @@ def test_recorded_requests_never_keep_the_key() -> None:
     (recorded,) = app.state.requests
     assert recorded.headers["authorization"] == "Bearer [redacted]"
     assert "sk-REAL-123" not in repr(vars(recorded))
+
+
+# --- hardening: bounded values, JSON failures, bounded memory, readiness, any bearer key ---------------
+
+GIF_BODY = {
+    "prompt": "a fox",
+    "model": "gpt-image-1",
+    "size": "1024x1024",
+    "output_format": "gif",
+    "frame_count": 2,
+}
+
+
+@pytest.mark.slow
+def test_emulator_rejects_a_frame_duration_a_gif_cannot_hold(http: httpx.Client) -> None:
+    """frame_duration_ms above 655,350 (GIF's 16-bit hundredths) is a 400 naming it, not a crash."""
+    answer = post(http, {**GIF_BODY, "frame_duration_ms": 655_351})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["param"] == "frame_duration_ms"
+    assert post(http, {**GIF_BODY, "frame_duration_ms": 655_350}).status_code == 200
+
+
+def test_emulator_draws_a_gif_at_the_longest_frame_duration() -> None:
+    """The drawing clamps to what GIF can hold: 655,350 ms draws, 10**9 ms too (not OverflowError)."""
+    for duration in (655_350, 10**9):
+        image = Image.open(
+            io.BytesIO(
+                draw_image("a fox", width=32, height=32, output_format="gif", frame_duration_ms=duration)
+            )
+        )
+        assert image.info["duration"] == 655_350
+
+
+@pytest.mark.slow
+def test_emulator_failure_is_a_json_500(http: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any failure of the emulator answers the API's JSON 500 envelope, with a request id."""
+
+    def broken(*args: Any, **kwargs: Any) -> bytes:
+        raise OverflowError("broken drawing")
+
+    monkeypatch.setattr("oai_images.emulator._app.draw_image", broken)
+    answer = post(http, {"prompt": "a never drawn fox", "model": "dall-e-2", "response_format": "b64_json"})
+    assert answer.status_code == 500
+    assert answer.json()["error"]["type"] == "server_error"
+    assert answer.headers["x-request-id"].startswith("req_")
+
+
+def test_emulator_failure_in_process_is_an_internal_server_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With emulator=True a crash of the emulator is InternalServerError (or an error event mid-stream)."""
+    import oai_images
+
+    def broken(*args: Any, **kwargs: Any) -> bytes:
+        raise OverflowError("broken drawing")
+
+    monkeypatch.setattr("oai_images.emulator._app.draw_image", broken)
+    with oai_images.ImagesClient(emulator=True, max_retries=0) as client:
+        with pytest.raises(oai_images.InternalServerError):
+            client.generate("an undrawable fox", model="dall-e-2")
+        with pytest.raises(oai_images.APIStatusError, match="server had an error"):
+            list(client.generate_stream("an undrawable fox", model="gpt-image-1", partial_images=1))
+
+
+@pytest.mark.slow
+def test_emulator_records_request_bodies_within_the_byte_cap() -> None:
+    """30 rejected 300 KB requests: the bodies kept stay under max_recorded_bytes."""
+    cap = 1_000_000
+    with EmulatorServer(EmulatorConfig(max_recorded_bytes=cap)) as server, httpx.Client(headers=AUTH) as http:
+        for index in range(30):
+            answer = http.post(
+                f"{server.base_url}/images/generations", content=b"{" * 300_000 + bytes([index])
+            )
+            assert answer.status_code == 400
+        kept = list(server.state.requests)
+        assert sum(len(request.body) for request in kept) <= cap
+        assert server.state.recorded_bytes <= cap
+        assert kept[-1].body.endswith(bytes([29]))
+        big = http.post(f"{server.base_url}/images/generations", content=b"x" * (cap + 10))
+        assert big.status_code == 400
+        assert server.state.requests[-1].truncated
+        assert server.state.recorded_bytes <= cap
+
+
+@pytest.mark.slow
+def test_serve_prints_its_url_once_it_accepts_connections() -> None:
+    """`serve --port 0`: the printed URL takes a connection at once (it was printed before listening)."""
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = shutil.which("oai-images", path=str(Path(sys.executable).parent)) or "oai-images"
+    command = [exe, "serve", "--port", "0", "--log-level", "critical"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process:
+        try:
+            assert process.stdout is not None
+            url = process.stdout.readline().decode().strip()
+            port = int(url.rsplit(":", 1)[1].split("/")[0])
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                pass
+        finally:
+            process.terminate()
+
+
+@pytest.mark.slow
+def test_emulator_accepts_a_bearer_key_with_spaces(server: EmulatorServer) -> None:
+    """Any non-empty key is accepted, spaces included (the official client's tests use "My API Key")."""
+    answer = httpx.post(
+        f"{server.base_url}/images/generations",
+        json={"prompt": "a fox", "model": "dall-e-2", "size": "256x256"},
+        headers={"authorization": "Bearer My API Key"},
+    )
+    assert answer.status_code == 200

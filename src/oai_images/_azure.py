@@ -29,7 +29,7 @@ from ._settings import DEFAULT_TIMEOUT, without_password
 if TYPE_CHECKING:
     from oai_images_api.api import Operation
 
-    from ._retries import OnRetry
+    from ._retries import OnRetry, RetryBudget
 
 __all__ = ["V1", "AsyncAzureImagesClient", "AzureImagesClient"]
 
@@ -326,6 +326,7 @@ class _AzureBase(_ClientBase[_HttpT, _SleepT]):
         self,
         response: httpx.Response,
         fields: Mapping[str, object],
+        budget: RetryBudget,
         *,
         download: Download | None = None,
         adownload: AsyncDownload | None = None,
@@ -333,7 +334,7 @@ class _AzureBase(_ClientBase[_HttpT, _SleepT]):
         """The result, whose ``model`` is the deployment when the call named none (the URL did)."""
         if "model" not in fields and self._azure.deployment is not None:
             fields = {**fields, "model": self._azure.deployment}
-        return super()._result(response, fields, download=download, adownload=adownload)
+        return super()._result(response, fields, budget, download=download, adownload=adownload)
 
     def _authorize(self, request: httpx.Request, token: object) -> None:
         """Put a fresh token on an API request; it becomes the secret redacted from what comes back."""
@@ -383,6 +384,7 @@ class AzureImagesClient(_AzureBase[httpx.Client, Callable[[float], None]], Image
         request: httpx.Request,
         *,
         http: httpx.Client | None = None,
+        budget: RetryBudget | None = None,
         stream: bool = False,
         follow_redirects: bool = False,
     ) -> httpx.Response:
@@ -397,7 +399,9 @@ class AzureImagesClient(_AzureBase[httpx.Client, Callable[[float], None]], Image
                 )
                 raise OAIImagesError(message)
             self._authorize(request, token)
-        return super()._send(request, http=http, stream=stream, follow_redirects=follow_redirects)
+        return super()._send(
+            request, http=http, budget=budget, stream=stream, follow_redirects=follow_redirects
+        )
 
 
 class AsyncAzureImagesClient(
@@ -413,6 +417,7 @@ class AsyncAzureImagesClient(
         request: httpx.Request,
         *,
         http: httpx.AsyncClient | None = None,
+        budget: RetryBudget | None = None,
         stream: bool = False,
         follow_redirects: bool = False,
     ) -> httpx.Response:
@@ -421,4 +426,6 @@ class AsyncAzureImagesClient(
             if inspect.isawaitable(token):
                 token = await token
             self._authorize(request, token)
-        return await super()._send(request, http=http, stream=stream, follow_redirects=follow_redirects)
+        return await super()._send(
+            request, http=http, budget=budget, stream=stream, follow_redirects=follow_redirects
+        )

@@ -9,22 +9,24 @@ validation, request building, answer and error mapping, retry decisions) lives i
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import random
 import threading
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, Unpack, cast
 
 import httpx
 
 from ._backends import Backend, load_backend
-from ._errors import InvalidParameterError, OAIImagesError
+from ._errors import APIResponseValidationError, InvalidParameterError, OAIImagesError
+from ._redact import clean_chain, register_secret
 from ._results import AsyncDownload, CompletedImageEvent, Download, ImageResult, PartialImageEvent
 from ._retries import OnRetry, RetryBudget, connection_error
-from ._send import asend, send
+from ._send import Limits, aiter_lines, asend, iter_lines, send
 from ._settings import DEFAULT_TIMEOUT, USER_AGENT, Settings, without_password
 from ._wire import (
     PARTIAL_IMAGE_EVENT,
@@ -52,6 +54,10 @@ _ACCOUNT_HEADERS = ("Authorization", "api-key", "OpenAI-Organization", "OpenAI-P
 _OWN_HEADERS = {"User-Agent": USER_AGENT}
 #: Statuses with which a signed image URL says it is no longer valid.
 _EXPIRED_STATUSES = frozenset({403, 404, 410})
+#: The default caps (see the constructor's docstring).
+MAX_DOWNLOAD_BYTES = 512 * 2**20
+MAX_ERROR_BODY_BYTES = 64 * 2**10
+MAX_STREAM_LINE_BYTES = 128 * 2**20
 _EXPIRED_MESSAGE = (
     "the image URL has expired or is no longer valid (image URLs are valid for 60 minutes after "
     "generation); generate again, or ask for response_format='b64_json' to get the bytes in the response"
@@ -108,6 +114,9 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         jitter: Callable[[], float] | None = None,
         on_retry: OnRetry | None = None,
         auth_header: str | None = None,
+        max_download_bytes: int = MAX_DOWNLOAD_BYTES,
+        max_error_body_bytes: int = MAX_ERROR_BODY_BYTES,
+        max_stream_line_bytes: int = MAX_STREAM_LINE_BYTES,
     ) -> None:
         """Configure the client; nothing is sent yet.
 
@@ -119,7 +128,10 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             organization: Sent as ``OpenAI-Organization``; else ``OPENAI_ORG_ID``.
             project: Sent as ``OpenAI-Project``; else ``OPENAI_PROJECT_ID``.
             timeout: Seconds, or an ``httpx.Timeout``, per attempt. The default (600 s, 5 s to connect)
-                leaves room for high-quality generations, which can take minutes.
+                leaves room for high-quality generations, which can take minutes. It bounds the whole
+                attempt (connecting, sending, the answer and its body, a whole stream), not each read:
+                the attempt's deadline is the largest of the ``httpx.Timeout``'s values, and there is
+                none when its read timeout is None.
             max_retries: How many times a failed attempt is retried (connection errors, timeouts, 408,
                 409, 429, 5xx), waiting as the server asks or with exponential backoff.
             http_client: An ``httpx.Client`` (``httpx.AsyncClient`` for the async client) to send with:
@@ -142,6 +154,13 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             auth_header: For a compatible server that takes its key in another header: the header's name
                 (``"X-Api-Key"``); ``api_key`` is then sent in it as it is, instead of as
                 ``Authorization: Bearer <key>``, and redacted like any key.
+            max_download_bytes: The largest 2xx body read into memory: an answer (base64 images
+                included) or an image download. Larger ones raise ``APIResponseValidationError`` (not
+                retried). 512 MiB.
+            max_error_body_bytes: How much of an error answer is read (the rest is dropped; the
+                message quotes its first 200 characters, ``.body`` holds what was read). 64 KiB.
+            max_stream_line_bytes: The longest line of an event stream (one line holds one base64
+                image); a longer one raises ``APIResponseValidationError``. 128 MiB.
 
         Raises:
             ValueError: ``max_retries`` is negative.
@@ -150,6 +169,9 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         """
         if max_retries < 0:
             raise ValueError("max_retries must be 0 or more")
+        caps = (max_download_bytes, max_error_body_bytes, max_stream_line_bytes)
+        if any(isinstance(cap, bool) or not isinstance(cap, int) or cap < 1 for cap in caps):
+            raise ValueError("max_download_bytes, max_error_body_bytes and max_stream_line_bytes must be 1+")
         backend = load_backend("emulator") if emulator else None
         self._settings = Settings.resolve(
             api_key=api_key,
@@ -162,6 +184,14 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             auth_header=auth_header,
         )
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self._limits = Limits(
+            timeout=_attempt_seconds(self._timeout),
+            max_body_bytes=max_download_bytes,
+            max_error_body_bytes=max_error_body_bytes,
+            max_stream_line_bytes=max_stream_line_bytes,
+        )
+        # httpx and httpcore log response headers at DEBUG, where a server may echo the key.
+        register_secret(self._settings.api_key)
         self._max_retries = max_retries
         self._validate = validate
         self._jitter = jitter or random.random
@@ -192,7 +222,22 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         return self._settings.base_url
 
     def _budget(self) -> RetryBudget:
-        return RetryBudget(self._max_retries, self._jitter, secret=self._settings.api_key)
+        return RetryBudget(
+            self._max_retries, self._jitter, secret=self._settings.api_key, on_retry=self._on_retry
+        )
+
+    @contextlib.contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """Around every call: what escapes is one of our errors, whose chained causes hold no secret.
+
+        A chained httpx exception carries the request (with the key) and the server's words; a
+        JSON error carries the whole body. They are replaced by redacted stand-ins (see `clean_chain`).
+        """
+        try:
+            yield
+        except OAIImagesError as exc:
+            clean_chain(exc, (self._settings.api_key,))
+            raise
 
     def _request(
         self, http: httpx.Client | httpx.AsyncClient, operation: Operation, fields: Mapping[str, object]
@@ -262,7 +307,8 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         try:
             request = http.build_request("GET", url, headers=_OWN_HEADERS, timeout=self._timeout)
         except (httpx.InvalidURL, TypeError) as exc:
-            raise OAIImagesError(f"the server sent an image URL that cannot be downloaded: {exc}") from exc
+            detail = redact_snippet(str(exc), self._settings.api_key)
+            raise OAIImagesError(f"the server sent an image URL that cannot be downloaded: {detail}") from exc
         if request.url.scheme not in ("http", "https"):
             raise OAIImagesError(f"the server sent an image URL that is not http(s): {request.url.scheme}:")
         for name in (*_ACCOUNT_HEADERS, self._settings.auth_header or "Authorization"):
@@ -274,10 +320,36 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         if not response.is_success:
             raise status_error(response, secret=self._settings.api_key)
 
+    def _check_stream(self, response: httpx.Response) -> None:
+        """Raise unless a 2xx answer to a streamed request is an event stream.
+
+        An HTML page or a plain JSON body from a proxy or a server that ignores ``stream`` would
+        otherwise read as a stream of no events: no images, and no error.
+        """
+        kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        # No content type at all is let through: a stream without a completed event is caught at its end.
+        if kind and kind != "text/event-stream":
+            shown = redact_snippet(kind, self._settings.api_key)
+            raise APIResponseValidationError(
+                f"the server answered a streamed request with {shown} content, not an event stream",
+                status_code=response.status_code,
+                request_id=request_id(response, secret=self._settings.api_key),
+            )
+
+    def _stream_ended(self, response: httpx.Response, completed: int) -> None:
+        """Raise when a stream ended without any completed image: the generation's outcome is unknown."""
+        if not completed:
+            raise APIResponseValidationError(
+                "the event stream ended without a completed image event",
+                status_code=response.status_code,
+                request_id=request_id(response, secret=self._settings.api_key),
+            )
+
     def _result(
         self,
         response: httpx.Response,
         fields: Mapping[str, object],
+        budget: RetryBudget,
         *,
         download: Download | None = None,
         adownload: AsyncDownload | None = None,
@@ -287,19 +359,21 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         prompt = fields.get("prompt")
         return ImageResult.from_response(
             parse_images_response(response, secret=self._settings.api_key),
-            request_id=request_id(response),
+            request_id=request_id(response, secret=self._settings.api_key),
             model=model if isinstance(model, str) else None,
             download=download,
             adownload=adownload,
             prompt=prompt if isinstance(prompt, str) else None,
+            attempts=budget.attempts,
+            possibly_billed=budget.possibly_billed,
         )
 
-    @staticmethod
-    def _downloaded(response: httpx.Response) -> bytes:
+    def _downloaded(self, response: httpx.Response) -> bytes:
         if response.is_success:
             return response.content
         expired = response.status_code in _EXPIRED_STATUSES
-        raise status_error(response, message=_EXPIRED_MESSAGE if expired else "could not download the image")
+        message = _EXPIRED_MESSAGE if expired else "could not download the image"
+        raise status_error(response, message=message, secret=self._settings.api_key)
 
     def _events(self, reader: _StreamReader, line: str | None, response: httpx.Response) -> list[StreamEvent]:
         """The facade events a stream line completes (``line=None`` at the end of the stream)."""
@@ -309,7 +383,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         event = parse_stream_event(*message, response, secret=self._settings.api_key)
         if event is None:
             return []
-        rid = request_id(response)
+        rid = request_id(response, secret=self._settings.api_key)
         # The images of a stream come one after another: each completed event ends one.
         index = reader.completed + 1
         if event.type_ == PARTIAL_IMAGE_EVENT:
@@ -390,8 +464,10 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         return self._generate(self._generate_fields(prompt, params))
 
     def _generate(self, fields: Mapping[str, object]) -> ImageResult:
-        request = self._request(self._http, _operations().CREATE_IMAGE, fields)
-        return self._result(self._send(request), fields, download=self._download)
+        with self._guarded():
+            request = self._request(self._http, _operations().CREATE_IMAGE, fields)
+            budget = self._budget()
+            return self._result(self._send(request, budget=budget), fields, budget, download=self._download)
 
     def generate_stream(
         self, prompt: str, **params: Unpack[CreateImageParams]
@@ -415,46 +491,52 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         return self._stream(self._request(self._http, _operations().CREATE_IMAGE, fields), prompt)
 
     def _stream(self, request: httpx.Request, prompt: str) -> Generator[StreamEvent]:
-        response = self._send(request, stream=True)
-        try:
-            self._check(response)
-            reader = _StreamReader(prompt)
+        with self._guarded():
+            response = self._send(request, stream=True)
             try:
-                for line in response.iter_lines():
-                    yield from self._events(reader, line, response)
-            except httpx.HTTPError as exc:
-                raise connection_error(exc, secret=self._settings.api_key) from exc
-            yield from self._events(reader, None, response)
-        finally:
-            response.close()
+                self._check(response)
+                self._check_stream(response)
+                reader = _StreamReader(prompt)
+                secret = self._settings.api_key
+                try:
+                    for line in iter_lines(response, self._limits, secret=secret):
+                        yield from self._events(reader, line, response)
+                except httpx.HTTPError as exc:
+                    raise connection_error(exc, secret=secret) from exc
+                yield from self._events(reader, None, response)
+                self._stream_ended(response, reader.completed)
+            finally:
+                response.close()
 
     def _download(self, url: str) -> bytes:
-        if not self._http.is_closed:
-            return self._downloaded(
-                self._send(self._download_request(self._http, url), follow_redirects=True)
-            )
-        # Read after the client was closed (after its `with` block, say): an image URL needs no API
-        # configuration, so a short-lived connection over the same transport does the job.
-        with httpx.Client(transport=self._transport) as http:
-            request = self._download_request(http, url)
-            return self._downloaded(self._send(request, http=http, follow_redirects=True))
+        with self._guarded():
+            if not self._http.is_closed:
+                return self._downloaded(
+                    self._send(self._download_request(self._http, url), follow_redirects=True)
+                )
+            # Read after the client was closed (after its `with` block, say): an image URL needs no API
+            # configuration, so a short-lived connection over the same transport does the job.
+            with httpx.Client(transport=self._transport) as http:
+                request = self._download_request(http, url)
+                return self._downloaded(self._send(request, http=http, follow_redirects=True))
 
     def _send(
         self,
         request: httpx.Request,
         *,
         http: httpx.Client | None = None,
+        budget: RetryBudget | None = None,
         stream: bool = False,
         follow_redirects: bool = False,
     ) -> httpx.Response:
         return send(
             http or self._http,
             request,
-            budget=self._budget(),
+            budget=budget or self._budget(),
             sleep=self._sleep,
+            limits=self._limits,
             stream=stream,
             follow_redirects=follow_redirects,
-            on_retry=self._on_retry,
         )
 
 
@@ -501,8 +583,11 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         return await self._generate(self._generate_fields(prompt, params))
 
     async def _generate(self, fields: Mapping[str, object]) -> ImageResult:
-        request = self._request(self._http, _operations().CREATE_IMAGE, fields)
-        return self._result(await self._send(request), fields, adownload=self._download)
+        with self._guarded():
+            request = self._request(self._http, _operations().CREATE_IMAGE, fields)
+            budget = self._budget()
+            response = await self._send(request, budget=budget)
+            return self._result(response, fields, budget, adownload=self._download)
 
     def generate_stream(
         self, prompt: str, **params: Unpack[CreateImageParams]
@@ -517,47 +602,69 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         return self._stream(self._request(self._http, _operations().CREATE_IMAGE, fields), prompt)
 
     async def _stream(self, request: httpx.Request, prompt: str) -> AsyncGenerator[StreamEvent]:
-        response = await self._send(request, stream=True)
-        try:
-            self._check(response)
-            reader = _StreamReader(prompt)
+        with self._guarded():
+            response = await self._send(request, stream=True)
             try:
-                async for line in response.aiter_lines():
-                    for event in self._events(reader, line, response):
-                        yield event
-            except httpx.HTTPError as exc:
-                raise connection_error(exc, secret=self._settings.api_key) from exc
-            for event in self._events(reader, None, response):
-                yield event
-        finally:
-            await response.aclose()
+                self._check(response)
+                self._check_stream(response)
+                reader = _StreamReader(prompt)
+                secret = self._settings.api_key
+                try:
+                    async for line in aiter_lines(response, self._limits, secret=secret):
+                        for event in self._events(reader, line, response):
+                            yield event
+                except httpx.HTTPError as exc:
+                    raise connection_error(exc, secret=secret) from exc
+                for event in self._events(reader, None, response):
+                    yield event
+                self._stream_ended(response, reader.completed)
+            finally:
+                await response.aclose()
 
     async def _download(self, url: str) -> bytes:
-        if not self._http.is_closed:
-            request = self._download_request(self._http, url)
-            return self._downloaded(await self._send(request, follow_redirects=True))
-        # Read after the client was closed: as ImagesClient._download.
-        async with httpx.AsyncClient(transport=self._transport) as http:
-            request = self._download_request(http, url)
-            return self._downloaded(await self._send(request, http=http, follow_redirects=True))
+        with self._guarded():
+            if not self._http.is_closed:
+                request = self._download_request(self._http, url)
+                return self._downloaded(await self._send(request, follow_redirects=True))
+            # Read after the client was closed: as ImagesClient._download.
+            async with httpx.AsyncClient(transport=self._transport) as http:
+                request = self._download_request(http, url)
+                return self._downloaded(await self._send(request, http=http, follow_redirects=True))
 
     async def _send(
         self,
         request: httpx.Request,
         *,
         http: httpx.AsyncClient | None = None,
+        budget: RetryBudget | None = None,
         stream: bool = False,
         follow_redirects: bool = False,
     ) -> httpx.Response:
         return await asend(
             http or self._http,
             request,
-            budget=self._budget(),
+            budget=budget or self._budget(),
             sleep=self._sleep,
+            limits=self._limits,
             stream=stream,
             follow_redirects=follow_redirects,
-            on_retry=self._on_retry,
         )
+
+
+def _attempt_seconds(timeout: httpx.Timeout) -> float | None:
+    """The deadline of one attempt: the largest of the timeout's values; none without a read timeout."""
+    if timeout.read is None:
+        return None
+    values = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+    return max(value for value in values if value is not None)
+
+
+def redact_snippet(text: str, secret: str | None) -> str:
+    """A short, redacted piece of server text for a message."""
+    from ._redact import redact  # noqa: PLC0415 - a rarely taken path
+
+    text = redact(text, (secret,))
+    return text if len(text) <= 80 else text[:80] + "…"
 
 
 _ENVIRONMENT = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID")

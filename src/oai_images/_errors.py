@@ -41,8 +41,24 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "UnprocessableEntityError",
+    "safe_repr",
     "status_error_class",
 ]
+
+_REPR_LIMIT = 60
+
+
+def safe_repr(value: object, limit: int = _REPR_LIMIT) -> str:
+    """``repr(value)``, shortened to ``limit`` characters; never raises.
+
+    A hostile value (an int of thousands of digits, a list nested deeper than the recursion limit, an
+    object whose ``__repr__`` raises) is named by its type instead.
+    """
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<{type(value).__name__} object>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class OAIImagesError(Exception):
@@ -77,7 +93,10 @@ class InvalidParameterError(OAIImagesError, ValueError):
         self.allowed = tuple(allowed)
 
     def __repr__(self) -> str:
-        return f"InvalidParameterError(param={self.param!r}, value={self.value!r}, allowed={self.allowed!r})"
+        return (
+            f"InvalidParameterError(param={self.param!r}, value={safe_repr(self.value)}, "
+            f"allowed={self.allowed!r})"
+        )
 
 
 class MissingAPIKeyError(InvalidParameterError):

@@ -234,22 +234,64 @@ def write_image(
 def _write(data: bytes, target: Path, *, overwrite: bool) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     # The bytes go to a temporary file in the same folder, then take the final name in one step, so a
-    # reader never sees half an image; os.open (unlike mkstemp) keeps the usual umask permissions.
+    # reader never sees half an image.
     # A short name of its own, so that a target name near the file system's limit still has room.
     partial = target.with_name(f".oai-images-{secrets.token_hex(6)}.part")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    # Everything from the creation of the temporary file on is inside the `try`: an interrupt landing
+    # anywhere (even between the open and the assignment) still reaches the clean-up, which removes the
+    # file by its name. The clean-up runs twice, so that an interrupt landing before the first has begun
+    # is caught by the second, and each retries its removal when interrupted during it (see `_discard`).
+    opened: list[int] = []
     try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        if overwrite:
-            os.replace(partial, target)
-        else:
-            _place_without_overwriting(partial, target)
+        try:
+            # os.open (unlike mkstemp) keeps the usual umask permissions; the descriptor goes straight
+            # into a list the clean-up reads, so no interrupt can lose it.
+            opened.append(os.open(partial, _CREATE, 0o666))
+            _write_all(opened[0], data)
+            os.fsync(opened[0])
+            os.close(opened.pop())
+            if overwrite:
+                os.replace(partial, target)
+            else:
+                _place_without_overwriting(partial, target)
+        finally:
+            for descriptor in opened:
+                os.close(descriptor)
+            _discard(partial)
     finally:
-        partial.unlink(missing_ok=True)
+        _discard(partial)
     return target
+
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
+
+
+def _discard(path: Path) -> None:
+    """Remove ``path`` if it exists, even when interrupted (Ctrl-C) meanwhile; then re-raise the interrupt.
+
+    The removal is retried after each interrupt, so a temporary file never outlives a save.
+    """
+    name = os.fspath(path)
+    interrupted: BaseException | None = None
+    while True:
+        try:
+            try:
+                os.unlink(name)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                return  # not ours to remove (already renamed by a racing writer, a read-only folder)
+            break
+        except BaseException as exc:
+            interrupted = exc
+    if interrupted is not None:
+        raise interrupted
 
 
 # Extensions that name an image format; another one in a file name is kept as part of the name.

@@ -10,11 +10,21 @@ from __future__ import annotations
 
 import base64
 import functools
+import logging
 import re
+import threading
 from collections.abc import Iterable
 from typing import Any, Final
 
-__all__ = ["MIN_SECRET_LENGTH", "REDACTED", "redact", "redact_json"]
+__all__ = [
+    "MIN_SECRET_LENGTH",
+    "REDACTED",
+    "clean_chain",
+    "redact",
+    "redact_json",
+    "register_secret",
+    "without_partial_secret",
+]
 
 REDACTED: Final = "[redacted]"
 #: Shorter "keys" (a placeholder such as "x" or "EMPTY" for a local server) are no secret, and replacing
@@ -32,6 +42,121 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
         if secret and len(secret) >= MIN_SECRET_LENGTH:
             text = _pattern(secret).sub(REDACTED, text)
     return text
+
+
+def without_partial_secret(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` that was cut short, less the tail that could hold the start of a secret (in any form).
+
+    A body capped at N bytes may end in the middle of an echoed key, which `redact` cannot recognise:
+    dropping the last 6 characters per character of the longest secret (its longest escaped form) leaves
+    no prefix of it behind.
+    """
+    lengths = [len(secret) for secret in secrets if secret and len(secret) >= MIN_SECRET_LENGTH]
+    longest = max(lengths, default=0)
+    return text[: max(0, len(text) - 6 * longest)] if longest else text
+
+
+def clean_chain(error: BaseException, secrets: Iterable[str | None]) -> None:
+    """Replace every foreign exception chained to ``error`` by a stand-in with the secrets redacted.
+
+    A chained httpx exception carries the request (and its ``Authorization`` header) and the server's
+    words (a malformed header echoing the key); a ``JSONDecodeError`` carries the whole body. The
+    stand-in keeps the type (when it can be built from a message) and the redacted message, so a
+    traceback still says what went wrong underneath; it carries no request, body or frames.
+    """
+    secrets = tuple(secrets)
+    node: BaseException = error
+    seen = {id(node)}
+    while True:
+        below = node.__cause__ if node.__cause__ is not None else node.__context__
+        if below is None or id(below) in seen:
+            node.__cause__ = node.__context__ = None
+            return
+        seen.add(id(below))
+        clean = below if _is_ours(below) else _stand_in(below, secrets)
+        node.__cause__ = clean
+        node.__context__ = None
+        node.__suppress_context__ = True
+        node = clean
+
+
+def _is_ours(exc: BaseException) -> bool:
+    from ._errors import OAIImagesError  # noqa: PLC0415 - _errors is above this module
+
+    return isinstance(exc, OAIImagesError)
+
+
+def _stand_in(exc: BaseException, secrets: tuple[str | None, ...]) -> BaseException:
+    try:
+        text = str(exc)
+    except Exception:
+        text = ""
+    text = redact(text, secrets)
+    if len(text) > 1000:
+        text = text[:1000] + "…"
+    try:
+        clean = type(exc)(text)
+    except Exception:
+        clean = Exception(f"{type(exc).__module__}.{type(exc).__qualname__}: {text}")
+    if str(clean) != text and not str(clean).endswith(text):
+        clean = Exception(f"{type(exc).__module__}.{type(exc).__qualname__}: {text}")
+    clean.__cause__ = exc.__cause__
+    clean.__context__ = exc.__context__
+    clean.__suppress_context__ = exc.__suppress_context__
+    return clean
+
+
+# --- log records ------------------------------------------------------------------------------------
+
+#: The loggers of the libraries our calls go through; httpcore logs under one child logger per module,
+#: and a logger's filters do not see its children's records, so each one gets the filter.
+_LOGGERS: Final = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.connection_pool",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+_secrets: set[str] = set()
+_lock = threading.Lock()
+
+
+class _RedactingFilter(logging.Filter):
+    """Redacts the registered secrets from every record of httpx and httpcore (their DEBUG records show
+    response headers, where a server may echo the key)."""  # noqa: D205, D209 - one sentence
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = tuple(_secrets)
+        if not secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        clean = redact(message, secrets)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+_FILTER: Final = _RedactingFilter()
+
+
+def register_secret(secret: str | None) -> None:
+    """Redact ``secret`` from the log records of httpx and httpcore from now on (for this process)."""
+    if not secret or len(secret) < MIN_SECRET_LENGTH:
+        return
+    with _lock:
+        if secret in _secrets:
+            return
+        _secrets.add(secret)
+        for name in _LOGGERS:
+            logger = logging.getLogger(name)
+            if _FILTER not in logger.filters:
+                logger.addFilter(_FILTER)
 
 
 def redact_json(value: object, secrets: Iterable[str | None]) -> Any:

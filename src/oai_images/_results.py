@@ -281,6 +281,10 @@ class ImageResult:
         quality: The quality used (GPT image models), else None.
         request_id: The ``x-request-id`` of the answer, for support requests.
         model: The model named in the request, if one was.
+        attempts: How many attempts reached the server (1 unless retried).
+        possibly_billed: How many of those may have been billed: each 2xx answer, even one whose body
+            broke off before the retry that gave this result, and each attempt that got no answer after
+            the request was sent. More than 1 means you may have paid for generations you did not get.
         response: The whole answer as the generated model, with fields this class does not copy.
     """
 
@@ -293,6 +297,8 @@ class ImageResult:
     quality: str | None = None
     request_id: str | None = None
     model: str | None = None
+    attempts: int = 1
+    possibly_billed: int = 1
     response: ImagesResponse | None = field(default=None, repr=False, compare=False)
 
     @classmethod
@@ -305,6 +311,8 @@ class ImageResult:
         download: Download | None = None,
         adownload: AsyncDownload | None = None,
         prompt: str | None = None,
+        attempts: int = 1,
+        possibly_billed: int = 1,
     ) -> ImageResult:
         """Build a result from the generated response model; ``download``/``adownload`` fetch URLs."""
         created = response.created if isinstance(response.created, int) else None
@@ -336,6 +344,8 @@ class ImageResult:
             quality=_text(response.quality),
             request_id=request_id,
             model=model,
+            attempts=attempts,
+            possibly_billed=possibly_billed,
             response=response,
         )
 

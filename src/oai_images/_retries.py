@@ -25,6 +25,8 @@ MAX_DELAY = 8.0
 #: The longest wait a server may ask for; anything longer (or not positive) falls back to backoff.
 MAX_SERVER_DELAY = 120.0
 _RETRYABLE_STATUSES = frozenset({408, 409, 429})
+#: Transport failures before the request could reach the server.
+_BEFORE_SENDING = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 def should_retry(response: httpx.Response) -> bool:
@@ -43,7 +45,7 @@ def server_delay(headers: httpx.Headers, *, now: Callable[[], float] = time.time
     if millis is not None:
         try:
             return float(millis) / 1000
-        except ValueError:
+        except (ValueError, OverflowError):
             pass
     after = headers.get("retry-after")
     if after is None:
@@ -53,10 +55,10 @@ def server_delay(headers: httpx.Headers, *, now: Callable[[], float] = time.time
     except ValueError:
         pass
     try:
-        when = email.utils.parsedate_to_datetime(after)
-    except (TypeError, ValueError):
+        # An absurd zone offset ("+99999") overflows the date arithmetic: no usable date, like a bad one.
+        return email.utils.parsedate_to_datetime(after).timestamp() - now()
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    return when.timestamp() - now()
 
 
 def retry_delay(
@@ -125,15 +127,28 @@ class RetryBudget:
     """The retry state of one logical request: how many retries are left, and how long to wait.
 
     The clients' loops ask it after every attempt; it returns the wait before the next attempt, or None
-    (or raises the wrapped error) when the attempt's outcome is final.
+    (or raises the wrapped error) when the attempt's outcome is final. Each retry it decides is told to
+    ``on_retry`` first, so the one send loop needs no hook of its own.
     """
 
     max_retries: int
     jitter: Callable[[], float]
     secret: str | None = field(default=None, repr=False)
+    on_retry: OnRetry | None = field(default=None, repr=False)
     retries_taken: int = 0
     #: Why the last retry was decided (see `retry_reason`), for `OnRetry`.
     reason: str = ""
+    #: Attempts the server answered (any status) or that broke after the request went out.
+    attempts: int = 0
+    #: Of those, the ones that may have been billed: a 2xx (even one whose body then broke), or no
+    #: answer at all after the request was sent. A 429 or 5xx is not billed.
+    possibly_billed: int = 0
+
+    def reached_server(self, response: httpx.Response) -> None:
+        """Count an attempt that got an answer."""
+        self.attempts += 1
+        if response.is_success:
+            self.possibly_billed += 1
 
     def after_response(self, response: httpx.Response) -> float | None:
         """The wait before retrying this response, or None to hand it to the caller as it is."""
@@ -142,12 +157,16 @@ class RetryBudget:
         self.reason = retry_reason(response)
         return self._next(response.headers)
 
-    def after_error(self, exc: httpx.HTTPError) -> float:
-        """The wait before retrying after an httpx exception.
+    def after_error(self, exc: httpx.HTTPError, *, answered: bool = False) -> float:
+        """The wait before retrying after an httpx exception (``answered``: while reading an answer).
 
         Raises:
             APIConnectionError: (or APITimeoutError) when the error is final, chained to ``exc``.
         """
+        if not answered and not isinstance(exc, _BEFORE_SENDING):
+            # No answer, but the request may have reached the server, which may be generating.
+            self.attempts += 1
+            self.possibly_billed += 1
         if self.retries_taken >= self.max_retries or not is_retryable_error(exc):
             raise connection_error(exc, secret=self.secret) from exc
         self.reason = retry_reason(None, exc)
@@ -156,4 +175,6 @@ class RetryBudget:
     def _next(self, headers: httpx.Headers | None) -> float:
         delay = retry_delay(self.retries_taken, headers, jitter=self.jitter)
         self.retries_taken += 1
+        if self.on_retry is not None:
+            self.on_retry(delay, self.retries_taken, self.max_retries, self.reason)
         return delay

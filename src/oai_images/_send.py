@@ -1,19 +1,317 @@
-"""The one send: an httpx request, with the retry policy, from either colour of client.
+"""The one send: an httpx request, with the retry policy, a deadline and size caps, from either colour.
 
 Every request the facade makes goes through `send` or `asend`: the API's operations, streamed ones, and
 image downloads. What to do after each attempt is decided by `RetryBudget` (pure); these two loops only
 send, read and wait.
+
+Each attempt has a deadline: the client's ``timeout`` bounds the whole attempt (connect, send, answer and
+body), not each read, so a server that drips a byte at a time cannot hold a call for ever. httpx only has
+per-read timeouts; the async loop runs each step under ``anyio.fail_after``, and the sync one arms a
+`_Watchdog` that shuts the attempt's socket down at its deadline. Bodies are read in chunks under caps:
+an error body is cut at ``max_error_body_bytes`` (only its first 200 characters reach a message), a 2xx
+body (an answer, a download) larger than ``max_body_bytes`` is refused with a clear error, and the bytes
+are kept in one growing buffer, so the peak memory of a download is near the image's size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+import heapq
+import io
+import itertools
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 import httpx
 
-from ._retries import OnRetry, RetryBudget
+from ._errors import APIResponseValidationError
+from ._retries import RetryBudget
+from ._wire import TRUNCATED, request_id
 
-__all__ = ["asend", "send"]
+__all__ = ["DEADLINE", "Limits", "asend", "send"]
+
+#: The extension of a streamed 2xx response holding its attempt's `Deadline` (the stream reads under it).
+DEADLINE: Final = "oai_images.deadline"
+_CHUNK = 1 << 16
+#: A body declared at most this long (and within its cap) is read by httpx at once: the usual small JSON
+#: answer costs no extra copy or response object. Larger ones are read in chunks into one buffer.
+_SMALL_BODY = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The bounds of one attempt.
+
+    Attributes:
+        timeout: Seconds one attempt may take in all (None: no deadline).
+        max_body_bytes: The largest 2xx body read into memory (an answer or a download).
+        max_error_body_bytes: How much of an error body is read; the rest is dropped.
+        max_stream_line_bytes: The longest line of an event stream.
+    """
+
+    timeout: float | None
+    max_body_bytes: int
+    max_error_body_bytes: int
+    max_stream_line_bytes: int
+
+
+class Deadline:
+    """When an attempt must be over, and (sync) the sockets to shut down then."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.expires = None if seconds is None else time.monotonic() + seconds
+        self.seconds = seconds
+        self.expired = False
+        self._streams: list[Any] = []
+        self._lock = threading.Lock()
+        self._entry: list[Any] | None = None
+
+    def remaining(self) -> float | None:
+        """Seconds left (at least 0), or None without a deadline."""
+        return None if self.expires is None else max(0.0, self.expires - time.monotonic())
+
+    def passed(self) -> bool:
+        """Whether the attempt is out of time."""
+        return self.expired or (self.expires is not None and time.monotonic() >= self.expires)
+
+    def timeout_error(self) -> httpx.TimeoutException:
+        """The httpx error the retry policy sees for an attempt that ran out of time."""
+        self.expired = True
+        return httpx.ReadTimeout(f"the attempt took longer than its timeout of {self.seconds:g} s")
+
+    # --- the sync watchdog ------------------------------------------------------------------------
+
+    def trace(self, name: str, info: dict[str, Any]) -> None:
+        """The trace hook of httpcore: remember each network stream this attempt opens."""
+        if name.endswith((".connect_tcp.complete", ".start_tls.complete", ".connect_unix_socket.complete")):
+            self.watch(info.get("return_value"))
+
+    def watch(self, stream: object) -> None:
+        """Shut ``stream`` down at the deadline (at once if it has passed)."""
+        if stream is None:
+            return
+        with self._lock:
+            self._streams.append(stream)
+            late = self.expired
+        if late:
+            _shut(stream)
+
+    def fire(self) -> None:
+        """The deadline has come: wake any blocked read by shutting the sockets down."""
+        with self._lock:
+            self.expired = True
+            streams = list(self._streams)
+        for stream in streams:
+            _shut(stream)
+
+    def arm(self) -> None:
+        """Start watching the deadline (sync)."""
+        if self.expires is not None:
+            self._entry = _watchdog().arm(self.expires, self.fire)
+
+    def disarm(self) -> None:
+        """Stop watching (the attempt is over)."""
+        if self._entry is not None:
+            _watchdog().disarm(self._entry)
+            self._entry = None
+
+
+def _shut(stream: object) -> None:
+    get = getattr(stream, "get_extra_info", None)
+    sock = get("socket") if callable(get) else None
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):  # already closed: nothing to wake
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """One daemon thread for the whole process that runs actions at their (monotonic) times."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[list[Any]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._disarmed = 0
+
+    def arm(self, when: float, action: Callable[[], None]) -> list[Any]:
+        """Run ``action`` at monotonic time ``when`` unless disarmed first; returns the handle."""
+        entry = [when, next(self._order), action]
+        with self._cond:
+            heapq.heappush(self._heap, entry)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="oai-images-deadlines", daemon=True)
+                self._thread.start()
+            if self._heap[0] is entry:  # only an earlier deadline changes how long the thread sleeps
+                self._cond.notify()
+        return entry
+
+    def disarm(self, entry: list[Any]) -> None:
+        """Cancel an action; the cancelled entries are swept out once they are most of the heap."""
+        with self._cond:
+            if entry[2] is None:
+                return
+            entry[2] = None
+            self._disarmed += 1
+            if self._disarmed > 64 and self._disarmed * 2 > len(self._heap):
+                self._heap = [live for live in self._heap if live[2] is not None]
+                heapq.heapify(self._heap)
+                self._disarmed = 0
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][2] is None:
+                    heapq.heappop(self._heap)
+                    self._disarmed -= 1
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                entry = heapq.heappop(self._heap)
+                action, entry[2] = entry[2], None
+            if action is not None:
+                action()  # shuts sockets down: quick, and it never raises (see _shut)
+
+
+_WATCHDOG: _Watchdog | None = None
+_WATCHDOG_LOCK = threading.Lock()
+
+
+def _watchdog() -> _Watchdog:
+    global _WATCHDOG  # noqa: PLW0603 - one thread per process, started at the first deadline
+    with _WATCHDOG_LOCK:
+        if _WATCHDOG is None:
+            _WATCHDOG = _Watchdog()
+        return _WATCHDOG
+
+
+# --- reading under the caps ---------------------------------------------------------------------------
+
+
+def _declared_length(response: httpx.Response) -> int | None:
+    try:
+        return int(response.headers.get("content-length", ""))
+    except ValueError:
+        return None
+
+
+def _too_large(response: httpx.Response, limit: int, *, secret: str | None) -> APIResponseValidationError:
+    return APIResponseValidationError(
+        f"the server's answer is larger than the {limit:,}-byte cap (max_body_bytes; raise it on the "
+        "client if such answers are expected)",
+        status_code=response.status_code,
+        request_id=request_id(response, secret=secret),
+    )
+
+
+def _encoded(response: httpx.Response) -> bool:
+    """Whether the body is compressed: its declared length then says nothing of its decoded size."""
+    return response.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
+
+
+def _limit_for(response: httpx.Response, limits: Limits) -> int:
+    return limits.max_body_bytes if response.is_success else limits.max_error_body_bytes
+
+
+def _answer(response: httpx.Response, data: bytes, *, truncated: bool) -> httpx.Response:
+    """A read response holding ``data`` (already decoded) instead of its stream."""
+    skip = {"content-encoding", "content-length", "transfer-encoding"}
+    headers = [(name, value) for name, value in response.headers.multi_items() if name.lower() not in skip]
+    kept = ("http_version", "reason_phrase")
+    extensions = {key: response.extensions[key] for key in kept if key in response.extensions}
+    extensions[TRUNCATED] = truncated
+    # content=: httpx reads a byte stream at once, and a one-chunk read hands back the same bytes object.
+    answer = httpx.Response(
+        response.status_code, headers=headers, content=data, request=response.request, extensions=extensions
+    )
+    answer.history = response.history
+    return answer
+
+
+class _Body:
+    """A capped buffer for one body."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.buffer = io.BytesIO()
+        self.truncated = False
+
+    def add(self, chunk: bytes) -> bool:
+        """Keep a chunk; False when the cap is reached (the body is then cut)."""
+        room = self.limit - self.buffer.tell()
+        if len(chunk) > room:
+            self.buffer.write(chunk[:room])
+            self.truncated = True
+            return False
+        self.buffer.write(chunk)
+        return True
+
+
+def _read(
+    response: httpx.Response, limits: Limits, deadline: Deadline, *, secret: str | None
+) -> httpx.Response:
+    limit = _limit_for(response, limits)
+    declared = _declared_length(response)
+    if response.is_success and declared is not None and declared > limit:
+        raise _too_large(response, limit, secret=secret)
+    if declared is not None and declared <= min(limit, _SMALL_BODY) and not _encoded(response):
+        response.read()  # h11 reads no more than the declared length; the watchdog bounds the time
+        if deadline.expired:
+            raise deadline.timeout_error()
+        return response
+    body = _Body(limit)
+    for chunk in response.iter_bytes(_CHUNK):
+        if deadline.passed():
+            raise deadline.timeout_error()
+        if not body.add(chunk):
+            break
+    if deadline.expired:  # the watchdog cut the connection: a close-delimited body only looks complete
+        raise deadline.timeout_error()
+    if body.truncated and response.is_success:
+        raise _too_large(response, limit, secret=secret)
+    return _answer(response, body.buffer.getvalue(), truncated=body.truncated)
+
+
+async def _aread(
+    response: httpx.Response, limits: Limits, deadline: Deadline, *, secret: str | None
+) -> httpx.Response:
+    import anyio  # noqa: PLC0415 - only async users pay for its import (it is httpx's dependency anyway)
+
+    limit = _limit_for(response, limits)
+    declared = _declared_length(response)
+    if response.is_success and declared is not None and declared > limit:
+        raise _too_large(response, limit, secret=secret)
+    if declared is not None and declared <= min(limit, _SMALL_BODY) and not _encoded(response):
+        try:
+            with anyio.fail_after(deadline.remaining()):
+                await response.aread()
+        except TimeoutError:
+            raise deadline.timeout_error() from None
+        return response
+    body = _Body(limit)
+    chunks = response.aiter_bytes(_CHUNK)
+    try:
+        while True:
+            with anyio.fail_after(deadline.remaining()):
+                chunk = await anext(chunks, None)
+            if chunk is None or not body.add(chunk):
+                break
+    except TimeoutError:
+        raise deadline.timeout_error() from None
+    if body.truncated and response.is_success:
+        raise _too_large(response, limit, secret=secret)
+    return _answer(response, body.buffer.getvalue(), truncated=body.truncated)
+
+
+# --- the two loops ------------------------------------------------------------------------------------
 
 
 def send(
@@ -22,34 +320,55 @@ def send(
     *,
     budget: RetryBudget,
     sleep: Callable[[float], None],
+    limits: Limits,
     stream: bool = False,
     follow_redirects: bool = False,
-    on_retry: OnRetry | None = None,
 ) -> httpx.Response:
     """Send with retries; return the final response, its body read unless it is a streamed 2xx.
 
-    ``on_retry`` is told about each retry before its wait.
+    A streamed 2xx comes back open, with its `Deadline` in ``response.extensions[DEADLINE]``: read it
+    with `iter_lines` and close it.
 
     Raises:
         APIConnectionError: (or APITimeoutError) no answer after the retries, chained to httpx's error.
+        APIResponseValidationError: A 2xx body larger than ``limits.max_body_bytes``.
     """
+    traced = request.extensions.get("trace")
     while True:
+        deadline = Deadline(limits.timeout)
+        request.extensions["trace"] = _chained(deadline.trace, traced)
+        deadline.arm()
+        keep_armed = False
         try:
-            # auth=None: an injected client's own auth must not replace this client's key.
-            response = http.send(request, stream=stream, auth=None, follow_redirects=follow_redirects)
-            if not response.is_success:
-                response.read()
-        except httpx.HTTPError as exc:
-            delay = budget.after_error(exc)
-        else:
-            retry = budget.after_response(response)
+            try:
+                response = http.send(request, stream=True, auth=None, follow_redirects=follow_redirects)
+            except httpx.HTTPError as exc:
+                delay = budget.after_error(deadline.timeout_error() if deadline.passed() else exc)
+                sleep(delay)
+                continue
+            budget.reached_server(response)
+            deadline.watch(response.extensions.get("network_stream"))
+            try:
+                if stream and response.is_success:
+                    response.extensions[DEADLINE] = deadline
+                    keep_armed = True
+                    return response
+                read = _read(response, limits, deadline, secret=budget.secret)
+            except httpx.HTTPError as exc:
+                failure = deadline.timeout_error() if deadline.passed() else exc
+                delay = budget.after_error(failure, answered=True)
+                sleep(delay)
+                continue
+            finally:
+                if not keep_armed:
+                    response.close()
+            retry = budget.after_response(read)
             if retry is None:
-                return response
-            delay = retry
-            response.close()
-        if on_retry is not None:
-            on_retry(delay, budget.retries_taken, budget.max_retries, budget.reason)
-        sleep(delay)
+                return read
+            sleep(retry)
+        finally:
+            if not keep_armed:
+                deadline.disarm()
 
 
 async def asend(
@@ -58,24 +377,161 @@ async def asend(
     *,
     budget: RetryBudget,
     sleep: Callable[[float], Awaitable[None]],
+    limits: Limits,
     stream: bool = False,
     follow_redirects: bool = False,
-    on_retry: OnRetry | None = None,
 ) -> httpx.Response:
     """The awaited twin of `send`."""
+    import anyio  # noqa: PLC0415 - as in _aread
+
+    while True:
+        deadline = Deadline(limits.timeout)
+        try:
+            with anyio.fail_after(deadline.remaining()):
+                response = await http.send(request, stream=True, auth=None, follow_redirects=follow_redirects)
+        except (httpx.HTTPError, TimeoutError) as exc:
+            failure = exc if isinstance(exc, httpx.HTTPError) and not deadline.passed() else None
+            await sleep(budget.after_error(failure or deadline.timeout_error()))
+            continue
+        budget.reached_server(response)
+        if stream and response.is_success:
+            response.extensions[DEADLINE] = deadline
+            return response
+        try:
+            read = await _aread(response, limits, deadline, secret=budget.secret)
+        except httpx.HTTPError as exc:
+            failure = deadline.timeout_error() if deadline.passed() else exc
+            await sleep(budget.after_error(failure, answered=True))
+            continue
+        finally:
+            await response.aclose()
+        retry = budget.after_response(read)
+        if retry is None:
+            return read
+        await sleep(retry)
+
+
+def _chained(
+    ours: Callable[[str, dict[str, Any]], None], theirs: Any
+) -> Callable[[str, dict[str, Any]], Any]:
+    if not callable(theirs):
+        return ours
+
+    def both(name: str, info: dict[str, Any]) -> Any:
+        ours(name, info)
+        return theirs(name, info)
+
+    return both
+
+
+# --- event-stream lines under the caps ----------------------------------------------------------------
+
+
+@dataclass
+class _Lines:
+    """Splits a byte stream into text lines, refusing a line longer than the cap."""
+
+    limit: int
+    pending: bytearray = field(default_factory=bytearray)
+    #: How much of ``pending`` is known to hold no line end: a long line is scanned once, not per chunk.
+    scanned: int = 0
+
+    def feed(self, chunk: bytes) -> list[str]:
+        self.pending += chunk
+        lines: list[str] = []
+        start = 0
+        while True:
+            end = self._line_end(max(start, self.scanned))
+            if end is None:
+                break
+            stop, after = end
+            lines.append(self.pending[start:stop].decode("utf-8", "replace"))
+            start = self.scanned = after
+        del self.pending[:start]
+        # The last byte may be a \r whose \n is in the next chunk: look at it again then.
+        self.scanned = max(0, len(self.pending) - 1)
+        if len(self.pending) > self.limit:
+            raise _LineTooLong(self.limit)
+        return lines
+
+    def _line_end(self, start: int) -> tuple[int, int] | None:
+        lf = self.pending.find(b"\n", start)
+        cr = self.pending.find(b"\r", start, lf if lf != -1 else len(self.pending))
+        if cr == -1:
+            return None if lf == -1 else (lf, lf + 1)
+        if cr + 1 == len(self.pending):
+            return None  # a \r\n may be split over two chunks
+        return cr, cr + (2 if self.pending[cr + 1] == 0x0A else 1)
+
+    def close(self) -> list[str]:
+        rest = self.pending.rstrip(b"\r")
+        self.pending = bytearray()
+        return [rest.decode("utf-8", "replace")] if rest else []
+
+
+class _LineTooLong(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+def line_too_long(response: httpx.Response, limit: int, *, secret: str | None) -> APIResponseValidationError:
+    """The error for an event-stream line longer than the cap."""
+    return APIResponseValidationError(
+        f"the server sent a stream line longer than the {limit:,}-byte cap (max_stream_line_bytes)",
+        status_code=response.status_code,
+        request_id=request_id(response, secret=secret),
+    )
+
+
+def iter_lines(response: httpx.Response, limits: Limits, *, secret: str | None) -> Iterator[str]:
+    """The lines of a streamed 2xx, under its attempt's deadline and the line cap.
+
+    Raises:
+        httpx.HTTPError: The stream broke (or ran out of time: ``ReadTimeout``).
+        APIResponseValidationError: A line longer than ``limits.max_stream_line_bytes``.
+    """
+    deadline: Deadline = response.extensions.get(DEADLINE) or Deadline(None)
+    lines = _Lines(limits.max_stream_line_bytes)
+    try:
+        try:
+            for chunk in response.iter_bytes():
+                if deadline.passed():
+                    raise deadline.timeout_error()
+                yield from lines.feed(chunk)
+            if deadline.expired:  # cut by the watchdog, not ended by the server
+                raise deadline.timeout_error()
+        except _LineTooLong as exc:
+            raise line_too_long(response, exc.limit, secret=secret) from None
+        except httpx.HTTPError:
+            if deadline.passed():
+                raise deadline.timeout_error() from None
+            raise
+        yield from lines.close()
+    finally:
+        deadline.disarm()
+
+
+async def aiter_lines(response: httpx.Response, limits: Limits, *, secret: str | None) -> AsyncIterator[str]:
+    """The awaited twin of `iter_lines`."""
+    import anyio  # noqa: PLC0415 - as in _aread
+
+    deadline: Deadline = response.extensions.get(DEADLINE) or Deadline(None)
+    lines = _Lines(limits.max_stream_line_bytes)
+    chunks = response.aiter_bytes()
     while True:
         try:
-            response = await http.send(request, stream=stream, auth=None, follow_redirects=follow_redirects)
-            if not response.is_success:
-                await response.aread()
-        except httpx.HTTPError as exc:
-            delay = budget.after_error(exc)
-        else:
-            retry = budget.after_response(response)
-            if retry is None:
-                return response
-            delay = retry
-            await response.aclose()
-        if on_retry is not None:
-            on_retry(delay, budget.retries_taken, budget.max_retries, budget.reason)
-        await sleep(delay)
+            with anyio.fail_after(deadline.remaining()):
+                chunk = await anext(chunks, None)
+        except TimeoutError:
+            raise deadline.timeout_error() from None
+        if chunk is None:
+            break
+        try:
+            ready = lines.feed(chunk)
+        except _LineTooLong as exc:
+            raise line_too_long(response, exc.limit, secret=secret) from None
+        for line in ready:
+            yield line
+    for line in lines.close():
+        yield line

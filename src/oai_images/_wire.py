@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ._errors import APIResponseValidationError, APIStatusError, InvalidParameterError, status_error_class
-from ._redact import redact, redact_json
+from ._redact import redact, redact_json, without_partial_secret
 
 if TYPE_CHECKING:
     from oai_images_api.api import Operation
@@ -30,6 +30,38 @@ _SNIPPET_LENGTH = 200
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 #: Exceptions a generated model's from_dict raises on a payload off the documented shape.
 _SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
+#: JSON nested deeper than this is no answer of the API (whose deepest object is 4 levels): it is read as
+#: text, so that no parse, redaction or repr of it can hit the recursion limit.
+MAX_JSON_DEPTH = 64
+#: The extension a capped response carries when its body was cut at the cap (see `_send`).
+TRUNCATED = "oai_images.truncated"
+_NOT_JSON = object()
+
+
+def loads(text: str | bytes) -> object:
+    """Parsed JSON, or `_NOT_JSON` for text that is not JSON or is nested deeper than `MAX_JSON_DEPTH`."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return _NOT_JSON
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values() if isinstance(child, dict | list))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
+    return value
+
+
+def body_text(response: httpx.Response, secret: str | None) -> str:
+    """The body of a read response as text, the secret redacted, even from the tail of a capped body."""
+    text = response.text
+    if response.extensions.get(TRUNCATED):
+        text = without_partial_secret(text, (secret,))
+    return redact(text, (secret,))
 
 
 def request_body(operation: Operation, fields: Mapping[str, object]) -> dict[str, Any]:
@@ -57,7 +89,7 @@ def unsendable(fields: Mapping[str, object], exc: Exception) -> InvalidParameter
     for name, value in fields.items():
         try:
             json.dumps(_plain_value(value), ensure_ascii=False, allow_nan=False).encode()
-        except (TypeError, ValueError, UnicodeError, RecursionError) as problem:
+        except (TypeError, ValueError, UnicodeError, RecursionError, OverflowError) as problem:
             message = f"{name} ({type(value).__name__}) cannot be sent as JSON: {_problem(problem)}"
             return InvalidParameterError(name, value, ("a value JSON can carry",), message)
     message = f"the request cannot be sent: {_problem(exc)}"
@@ -75,10 +107,10 @@ def _problem(exc: BaseException) -> str:
     return _snippet(text)
 
 
-def request_id(response: httpx.Response) -> str | None:
-    """The ``x-request-id`` header, when the server sent one."""
+def request_id(response: httpx.Response, *, secret: str | None = None) -> str | None:
+    """The ``x-request-id`` header, when the server sent one (a server may echo the key there too)."""
     value: str | None = response.headers.get("x-request-id")
-    return value
+    return None if value is None else _snippet(redact(value, (secret,)))
 
 
 def parse_images_response(response: httpx.Response, *, secret: str | None = None) -> ImagesResponse:
@@ -90,8 +122,10 @@ def parse_images_response(response: httpx.Response, *, secret: str | None = None
     # The generated models load with the first answer, not at `import oai_images` (attrs is slow to load).
     from oai_images_api.models import ImagesResponse  # noqa: PLC0415
 
+    payload = loads(response.content)
     try:
-        payload = response.json()
+        if not isinstance(payload, dict):
+            raise TypeError("not a JSON object")
         try:
             return ImagesResponse.from_dict(payload)
         except (KeyError, TypeError, ValueError, AttributeError):
@@ -99,13 +133,15 @@ def parse_images_response(response: httpx.Response, *, secret: str | None = None
             # object missing a detail, no `created`), keep the images and drop what cannot be read.
             trimmed = {key: value for key, value in payload.items() if key not in _OPTIONAL_OBJECTS}
             return ImagesResponse.from_dict({"created": 0, **trimmed})
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise APIResponseValidationError(
-            f"the server answered {response.status_code} with a body that is not an images response",
-            status_code=response.status_code,
-            request_id=request_id(response),
-            body=_snippet(redact(response.text, (secret,))),
-        ) from exc
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        pass
+    # Raised outside the except clause: the parse error would carry the whole body (the key, maybe).
+    raise APIResponseValidationError(
+        f"the server answered {response.status_code} with a body that is not an images response",
+        status_code=response.status_code,
+        request_id=request_id(response, secret=secret),
+        body=_snippet(body_text(response, secret)),
+    )
 
 
 def status_error(
@@ -122,32 +158,43 @@ def status_error(
         secret: The API key, redacted from everything the error carries.
         message: A message to use instead of the envelope's (the envelope's is appended).
     """
-    text = redact(response.text, (secret,))
-    body: object
-    try:
-        body = json.loads(text)
-    except ValueError:
-        body = text
+    # Redacted before decoding and again after: the key may be echoed JSON-escaped (\u0073k-...).
+    text = body_text(response, secret)
+    parsed = loads(text)
+    body: object = text if parsed is _NOT_JSON else redact_json(parsed, (secret,))
     envelope = _envelope(body)
     server_message = envelope.get("message")
     if server_message is None:
         server_message = _describe(response, text)
     if message is not None:
         server_message = f"{message} (the server said: {server_message})"
-    return _typed_error(response, server_message, envelope, body)
+    return _typed_error(response, server_message, envelope, body, secret=secret)
 
 
 def _typed_error(
-    response: httpx.Response, message: str, envelope: Mapping[str, str | None], body: object
+    response: httpx.Response,
+    message: str,
+    envelope: Mapping[str, str | None],
+    body: object,
+    *,
+    secret: str | None,
 ) -> APIStatusError:
-    """The error class for the response's status, carrying the envelope's fields and the request id."""
+    """The error class for the response's status, carrying the envelope's fields and the request id.
+
+    Every text it carries is redacted here, whatever it came from (the reason phrase, a header, the body).
+    """
+    secrets = (secret,)
+
+    def clean(value: str | None) -> str | None:
+        return None if value is None else redact(value, secrets)
+
     return status_error_class(response.status_code)(
-        message,
+        redact(message, secrets),
         status_code=response.status_code,
-        request_id=request_id(response),
-        type=envelope.get("type"),
-        code=envelope.get("code"),
-        param=envelope.get("param"),
+        request_id=request_id(response, secret=secret),
+        type=clean(envelope.get("type")),
+        code=clean(envelope.get("code")),
+        param=clean(envelope.get("param")),
         body=body,
     )
 
@@ -160,10 +207,11 @@ def _envelope(body: object) -> dict[str, str | None]:
 
     try:
         error = ErrorResponse.from_dict(body).error
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
         pass
     else:
-        return {"message": error.message, "type": error.type_, "code": error.code, "param": error.param}
+        fields = {"message": error.message, "type": error.type_, "code": error.code, "param": error.param}
+        return {key: _text(value) for key, value in fields.items()}
     inner = body.get("error", body)
     if isinstance(inner, str):
         return {"message": inner}
@@ -175,14 +223,15 @@ def _envelope(body: object) -> dict[str, str | None]:
 def _text(value: object) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    return str(value)
+    # Any JSON value that is not a string (a number, an object): shortened, and never raising.
+    return _snippet(json.dumps(value)) if isinstance(value, int | float | bool) else _snippet(repr(value))
 
 
 def _describe(response: httpx.Response, text: str) -> str:
     """A message for a body with no envelope: the status, and the page title or the start of the text."""
     status = f"HTTP {response.status_code}"
     if response.reason_phrase:
-        status += f" {response.reason_phrase}"
+        status += f" {_snippet(response.reason_phrase)}"
     title = _HTML_TITLE.search(text)
     detail = title.group(1) if title else ("" if "<html" in text.lower() else text)
     detail = " ".join(detail.split())
@@ -231,20 +280,17 @@ def parse_stream_event(
     """
     if data.strip() == "[DONE]":
         return None
-    try:
-        payload = json.loads(data)
-    except ValueError:
-        payload = None
+    payload = loads(data)
     if not isinstance(payload, dict):
         shown = _snippet(redact(data, (secret,)))
-        raise _stream_error(response, f"the server sent an unreadable stream event: {shown}")
+        raise _stream_error(response, f"the server sent an unreadable stream event: {shown}", secret=secret)
     kind = event or payload.get("type")
     if kind == "error" or "error" in payload:
         # Only an error event is redacted: image events carry base64, which must reach the caller as sent.
         redacted = redact_json(payload, (secret,))
         envelope = _envelope(redacted)
         message = envelope.get("message") or "the server reported an error in the stream"
-        raise _typed_error(response, message, envelope, redacted)
+        raise _typed_error(response, message, envelope, redacted, secret=secret)
     from oai_images_api.models import (  # noqa: PLC0415 - loaded when first needed, as above
         ImageGenCompletedEvent,
         ImageGenPartialImageEvent,
@@ -259,11 +305,12 @@ def parse_stream_event(
         return None
     try:
         return model.from_dict({"type": kind, **payload})
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise _stream_error(response, f"the server sent a {kind} event that cannot be read") from exc
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+        pass
+    raise _stream_error(response, f"the server sent a {kind} event that cannot be read", secret=secret)
 
 
-def _stream_error(response: httpx.Response, message: str) -> APIStatusError:
+def _stream_error(response: httpx.Response, message: str, *, secret: str | None = None) -> APIStatusError:
     return APIResponseValidationError(
-        message, status_code=response.status_code, request_id=request_id(response)
+        message, status_code=response.status_code, request_id=request_id(response, secret=secret)
     )

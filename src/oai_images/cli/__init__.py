@@ -16,7 +16,19 @@ from .serve import serve
 __all__ = ["main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """The command group, exiting 130 on Ctrl-C wherever it lands (click would exit 1: "Aborted!")."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            from ._common import Interrupted  # noqa: PLC0415 -- only when interrupted
+
+            raise Interrupted("interrupted") from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="oai-images")
 def main() -> None:
     """Generate images with OpenAI's image API, or serve the offline emulator.

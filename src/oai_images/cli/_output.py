@@ -121,6 +121,9 @@ class Names:
     def save(self, image: GeneratedImage, suffix: str = "") -> Path:
         """Save one image (a URL is downloaded now, before it expires) and return its path.
 
+        Where the target fails: a private rescue folder, then the user's cache folder, then the working
+        folder. When all fail, the error names the image (its URL, when it has one) that could not be kept.
+
         Args:
             image: The image, its prompt and index set by the client.
             suffix: Added to the name: ``-partial1`` for the first partial image of it.
@@ -134,12 +137,48 @@ class Names:
             self.out.mkdir(parents=True, exist_ok=True)  # so that save() takes it for a folder
             return image.save(self.out, name=self.template + suffix)
         except OSError as exc:
-            # A private new folder (mkdtemp), so no other user of the machine can pre-empt it.
-            rescue = Path(tempfile.mkdtemp(prefix="oai-images-rescue-"))
-            path = image.save(rescue, name=self.template + suffix)
-            where = self.output_file or self.out
-            say(f"warning: could not save as {where} ({exc}); saved in {rescue} instead")
+            first = exc
+        where = self.output_file or self.out
+        for folder in _rescue_folders():
+            try:
+                path = _save_in(image, folder, self.template + suffix)
+            except OSError:
+                continue
+            say(f"warning: could not save as {where} ({first}); saved in {path.parent} instead")
             return path
+        lost = f" (its URL, valid for 60 minutes: {image.url})" if image.url else ""
+        which = f"image {image.index}{suffix}" if image.index is not None else f"the image{suffix}"
+        raise OSError(f"{which} could not be kept anywhere{lost}; as {where}: {first}")
+
+
+def _rescue_folders() -> Iterator[Callable[[], tuple[Path, bool]]]:
+    """Where an image goes when --out fails, each made only when tried: (folder, whether it is new)."""
+
+    def private() -> tuple[Path, bool]:
+        # A private new folder (mkdtemp), so no other user of the machine can pre-empt it.
+        return Path(tempfile.mkdtemp(prefix="oai-images-rescue-")), True
+
+    def existing(folder: Path) -> tuple[Path, bool]:
+        return folder, not folder.exists()
+
+    import platformdirs  # noqa: PLC0415 -- only on this rare path
+
+    yield private
+    yield lambda: existing(Path(platformdirs.user_cache_dir("oai-images")) / "rescued")
+    yield lambda: existing(Path.cwd())
+
+
+def _save_in(image: GeneratedImage, folder: Callable[[], tuple[Path, bool]], template: str) -> Path:
+    """Save in a fallback folder; one made for the purpose is removed again when the save fails."""
+    where, new = folder()
+    try:
+        where.mkdir(parents=True, exist_ok=True)  # so that save() takes it for a folder
+        return image.save(where, name=template)
+    except OSError:
+        if new:
+            with contextlib.suppress(OSError):
+                where.rmdir()  # only when empty
+        raise
 
 
 class RetryNotices:

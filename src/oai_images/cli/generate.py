@@ -179,8 +179,14 @@ def _answered(
     """Generate in one answer, then save every image (a URL is downloaded now, before it expires)."""
     with spinner("Generating") as line:
         notices.say = line
-        outcome = Outcome.of(client.generate(prompt, **fields))
+        result = client.generate(prompt, **fields)
     notices.say = say
+    if result.possibly_billed > 1:
+        say(
+            f"warning: the answer broke off and was retried; {result.possibly_billed} generations may "
+            "have been billed for these images"
+        )
+    outcome = Outcome.of(result)
     paths: list[Path] = []
     with listed_on_failure(paths, say):
         for image in outcome.images:

@@ -14,6 +14,7 @@ import base64
 import dataclasses
 import functools
 import json
+import logging
 import math
 import random
 import secrets
@@ -38,7 +39,7 @@ from oai_images.rules import MODEL_RULES, effective_fields, known_fields, parse_
 
 from ._azure import AzureRoutes, is_azure_generations
 from ._config import EmulatorConfig, FaultSpec, parse_fault, parse_latency
-from ._draw import DrawnImages, ImageFormat, draw_image, draw_partial
+from ._draw import GIF_MAX_FRAME_DURATION_MS, DrawnImages, ImageFormat, draw_image, draw_partial
 from ._store import EXPIRED, ImageStore, StoredImage
 
 __all__ = [
@@ -84,8 +85,9 @@ class RecordedRequest:
         path: The URL path.
         headers: The request headers, names in lower case (left out of the repr: they hold the key).
         body: The raw body.
-        json: The body parsed as JSON, or None when it is not JSON.
+        json: The body parsed as JSON, or None when it is not JSON (or was cut).
         request_id: The ``x-request-id`` the emulator answered with.
+        truncated: The body was larger than ``max_recorded_bytes`` and is kept cut to it.
     """
 
     method: str
@@ -94,6 +96,7 @@ class RecordedRequest:
     body: bytes = dataclasses.field(repr=False)
     json: object
     request_id: str
+    truncated: bool = False
 
 
 class EmulatorState:
@@ -107,6 +110,8 @@ class EmulatorState:
             max_bytes=config.max_stored_bytes,
         )
         self.requests: deque[RecordedRequest] = deque(maxlen=config.max_recorded_requests)
+        #: The bytes of the bodies in ``requests``: bounded by ``config.max_recorded_bytes``.
+        self.recorded_bytes = 0
         self.fault_counts: dict[FaultSpec, int] = {}
         self.rng = random.Random(config.seed)  # noqa: S311 (latency jitter, not cryptography)
         self.drawn = DrawnImages()
@@ -114,7 +119,23 @@ class EmulatorState:
     def reset(self) -> None:
         """Forget the recorded requests and the fault counters (stored images stay)."""
         self.requests.clear()
+        self.recorded_bytes = 0
         self.fault_counts.clear()
+
+    def record(self, request: RecordedRequest) -> None:
+        """Keep a received request, forgetting the oldest ones to stay within the count and byte caps.
+
+        A body larger than the byte cap is kept cut to the cap (its ``json`` is then None).
+        """
+        cap = self.config.max_recorded_bytes
+        if len(request.body) > cap:
+            request = dataclasses.replace(request, body=request.body[:cap], json=None, truncated=True)
+        if len(self.requests) == self.requests.maxlen and self.requests:
+            self.recorded_bytes -= len(self.requests[0].body)
+        self.requests.append(request)
+        self.recorded_bytes += len(request.body)
+        while self.recorded_bytes > cap and len(self.requests) > 1:
+            self.recorded_bytes -= len(self.requests.popleft().body)
 
 
 def _new_request_id() -> str:
@@ -205,9 +226,9 @@ class EmulatorApp:
 
         body = await _read_body(receive)
         headers = _recorded_headers(scope)
-        self.state.requests.append(
-            RecordedRequest(scope["method"], scope["path"], headers, body, _loads(body), request_id)
-        )
+        cap = self.state.config.max_recorded_bytes
+        parsed = _loads(body) if len(body) <= cap else None
+        self.state.record(RecordedRequest(scope["method"], scope["path"], headers, body, parsed, request_id))
         replayed = False
 
         async def replay() -> Message:
@@ -230,13 +251,9 @@ class EmulatorApp:
         delay = latency.pick_seconds(self.state.rng)
         if delay > 0:
             await anyio.sleep(delay)
-        if fault is not None and fault.times is not None:
-            seen = self.state.fault_counts.get(fault, 0)
-            self.state.fault_counts[fault] = seen + 1
-            if seen >= fault.times:
-                fault = None
+        fault = self._counted(fault)
         if fault is None:
-            await self.app(scope, replay, send_with_id)
+            await _answering_500(self.app, scope, replay, send_with_id)
             return
 
         if fault.kind == "hang":
@@ -255,6 +272,15 @@ class EmulatorApp:
             assert response is not None  # every other kind is a plain answer
             await response(scope, replay, send_with_id)
 
+    def _counted(self, fault: FaultSpec | None) -> FaultSpec | None:
+        """The fault to inject into this request: None once a ``times=K`` fault has failed K requests."""
+        if fault is not None and fault.times is not None:
+            seen = self.state.fault_counts.get(fault, 0)
+            self.state.fault_counts[fault] = seen + 1
+            if seen >= fault.times:
+                return None
+        return fault
+
     async def _truncated(self, scope: Scope, receive: Receive, send: Send, fault: FaultSpec) -> None:
         """Answer with the real response's headers, then half of its body, then close the connection."""
         messages: list[Message] = []
@@ -272,6 +298,31 @@ class EmulatorApp:
         )
         await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
         await _drop(scope, receive)
+
+
+async def _answering_500(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run the app; a failure of ours becomes the API's JSON 500, not a plain-text page or a crash."""
+    started = finished = False
+
+    async def tracked(message: Message) -> None:
+        nonlocal started, finished
+        started = started or message["type"] == "http.response.start"
+        finished = finished or (message["type"] == "http.response.body" and not message.get("more_body"))
+        await send(message)
+
+    try:
+        await app(scope, receive, tracked)
+    except ConnectionDropped:
+        raise
+    except Exception:
+        if finished:
+            # The 500 envelope was sent by the app's own handler (Starlette re-raises after it): log it.
+            logging.getLogger("oai_images.emulator").exception("the emulator failed; answered 500")
+            return
+        if started:
+            raise  # the answer is under way: the connection is cut, as a real server's would be
+        response = _error(500, "The server had an error while processing your request.", type="server_error")
+        await response(scope, receive, send)
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -325,8 +376,9 @@ def _check_auth(request: Request) -> Response | None:
             "You didn't provide an API key. You need to provide your API key in an Authorization header "
             "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
         )
+    # Any non-empty key, spaces included (the official client's own tests send "My API Key").
     scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip() or " " in key.strip():
+    if scheme.lower() != "bearer" or not key.strip():
         return _error(
             401,
             "Incorrect API key provided. The Authorization header must be 'Bearer YOUR_KEY'.",
@@ -364,6 +416,15 @@ def _parse(body: bytes) -> tuple[dict[str, object], _Plan] | Response:
         validate(CREATE_IMAGE, fields)
     except InvalidParameterError as exc:
         return _invalid(exc)
+    duration = fields.get("frame_duration_ms")
+    if isinstance(duration, int | float) and duration > GIF_MAX_FRAME_DURATION_MS:
+        # The GIF format's bound; the spec is to state it (maximum: 655350) and validate() then reports it.
+        return _error(
+            400,
+            f"Invalid 'frame_duration_ms': {duration}. It must be at most {GIF_MAX_FRAME_DURATION_MS}.",
+            param="frame_duration_ms",
+            code="invalid_value",
+        )
     model = resolve_model(fields)
     if model is None:
         known = ", ".join(f"'{name}'" for name in MODEL_RULES)
@@ -447,7 +508,7 @@ def _plan(fields: Mapping[str, object], model: str) -> _Plan:
     )
 
 
-def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
+def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PLR0915 - one closure per route
     """Build the emulator's ASGI app.
 
     Args:
@@ -530,6 +591,15 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
             "background": plan.background,
             "output_format": plan.output_format,
         }
+        try:
+            async for event in _image_events(plan, common):
+                yield event
+        except Exception:
+            message = "The server had an error while processing your request."
+            envelope = {"message": message, "type": "server_error"}
+            yield _sse({"type": "error", "error": envelope})
+
+    async def _image_events(plan: _Plan, common: Mapping[str, object]) -> AsyncIterator[str]:
         for index in range(plan.n):
             final = await draw(plan, index)
             for step in range(plan.partial_images):
@@ -566,6 +636,9 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
             return _error(404, f"No image named '{name}'.", code="not_found")
         return Response(entry.content, media_type=entry.media_type, headers={"cache-control": "private"})
 
+    async def failed(request: Request, exc: Exception) -> Response:
+        return _error(500, "The server had an error while processing your request.", type="server_error")
+
     async def not_found(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         if status == 405:
@@ -581,7 +654,7 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
             Route(GENERATIONS_PATH, generations, methods=["POST"]),
             Route(FILES_PATH + "/{name}", files, methods=["GET"]),
         ],
-        exception_handlers={HTTPException: not_found},
+        exception_handlers={HTTPException: not_found, Exception: failed},
     )
     # Azure's routes sit between the recording layer and the routes: rewritten onto the OpenAI route.
     return EmulatorApp(AzureRoutes(app, GENERATIONS_PATH, lambda: state.config.azure_deployments), state)

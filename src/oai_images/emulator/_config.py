@@ -126,6 +126,8 @@ class EmulatorConfig:
         max_stored_images: At most this many images are kept for URL downloads (least recently used go first).
         max_stored_bytes: At most this many bytes of images are kept for URL downloads.
         max_recorded_requests: At most this many received requests are kept for tests to inspect.
+        max_recorded_bytes: At most this many bytes of request bodies are kept (the oldest requests go
+            first; a larger body is kept cut to this size).
         clock: Wall-clock seconds, injectable so a test can expire a URL without waiting.
         azure_deployments: The Azure deployments the emulator serves, deployment name → model; a request
             to another one gets Azure's 404 ``DeploymentNotFound``.
@@ -140,6 +142,7 @@ class EmulatorConfig:
     max_stored_images: int = 256
     max_stored_bytes: int = 256 * 1024 * 1024
     max_recorded_requests: int = 1000
+    max_recorded_bytes: int = 32 * 1024 * 1024
     clock: Callable[[], float] = time.time
     azure_deployments: dict[str, str] = dataclasses.field(
         default_factory=lambda: dict(DEFAULT_AZURE_DEPLOYMENTS)

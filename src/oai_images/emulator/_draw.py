@@ -98,6 +98,10 @@ def _svg(rng: random.Random, width: int, height: int) -> bytes:
     return "\n".join(parts).encode()
 
 
+#: The longest frame delay a GIF can hold (a 16-bit count of hundredths of a second).
+GIF_MAX_FRAME_DURATION_MS = 655_350
+
+
 def _gif(
     rng: random.Random,
     width: int,
@@ -132,7 +136,8 @@ def _gif(
         "GIF",
         save_all=True,
         append_images=frames[1:],
-        duration=frame_duration_ms,
+        # GIF stores a frame's delay in hundredths of a second in 16 bits: at most 655,350 ms.
+        duration=max(0, min(frame_duration_ms, GIF_MAX_FRAME_DURATION_MS)),
         loop=0,
         **options,
     )

@@ -50,6 +50,19 @@ def _uvicorn_config(app: EmulatorApp, *, log_level: str, access_log: bool) -> uv
     )
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, calling ``on_started`` once it listens (a bound socket does not accept yet)."""
+
+    def __init__(self, config: uvicorn.Config, *, on_started: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self._on_started is not None and self.started:
+            self._on_started()
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and without it
@@ -87,7 +100,7 @@ def run_server(
         host: The address to listen on; a loopback address unless ``allow_remote``.
         port: The port; 0 picks a free one.
         allow_remote: Allow a non-loopback ``host``: the emulator has no real authentication.
-        on_ready: Called with the base URL (``http://HOST:PORT/v1``) once the socket is bound.
+        on_ready: Called with the base URL (``http://HOST:PORT/v1``) once connections are accepted.
         log_level: uvicorn's log level.
 
     Raises:
@@ -97,9 +110,11 @@ def run_server(
     if not allow_remote and not is_loopback(host):
         raise ValueError(f"refusing to listen on non-loopback host {host!r} without allow_remote=True")
     sock = _bind(host, port)
-    if on_ready is not None:
-        on_ready(_base_url(sock))
-    server = uvicorn.Server(_uvicorn_config(create_app(config), log_level=log_level, access_log=True))
+    url = _base_url(sock)
+    server = _Server(
+        _uvicorn_config(create_app(config), log_level=log_level, access_log=True),
+        on_started=(lambda: on_ready(url)) if on_ready is not None else None,
+    )
     try:
         server.run(sockets=[sock])
     finally:

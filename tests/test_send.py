@@ -1,0 +1,195 @@
+"""The one send against hostile servers on real loopback sockets: deadlines, size caps, deep JSON,
+bodies that break off, streams that are no streams."""  # noqa: D205, D209 - one sentence
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+import oai_images
+from tests.conftest import PNG, PNG_B64, Facade
+from tests.hostile_server import HostileServer, answer, cut, deep_json, drip, endless, head
+
+pytestmark = pytest.mark.slow
+
+IMAGES = json.dumps({"created": 1, "data": [{"b64_json": PNG_B64}]}).encode()
+SSE = [("content-type", "text/event-stream")]
+
+
+def _client(facade: Facade, hostile: HostileServer, **options: Any) -> oai_images.ImagesClient:
+    options.setdefault("max_retries", 0)
+    return facade.client(base_url=hostile.base_url, **options)  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("where", ["head", "body"])
+async def test_send_timeout_bounds_the_whole_attempt(
+    facade: Facade, hostile: HostileServer, where: str
+) -> None:
+    """timeout=1 against a server dripping a byte every 0.4 s: APITimeoutError within 3 s, not 16."""
+    whole = head(200, length=len(IMAGES)) + IMAGES
+    if where == "head":
+        hostile.script(drip(whole, every=0.4))
+    else:
+        prefix = head(200, length=len(IMAGES))
+
+        def body_drip(connection: Any, request: bytes) -> None:
+            connection.sendall(prefix)
+            drip(IMAGES, every=0.4)(connection, request)
+
+        hostile.script(body_drip)
+    started = time.monotonic()
+    with pytest.raises(oai_images.APITimeoutError):
+        await facade.generate(client=_client(facade, hostile, timeout=1))
+    assert time.monotonic() - started < 3
+
+
+async def test_send_timeout_bounds_a_dripping_stream(facade: Facade, hostile: HostileServer) -> None:
+    """A stream that drips a comment byte every 0.4 s ends with APITimeoutError within 3x the timeout."""
+
+    def slow(connection: Any, request: bytes) -> None:
+        connection.sendall(head(200, SSE))
+        drip(b":" * 100, every=0.4)(connection, request)
+
+    hostile.script(slow)
+    started = time.monotonic()
+    with pytest.raises(oai_images.APITimeoutError):
+        await facade.stream(client=_client(facade, hostile, timeout=1), model="gpt-image-1")
+    assert time.monotonic() - started < 3
+
+
+async def test_send_reads_at_most_the_error_body_cap(facade: Facade, hostile: HostileServer) -> None:
+    """An endless HTML 502 is read up to max_error_body_bytes: a short message, a capped .body."""
+    page = b"<html><head><title>Bad gateway</title></head><body>" + b"x" * 1000
+    hostile.script(endless(head(502, [("content-type", "text/html")], length=10**9) + page, b"y" * 65536))
+    client = _client(facade, hostile, max_error_body_bytes=4096)
+    with pytest.raises(oai_images.InternalServerError) as caught:
+        await facade.generate(client=client)
+    assert "Bad gateway" in caught.value.message
+    assert isinstance(caught.value.body, str)
+    assert len(caught.value.body) <= 4096
+
+
+async def test_send_refuses_an_answer_over_the_download_cap(facade: Facade, hostile: HostileServer) -> None:
+    """A 2xx body larger than max_download_bytes is an APIResponseValidationError naming the cap."""
+    hostile.script(endless(head(200, length=10**9), b"{" * 65536))
+    with pytest.raises(oai_images.APIResponseValidationError, match=r"max_body_bytes|cap"):
+        await facade.generate(client=_client(facade, hostile, max_download_bytes=100_000))
+
+
+async def test_send_refuses_a_download_over_the_cap(facade: Facade, hostile: HostileServer) -> None:
+    """An image URL serving more than max_download_bytes (no content-length) fails with a clear error."""
+    url_answer = json.dumps({"created": 1, "data": [{"url": f"http://127.0.0.1:{hostile.port}/img.png"}]})
+    hostile.script(answer(200, url_answer.encode()), endless(head(200), PNG * 1000))
+    client = _client(facade, hostile, max_download_bytes=200_000)
+    result = await facade.generate(client=client, model="dall-e-2", response_format="url")
+    with pytest.raises(oai_images.APIResponseValidationError, match="cap"):
+        await facade.read(result.images[0])
+
+
+async def test_send_refuses_a_stream_line_over_the_cap(facade: Facade, hostile: HostileServer) -> None:
+    """A stream line longer than max_stream_line_bytes is an APIResponseValidationError."""
+    hostile.script(endless(head(200, SSE) + b"data: ", b"A" * 65536))
+    client = _client(facade, hostile, max_stream_line_bytes=1_000_000)
+    with pytest.raises(oai_images.APIResponseValidationError, match="max_stream_line_bytes"):
+        await facade.stream(client=client, model="gpt-image-1")
+
+
+@pytest.mark.parametrize("status", [200, 400, 429, 500])
+async def test_send_reads_deep_json_as_text(facade: Facade, hostile: HostileServer, status: int) -> None:
+    """JSON nested 100,000 deep, in a 2xx or an error answer, is an error of the tree, not RecursionError."""
+    hostile.script(answer(status, deep_json(100_000), [("content-type", "application/json")]))
+    with pytest.raises(oai_images.APIStatusError) as caught:
+        await facade.generate(client=_client(facade, hostile))
+    assert caught.value.status_code == status
+    assert repr(caught.value.body)
+    assert str(caught.value)
+
+
+async def test_send_reads_a_deep_stream_event_as_unreadable(facade: Facade, hostile: HostileServer) -> None:
+    """A stream event nested deeper than the recursion limit is an APIResponseValidationError."""
+    hostile.script(answer(200, b"data: " + deep_json(100_000) + b"\n\n", SSE))
+    with pytest.raises(oai_images.APIResponseValidationError):
+        await facade.stream(client=_client(facade, hostile), model="gpt-image-1")
+
+
+async def test_send_survives_a_retry_after_with_an_absurd_zone(
+    facade: Facade, hostile: HostileServer
+) -> None:
+    """A retry-after date with a zone offset that overflows falls back to the backoff."""
+    date = "Wed, 21 Oct 2015 07:28:00 +99999999999999999999"
+    hostile.script(answer(429, b"{}", [("retry-after", date)]), answer(200, IMAGES))
+    result = await facade.generate(client=_client(facade, hostile, max_retries=1))
+    assert len(result.images) == 1
+    assert facade.sleeps == [0.5]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        answer(200, b"<html><body>Hello from a proxy</body></html>", [("content-type", "text/html")]),
+        answer(200, IMAGES, [("content-type", "application/json")]),
+        answer(200, b"", SSE),
+        answer(200, b'data: {"type": "image_generation.partial_image", "b64_json": "AA=="}\n\n', SSE),
+    ],
+    ids=["html", "plain-json", "empty-stream", "no-completed-event"],
+)
+async def test_stream_without_a_completed_image_raises(
+    facade: Facade, hostile: HostileServer, body: Any
+) -> None:
+    """A 200 that is no event stream, or a stream with no completed image, raises instead of ending."""
+    hostile.script(body)
+    with pytest.raises(oai_images.APIResponseValidationError):
+        await facade.stream(client=_client(facade, hostile), model="gpt-image-1")
+
+
+async def test_result_counts_attempts_that_may_have_been_billed(
+    facade: Facade, hostile: HostileServer
+) -> None:
+    """A 2xx that breaks mid-body and is retried: the result says two generations may have been billed."""
+    hostile.script(cut(200, IMAGES, after=20), answer(503, b"{}"), answer(200, IMAGES))
+    result = await facade.generate(client=_client(facade, hostile, max_retries=2))
+    assert result.images[0].b64_json == PNG_B64
+    assert result.attempts == 3
+    assert result.possibly_billed == 2
+
+
+async def test_result_counts_one_attempt_when_nothing_was_retried(
+    facade: Facade, hostile: HostileServer
+) -> None:
+    """An answer at the first attempt: one attempt, one possibly billed."""
+    hostile.script(answer(200, IMAGES))
+    result = await facade.generate(client=_client(facade, hostile))
+    assert (result.attempts, result.possibly_billed) == (1, 1)
+
+
+def test_send_download_peak_memory_stays_near_the_image_size(hostile: HostileServer) -> None:
+    """A 64 MiB download with no content-length is held once: traced peak under 1.3x its size."""
+    import tracemalloc
+
+    size = 64 * 2**20
+    url_answer = json.dumps({"created": 1, "data": [{"url": f"http://127.0.0.1:{hostile.port}/big"}]})
+    hostile.script(answer(200, url_answer.encode()), endless(head(200), b"\0" * 2**20, limit=size))
+    with oai_images.ImagesClient(api_key="sk-x", base_url=hostile.base_url, max_retries=0) as client:
+        image = client.generate("p", model="dall-e-2", response_format="url").images[0]
+        tracemalloc.start()
+        try:
+            data = image.read()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert len(data) == size
+    assert peak < 1.3 * size
+
+
+def test_watchdog_forgets_disarmed_deadlines() -> None:
+    """10,000 attempts that end in time leave no pile of 600-second entries behind."""
+    from oai_images._send import Deadline, _watchdog
+
+    for _ in range(10_000):
+        deadline = Deadline(600)
+        deadline.arm()
+        deadline.disarm()
+    assert len(_watchdog()._heap) < 200
