@@ -6,22 +6,49 @@ Generated from an oai-images template. Send with any httpx client: build the bod
 (``from_dict(...).to_dict()`` for JSON), and read a 200 answer with ``Operation.response``.
 """
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
+from ...models.create_image_edit_request import CreateImageEditRequest
 from ...models.create_image_request import CreateImageRequest
+from ...models.create_image_variation_request import CreateImageVariationRequest
+from ...models.edit_image_body_json_param import EditImageBodyJsonParam
 from ...models.error_response import ErrorResponse
 from ...models.image_background import ImageBackground
 from ...models.image_model import ImageModel
 from ...models.image_moderation import ImageModeration
 from ...models.image_output_format import ImageOutputFormat
 from ...models.image_quality import ImageQuality
+from ...models.image_ref_param import ImageRefParam
 from ...models.image_response_format import ImageResponseFormat
 from ...models.image_size import ImageSize
 from ...models.image_style import ImageStyle
 from ...models.images_response import ImagesResponse
+from ...models.input_fidelity import InputFidelity
 from ...models.svg_options import SvgOptions
 from ...models.svg_options_reasoning import SvgOptionsReasoning
+from ...types import File, FileTypes
 from .. import FieldInfo, Operation
+
+
+class ImageRefParamDict(TypedDict, total=False):
+    """The fields of ImageRefParam as a plain mapping: Reference an input image by either URL or uploaded file ID. Provide exactly one of `image_url` or `file_id`."""
+
+    #: A fully qualified URL or base64-encoded data URL.
+    image_url: str | None
+    #: The File API ID of an uploaded image to use as input.
+    file_id: str | None
+
+
+IMAGE_REF_PARAM_DICT_FIELDS: dict[str, FieldInfo] = {
+    "image_url": FieldInfo(
+        "image_url",
+        description="A fully qualified URL or base64-encoded data URL.",
+        max_length=20971520,
+    ),
+    "file_id": FieldInfo(
+        "file_id", description="The File API ID of an uploaded image to use as input."
+    ),
+}
 
 
 class SvgOptionsReasoningDict(TypedDict, total=False):
@@ -54,8 +81,315 @@ SVG_OPTIONS_DICT_FIELDS: dict[str, FieldInfo] = {
 }
 
 
+class CreateImageEditParams(TypedDict, total=False):
+    """The optional fields of ``POST /images/edits`` (create_image_edit); uploaded files are in the body's TypedDict only; None leaves a field out."""
+
+    #: Set the background of the generated image(s). This parameter is only supported for the GPT image models. Must be one of `transparent`, `opaque`, or `auto` (default value). When `auto` is used, the model will automatically determine the best background for the image.  Transparent backgrounds are available for supported GPT Image models. For `gpt-image-2` and `gpt-image-2-2026-04-21`, this support is in preview. When using `transparent`, set the output format to `png` or `webp`.
+    background: ImageBackground | None
+    #: The model: dall-e-2 or a GPT image model, or any other name a compatible server knows. API default: gpt-image-1.5.
+    model: ImageModel | str | None
+    #: The number of images to generate. Must be between 1 and 10.
+    n: int | None
+    #: The size of the generated images. For `gpt-image-2` and `gpt-image-2-2026-04-21`, arbitrary resolutions are supported as `WIDTHxHEIGHT` strings, for example `1536x864`. Width and height must both be divisible by 16 and the requested aspect ratio must be between 1:3 and 3:1. Resolutions above `2560x1440` are experimental, and the maximum supported resolution is `3840x2160`. The requested size must also satisfy the model's current pixel and edge limits. The standard sizes `1024x1024`, `1536x1024`, and `1024x1536` are supported by the GPT image models; `auto` is supported for models that allow automatic sizing. For `dall-e-2`, use one of `256x256`, `512x512`, or `1024x1024`. For `dall-e-3`, use one of `1024x1024`, `1792x1024`, or `1024x1792`.
+    size: ImageSize | str | None
+    #: The format in which the generated images are returned. Must be one of `url` or `b64_json`. URLs are only valid for 60 minutes after the image has been generated. This parameter is only supported for `dall-e-2` (default is `url` for `dall-e-2`), as GPT image models always return base64-encoded images.
+    response_format: ImageResponseFormat | None
+    #: The format in which the generated images are returned. This parameter is only supported for the GPT image models. Must be one of `png`, `jpeg`, or `webp`. The default value is `png`.
+    output_format: ImageOutputFormat | None
+    #: The compression level (0-100%) for the generated images. This parameter is only supported for the GPT image models with the `webp` or `jpeg` output formats, and defaults to 100.
+    output_compression: int | None
+    #: A unique identifier representing your end-user, which can help OpenAI to monitor and detect abuse. [Learn more](/docs/guides/safety-best-practices#end-user-ids).
+    user: str | None
+    #: How closely the edit keeps the style and features (faces in particular) of the input images: `high` or `low`. gpt-image-1 and gpt-image-1.5 take both, gpt-image-1-mini only `low`; gpt-image-2 and later refuse the field. API default: low.
+    input_fidelity: InputFidelity | None
+    #: Edit the image in streaming mode. Defaults to `false`. See the [Image generation guide](/docs/guides/image-generation) for more information.
+    stream: bool | None
+    #: The number of partial images to stream before the final one, 0 to 3. Streaming only. With 0 the image comes in one event. API default: 0.
+    partial_images: int | None
+    #: The quality of the image that will be generated for GPT image models. Defaults to `auto`.
+    quality: ImageQuality | None
+    #: A stable identifier for your end user (for example a hash of their username), to help detect abuse.
+    safety_identifier: str | None
+
+
+class CreateImageEditBody(CreateImageEditParams):
+    """The whole body of ``POST /images/edits``: its required fields and the optional ones."""
+
+    #: The image(s) to edit. dall-e-2: one square PNG under 4 MB. GPT image models: up to 16 PNG, WebP or JPEG files, each under 50 MB.
+    image: File | list[File]
+    #: A text description of the desired image(s). The maximum length is 1000 characters for `dall-e-2`, and 32000 characters for the GPT image models.
+    prompt: str
+    #: A PNG under 4 MB with an alpha channel and the dimensions of the first image; its fully transparent pixels are where the first image is edited.
+    mask: NotRequired[File | None]
+
+
+CREATE_IMAGE_EDIT = Operation(
+    name="create_image_edit",
+    method="POST",
+    path="/images/edits",
+    content_type="multipart/form-data",
+    body=CreateImageEditRequest,
+    params=CreateImageEditParams,
+    body_dict=CreateImageEditBody,
+    required=(
+        "image",
+        "prompt",
+    ),
+    fields={
+        "image": FieldInfo(
+            "image",
+            description="The image(s) to edit. dall-e-2: one square PNG under 4 MB. GPT image models: up to 16 PNG, WebP or JPEG files, each under 50 MB.",
+            max_items=16,
+            binary=True,
+        ),
+        "prompt": FieldInfo(
+            "prompt",
+            description="A text description of the desired image(s). The maximum length is 1000 characters for `dall-e-2`, and 32000 characters for the GPT image models.",
+            min_length=1,
+            pattern="\\S",
+        ),
+        "mask": FieldInfo(
+            "mask",
+            description="A PNG under 4 MB with an alpha channel and the dimensions of the first image; its fully transparent pixels are where the first image is edited.",
+            binary=True,
+        ),
+        "background": FieldInfo(
+            "background",
+            description="Set the background of the generated image(s). This parameter is onlysupported for the GPT image models. Must be one of `transparent`, `opaque`,or `auto` (default value). When `auto` is used, the model will automaticallydetermine the best background for the image.Transparent backgrounds are available for supported GPT Image models. For`gpt-image-2` and `gpt-image-2-2026-04-21`, this support is in preview. Whenusing `transparent`, set the output format to `png` or `webp`.",
+            nullable=True,
+        ),
+        "model": FieldInfo(
+            "model",
+            description="The model: dall-e-2 or a GPT image model, or any other name a compatible server knows. API default: gpt-image-1.5.",
+            min_length=1,
+            pattern="\\S",
+            nullable=True,
+        ),
+        "n": FieldInfo(
+            "n",
+            description="The number of images to generate. Must be between 1 and 10.",
+            minimum=1.0,
+            maximum=10.0,
+            nullable=True,
+        ),
+        "size": FieldInfo(
+            "size",
+            description="The size of the generated images. For `gpt-image-2` and `gpt-image-2-2026-04-21`, arbitrary resolutions are supported as `WIDTHxHEIGHT` strings, for example `1536x864`. Width and height must both be divisible by 16 and the requested aspect ratio must be between 1:3 and 3:1. Resolutions above `2560x1440` are experimental, and the maximum supported resolution is `3840x2160`. The requested size must also satisfy the model's current pixel and edge limits. The standard sizes `1024x1024`, `1536x1024`, and `1024x1536` are supported by the GPT image models; `auto` is supported for models that allow automatic sizing. For `dall-e-2`, use one of `256x256`, `512x512`, or `1024x1024`. For `dall-e-3`, use one of `1024x1024`, `1792x1024`, or `1024x1792`.",
+            pattern="^(auto|[1-9][0-9]*x[1-9][0-9]*)$",
+            nullable=True,
+        ),
+        "response_format": FieldInfo(
+            "response_format",
+            description="The format in which the generated images are returned. Must be one of `url` or `b64_json`. URLs are only valid for 60 minutes after the image has been generated. This parameter is only supported for `dall-e-2` (default is `url` for `dall-e-2`), as GPT image models always return base64-encoded images.",
+            nullable=True,
+        ),
+        "output_format": FieldInfo(
+            "output_format",
+            description="The format in which the generated images are returned. This parameter isonly supported for the GPT image models. Must be one of `png`, `jpeg`, or `webp`.The default value is `png`.",
+            nullable=True,
+        ),
+        "output_compression": FieldInfo(
+            "output_compression",
+            description="The compression level (0-100%) for the generated images. This parameteris only supported for the GPT image models with the `webp` or `jpeg` outputformats, and defaults to 100.",
+            minimum=0.0,
+            maximum=100.0,
+            nullable=True,
+        ),
+        "user": FieldInfo(
+            "user",
+            description="A unique identifier representing your end-user, which can help OpenAI to monitor and detect abuse. [Learn more](/docs/guides/safety-best-practices#end-user-ids).",
+        ),
+        "input_fidelity": FieldInfo(
+            "input_fidelity",
+            description="How closely the edit keeps the style and features (faces in particular) of the input images: `high` or `low`. gpt-image-1 and gpt-image-1.5 take both, gpt-image-1-mini only `low`; gpt-image-2 and later refuse the field. API default: low.",
+            nullable=True,
+        ),
+        "stream": FieldInfo(
+            "stream",
+            description="Edit the image in streaming mode. Defaults to `false`. See the[Image generation guide](/docs/guides/image-generation) for more information.",
+            nullable=True,
+        ),
+        "partial_images": FieldInfo(
+            "partial_images",
+            description="The number of partial images to stream before the final one, 0 to 3. Streaming only. With 0 the image comes in one event. API default: 0.",
+            minimum=0.0,
+            maximum=3.0,
+            nullable=True,
+        ),
+        "quality": FieldInfo(
+            "quality",
+            description="The quality of the image that will be generated for GPT image models. Defaults to `auto`.",
+            nullable=True,
+        ),
+        "safety_identifier": FieldInfo(
+            "safety_identifier",
+            description="A stable identifier for your end user (for example a hash of their username), to help detect abuse.",
+        ),
+    },
+    nested={
+        ImageRefParamDict: IMAGE_REF_PARAM_DICT_FIELDS,
+        SvgOptionsReasoningDict: SVG_OPTIONS_REASONING_DICT_FIELDS,
+        SvgOptionsDict: SVG_OPTIONS_DICT_FIELDS,
+    },
+    response=ImagesResponse,
+    summary="Creates edited images given one or more source images and a prompt.",
+)
+
+
+class CreateImageEditJsonParams(TypedDict, total=False):
+    """The optional fields of ``POST /images/edits`` (create_image_edit_json, application/json); uploaded files are in the body's TypedDict only; None leaves a field out."""
+
+    #: The GPT image model to use for image editing, including `gpt-image-2` and its dated snapshot `gpt-image-2-2026-04-21`.
+    model: ImageModel | str | None
+    #: Reference an input image by either URL or uploaded file ID. Provide exactly one of `image_url` or `file_id`.
+    mask: ImageRefParam | ImageRefParamDict | None
+    #: The number of edited images to generate.
+    n: int | None
+    #: Output quality for GPT image models.
+    quality: ImageQuality | None
+    #: How closely the edit keeps the style and features (faces in particular) of the input images: `high` or `low`. gpt-image-1 and gpt-image-1.5 take both, gpt-image-1-mini only `low`; gpt-image-2 and later refuse the field. API default: low.
+    input_fidelity: InputFidelity | None
+    #: Requested output image size.
+    size: ImageSize | str | None
+    #: A unique identifier representing your end-user, which can help OpenAI monitor and detect abuse.
+    user: str | None
+    #: Output image format. Supported for GPT image models.
+    output_format: ImageOutputFormat | None
+    #: Compression level for `jpeg` or `webp` output.
+    output_compression: int | None
+    #: Moderation level for GPT image models.
+    moderation: ImageModeration | None
+    #: Set the background of the generated image output. Transparent backgrounds are available for supported GPT Image models. For `gpt-image-2` and `gpt-image-2-2026-04-21`, this support is in preview. When using `transparent`, set the output format to `png` or `webp`.
+    background: ImageBackground | None
+    #: Stream partial image results as events.
+    stream: bool | None
+    #: The number of partial images to stream before the final one, 0 to 3. Streaming only. With 0 the image comes in one event. API default: 0.
+    partial_images: int | None
+    #: A stable identifier for your end user (for example a hash of their username), to help detect abuse.
+    safety_identifier: str | None
+
+
+class CreateImageEditJsonBody(CreateImageEditJsonParams):
+    """The whole body of ``POST /images/edits`` as application/json: its required fields and the optional ones."""
+
+    #: Input image references to edit. For GPT image models, you can provide up to 16 images.
+    images: list[ImageRefParam]
+    #: A text description of the desired image edit.
+    prompt: str
+
+
+CREATE_IMAGE_EDIT_JSON = Operation(
+    name="create_image_edit_json",
+    method="POST",
+    path="/images/edits",
+    content_type="application/json",
+    body=EditImageBodyJsonParam,
+    params=CreateImageEditJsonParams,
+    body_dict=CreateImageEditJsonBody,
+    required=(
+        "images",
+        "prompt",
+    ),
+    fields={
+        "images": FieldInfo(
+            "images",
+            description="Input image references to edit.For GPT image models, you can provide up to 16 images.",
+            max_items=16,
+        ),
+        "prompt": FieldInfo(
+            "prompt",
+            description="A text description of the desired image edit.",
+            min_length=1,
+            max_length=32000,
+            pattern="\\S",
+        ),
+        "model": FieldInfo(
+            "model",
+            description="The GPT image model to use for image editing, including `gpt-image-2` and its dated snapshot `gpt-image-2-2026-04-21`.",
+            min_length=1,
+            pattern="\\S",
+            nullable=True,
+        ),
+        "mask": FieldInfo(
+            "mask",
+            description="Reference an input image by either URL or uploaded file ID.Provide exactly one of `image_url` or `file_id`.",
+        ),
+        "n": FieldInfo(
+            "n",
+            description="The number of edited images to generate.",
+            minimum=1.0,
+            maximum=10.0,
+            nullable=True,
+        ),
+        "quality": FieldInfo(
+            "quality", description="Output quality for GPT image models.", nullable=True
+        ),
+        "input_fidelity": FieldInfo(
+            "input_fidelity",
+            description="How closely the edit keeps the style and features (faces in particular) of the input images: `high` or `low`. gpt-image-1 and gpt-image-1.5 take both, gpt-image-1-mini only `low`; gpt-image-2 and later refuse the field. API default: low.",
+            nullable=True,
+        ),
+        "size": FieldInfo(
+            "size",
+            description="Requested output image size.",
+            pattern="^(auto|[1-9][0-9]*x[1-9][0-9]*)$",
+            nullable=True,
+        ),
+        "user": FieldInfo(
+            "user",
+            description="A unique identifier representing your end-user, which can help OpenAImonitor and detect abuse.",
+        ),
+        "output_format": FieldInfo(
+            "output_format",
+            description="Output image format. Supported for GPT image models.",
+            nullable=True,
+        ),
+        "output_compression": FieldInfo(
+            "output_compression",
+            description="Compression level for `jpeg` or `webp` output.",
+            minimum=0.0,
+            maximum=100.0,
+            nullable=True,
+        ),
+        "moderation": FieldInfo(
+            "moderation",
+            description="Moderation level for GPT image models.",
+            nullable=True,
+        ),
+        "background": FieldInfo(
+            "background",
+            description="Set the background of the generated image output. Transparent backgrounds are available for supported GPT Image models. For `gpt-image-2` and `gpt-image-2-2026-04-21`, this support is in preview. When using `transparent`, set the output format to `png` or `webp`.",
+            nullable=True,
+        ),
+        "stream": FieldInfo(
+            "stream",
+            description="Stream partial image results as events.",
+            nullable=True,
+        ),
+        "partial_images": FieldInfo(
+            "partial_images",
+            description="The number of partial images to stream before the final one, 0 to 3. Streaming only. With 0 the image comes in one event. API default: 0.",
+            minimum=0.0,
+            maximum=3.0,
+            nullable=True,
+        ),
+        "safety_identifier": FieldInfo(
+            "safety_identifier",
+            description="A stable identifier for your end user (for example a hash of their username), to help detect abuse.",
+        ),
+    },
+    nested={
+        ImageRefParamDict: IMAGE_REF_PARAM_DICT_FIELDS,
+        SvgOptionsReasoningDict: SVG_OPTIONS_REASONING_DICT_FIELDS,
+        SvgOptionsDict: SVG_OPTIONS_DICT_FIELDS,
+    },
+    response=ImagesResponse,
+    summary="Creates edited images given one or more source images and a prompt.",
+)
+
+
 class CreateImageParams(TypedDict, total=False):
-    """The optional fields of ``POST /images/generations`` (create_image); None leaves a field out."""
+    """The optional fields of ``POST /images/generations`` (create_image); uploaded files are in the body's TypedDict only; None leaves a field out."""
 
     #: The model to use: dall-e-2, dall-e-3 or a GPT image model, or any other name a compatible server knows. API default: dall-e-2, unless a parameter specific to the GPT image models is used.
     model: ImageModel | str | None
@@ -216,9 +550,87 @@ CREATE_IMAGE = Operation(
         ),
     },
     nested={
+        ImageRefParamDict: IMAGE_REF_PARAM_DICT_FIELDS,
         SvgOptionsReasoningDict: SVG_OPTIONS_REASONING_DICT_FIELDS,
         SvgOptionsDict: SVG_OPTIONS_DICT_FIELDS,
     },
     response=ImagesResponse,
     summary="Creates images given a prompt.",
+)
+
+
+class CreateImageVariationParams(TypedDict, total=False):
+    """The optional fields of ``POST /images/variations`` (create_image_variation); uploaded files are in the body's TypedDict only; None leaves a field out."""
+
+    #: The model to use for image generation. Only `dall-e-2` is supported at this time.
+    model: ImageModel | str | None
+    #: The number of images to generate. Must be between 1 and 10.
+    n: int | None
+    #: The format in which the generated images are returned. Must be one of `url` or `b64_json`. URLs are only valid for 60 minutes after the image has been generated.
+    response_format: ImageResponseFormat | None
+    #: The size of the generated images. Must be one of `256x256`, `512x512`, or `1024x1024`.
+    size: ImageSize | str | None
+    #: A unique identifier representing your end-user, which can help OpenAI to monitor and detect abuse. [Learn more](/docs/guides/safety-best-practices#end-user-ids).
+    user: str | None
+
+
+class CreateImageVariationBody(CreateImageVariationParams):
+    """The whole body of ``POST /images/variations``: its required fields and the optional ones."""
+
+    #: The image to vary. A square PNG under 4 MB.
+    image: File
+
+
+CREATE_IMAGE_VARIATION = Operation(
+    name="create_image_variation",
+    method="POST",
+    path="/images/variations",
+    content_type="multipart/form-data",
+    body=CreateImageVariationRequest,
+    params=CreateImageVariationParams,
+    body_dict=CreateImageVariationBody,
+    required=("image",),
+    fields={
+        "image": FieldInfo(
+            "image",
+            description="The image to vary. A square PNG under 4 MB.",
+            binary=True,
+        ),
+        "model": FieldInfo(
+            "model",
+            description="The model to use for image generation. Only `dall-e-2` is supported at this time.",
+            min_length=1,
+            pattern="\\S",
+            nullable=True,
+        ),
+        "n": FieldInfo(
+            "n",
+            description="The number of images to generate. Must be between 1 and 10.",
+            minimum=1.0,
+            maximum=10.0,
+            nullable=True,
+        ),
+        "response_format": FieldInfo(
+            "response_format",
+            description="The format in which the generated images are returned. Must be one of `url` or `b64_json`. URLs are only valid for 60 minutes after the image has been generated.",
+            nullable=True,
+        ),
+        "size": FieldInfo(
+            "size",
+            description="The size of the generated images. Must be one of `256x256`, `512x512`, or `1024x1024`.",
+            pattern="^(auto|[1-9][0-9]*x[1-9][0-9]*)$",
+            nullable=True,
+        ),
+        "user": FieldInfo(
+            "user",
+            description="A unique identifier representing your end-user, which can help OpenAI to monitor and detect abuse. [Learn more](/docs/guides/safety-best-practices#end-user-ids).",
+        ),
+    },
+    nested={
+        ImageRefParamDict: IMAGE_REF_PARAM_DICT_FIELDS,
+        SvgOptionsReasoningDict: SVG_OPTIONS_REASONING_DICT_FIELDS,
+        SvgOptionsDict: SVG_OPTIONS_DICT_FIELDS,
+    },
+    response=ImagesResponse,
+    summary="Creates variations of an image (dall-e-2).",
 )
