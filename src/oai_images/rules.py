@@ -801,7 +801,7 @@ def _check_inputs(
 
 
 def _check_image(name: str, image: ImageInfo, inputs: InputRules, label: str, *, masked: bool) -> None:
-    shown = image.name or "the image"
+    shown = f"'{image.name}'" if image.name else "the image"
     formats = tuple(_FORMAT_NAMES[f] for f in inputs.formats)
     if image.format not in inputs.formats:
         message = (
@@ -826,7 +826,7 @@ def _check_image(name: str, image: ImageInfo, inputs: InputRules, label: str, *,
 
 
 def _check_mask(mask: ImageInfo, inputs: InputRules, first: ImageInfo | None) -> None:
-    shown = mask.name or "the mask"
+    shown = f"'{mask.name}'" if mask.name else "the mask"
     if mask.format != "png":
         message = f"mask {shown} is {_article(mask.format)}{_format_name(mask.format)}; a mask must be a PNG"
         raise InvalidParameterError("mask", mask.name, ("PNG",), message)

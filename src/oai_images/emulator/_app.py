@@ -52,6 +52,8 @@ __all__ = [
 ]
 
 GENERATIONS_PATH = "/v1/images/generations"
+#: The API's routes: their requests are recorded and get latency and faults.
+_API_PATHS = frozenset({GENERATIONS_PATH, "/v1/images/edits", "/v1/images/variations"})
 FILES_PATH = "/v1/emulator/files"
 FAULT_HEADER = "x-emulator-fault"
 LATENCY_HEADER = "x-emulator-latency-ms"
@@ -197,7 +199,7 @@ class EmulatorApp:
                 message = {**message, "headers": headers}
             await send(message)
 
-        if scope["method"] != "POST" or scope["path"] != GENERATIONS_PATH:
+        if scope["method"] != "POST" or scope["path"] not in _API_PATHS:
             await self.app(scope, receive, send_with_id)
             return
 
@@ -572,9 +574,12 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
             )
         return _error(404, f"Invalid URL ({request.method} {request.url.path})")
 
+    from ._edits import edit_routes  # noqa: PLC0415 - it imports this module's helpers
+
     app = Starlette(
         routes=[
             Route(GENERATIONS_PATH, generations, methods=["POST"]),
+            *edit_routes(state),
             Route(FILES_PATH + "/{name}", files, methods=["GET"]),
         ],
         exception_handlers={HTTPException: not_found},
