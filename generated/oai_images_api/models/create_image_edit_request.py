@@ -32,53 +32,41 @@ class CreateImageEditRequest:
     files, each under 50 MB.
      """
     prompt: str
-    """ A text description of the desired image(s). The maximum length is 1000 characters for `dall-e-2`, and 32000
-    characters for the GPT image models. """
+    """ What to change. At most 1000 characters for dall-e-2 and 32000 for the GPT image models.
+     """
     mask: File | Unset = UNSET
     """ A PNG under 4 MB with an alpha channel and the dimensions of the first image; its fully transparent pixels
     are where the first image is edited.
      """
     background: ImageBackground | None | Unset = UNSET
-    """ Set the background of the generated image(s). This parameter is only
-    supported for the GPT image models. Must be one of `transparent`, `opaque`,
-    or `auto` (default value). When `auto` is used, the model will automatically
-    determine the best background for the image.
-
-    Transparent backgrounds are available for supported GPT Image models. For
-    `gpt-image-2` and `gpt-image-2-2026-04-21`, this support is in preview. When
-    using `transparent`, set the output format to `png` or `webp`.
+    """ The background of the images, GPT image models only. `transparent` needs output_format `png` or `webp`. API
+    default: auto.
      """
     model: ImageModel | None | str | Unset = UNSET
     """ The model: dall-e-2 or a GPT image model, or any other name a compatible server knows. API default: gpt-
     image-1.5.
      """
     n: int | None | Unset = UNSET
-    """ The number of images to generate. Must be between 1 and 10. """
+    """ The number of images to make, 1 to 10. API default: 1. """
     size: ImageSize | None | str | Unset = UNSET
-    """ The size of the generated images. For `gpt-image-2` and `gpt-image-2-2026-04-21`, arbitrary resolutions are
-    supported as `WIDTHxHEIGHT` strings, for example `1536x864`. Width and height must both be divisible by 16 and
-    the requested aspect ratio must be between 1:3 and 3:1. Resolutions above `2560x1440` are experimental, and the
-    maximum supported resolution is `3840x2160`. The requested size must also satisfy the model's current pixel and
-    edge limits. The standard sizes `1024x1024`, `1536x1024`, and `1024x1536` are supported by the GPT image models;
-    `auto` is supported for models that allow automatic sizing. For `dall-e-2`, use one of `256x256`, `512x512`, or
-    `1024x1024`. For `dall-e-3`, use one of `1024x1024`, `1792x1024`, or `1024x1792`. """
+    """ The size of the images. dall-e-2: 256x256, 512x512 or 1024x1024. GPT image models: 1024x1024, 1536x1024,
+    1024x1536 or auto; gpt-image-2 and later also any `WIDTHxHEIGHT` with both sides divisible by 16, an aspect
+    ratio between 1:3 and 3:1, and at most 3840x2160. API default: auto (dall-e-2: 1024x1024).
+     """
     response_format: ImageResponseFormat | None | Unset = UNSET
-    """ The format in which the generated images are returned. Must be one of `url` or `b64_json`. URLs are only
-    valid for 60 minutes after the image has been generated. This parameter is only supported for `dall-e-2`
-    (default is `url` for `dall-e-2`), as GPT image models always return base64-encoded images. """
+    """ How dall-e-2 returns images: `url` (valid for 60 minutes) or `b64_json`. Not supported by the GPT image
+    models, which always return base64. API default: url.
+     """
     output_format: ImageOutputFormat | None | Unset = UNSET
-    """ The format in which the generated images are returned. This parameter is
-    only supported for the GPT image models. Must be one of `png`, `jpeg`, or `webp`.
-    The default value is `png`.
+    """ The file format of the images, GPT image models only. `gif` and `svg` are preview formats. API default: png.
      """
     output_compression: int | None | Unset = UNSET
-    """ The compression level (0-100%) for the generated images. This parameter
-    is only supported for the GPT image models with the `webp` or `jpeg` output
-    formats, and defaults to 100.
+    """ The compression level in percent, GPT image models with output_format `jpeg` or `webp` only. API default:
+    100.
      """
     user: str | Unset = UNSET
-    """ A unique identifier representing your end-user, which can help OpenAI to monitor and detect abuse. [Learn
-    more](/docs/guides/safety-best-practices#end-user-ids).
+    """ A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`,
+    still accepted.
      """
     input_fidelity: InputFidelity | None | Unset = UNSET
     """ How closely the edit keeps the style and features (faces in particular) of the input images: `high` or
@@ -86,15 +74,15 @@ class CreateImageEditRequest:
     field. API default: low.
      """
     stream: bool | None | Unset = UNSET
-    """ Edit the image in streaming mode. Defaults to `false`. See the
-    [Image generation guide](/docs/guides/image-generation) for more information.
+    """ Edit in streaming mode; the response is then server-sent events. GPT image models only. API default: false.
      """
     partial_images: int | None | Unset = UNSET
     """ The number of partial images to stream before the final one, 0 to 3. Streaming only. With 0 the image comes
     in one event. API default: 0.
      """
     quality: ImageQuality | None | Unset = UNSET
-    """ The quality of the image that will be generated for GPT image models. Defaults to `auto`.
+    """ The quality of the images: `standard` for dall-e-2; `low`, `medium`, `high` and `auto` for the GPT image
+    models; `xhigh` and `max` for gpt-image-2.5 and later. API default: auto.
      """
     safety_identifier: str | Unset = UNSET
     """ A stable identifier for your end user (for example a hash of their username), to help detect abuse.

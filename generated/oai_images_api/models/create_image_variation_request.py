@@ -26,17 +26,20 @@ class CreateImageVariationRequest:
     image: File
     """ The image to vary. A square PNG under 4 MB. """
     model: ImageModel | None | str | Unset = UNSET
-    """ The model to use for image generation. Only `dall-e-2` is supported at this time. """
+    """ The model: dall-e-2 (the only one that makes variations), or any other name a compatible server knows. API
+    default: dall-e-2.
+     """
     n: int | None | Unset = UNSET
-    """ The number of images to generate. Must be between 1 and 10. """
+    """ The number of images to make, 1 to 10. API default: 1. """
     response_format: ImageResponseFormat | None | Unset = UNSET
-    """ The format in which the generated images are returned. Must be one of `url` or `b64_json`. URLs are only
-    valid for 60 minutes after the image has been generated. """
+    """ How dall-e-2 returns images: `url` (valid for 60 minutes) or `b64_json`. Not supported by the GPT image
+    models, which always return base64. API default: url.
+     """
     size: ImageSize | None | str | Unset = UNSET
-    """ The size of the generated images. Must be one of `256x256`, `512x512`, or `1024x1024`. """
+    """ The size of the images: 256x256, 512x512 or 1024x1024. API default: 1024x1024. """
     user: str | Unset = UNSET
-    """ A unique identifier representing your end-user, which can help OpenAI to monitor and detect abuse. [Learn
-    more](/docs/guides/safety-best-practices#end-user-ids).
+    """ A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`,
+    still accepted.
      """
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 

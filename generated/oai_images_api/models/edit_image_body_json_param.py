@@ -35,22 +35,23 @@ class EditImageBodyJsonParam:
     """
 
     images: list[ImageRefParam]
-    """ Input image references to edit.
-    For GPT image models, you can provide up to 16 images.
-     """
+    """ The images to edit, 1 to 16, each by URL (https or data) or by file id. """
     prompt: str
-    """ A text description of the desired image edit. """
+    """ What to change. At most 1000 characters for dall-e-2 and 32000 for the GPT image models.
+     """
     model: ImageModel | None | str | Unset = UNSET
-    """ The GPT image model to use for image editing, including `gpt-image-2` and its dated snapshot `gpt-
-    image-2-2026-04-21`. """
+    """ The GPT image model, or any other name a compatible server knows (dall-e-2 edits are multipart only). API
+    default: gpt-image-1.5.
+     """
     mask: ImageRefParam | Unset = UNSET
     """ Reference an input image by either URL or uploaded file ID.
     Provide exactly one of `image_url` or `file_id`.
      """
     n: int | None | Unset = UNSET
-    """ The number of edited images to generate. """
+    """ The number of images to make, 1 to 10. API default: 1. """
     quality: ImageQuality | None | Unset = UNSET
-    """ Output quality for GPT image models.
+    """ The quality of the images: `standard` for dall-e-2; `low`, `medium`, `high` and `auto` for the GPT image
+    models; `xhigh` and `max` for gpt-image-2.5 and later. API default: auto.
      """
     input_fidelity: InputFidelity | None | Unset = UNSET
     """ How closely the edit keeps the style and features (faces in particular) of the input images: `high` or
@@ -58,23 +59,30 @@ class EditImageBodyJsonParam:
     field. API default: low.
      """
     size: ImageSize | None | str | Unset = UNSET
-    """ Requested output image size. """
+    """ The size of the images. dall-e-2: 256x256, 512x512 or 1024x1024. GPT image models: 1024x1024, 1536x1024,
+    1024x1536 or auto; gpt-image-2 and later also any `WIDTHxHEIGHT` with both sides divisible by 16, an aspect
+    ratio between 1:3 and 3:1, and at most 3840x2160. API default: auto (dall-e-2: 1024x1024).
+     """
     user: str | Unset = UNSET
-    """ A unique identifier representing your end-user, which can help OpenAI
-    monitor and detect abuse.
+    """ A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`,
+    still accepted.
      """
     output_format: ImageOutputFormat | None | Unset = UNSET
-    """ Output image format. Supported for GPT image models. """
+    """ The file format of the images, GPT image models only. `gif` and `svg` are preview formats. API default: png.
+     """
     output_compression: int | None | Unset = UNSET
-    """ Compression level for `jpeg` or `webp` output. """
+    """ The compression level in percent, GPT image models with output_format `jpeg` or `webp` only. API default:
+    100.
+     """
     moderation: ImageModeration | None | Unset = UNSET
-    """ Moderation level for GPT image models. """
+    """ The content-moderation level, GPT image models only. API default: auto. """
     background: ImageBackground | None | Unset = UNSET
-    """ Set the background of the generated image output. Transparent backgrounds are available for supported GPT
-    Image models. For `gpt-image-2` and `gpt-image-2-2026-04-21`, this support is in preview. When using
-    `transparent`, set the output format to `png` or `webp`. """
+    """ The background of the images, GPT image models only. `transparent` needs output_format `png` or `webp`. API
+    default: auto.
+     """
     stream: bool | None | Unset = UNSET
-    """ Stream partial image results as events. """
+    """ Edit in streaming mode; the response is then server-sent events. GPT image models only. API default: false.
+     """
     partial_images: int | None | Unset = UNSET
     """ The number of partial images to stream before the final one, 0 to 3. Streaming only. With 0 the image comes
     in one event. API default: 0.

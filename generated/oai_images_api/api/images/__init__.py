@@ -84,29 +84,29 @@ SVG_OPTIONS_DICT_FIELDS: dict[str, FieldInfo] = {
 class CreateImageEditParams(TypedDict, total=False):
     """The optional fields of ``POST /images/edits`` (create_image_edit); uploaded files are in the body's TypedDict only; None leaves a field out."""
 
-    #: Set the background of the generated image(s). This parameter is only supported for the GPT image models. Must be one of `transparent`, `opaque`, or `auto` (default value). When `auto` is used, the model will automatically determine the best background for the image.  Transparent backgrounds are available for supported GPT Image models. For `gpt-image-2` and `gpt-image-2-2026-04-21`, this support is in preview. When using `transparent`, set the output format to `png` or `webp`.
+    #: The background of the images, GPT image models only. `transparent` needs output_format `png` or `webp`. API default: auto.
     background: ImageBackground | None
     #: The model: dall-e-2 or a GPT image model, or any other name a compatible server knows. API default: gpt-image-1.5.
     model: ImageModel | str | None
-    #: The number of images to generate. Must be between 1 and 10.
+    #: The number of images to make, 1 to 10. API default: 1.
     n: int | None
-    #: The size of the generated images. For `gpt-image-2` and `gpt-image-2-2026-04-21`, arbitrary resolutions are supported as `WIDTHxHEIGHT` strings, for example `1536x864`. Width and height must both be divisible by 16 and the requested aspect ratio must be between 1:3 and 3:1. Resolutions above `2560x1440` are experimental, and the maximum supported resolution is `3840x2160`. The requested size must also satisfy the model's current pixel and edge limits. The standard sizes `1024x1024`, `1536x1024`, and `1024x1536` are supported by the GPT image models; `auto` is supported for models that allow automatic sizing. For `dall-e-2`, use one of `256x256`, `512x512`, or `1024x1024`. For `dall-e-3`, use one of `1024x1024`, `1792x1024`, or `1024x1792`.
+    #: The size of the images. dall-e-2: 256x256, 512x512 or 1024x1024. GPT image models: 1024x1024, 1536x1024, 1024x1536 or auto; gpt-image-2 and later also any `WIDTHxHEIGHT` with both sides divisible by 16, an aspect ratio between 1:3 and 3:1, and at most 3840x2160. API default: auto (dall-e-2: 1024x1024).
     size: ImageSize | str | None
-    #: The format in which the generated images are returned. Must be one of `url` or `b64_json`. URLs are only valid for 60 minutes after the image has been generated. This parameter is only supported for `dall-e-2` (default is `url` for `dall-e-2`), as GPT image models always return base64-encoded images.
+    #: How dall-e-2 returns images: `url` (valid for 60 minutes) or `b64_json`. Not supported by the GPT image models, which always return base64. API default: url.
     response_format: ImageResponseFormat | None
-    #: The format in which the generated images are returned. This parameter is only supported for the GPT image models. Must be one of `png`, `jpeg`, or `webp`. The default value is `png`.
+    #: The file format of the images, GPT image models only. `gif` and `svg` are preview formats. API default: png.
     output_format: ImageOutputFormat | None
-    #: The compression level (0-100%) for the generated images. This parameter is only supported for the GPT image models with the `webp` or `jpeg` output formats, and defaults to 100.
+    #: The compression level in percent, GPT image models with output_format `jpeg` or `webp` only. API default: 100.
     output_compression: int | None
-    #: A unique identifier representing your end-user, which can help OpenAI to monitor and detect abuse. [Learn more](/docs/guides/safety-best-practices#end-user-ids).
+    #: A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`, still accepted.
     user: str | None
     #: How closely the edit keeps the style and features (faces in particular) of the input images: `high` or `low`. gpt-image-1 and gpt-image-1.5 take both, gpt-image-1-mini only `low`; gpt-image-2 and later refuse the field. API default: low.
     input_fidelity: InputFidelity | None
-    #: Edit the image in streaming mode. Defaults to `false`. See the [Image generation guide](/docs/guides/image-generation) for more information.
+    #: Edit in streaming mode; the response is then server-sent events. GPT image models only. API default: false.
     stream: bool | None
     #: The number of partial images to stream before the final one, 0 to 3. Streaming only. With 0 the image comes in one event. API default: 0.
     partial_images: int | None
-    #: The quality of the image that will be generated for GPT image models. Defaults to `auto`.
+    #: The quality of the images: `standard` for dall-e-2; `low`, `medium`, `high` and `auto` for the GPT image models; `xhigh` and `max` for gpt-image-2.5 and later. API default: auto.
     quality: ImageQuality | None
     #: A stable identifier for your end user (for example a hash of their username), to help detect abuse.
     safety_identifier: str | None
@@ -117,7 +117,7 @@ class CreateImageEditBody(CreateImageEditParams):
 
     #: The image(s) to edit. dall-e-2: one square PNG under 4 MB. GPT image models: up to 16 PNG, WebP or JPEG files, each under 50 MB.
     image: File | list[File]
-    #: A text description of the desired image(s). The maximum length is 1000 characters for `dall-e-2`, and 32000 characters for the GPT image models.
+    #: What to change. At most 1000 characters for dall-e-2 and 32000 for the GPT image models.
     prompt: str
     #: A PNG under 4 MB with an alpha channel and the dimensions of the first image; its fully transparent pixels are where the first image is edited.
     mask: NotRequired[File | None]
@@ -144,7 +144,7 @@ CREATE_IMAGE_EDIT = Operation(
         ),
         "prompt": FieldInfo(
             "prompt",
-            description="A text description of the desired image(s). The maximum length is 1000 characters for `dall-e-2`, and 32000 characters for the GPT image models.",
+            description="What to change. At most 1000 characters for dall-e-2 and 32000 for the GPT image models.",
             min_length=1,
             pattern="\\S",
         ),
@@ -155,7 +155,7 @@ CREATE_IMAGE_EDIT = Operation(
         ),
         "background": FieldInfo(
             "background",
-            description="Set the background of the generated image(s). This parameter is onlysupported for the GPT image models. Must be one of `transparent`, `opaque`,or `auto` (default value). When `auto` is used, the model will automaticallydetermine the best background for the image.Transparent backgrounds are available for supported GPT Image models. For`gpt-image-2` and `gpt-image-2-2026-04-21`, this support is in preview. Whenusing `transparent`, set the output format to `png` or `webp`.",
+            description="The background of the images, GPT image models only. `transparent` needs output_format `png` or `webp`. API default: auto.",
             nullable=True,
         ),
         "model": FieldInfo(
@@ -167,37 +167,37 @@ CREATE_IMAGE_EDIT = Operation(
         ),
         "n": FieldInfo(
             "n",
-            description="The number of images to generate. Must be between 1 and 10.",
+            description="The number of images to make, 1 to 10. API default: 1.",
             minimum=1.0,
             maximum=10.0,
             nullable=True,
         ),
         "size": FieldInfo(
             "size",
-            description="The size of the generated images. For `gpt-image-2` and `gpt-image-2-2026-04-21`, arbitrary resolutions are supported as `WIDTHxHEIGHT` strings, for example `1536x864`. Width and height must both be divisible by 16 and the requested aspect ratio must be between 1:3 and 3:1. Resolutions above `2560x1440` are experimental, and the maximum supported resolution is `3840x2160`. The requested size must also satisfy the model's current pixel and edge limits. The standard sizes `1024x1024`, `1536x1024`, and `1024x1536` are supported by the GPT image models; `auto` is supported for models that allow automatic sizing. For `dall-e-2`, use one of `256x256`, `512x512`, or `1024x1024`. For `dall-e-3`, use one of `1024x1024`, `1792x1024`, or `1024x1792`.",
+            description="The size of the images. dall-e-2: 256x256, 512x512 or 1024x1024. GPT image models: 1024x1024, 1536x1024, 1024x1536 or auto; gpt-image-2 and later also any `WIDTHxHEIGHT` with both sides divisible by 16, an aspect ratio between 1:3 and 3:1, and at most 3840x2160. API default: auto (dall-e-2: 1024x1024).",
             pattern="^(auto|[1-9][0-9]*x[1-9][0-9]*)$",
             nullable=True,
         ),
         "response_format": FieldInfo(
             "response_format",
-            description="The format in which the generated images are returned. Must be one of `url` or `b64_json`. URLs are only valid for 60 minutes after the image has been generated. This parameter is only supported for `dall-e-2` (default is `url` for `dall-e-2`), as GPT image models always return base64-encoded images.",
+            description="How dall-e-2 returns images: `url` (valid for 60 minutes) or `b64_json`. Not supported by the GPT image models, which always return base64. API default: url.",
             nullable=True,
         ),
         "output_format": FieldInfo(
             "output_format",
-            description="The format in which the generated images are returned. This parameter isonly supported for the GPT image models. Must be one of `png`, `jpeg`, or `webp`.The default value is `png`.",
+            description="The file format of the images, GPT image models only. `gif` and `svg` are preview formats. API default: png.",
             nullable=True,
         ),
         "output_compression": FieldInfo(
             "output_compression",
-            description="The compression level (0-100%) for the generated images. This parameteris only supported for the GPT image models with the `webp` or `jpeg` outputformats, and defaults to 100.",
+            description="The compression level in percent, GPT image models with output_format `jpeg` or `webp` only. API default: 100.",
             minimum=0.0,
             maximum=100.0,
             nullable=True,
         ),
         "user": FieldInfo(
             "user",
-            description="A unique identifier representing your end-user, which can help OpenAI to monitor and detect abuse. [Learn more](/docs/guides/safety-best-practices#end-user-ids).",
+            description="A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`, still accepted.",
         ),
         "input_fidelity": FieldInfo(
             "input_fidelity",
@@ -206,7 +206,7 @@ CREATE_IMAGE_EDIT = Operation(
         ),
         "stream": FieldInfo(
             "stream",
-            description="Edit the image in streaming mode. Defaults to `false`. See the[Image generation guide](/docs/guides/image-generation) for more information.",
+            description="Edit in streaming mode; the response is then server-sent events. GPT image models only. API default: false.",
             nullable=True,
         ),
         "partial_images": FieldInfo(
@@ -218,7 +218,7 @@ CREATE_IMAGE_EDIT = Operation(
         ),
         "quality": FieldInfo(
             "quality",
-            description="The quality of the image that will be generated for GPT image models. Defaults to `auto`.",
+            description="The quality of the images: `standard` for dall-e-2; `low`, `medium`, `high` and `auto` for the GPT image models; `xhigh` and `max` for gpt-image-2.5 and later. API default: auto.",
             nullable=True,
         ),
         "safety_identifier": FieldInfo(
@@ -239,29 +239,29 @@ CREATE_IMAGE_EDIT = Operation(
 class CreateImageEditJsonParams(TypedDict, total=False):
     """The optional fields of ``POST /images/edits`` (create_image_edit_json, application/json); uploaded files are in the body's TypedDict only; None leaves a field out."""
 
-    #: The GPT image model to use for image editing, including `gpt-image-2` and its dated snapshot `gpt-image-2-2026-04-21`.
+    #: The GPT image model, or any other name a compatible server knows (dall-e-2 edits are multipart only). API default: gpt-image-1.5.
     model: ImageModel | str | None
     #: Reference an input image by either URL or uploaded file ID. Provide exactly one of `image_url` or `file_id`.
     mask: ImageRefParam | ImageRefParamDict | None
-    #: The number of edited images to generate.
+    #: The number of images to make, 1 to 10. API default: 1.
     n: int | None
-    #: Output quality for GPT image models.
+    #: The quality of the images: `standard` for dall-e-2; `low`, `medium`, `high` and `auto` for the GPT image models; `xhigh` and `max` for gpt-image-2.5 and later. API default: auto.
     quality: ImageQuality | None
     #: How closely the edit keeps the style and features (faces in particular) of the input images: `high` or `low`. gpt-image-1 and gpt-image-1.5 take both, gpt-image-1-mini only `low`; gpt-image-2 and later refuse the field. API default: low.
     input_fidelity: InputFidelity | None
-    #: Requested output image size.
+    #: The size of the images. dall-e-2: 256x256, 512x512 or 1024x1024. GPT image models: 1024x1024, 1536x1024, 1024x1536 or auto; gpt-image-2 and later also any `WIDTHxHEIGHT` with both sides divisible by 16, an aspect ratio between 1:3 and 3:1, and at most 3840x2160. API default: auto (dall-e-2: 1024x1024).
     size: ImageSize | str | None
-    #: A unique identifier representing your end-user, which can help OpenAI monitor and detect abuse.
+    #: A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`, still accepted.
     user: str | None
-    #: Output image format. Supported for GPT image models.
+    #: The file format of the images, GPT image models only. `gif` and `svg` are preview formats. API default: png.
     output_format: ImageOutputFormat | None
-    #: Compression level for `jpeg` or `webp` output.
+    #: The compression level in percent, GPT image models with output_format `jpeg` or `webp` only. API default: 100.
     output_compression: int | None
-    #: Moderation level for GPT image models.
+    #: The content-moderation level, GPT image models only. API default: auto.
     moderation: ImageModeration | None
-    #: Set the background of the generated image output. Transparent backgrounds are available for supported GPT Image models. For `gpt-image-2` and `gpt-image-2-2026-04-21`, this support is in preview. When using `transparent`, set the output format to `png` or `webp`.
+    #: The background of the images, GPT image models only. `transparent` needs output_format `png` or `webp`. API default: auto.
     background: ImageBackground | None
-    #: Stream partial image results as events.
+    #: Edit in streaming mode; the response is then server-sent events. GPT image models only. API default: false.
     stream: bool | None
     #: The number of partial images to stream before the final one, 0 to 3. Streaming only. With 0 the image comes in one event. API default: 0.
     partial_images: int | None
@@ -272,9 +272,9 @@ class CreateImageEditJsonParams(TypedDict, total=False):
 class CreateImageEditJsonBody(CreateImageEditJsonParams):
     """The whole body of ``POST /images/edits`` as application/json: its required fields and the optional ones."""
 
-    #: Input image references to edit. For GPT image models, you can provide up to 16 images.
+    #: The images to edit, 1 to 16, each by URL (https or data) or by file id.
     images: list[ImageRefParam]
-    #: A text description of the desired image edit.
+    #: What to change. At most 1000 characters for dall-e-2 and 32000 for the GPT image models.
     prompt: str
 
 
@@ -293,19 +293,19 @@ CREATE_IMAGE_EDIT_JSON = Operation(
     fields={
         "images": FieldInfo(
             "images",
-            description="Input image references to edit.For GPT image models, you can provide up to 16 images.",
+            description="The images to edit, 1 to 16, each by URL (https or data) or by file id.",
             max_items=16,
         ),
         "prompt": FieldInfo(
             "prompt",
-            description="A text description of the desired image edit.",
+            description="What to change. At most 1000 characters for dall-e-2 and 32000 for the GPT image models.",
             min_length=1,
             max_length=32000,
             pattern="\\S",
         ),
         "model": FieldInfo(
             "model",
-            description="The GPT image model to use for image editing, including `gpt-image-2` and its dated snapshot `gpt-image-2-2026-04-21`.",
+            description="The GPT image model, or any other name a compatible server knows (dall-e-2 edits are multipart only). API default: gpt-image-1.5.",
             min_length=1,
             pattern="\\S",
             nullable=True,
@@ -316,13 +316,15 @@ CREATE_IMAGE_EDIT_JSON = Operation(
         ),
         "n": FieldInfo(
             "n",
-            description="The number of edited images to generate.",
+            description="The number of images to make, 1 to 10. API default: 1.",
             minimum=1.0,
             maximum=10.0,
             nullable=True,
         ),
         "quality": FieldInfo(
-            "quality", description="Output quality for GPT image models.", nullable=True
+            "quality",
+            description="The quality of the images: `standard` for dall-e-2; `low`, `medium`, `high` and `auto` for the GPT image models; `xhigh` and `max` for gpt-image-2.5 and later. API default: auto.",
+            nullable=True,
         ),
         "input_fidelity": FieldInfo(
             "input_fidelity",
@@ -331,39 +333,39 @@ CREATE_IMAGE_EDIT_JSON = Operation(
         ),
         "size": FieldInfo(
             "size",
-            description="Requested output image size.",
+            description="The size of the images. dall-e-2: 256x256, 512x512 or 1024x1024. GPT image models: 1024x1024, 1536x1024, 1024x1536 or auto; gpt-image-2 and later also any `WIDTHxHEIGHT` with both sides divisible by 16, an aspect ratio between 1:3 and 3:1, and at most 3840x2160. API default: auto (dall-e-2: 1024x1024).",
             pattern="^(auto|[1-9][0-9]*x[1-9][0-9]*)$",
             nullable=True,
         ),
         "user": FieldInfo(
             "user",
-            description="A unique identifier representing your end-user, which can help OpenAImonitor and detect abuse.",
+            description="A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`, still accepted.",
         ),
         "output_format": FieldInfo(
             "output_format",
-            description="Output image format. Supported for GPT image models.",
+            description="The file format of the images, GPT image models only. `gif` and `svg` are preview formats. API default: png.",
             nullable=True,
         ),
         "output_compression": FieldInfo(
             "output_compression",
-            description="Compression level for `jpeg` or `webp` output.",
+            description="The compression level in percent, GPT image models with output_format `jpeg` or `webp` only. API default: 100.",
             minimum=0.0,
             maximum=100.0,
             nullable=True,
         ),
         "moderation": FieldInfo(
             "moderation",
-            description="Moderation level for GPT image models.",
+            description="The content-moderation level, GPT image models only. API default: auto.",
             nullable=True,
         ),
         "background": FieldInfo(
             "background",
-            description="Set the background of the generated image output. Transparent backgrounds are available for supported GPT Image models. For `gpt-image-2` and `gpt-image-2-2026-04-21`, this support is in preview. When using `transparent`, set the output format to `png` or `webp`.",
+            description="The background of the images, GPT image models only. `transparent` needs output_format `png` or `webp`. API default: auto.",
             nullable=True,
         ),
         "stream": FieldInfo(
             "stream",
-            description="Stream partial image results as events.",
+            description="Edit in streaming mode; the response is then server-sent events. GPT image models only. API default: false.",
             nullable=True,
         ),
         "partial_images": FieldInfo(
@@ -562,15 +564,15 @@ CREATE_IMAGE = Operation(
 class CreateImageVariationParams(TypedDict, total=False):
     """The optional fields of ``POST /images/variations`` (create_image_variation); uploaded files are in the body's TypedDict only; None leaves a field out."""
 
-    #: The model to use for image generation. Only `dall-e-2` is supported at this time.
+    #: The model: dall-e-2 (the only one that makes variations), or any other name a compatible server knows. API default: dall-e-2.
     model: ImageModel | str | None
-    #: The number of images to generate. Must be between 1 and 10.
+    #: The number of images to make, 1 to 10. API default: 1.
     n: int | None
-    #: The format in which the generated images are returned. Must be one of `url` or `b64_json`. URLs are only valid for 60 minutes after the image has been generated.
+    #: How dall-e-2 returns images: `url` (valid for 60 minutes) or `b64_json`. Not supported by the GPT image models, which always return base64. API default: url.
     response_format: ImageResponseFormat | None
-    #: The size of the generated images. Must be one of `256x256`, `512x512`, or `1024x1024`.
+    #: The size of the images: 256x256, 512x512 or 1024x1024. API default: 1024x1024.
     size: ImageSize | str | None
-    #: A unique identifier representing your end-user, which can help OpenAI to monitor and detect abuse. [Learn more](/docs/guides/safety-best-practices#end-user-ids).
+    #: A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`, still accepted.
     user: str | None
 
 
@@ -598,32 +600,32 @@ CREATE_IMAGE_VARIATION = Operation(
         ),
         "model": FieldInfo(
             "model",
-            description="The model to use for image generation. Only `dall-e-2` is supported at this time.",
+            description="The model: dall-e-2 (the only one that makes variations), or any other name a compatible server knows. API default: dall-e-2.",
             min_length=1,
             pattern="\\S",
             nullable=True,
         ),
         "n": FieldInfo(
             "n",
-            description="The number of images to generate. Must be between 1 and 10.",
+            description="The number of images to make, 1 to 10. API default: 1.",
             minimum=1.0,
             maximum=10.0,
             nullable=True,
         ),
         "response_format": FieldInfo(
             "response_format",
-            description="The format in which the generated images are returned. Must be one of `url` or `b64_json`. URLs are only valid for 60 minutes after the image has been generated.",
+            description="How dall-e-2 returns images: `url` (valid for 60 minutes) or `b64_json`. Not supported by the GPT image models, which always return base64. API default: url.",
             nullable=True,
         ),
         "size": FieldInfo(
             "size",
-            description="The size of the generated images. Must be one of `256x256`, `512x512`, or `1024x1024`.",
+            description="The size of the images: 256x256, 512x512 or 1024x1024. API default: 1024x1024.",
             pattern="^(auto|[1-9][0-9]*x[1-9][0-9]*)$",
             nullable=True,
         ),
         "user": FieldInfo(
             "user",
-            description="A unique identifier representing your end-user, which can help OpenAI to monitor and detect abuse. [Learn more](/docs/guides/safety-best-practices#end-user-ids).",
+            description="A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`, still accepted.",
         ),
     },
     nested={
