@@ -140,6 +140,76 @@ def test_official_placeholder_bytes_get_the_api_400(official: openai.OpenAI, cal
     assert body["code"] == "unsupported_file_mimetype"
 
 
+# The calls of the official client's own tests (openai-python tests/api_resources/test_images.py), which
+# run against a mock that answers 200 to anything: they send placeholder bytes, which the real API refuses
+# with a 400 about the image. The emulator must give that 400, never a 401, 404 or 500. (Their
+# `image_url=` call is newer than the installed 3.51.0; JSON edits are tested through the facade below.)
+ALL_EDIT_PARAMS: dict[str, object] = {
+    "background": "transparent",
+    "input_fidelity": "high",
+    "mask": b"Example data",
+    "model": "gpt-image-2",
+    "n": 1,
+    "output_compression": 100,
+    "output_format": "png",
+    "partial_images": 1,
+    "quality": "high",
+    "response_format": "url",
+    "size": "256x256",
+    "user": "user-1234",
+}
+OFFICIAL_CALLS: dict[str, tuple[str, dict[str, object]]] = {
+    "create_variation": ("create_variation", {"image": b"Example data"}),
+    "create_variation_with_all_params": (
+        "create_variation",
+        {
+            "image": b"Example data",
+            "model": "gpt-image-1",
+            "n": 1,
+            "response_format": "url",
+            "size": "1024x1024",
+        },
+    ),
+    "edit_overload_1": (
+        "edit",
+        {"image": b"Example data", "prompt": "A cute baby sea otter wearing a beret"},
+    ),
+    "edit_with_all_params_overload_1": (
+        "edit",
+        {"image": b"Example data", "prompt": "A cute baby sea otter", "stream": False, **ALL_EDIT_PARAMS},
+    ),
+    "edit_overload_2": (
+        "edit",
+        {"image": b"Example data", "prompt": "A cute baby sea otter", "stream": True},
+    ),
+    "edit_with_all_params_overload_2": (
+        "edit",
+        {"image": b"Example data", "prompt": "A cute baby sea otter", "stream": True, **ALL_EDIT_PARAMS},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(OFFICIAL_CALLS))
+def test_official_client_tests_get_the_api_400(official: openai.OpenAI, name: str) -> None:
+    """Each call of the official client's image tests gets a 400 invalid_request_error from the emulator."""
+    method, arguments = OFFICIAL_CALLS[name]
+    with pytest.raises(openai.BadRequestError) as caught:
+        getattr(official.images.with_raw_response, method)(**arguments)
+    assert caught.value.status_code == 400
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("name", list(OFFICIAL_CALLS))
+async def test_official_async_client_tests_get_the_api_400(server: EmulatorServer, name: str) -> None:
+    """The same with AsyncOpenAI."""
+    method, arguments = OFFICIAL_CALLS[name]
+    async with openai.AsyncOpenAI(base_url=server.base_url, api_key=KEY, max_retries=0) as client:
+        with pytest.raises(openai.BadRequestError) as caught:
+            await getattr(client.images, method)(**arguments)
+    assert caught.value.status_code == 400
+
+
 def test_official_mask_of_other_size_is_refused(official: openai.OpenAI) -> None:
     """A mask whose size differs from the image's is a 400 naming `mask`."""
     with pytest.raises(openai.BadRequestError) as caught:
