@@ -384,7 +384,7 @@ def _is_reference(value: object) -> bool:
 
 def _inputs(image: object) -> list[object]:
     """The images given: one, or each of a sequence (a str or bytes is one image, not a sequence)."""
-    if isinstance(image, Sequence) and not isinstance(image, str | bytes | bytearray):
+    if isinstance(image, Sequence) and not isinstance(image, str | bytes | bytearray | memoryview):
         return list(image)
     return [image]
 
@@ -423,7 +423,7 @@ def edit_fields(
         raise InvalidParameterError("image", image, ("all uploads", "all references"), message)
     else:
         uploads = [read_upload(item, "image") for item in images]
-        is_many = isinstance(image, Sequence) and not isinstance(image, str | bytes | bytearray)
+        is_many = isinstance(image, Sequence) and not isinstance(image, str | bytes | bytearray | memoryview)
         fields["image"] = uploads if is_many else uploads[0]
         if mask is not None:
             fields["mask"] = read_upload(mask, "mask")

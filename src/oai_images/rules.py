@@ -286,7 +286,6 @@ _GPT_IMAGE_1 = ModelRules(
         "output_compression": 100,
         "stream": False,
         "partial_images": 0,
-        "input_fidelity": "low",
     },
     requires=GPT_CROSS_FIELD_RULES,
     inputs=_GPT_INPUTS,
@@ -299,7 +298,6 @@ _GPT_IMAGE_2 = replace(
     _GPT_IMAGE_1,
     free_sizes=True,
     unsupported=_GPT_IMAGE_1.unsupported | {"input_fidelity"},
-    defaults={name: value for name, value in _GPT_IMAGE_1.defaults.items() if name != "input_fidelity"},
 )
 # gpt-image-2.5-* adds the xhigh and max qualities ("xhigh/max: gpt-image-2.5-* only").
 _GPT_IMAGE_2_5 = replace(

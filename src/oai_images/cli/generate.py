@@ -52,8 +52,9 @@ class _GenerateCommand(FieldsCommand):
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         super().format_epilog(ctx, formatter)
-        from ..rules import MODEL_RULES  # noqa: PLC0415 -- only when help is shown, to keep start-up fast
+        from ..rules import MODEL_RULES, known_fields  # noqa: PLC0415 -- only when help is shown
 
+        fields = known_fields(_operation())
         groups: dict[int, list[str]] = {}  # models that share one rules object are listed together
         for model, rules in MODEL_RULES.items():
             groups.setdefault(id(rules), []).append(model)
@@ -67,7 +68,7 @@ class _GenerateCommand(FieldsCommand):
             lines.append(f"  n: {'1' if rules.max_n == 1 else f'1 to {rules.max_n}'}")
             lines.append(f"  prompt: at most {rules.max_prompt_chars} characters")
             for name, values in rules.values.items():
-                if name != "size" and rules.accepts(name):
+                if name != "size" and rules.accepts(name) and name in fields:  # not the edits' fields
                     lines.append(f"  {name.replace('_', '-')}: {', '.join(values)}")
             blocks.append("\n".join(lines))
         blocks.append(
