@@ -293,6 +293,11 @@ REJECTED: dict[str, tuple[Case, str, str]] = {
         "image",
         "at most 16",
     ),
+    "gpt: 17 references": (
+        lambda d: {"image": [FileID(f"file-{i}") for i in range(17)], "model": "gpt-image-1.5"},
+        "images",
+        "at most 16",
+    ),
     "mask: a JPEG": (
         lambda d: {"image": picture(d / "a.png"), "mask": picture(d / "m.png", mode="RGB", fmt="JPEG")},
         "mask",

@@ -613,6 +613,10 @@ def _check_field(rule: FieldSchema, value: object, rules: ModelRules | None, lab
             _reject(name, value, model_values, label)
     elif not model_values and rule.values and "str" not in rule.kinds and value not in rule.values:
         _reject(name, value, rule.values, "")
+    most = rule.info.max_items if rule.info is not None else None
+    if isinstance(value, list | tuple) and most is not None and len(value) > most:
+        message = f"{name}: {len(value)} given; at most {most}"
+        raise InvalidParameterError(name, len(value), (f"at most {most}",), message)
     problem = _constraint_problem(rule, value)
     if problem:
         allowed = _allowed(rule)
