@@ -257,6 +257,42 @@ def test_edit_form_field_of_wrong_type_is_400(server: EmulatorServer) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("body", "param", "code"),
+    [
+        ({"prompt": "x", "images": [{"file_id": "file-nope"}]}, "images[0].file_id", "file_not_found"),
+        (
+            {"prompt": "x", "images": [{"file_id": "file-1", "image_url": "https://x.test/a.png"}]},
+            "images[0]",
+            "invalid_value",
+        ),
+        (
+            {"prompt": "x", "images": [{"image_url": "data:text/plain;base64,eA=="}]},
+            "images[0].image_url",
+            "invalid_image_url",
+        ),
+        ({"prompt": "x", "images": []}, "images", "invalid_value"),
+        (
+            {"prompt": "x", "images": [{"image_url": "data:image/png;base64,eA=="}]},
+            "image",
+            "unsupported_file_mimetype",
+        ),
+        ({"prompt": "x", "images": [{"file_id": "f"}], "model": "dall-e-2"}, "model", "invalid_value"),
+    ],
+)
+def test_json_edit_reference_errors(
+    server: EmulatorServer, body: dict[str, object], param: str, code: str
+) -> None:
+    """JSON edits: an unknown file id, a reference with both keys, a bad data URL, no images, a data URL
+    that is no image, and dall-e-2 each get a 400 naming the field."""  # noqa: D205, D209
+    response = httpx.post(
+        f"{server.base_url}/images/edits", json=body, headers={"Authorization": f"Bearer {KEY}"}
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["param"], error["code"]) == (param, code)
+
+
 # --- the facade against the real server ---------------------------------------------------------------------
 
 

@@ -78,14 +78,14 @@ class ConnectionDropped(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class RecordedRequest:
-    """A generation request the emulator received (recorded before any fault or validation).
+    """An API request (generation, edit, variation) the emulator received, before any fault or validation.
 
     Attributes:
         method: The HTTP method.
         path: The URL path.
         headers: The request headers, names in lower case (left out of the repr: they hold the key).
         body: The raw body.
-        json: The body parsed as JSON, or None when it is not JSON.
+        json: The body parsed as JSON, or None when it is not JSON (a multipart edit or variation).
         request_id: The ``x-request-id`` the emulator answered with.
     """
 

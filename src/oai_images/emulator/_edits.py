@@ -85,7 +85,8 @@ def _invalid(exc: InvalidParameterError, operation: Operation) -> JSONResponse:
     """The envelope of a rule violation, coded as the API codes it."""
     from ._app import _error  # noqa: PLC0415 - _app imports this module when it builds its routes
 
-    if exc.param not in field_schemas(operation) and exc.param not in ("image_url", "file_id"):
+    known = exc.param in field_schemas(operation) or exc.param in ("image_url", "file_id")
+    if not known or not exc.allowed:  # as for generations: a field the model does not take is unknown to it
         return _error(
             400, f"Unknown parameter: '{exc.param}'. {exc.message}", param=exc.param, code="unknown_parameter"
         )
@@ -208,8 +209,8 @@ def _resolve_reference(state: EmulatorState, reference: object, where: str) -> _
     raise _BadRequest(_error(400, message, param=f"{where}.image_url", code="invalid_image_url"))
 
 
-def _read_json(state: EmulatorState, body: bytes) -> tuple[dict[str, object], list[_Input], _Input | None]:
-    """The fields, images and mask of a JSON edit."""
+def _read_json(body: bytes) -> dict[str, object]:
+    """The fields of a JSON edit (an explicit null reads as "use the default", as for generations)."""
     from ._app import _error  # noqa: PLC0415 - see _invalid
 
     try:
@@ -219,18 +220,23 @@ def _read_json(state: EmulatorState, body: bytes) -> tuple[dict[str, object], li
         raise _BadRequest(_error(400, message, code="invalid_json")) from exc
     if not isinstance(decoded, dict):
         raise _BadRequest(_error(400, "The request body must be a JSON object.", code="invalid_type"))
-    fields: dict[str, object] = {name: value for name, value in decoded.items() if value is not None}
-    images: list[_Input] = []
-    mask: _Input | None = None
+    return {name: value for name, value in decoded.items() if value is not None}
+
+
+def _resolve_references(
+    state: EmulatorState, fields: dict[str, object]
+) -> tuple[list[_Input], _Input | None]:
+    """The images and mask a JSON edit references, read and decoded."""
+    from ._app import _error  # noqa: PLC0415 - see _invalid
+
     references = fields.get("images")
-    if isinstance(references, list):
-        if not references or len(references) > 16:
-            message = f"Invalid 'images': expected 1 to 16 image references, got {len(references)}."
-            raise _BadRequest(_error(400, message, param="images", code="invalid_value"))
-        images = [_resolve_reference(state, item, f"images[{i}]") for i, item in enumerate(references)]
-    if "mask" in fields:
-        mask = _resolve_reference(state, fields["mask"], "mask")
-    return fields, images, mask
+    if not isinstance(references, list) or not references or len(references) > 16:
+        got = len(references) if isinstance(references, list) else type(references).__name__
+        message = f"Invalid 'images': expected 1 to 16 image references, got {got}."
+        raise _BadRequest(_error(400, message, param="images", code="invalid_value"))
+    images = [_resolve_reference(state, item, f"images[{i}]") for i, item in enumerate(references)]
+    mask = _resolve_reference(state, fields["mask"], "mask") if "mask" in fields else None
+    return images, mask
 
 
 def _fit(image: Image.Image, width: int, height: int) -> Image.Image:
@@ -341,8 +347,7 @@ class _EditRoutes:
                 fields, images, mask = await _read_form(request, CREATE_IMAGE_EDIT)
                 job = self._job(CREATE_IMAGE_EDIT, fields, images, mask)
             elif media == "application/json":
-                fields, images, mask = _read_json(self.state, await request.body())
-                job = self._json_job(fields, images, mask)
+                job = self._json_job(_read_json(await request.body()))
             else:
                 return _unsupported_media(media, "multipart/form-data or application/json")
         except _BadRequest as bad:
@@ -366,9 +371,11 @@ class _EditRoutes:
             return bad.response
         return await self._answer(request, job)
 
-    def _json_job(self, fields: dict[str, object], images: list[_Input], mask: _Input | None) -> _Job:
-        """Check a JSON edit's body, then its decoded references by the model's input rules, as uploads."""
+    def _json_job(self, fields: dict[str, object]) -> _Job:
+        """Check a JSON edit's body, then read its references and check them by the model's input rules,
+        as uploads."""  # noqa: D205, D209 - one sentence over two lines
         _validate(CREATE_IMAGE_EDIT_JSON, fields)
+        images, mask = _resolve_references(self.state, fields)
         as_uploads: dict[str, object] = {
             name: value
             for name, value in fields.items()
