@@ -21,6 +21,7 @@ from oai_images import (
 )
 from oai_images.emulator import EmulatorServer, parse_fault
 from oai_images.emulator._edits import derive_image
+from oai_images.types import ImageOutputFormat
 
 # openai 3.51 marks images.create_variation deprecated (dall-e-2 is retired); it still calls the endpoint.
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")]
@@ -349,6 +350,18 @@ def test_emulator_refuses_what_the_facade_refuses(server: EmulatorServer) -> Non
     ):
         client.edit("x", image=jpeg.getvalue(), model="dall-e-2")
     assert caught.value.param == "image"
+
+
+@pytest.mark.parametrize(("fmt", "signature"), [("gif", b"GIF8"), ("svg", b"<svg"), ("webp", b"RIFF")])
+def test_facade_edit_answers_in_the_requested_format(
+    server: EmulatorServer, fmt: str, signature: bytes
+) -> None:
+    """The answer's bytes are in the output_format asked for, preview formats included."""
+    with ImagesClient(base_url=server.base_url, api_key=KEY) as client:
+        result = client.edit(
+            "x", image=hole_png(), model="gpt-image-1.5", output_format=fmt, size="1024x1024"
+        )
+    assert result.images[0].read().startswith(signature)
 
 
 # --- the drawing --------------------------------------------------------------------------------------------

@@ -292,6 +292,16 @@ def derive_image(
         edited.save(buffer, "JPEG", quality=quality)
     elif output_format == "webp":
         edited.save(buffer, "WEBP", quality=quality)
+    elif output_format == "gif":  # preview format: the edit, then the input, as a two-frame animation
+        frames = [edited.convert("RGB"), base.convert("RGB")]
+        frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=500, loop=0)
+    elif output_format == "svg":  # preview format: an SVG document of the size holding the edit
+        edited.save(buffer, "PNG")
+        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        return (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">'
+            f'<image width="{width}" height="{height}" href="data:image/png;base64,{data}"/></svg>\n'
+        ).encode()
     else:
         edited.save(buffer, "PNG")
     return buffer.getvalue()
@@ -425,7 +435,7 @@ class _EditRoutes:
 
     async def _derive(self, job: _Job, index: int) -> bytes:
         plan = job.plan
-        fmt = plan.output_format if plan.output_format in ("png", "jpeg", "webp") else "png"
+        fmt = plan.output_format
         mask = job.mask.data if job.mask is not None else None
         return await anyio.to_thread.run_sync(
             lambda: derive_image(
@@ -489,7 +499,7 @@ class _EditRoutes:
             "background": plan.background,
             "output_format": plan.output_format,
         }
-        fmt = cast("Any", plan.output_format if plan.output_format in ("png", "jpeg", "webp") else "png")
+        fmt = cast("Any", plan.output_format)  # draw_partial takes every format the plan may hold
         for index in range(plan.n):
             final = await self._derive(job, index)
             for step in range(plan.partial_images):
