@@ -354,7 +354,7 @@ def test_emulator_refuses_what_the_facade_refuses(server: EmulatorServer) -> Non
 
 @pytest.mark.parametrize(("fmt", "signature"), [("gif", b"GIF8"), ("svg", b"<svg"), ("webp", b"RIFF")])
 def test_facade_edit_answers_in_the_requested_format(
-    server: EmulatorServer, fmt: str, signature: bytes
+    server: EmulatorServer, fmt: ImageOutputFormat, signature: bytes
 ) -> None:
     """The answer's bytes are in the output_format asked for, preview formats included."""
     with ImagesClient(base_url=server.base_url, api_key=KEY) as client:
