@@ -1,6 +1,6 @@
 """What each model accepts, as data, and the check that applies it before a request is sent.
 
-Two layers, both read from data:
+Three layers, all read from data:
 
 1. **The schema** (model-independent), read from the generated code: which fields an operation has,
    their types and enum members (the operation's ``TypedDict``), and their ranges, lengths and patterns
@@ -10,6 +10,10 @@ Two layers, both read from data:
 2. **The models** (`MODEL_RULES`): which values, fields and sizes each model accepts, its prompt length and
    ``n``, the API's defaults, and the cross-field rules of its family (`Requires`). This is the one place
    per model fact; the emulator, the command line's help and ``oai-images models`` read it too.
+3. **The input images** of edits and variations: each model's `InputRules` (formats, bytes, count, square,
+   alpha), the mask's rules, and `OPERATION_RULES` (which models may edit or vary, and the default model
+   per operation). An input is checked as an `ImageInfo`, which the facade reads from a file's first bytes
+   and the emulator from the decoded image.
 
 Sources, newest first for what the API accepts: the API reference of November 2026, the official OpenAPI
 spec of 2026-08, and for dall-e-2 and dall-e-3 the ``Get-OAIImageGeneration`` function of the PSAI
