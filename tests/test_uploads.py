@@ -162,9 +162,13 @@ def test_read_upload_missing_file_names_it_and_hints_at_references() -> None:
 
 
 def test_read_upload_directory_and_unreadable(tmp_path: Path) -> None:
-    """A directory, or a file without read permission, is refused with the reason."""
+    """A directory, a FIFO, a path through a file, or a file without read permission is refused."""
     with pytest.raises(InvalidParameterError, match="is a directory"):
         read_upload(tmp_path, "image")
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    with pytest.raises(InvalidParameterError, match="is not a regular file"):
+        read_upload(fifo, "image")  # refused at once: opening a FIFO would wait for a writer
     (tmp_path / "file.png").write_bytes(b"x")
     with pytest.raises(InvalidParameterError, match="cannot be read: Not a directory"):
         read_upload(tmp_path / "file.png" / "inner.png", "image")

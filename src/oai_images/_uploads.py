@@ -323,6 +323,11 @@ def _read_path(value: str | os.PathLike[str], param: str) -> Upload:
     path = Path(value)
     shown = str(value)
     try:
+        if path.is_dir():
+            raise IsADirectoryError(shown)
+        if path.exists() and not path.is_file():  # a FIFO or a device: opening it could block for ever
+            message = f"{param} {shown!r} is not a regular file"
+            raise InvalidParameterError(param, shown, ("a regular file",), message)
         with path.open("rb") as stream:
             size = os.fstat(stream.fileno()).st_size
             info = probe(stream, size, shown)
