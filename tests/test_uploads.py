@@ -292,3 +292,18 @@ async def test_multipart_body_async_iteration_matches_sync() -> None:
     body = MultipartBody({"prompt": "p", "image": read_upload(image_bytes(), "image")})
     chunks = [chunk async for chunk in body]
     assert b"".join(chunks) == b"".join(body)
+
+
+def test_upload_deleted_or_closed_after_the_check_is_an_sdk_error(tmp_path: Path) -> None:
+    """A file deleted, or a file object closed, before the upload raises OAIImagesError, not OSError."""
+    path = tmp_path / "a.png"
+    path.write_bytes(image_bytes())
+    upload = read_upload(path, "image")
+    path.unlink()
+    with pytest.raises(OAIImagesError, match="could not be read while"):
+        b"".join(upload.chunks())
+    stream = io.BytesIO(image_bytes())
+    from_file = read_upload(stream, "image")
+    stream.close()
+    with pytest.raises(OAIImagesError, match="could not be read while"):
+        b"".join(from_file.chunks())

@@ -257,18 +257,23 @@ class Upload:
         """The bytes, from the start, in chunks: the file is opened here, for this attempt only.
 
         Raises:
-            OAIImagesError: The file changed size since it was checked.
+            OAIImagesError: The file changed size, was deleted or was closed since it was checked.
         """
         if self._data is not None:
             yield self._data
             return
-        if self._path is not None:
-            with self._path.open("rb") as stream:
-                yield from self._read(stream)
-            return
-        assert self._file is not None  # one of the three is always set
-        self._file.seek(self._start)
-        yield from self._read(self._file)
+        try:
+            if self._path is not None:
+                with self._path.open("rb") as stream:
+                    yield from self._read(stream)
+                return
+            assert self._file is not None  # one of the three is always set
+            self._file.seek(self._start)
+            yield from self._read(self._file)
+        except (OSError, ValueError) as exc:  # deleted, or a file object closed, since it was checked
+            raise OAIImagesError(
+                f"{self.param} {self.info.name} could not be read while it was being uploaded: {exc}"
+            ) from exc
 
     def _read(self, stream: IO[bytes]) -> Iterator[bytes]:
         left = self.info.byte_size
