@@ -53,6 +53,9 @@ __all__ = [
 
 GENERATIONS_PATH = "/v1/images/generations"
 #: The API's routes: their requests are recorded and get latency and faults.
+#: A recorded body keeps at most this many bytes: an edit uploads up to 16 images of 50 MB, and a
+#: long-running server keeps up to `EmulatorConfig.max_recorded_requests` of them.
+_MAX_RECORDED_BODY = 16 * 1024 * 1024
 _API_PATHS = frozenset({GENERATIONS_PATH, "/v1/images/edits", "/v1/images/variations"})
 FILES_PATH = "/v1/emulator/files"
 FAULT_HEADER = "x-emulator-fault"
@@ -84,7 +87,7 @@ class RecordedRequest:
         method: The HTTP method.
         path: The URL path.
         headers: The request headers, names in lower case (left out of the repr: they hold the key).
-        body: The raw body.
+        body: The raw body (its first 16 MiB: uploads can be large).
         json: The body parsed as JSON, or None when it is not JSON (a multipart edit or variation).
         request_id: The ``x-request-id`` the emulator answered with.
     """
@@ -206,7 +209,9 @@ class EmulatorApp:
         body = await _read_body(receive)
         headers = _recorded_headers(scope)
         self.state.requests.append(
-            RecordedRequest(scope["method"], scope["path"], headers, body, _loads(body), request_id)
+            RecordedRequest(
+                scope["method"], scope["path"], headers, body[:_MAX_RECORDED_BODY], _loads(body), request_id
+            )
         )
         replayed = False
 
