@@ -21,6 +21,7 @@ from oai_images import (
 )
 from oai_images.emulator import EmulatorServer, parse_fault
 from oai_images.emulator._edits import derive_image
+from oai_images.testing import ImagesEmulator
 from oai_images.types import ImageOutputFormat
 
 # openai 3.51 marks images.create_variation deprecated (dall-e-2 is retired); it still calls the endpoint.
@@ -384,3 +385,14 @@ def test_derive_image_is_deterministic_and_depends_on_the_input() -> None:
     first = derive_image(hole_png(), None, **options)  # type: ignore[arg-type]  # the keywords above
     assert first == derive_image(hole_png(), None, **options)  # type: ignore[arg-type]  # as above
     assert first != derive_image(hole_png(hole=False), None, **options)  # type: ignore[arg-type]  # as above
+
+
+def test_pytest_plugin_emulator_serves_edits_in_process(images_emulator: ImagesEmulator) -> None:
+    """The plugin's in-process emulator takes edits too, and records them."""
+    result = images_emulator.client.edit("a hat", image=hole_png(), model="gpt-image-1.5", size="1024x1536")
+    with Image.open(io.BytesIO(result.images[0].read())) as image:
+        assert image.size == (1024, 1536)
+    [request] = images_emulator.requests
+    assert request.path == "/v1/images/edits"
+    assert request.json is None  # multipart
+    assert b'name="prompt"' in request.body
