@@ -50,7 +50,7 @@ check-generated: $(INSTALLED) ## Fail, naming the files, if the fragment, genera
 	$(BIN)/openapi-spec-validator openapi/images.yaml
 	$(BIN)/python generator/regenerate.py --check
 
-# The benchmarks run in their own environment, so the official client never enters .venv or the package.
+# The benchmarks run in their own environment (the official client is in .venv only as a test dependency).
 # It holds what a user of the library has (no `cli` extra: httpx imports rich whenever rich is installed).
 BENCH_VENV := .venv-bench
 $(BENCH_VENV)/.installed: pyproject.toml bench/requirements.txt

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from email.message import Message
+from email.parser import BytesParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,22 @@ PNG_B64 = base64.b64encode(PNG).decode()
 ENV_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
 
 AnyClient = ImagesClient | AsyncImagesClient
+
+
+def multipart_parts(content_type: str, body: bytes) -> list[tuple[str, str | None, bytes]]:
+    """(name, filename, data) of each part of a multipart/form-data body, read by the standard library."""
+    message = BytesParser().parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    found: list[tuple[str, str | None, bytes]] = []
+    for part in message.get_payload():
+        assert isinstance(part, Message)
+        payload = part.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        found.append(
+            (str(part.get_param("name", header="content-disposition")), part.get_filename(), payload)
+        )
+    return found
+
+
 Event = PartialImageEvent | CompletedImageEvent
 
 
@@ -89,6 +107,43 @@ class Facade:
             if isinstance(used, ImagesClient):
                 return list(used.generate_stream(prompt, **fields))
             return [event async for event in used.generate_stream(prompt, **fields)]
+        finally:
+            if client is None:
+                await self.close(used)
+
+    async def edit(
+        self, prompt: str = "add a red scarf", *, client: AnyClient | None = None, **fields: Any
+    ) -> ImageResult:
+        """Call edit on ``client`` (or a fresh default one, closed afterwards); ``image`` etc. in fields."""
+        used = client if client is not None else self.client()
+        try:
+            if isinstance(used, ImagesClient):
+                return used.edit(prompt, **fields)
+            return await used.edit(prompt, **fields)
+        finally:
+            if client is None:
+                await self.close(used)
+
+    async def edit_stream(
+        self, prompt: str = "add a red scarf", *, client: AnyClient | None = None, **fields: Any
+    ) -> list[Event]:
+        """Collect every event of edit_stream."""
+        used = client if client is not None else self.client()
+        try:
+            if isinstance(used, ImagesClient):
+                return list(used.edit_stream(prompt, **fields))
+            return [event async for event in used.edit_stream(prompt, **fields)]
+        finally:
+            if client is None:
+                await self.close(used)
+
+    async def vary(self, image: Any, *, client: AnyClient | None = None, **fields: Any) -> ImageResult:
+        """Call create_variation on ``client`` (or a fresh default one, closed afterwards)."""
+        used = client if client is not None else self.client()
+        try:
+            if isinstance(used, ImagesClient):
+                return used.create_variation(image, **fields)
+            return await used.create_variation(image, **fields)
         finally:
             if client is None:
                 await self.close(used)

@@ -43,8 +43,8 @@ def _size(data: bytes) -> tuple[int, int]:
 def test_official_azure_client_generates_from_the_emulator_on_loopback(server: EmulatorServer) -> None:
     """openai.AzureOpenAI, pointed at the served emulator, gets a real image of the requested size."""
     endpoint = server.base_url.removesuffix("/v1")
-    client = openai.AzureOpenAI(azure_endpoint=endpoint, api_key="any-key", api_version=VERSION)
-    result = client.images.generate(prompt="a fox", model="my-images", size="1024x1536")
+    with openai.AzureOpenAI(azure_endpoint=endpoint, api_key="any-key", api_version=VERSION) as client:
+        result = client.images.generate(prompt="a fox", model="my-images", size="1024x1536")
     assert result.data
     assert result.data[0].b64_json is not None
     assert _size(base64.b64decode(result.data[0].b64_json)) == (1024, 1536)

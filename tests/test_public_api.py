@@ -9,7 +9,8 @@ import oai_images
 
 # The public Python API of /work/shared/PRODUCT.md ("Public Python API"), plus what issue 3 adds to it:
 # ImageResult and GeneratedImage (results), the two stream events, and __version__; and from PRODUCT's
-# wave 2, MissingAPIKeyError, APIResponseValidationError and the public modules rules and types.
+# wave 2, MissingAPIKeyError, APIResponseValidationError and the public modules rules and types; issue 11
+# adds ImageURL and FileID (edit inputs given by reference).
 # Hard-coded on purpose: a name added to or dropped from __all__ must be a decision, made here and in
 # PRODUCT.md.
 EXPECTED_ALL = [
@@ -24,8 +25,10 @@ EXPECTED_ALL = [
     "BadRequestError",
     "CompletedImageEvent",
     "ConflictError",
+    "FileID",
     "GeneratedImage",
     "ImageResult",
+    "ImageURL",
     "ImagesClient",
     "InternalServerError",
     "InvalidParameterError",

@@ -10,15 +10,18 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from oai_images_api.api.images import CREATE_IMAGE
-from oai_images_api.models import CreateImageRequest, SvgOptions, SvgOptionsReasoning
+from oai_images_api.api.images import CREATE_IMAGE, CREATE_IMAGE_EDIT, CREATE_IMAGE_VARIATION
+from oai_images_api.models import CreateImageEditRequest, CreateImageRequest, SvgOptions, SvgOptionsReasoning
 from oai_images_api.models.image_model import ImageModel
 from oai_images_api.models.image_size import ImageSize
+from oai_images_api.models.input_fidelity import InputFidelity
 
 from oai_images import InvalidParameterError
 from oai_images.rules import (
     DEFAULT_MODEL,
     MODEL_RULES,
+    OPERATION_RULES,
+    ImageInfo,
     field_schemas,
     gpt_only_fields,
     parse_size,
@@ -305,10 +308,11 @@ def test_generated_enum_values_are_all_covered() -> None:
 
 
 def test_fields_are_the_generated_request_fields() -> None:
-    """The rules cover exactly the fields of the generated CreateImageRequest."""
+    """The rules cover exactly the fields of the generated CreateImageRequest; GPT-only fields exist."""
     generated = {field.name for field in attrs.fields(CreateImageRequest)} - {"additional_properties"}
     assert set(FIELDS) == generated
-    assert set(GPT_ONLY_FIELDS) <= generated
+    edit_fields = {field.name for field in attrs.fields(CreateImageEditRequest)}
+    assert set(GPT_ONLY_FIELDS) <= generated | edit_fields
 
 
 def test_ranges_agree_with_the_spec() -> None:
@@ -409,3 +413,68 @@ def test_gpt_format_rules_accepted_exactly_as_documented(
         background != "transparent" or effective in ("png", "webp")
     )
     assert _accepted(fields) == documented
+
+
+# --- input images of edits and variations (issue 11) ----------------------------------------------
+
+
+_MB = 1024 * 1024
+
+
+def _documented_input_ok(model: str, image: ImageInfo, mask: ImageInfo | None) -> bool:
+    """The documented input rules, written out independently of the table."""
+    if model == "dall-e-2":
+        ok = image.format == "png" and image.byte_size < 4 * _MB and image.width == image.height
+        ok = ok and (mask is not None or image.has_alpha)
+    else:
+        ok = image.format in ("png", "webp", "jpeg") and image.byte_size < 50 * _MB
+    if mask is not None:
+        ok = ok and mask.format == "png" and mask.byte_size < 4 * _MB and mask.has_alpha
+        ok = ok and (mask.width, mask.height) == (image.width, image.height)
+    return ok
+
+
+_images = st.builds(
+    ImageInfo,
+    format=st.sampled_from(["png", "jpeg", "webp", "gif", ""]),
+    width=st.sampled_from([64, 128]),
+    height=st.sampled_from([64, 128]),
+    byte_size=st.sampled_from([1000, 4 * _MB - 1, 4 * _MB, 50 * _MB - 1, 50 * _MB]),
+    has_alpha=st.booleans(),
+)
+
+
+@given(
+    model=st.sampled_from(["dall-e-2", "gpt-image-1", "gpt-image-1.5", "gpt-image-2"]),
+    image=_images,
+    mask=st.none() | _images,
+)
+def test_edit_inputs_accepted_exactly_as_documented(
+    model: str, image: ImageInfo, mask: ImageInfo | None
+) -> None:
+    """For any image and mask, validate accepts an edit exactly when the documented input rules hold."""
+    fields: dict[str, object] = {"prompt": "p", "image": image, "model": model}
+    if mask is not None:
+        fields["mask"] = mask
+    if _documented_input_ok(model, image, mask):
+        validate(CREATE_IMAGE_EDIT, fields)
+    else:
+        with pytest.raises(InvalidParameterError) as caught:
+            validate(CREATE_IMAGE_EDIT, fields)
+        assert caught.value.param in ("image", "mask")
+
+
+def test_operation_rules_name_who_can_edit_and_vary() -> None:
+    """dall-e-3 cannot edit, JSON edits are GPT-only, and only dall-e-2 makes variations."""
+    assert "dall-e-3" not in OPERATION_RULES["create_image_edit"].models()
+    assert "dall-e-2" in OPERATION_RULES["create_image_edit"].models()
+    assert "dall-e-2" not in OPERATION_RULES["create_image_edit_json"].models()
+    assert OPERATION_RULES["create_image_variation"].models() == ("dall-e-2",)
+    assert resolve_model({}, CREATE_IMAGE_EDIT) == "gpt-image-1.5"
+    assert resolve_model({}, CREATE_IMAGE_VARIATION) == "dall-e-2"
+
+
+def test_input_fidelity_values_exist_in_the_generated_enum() -> None:
+    """The table's input_fidelity values are members of the generated InputFidelity."""
+    for rules in MODEL_RULES.values():
+        assert set(rules.allowed("input_fidelity")) <= set(get_args(InputFidelity))

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ._azure import AsyncAzureImagesClient, AzureImagesClient
     from ._client import AsyncImagesClient, ImagesClient, generate
     from ._results import CompletedImageEvent, GeneratedImage, ImageResult, PartialImageEvent
+    from ._uploads import FileID, ImageURL
 
 # The clients and results load httpx and the generated models: imported at first use, so that
 # `oai-images --help` (whose module lives in this package) starts fast.
@@ -51,6 +52,8 @@ _LAZY = {
     "GeneratedImage": "._results",
     "ImageResult": "._results",
     "PartialImageEvent": "._results",
+    "FileID": "._uploads",
+    "ImageURL": "._uploads",
 }
 # Public modules, loaded at first use too: `oai_images.rules` loads the rules table, `oai_images.types` the
 # generated types.
@@ -68,8 +71,10 @@ __all__ = [
     "BadRequestError",
     "CompletedImageEvent",
     "ConflictError",
+    "FileID",
     "GeneratedImage",
     "ImageResult",
+    "ImageURL",
     "ImagesClient",
     "InternalServerError",
     "InvalidParameterError",

@@ -15,7 +15,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, Unpack, cast
 
@@ -29,7 +29,7 @@ from ._retries import OnRetry, RetryBudget, connection_error
 from ._send import Limits, aiter_lines, asend, iter_lines, send
 from ._settings import DEFAULT_TIMEOUT, USER_AGENT, Settings, without_password
 from ._wire import (
-    PARTIAL_IMAGE_EVENT,
+    PARTIAL_IMAGE_EVENTS,
     ServerSentEvents,
     parse_images_response,
     parse_stream_event,
@@ -41,7 +41,12 @@ from ._wire import (
 
 if TYPE_CHECKING:
     from oai_images_api.api import Operation
-    from oai_images_api.api.images import CreateImageParams
+    from oai_images_api.api.images import CreateImageEditParams, CreateImageParams, CreateImageVariationParams
+
+    from ._uploads import ImageInput, ImageReference
+
+    #: What ``edit`` takes as ``image``: one input or a sequence of them (uploads, or references).
+    EditImages = ImageInput | ImageReference | Sequence[ImageInput] | Sequence[ImageReference]
     from oai_images_api.models import ImageGenCompletedEvent, ImageGenPartialImageEvent
 
 __all__ = ["AsyncImagesClient", "ImagesClient", "generate"]
@@ -253,6 +258,16 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         url = self._request_url(operation, fields)
         if http.is_closed:
             raise OAIImagesError(f"this {type(self).__name__} is closed; create a new one to send requests")
+        if operation.content_type == "multipart/form-data":  # uploads: streamed from disk on each attempt
+            from ._uploads import multipart_request  # noqa: PLC0415 - only edits and variations need it
+
+            request = http.build_request(
+                operation.method,
+                self._url(operation.path),
+                headers=self._request_headers,
+                timeout=self._timeout,
+            )
+            return multipart_request(request, fields)
         try:
             return http.build_request(
                 operation.method,
@@ -386,7 +401,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         rid = request_id(response, secret=self._settings.api_key)
         # The images of a stream come one after another: each completed event ends one.
         index = reader.completed + 1
-        if event.type_ == PARTIAL_IMAGE_EVENT:
+        if event.type_ in PARTIAL_IMAGE_EVENTS:
             partial = cast("ImageGenPartialImageEvent", event)
             return [
                 PartialImageEvent.from_event(partial, request_id=rid, prompt=reader.prompt, image_index=index)
@@ -396,6 +411,35 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         return [
             CompletedImageEvent.from_event(completed, request_id=rid, prompt=reader.prompt, image_index=index)
         ]
+
+    def _edit_request(
+        self,
+        http: httpx.Client | httpx.AsyncClient,
+        prompt: str,
+        image: object,
+        mask: object,
+        params: Mapping[str, object],
+        *,
+        stream: bool,
+    ) -> tuple[httpx.Request, dict[str, object]]:
+        """Read and check the inputs, then build the edit's request: multipart uploads, or JSON references."""
+        from ._uploads import edit_fields  # noqa: PLC0415 - only edits need it
+
+        if not stream and params.get("stream"):
+            message = "stream True is not accepted by edit(); use edit_stream() to stream"
+            raise InvalidParameterError("stream", True, ("false",), message)
+        fixed: dict[str, object] = {"stream": True} if stream else {}
+        name, fields = edit_fields(prompt, image, mask, params, **fixed)
+        return self._request(http, getattr(_operations(), name), fields), fields
+
+    def _variation_request(
+        self, http: httpx.Client | httpx.AsyncClient, image: object, params: Mapping[str, object]
+    ) -> tuple[httpx.Request, dict[str, object]]:
+        """Read and check the image, then build the variation's multipart request."""
+        from ._uploads import variation_fields  # noqa: PLC0415 - only variations need it
+
+        fields = variation_fields(image, params)
+        return self._request(http, _operations().CREATE_IMAGE_VARIATION, fields), fields
 
     def _generate_fields(self, prompt: str, params: Mapping[str, object]) -> dict[str, object]:
         """The fields of a one-answer generation; streaming has its own method, whose answer differs."""
@@ -465,7 +509,11 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
 
     def _generate(self, fields: Mapping[str, object]) -> ImageResult:
         with self._guarded():
-            request = self._request(self._http, _operations().CREATE_IMAGE, fields)
+            return self._answer(self._request(self._http, _operations().CREATE_IMAGE, fields), fields)
+
+    def _answer(self, request: httpx.Request, fields: Mapping[str, object]) -> ImageResult:
+        """Send a one-answer request (with retries) and read its images."""
+        with self._guarded():
             budget = self._budget()
             return self._result(self._send(request, budget=budget), fields, budget, download=self._download)
 
@@ -507,6 +555,86 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
                 self._stream_ended(response, reader.completed)
             finally:
                 response.close()
+
+    def edit(
+        self,
+        prompt: str,
+        *,
+        image: EditImages,
+        mask: ImageInput | ImageReference | None = None,
+        **params: Unpack[CreateImageEditParams],
+    ) -> ImageResult:
+        """Edit or extend images given a prompt (``POST /images/edits``).
+
+        Every input is checked before anything is sent: that it exists and can be read, that its real
+        format (from its bytes, not its name) is one the model takes, its size, and the mask's alpha
+        channel and dimensions. Files are streamed from disk, read anew on each attempt.
+
+        Args:
+            prompt: What to change. At most 1000 characters for dall-e-2, 32000 for the GPT image models.
+            image: The image to edit, or a sequence of up to 16 (GPT image models): each a path, bytes, or
+                a binary file object; or references, each an :class:`ImageURL` or :class:`FileID`, sent as
+                a JSON edit (GPT image models). dall-e-2 takes one square PNG under 4 MB; the GPT image
+                models PNG, WebP or JPEG files under 50 MB each.
+            mask: A PNG with an alpha channel and the dimensions of the first image: its fully transparent
+                pixels are where the image changes. An upload, or a reference when the images are.
+            **params: The request's optional fields, as the spec declares them
+                (``oai_images.types.EditParams``): ``model`` (API default gpt-image-1.5), ``n``, ``size``,
+                ``quality``, ``input_fidelity``, ``background``, ``output_format``, ...
+
+        Returns:
+            The edited images, with usage and the request id.
+
+        Raises:
+            InvalidParameterError: An input or value the API would reject (before anything is sent).
+            APIStatusError: The server answered with an error status (a subclass per status).
+            APIConnectionError: No answer, after the retries (``APITimeoutError`` for a timeout).
+        """
+        with self._guarded():
+            request, fields = self._edit_request(self._http, prompt, image, mask, params, stream=False)
+        return self._answer(request, fields)
+
+    def edit_stream(
+        self,
+        prompt: str,
+        *,
+        image: EditImages,
+        mask: ImageInput | ImageReference | None = None,
+        **params: Unpack[CreateImageEditParams],
+    ) -> Generator[PartialImageEvent | CompletedImageEvent]:
+        """Edit in streaming mode (GPT image models): partial images, then the final one.
+
+        The arguments are those of :meth:`edit` (``stream`` is set for you) and are checked when this is
+        called; the request is sent when iteration starts. Events and closing are as for
+        :meth:`generate_stream`.
+        """
+        with self._guarded():
+            request, _ = self._edit_request(self._http, prompt, image, mask, params, stream=True)
+        return self._stream(request, prompt)
+
+    def create_variation(
+        self, image: ImageInput, **params: Unpack[CreateImageVariationParams]
+    ) -> ImageResult:
+        """Make variations of an image (``POST /images/variations``; dall-e-2).
+
+        OpenAI retired dall-e-2 on 2026-05-12; compatible servers still serve it.
+
+        Args:
+            image: A square PNG under 4 MB: a path, bytes, or a binary file object.
+            **params: ``model``, ``n`` (1 to 10), ``size`` (256x256, 512x512, 1024x1024),
+                ``response_format``, ``user`` (``oai_images.types.VariationParams``).
+
+        Returns:
+            The variations.
+
+        Raises:
+            InvalidParameterError: An input or value the API would reject (before anything is sent).
+            APIStatusError: The server answered with an error status (a subclass per status).
+            APIConnectionError: No answer, after the retries (``APITimeoutError`` for a timeout).
+        """
+        with self._guarded():
+            request, fields = self._variation_request(self._http, image, params)
+        return self._answer(request, fields)
 
     def _download(self, url: str) -> bytes:
         with self._guarded():
@@ -584,7 +712,11 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
 
     async def _generate(self, fields: Mapping[str, object]) -> ImageResult:
         with self._guarded():
-            request = self._request(self._http, _operations().CREATE_IMAGE, fields)
+            return await self._answer(self._request(self._http, _operations().CREATE_IMAGE, fields), fields)
+
+    async def _answer(self, request: httpx.Request, fields: Mapping[str, object]) -> ImageResult:
+        """Send a one-answer request (with retries) and read its images."""
+        with self._guarded():
             budget = self._budget()
             response = await self._send(request, budget=budget)
             return self._result(response, fields, budget, adownload=self._download)
@@ -620,6 +752,45 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
                 self._stream_ended(response, reader.completed)
             finally:
                 await response.aclose()
+
+    async def edit(
+        self,
+        prompt: str,
+        *,
+        image: EditImages,
+        mask: ImageInput | ImageReference | None = None,
+        **params: Unpack[CreateImageEditParams],
+    ) -> ImageResult:
+        """Edit images; the arguments and errors are those of :meth:`ImagesClient.edit`.
+
+        The inputs are checked when this is called (a few bytes of each file are read); files are streamed
+        from disk while the request is sent.
+        """
+        with self._guarded():
+            request, fields = self._edit_request(self._http, prompt, image, mask, params, stream=False)
+        return await self._answer(request, fields)
+
+    def edit_stream(
+        self,
+        prompt: str,
+        *,
+        image: EditImages,
+        mask: ImageInput | ImageReference | None = None,
+        **params: Unpack[CreateImageEditParams],
+    ) -> AsyncGenerator[PartialImageEvent | CompletedImageEvent]:
+        """Stream an edit with ``async for``; as :meth:`ImagesClient.edit_stream`."""
+        with self._guarded():
+            request, _ = self._edit_request(self._http, prompt, image, mask, params, stream=True)
+        return self._stream(request, prompt)
+
+    async def create_variation(
+        self, image: ImageInput, **params: Unpack[CreateImageVariationParams]
+    ) -> ImageResult:
+        """Make variations of an image; the arguments and errors are those of
+        :meth:`ImagesClient.create_variation`."""  # noqa: D205, D209 - one sentence over two lines
+        with self._guarded():
+            request, fields = self._variation_request(self._http, image, params)
+        return await self._answer(request, fields)
 
     async def _download(self, url: str) -> bytes:
         with self._guarded():

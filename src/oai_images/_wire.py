@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 
 PARTIAL_IMAGE_EVENT = "image_generation.partial_image"
 COMPLETED_EVENT = "image_generation.completed"
+# A streamed edit's events carry the same fields under their own names (ImageEdit*Event in the spec).
+EDIT_PARTIAL_IMAGE_EVENT = "image_edit.partial_image"
+EDIT_COMPLETED_EVENT = "image_edit.completed"
+PARTIAL_IMAGE_EVENTS = frozenset({PARTIAL_IMAGE_EVENT, EDIT_PARTIAL_IMAGE_EVENT})
+COMPLETED_EVENTS = frozenset({COMPLETED_EVENT, EDIT_COMPLETED_EVENT})
 #: Parts of an images response that are not the images; dropped when they cannot be read.
 _OPTIONAL_OBJECTS = frozenset({"usage", "svg_usage"})
 _SNIPPET_LENGTH = 200
@@ -297,9 +302,9 @@ def parse_stream_event(
     )
 
     model: type[ImageGenPartialImageEvent | ImageGenCompletedEvent]
-    if kind == PARTIAL_IMAGE_EVENT:
+    if kind in PARTIAL_IMAGE_EVENTS:
         model = ImageGenPartialImageEvent
-    elif kind == COMPLETED_EVENT:
+    elif kind in COMPLETED_EVENTS:
         model = ImageGenCompletedEvent
     else:
         return None

@@ -1,6 +1,6 @@
 """What each model accepts, as data, and the check that applies it before a request is sent.
 
-Two layers, both read from data:
+Three layers, all read from data:
 
 1. **The schema** (model-independent), read from the generated code: which fields an operation has,
    their types and enum members (the operation's ``TypedDict``), and their ranges, lengths and patterns
@@ -10,6 +10,10 @@ Two layers, both read from data:
 2. **The models** (`MODEL_RULES`): which values, fields and sizes each model accepts, its prompt length and
    ``n``, the API's defaults, and the cross-field rules of its family (`Requires`). This is the one place
    per model fact; the emulator, the command line's help and ``oai-images models`` read it too.
+3. **The input images** of edits and variations: each model's `InputRules` (formats, bytes, count, square,
+   alpha), the mask's rules, and `OPERATION_RULES` (which models may edit or vary, and the default model
+   per operation). An input is checked as an `ImageInfo`, which the facade reads from a file's first bytes
+   and the emulator from the decoded image.
 
 Sources: ``openapi/images.yaml`` (OpenAI's spec of 2026-08 brought up to the API of November 2026; its
 header lists every change and why), and for dall-e-2 and dall-e-3 the ``Get-OAIImageGeneration`` function
@@ -37,8 +41,12 @@ __all__ = [
     "DEFAULT_MODEL",
     "GPT_CROSS_FIELD_RULES",
     "MODEL_RULES",
+    "OPERATION_RULES",
     "FieldSchema",
+    "ImageInfo",
+    "InputRules",
     "ModelRules",
+    "OperationRules",
     "Requires",
     "effective_fields",
     "field_schemas",
@@ -92,6 +100,54 @@ GPT_CROSS_FIELD_RULES: Final = (
 
 
 @dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """What the rules need to know of one input image (an edit's image or mask, a variation's image).
+
+    The facade reads it from the file's first bytes (``oai_images`` never needs Pillow for this); the
+    emulator from the decoded image.
+
+    Attributes:
+        format: The real format, from the bytes' magic numbers: ``png``, ``jpeg``, ``webp``, ``gif``, or
+            ``""`` when the bytes are no image format the API knows.
+        width: The width in pixels (0 when unknown).
+        height: The height in pixels (0 when unknown).
+        byte_size: The file's size in bytes.
+        has_alpha: Whether the image has an alpha channel (PNG: colour type with alpha or a tRNS chunk).
+        name: How messages name the input: its path, or ``<bytes>``, ``<file object>``.
+    """
+
+    format: str
+    width: int
+    height: int
+    byte_size: int
+    has_alpha: bool = False
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InputRules:
+    """What a model accepts as input images (edits and variations).
+
+    Attributes:
+        formats: The real formats it takes (``png``, ``jpeg``, ``webp``).
+        max_bytes: Each image must be smaller than this.
+        max_images: The most images one edit may take.
+        square: Whether each image must be square.
+        alpha_without_mask: Whether an image edited without a mask must have an alpha channel (its
+            transparent pixels are then the mask).
+        mask_max_bytes: A mask must be smaller than this (a mask is always a PNG with an alpha channel and
+            the dimensions of the first image).
+    """
+
+    formats: tuple[str, ...]
+    max_bytes: int
+    max_images: int
+    square: bool = False
+    alpha_without_mask: bool = False
+    mask_max_bytes: int = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
 class ModelRules:
     """What one model accepts.
 
@@ -106,6 +162,8 @@ class ModelRules:
         defaults: What the API uses for a field that is not sent.
         requires: The cross-field rules of the model's family.
         note: Anything a user should know, such as a retirement date.
+        inputs: What it accepts as input images; None when it cannot edit.
+        variations: Whether it makes variations of an image.
     """
 
     family: Family
@@ -117,6 +175,8 @@ class ModelRules:
     defaults: Mapping[str, object] = field(default_factory=dict)
     requires: tuple[Requires, ...] = ()
     note: str = ""
+    inputs: InputRules | None = None
+    variations: bool = False
 
     def allowed(self, name: str) -> tuple[str, ...]:
         """The values this model accepts for ``name``: empty when it takes no such field or any value."""
@@ -158,8 +218,17 @@ _GPT_ONLY = frozenset(
         "frame_count",
         "frame_duration_ms",
         "svg",
+        "input_fidelity",
     }
 )
+_MB: Final = 1024 * 1024
+# dall-e-2 edits and variations: one square PNG under 4 MB; edited without a mask, its transparent pixels are
+# the mask (spec of 2024-03: "If mask is not provided, image must have transparency").
+_DALL_E_2_INPUTS = InputRules(
+    formats=("png",), max_bytes=4 * _MB, max_images=1, square=True, alpha_without_mask=True
+)
+# The GPT image models: up to 16 PNG, WebP or JPEG files, each under 50 MB (spec of 2026-08, the 3.51 client).
+_GPT_INPUTS = InputRules(formats=("png", "webp", "jpeg"), max_bytes=50 * _MB, max_images=16)
 _DALL_E_DEFAULTS: Mapping[str, object] = {
     "n": 1,
     "quality": "standard",
@@ -178,6 +247,8 @@ _DALL_E_2 = ModelRules(
     unsupported=_GPT_ONLY | {"style"},
     defaults=_DALL_E_DEFAULTS,
     note=_RETIRED_DALL_E,
+    inputs=_DALL_E_2_INPUTS,
+    variations=True,
 )
 _DALL_E_3 = ModelRules(
     family="dall-e",
@@ -206,6 +277,7 @@ _GPT_IMAGE_1 = ModelRules(
         "background": ("transparent", "opaque", "auto"),
         "moderation": ("low", "auto"),
         "output_format": ("png", "jpeg", "webp", "gif", "svg"),
+        "input_fidelity": ("high", "low"),
     },
     unsupported=frozenset({"response_format", "style"}),
     defaults={
@@ -220,9 +292,17 @@ _GPT_IMAGE_1 = ModelRules(
         "partial_images": 0,
     },
     requires=GPT_CROSS_FIELD_RULES,
+    inputs=_GPT_INPUTS,
 )
+# input_fidelity (3.51 client): gpt-image-1 and -1.5 take high and low, gpt-image-1-mini only low, and
+# gpt-image-2 refuses it ("for gpt-image-2, omit this parameter"), so its successors are taken to as well.
+_GPT_IMAGE_1_MINI = replace(_GPT_IMAGE_1, values={**_GPT_IMAGE_1.values, "input_fidelity": ("low",)})
 # gpt-image-2 (and its dated name) adds free WxH sizes.
-_GPT_IMAGE_2 = replace(_GPT_IMAGE_1, free_sizes=True)
+_GPT_IMAGE_2 = replace(
+    _GPT_IMAGE_1,
+    free_sizes=True,
+    unsupported=_GPT_IMAGE_1.unsupported | {"input_fidelity"},
+)
 # gpt-image-2.5-* adds the xhigh and max qualities ("xhigh/max: gpt-image-2.5-* only").
 _GPT_IMAGE_2_5 = replace(
     _GPT_IMAGE_2,
@@ -232,7 +312,10 @@ _GPT_IMAGE_2_5 = replace(
 # rather than refuse a paid request on a guess, they take free sizes too. xhigh and max stay 2.5-only, as
 # the API documents in so many words.
 _GPT_UNDESCRIBED = replace(
-    _GPT_IMAGE_2, note="sizes not documented: checked as gpt-image-2's, free WxH sizes included"
+    _GPT_IMAGE_2,
+    # input_fidelity is not documented for them either: the server decides, not a guess here.
+    unsupported=_GPT_IMAGE_1.unsupported,
+    note="sizes not documented: checked as gpt-image-2's, free WxH sizes included",
 )
 
 #: The rules of every model the documentation names, by model name.
@@ -242,7 +325,7 @@ MODEL_RULES: Final[Mapping[str, ModelRules]] = {
     "gpt-image-1": replace(
         _GPT_IMAGE_1, note="shut down by OpenAI on 2026-10-23; still served by compatible servers"
     ),
-    "gpt-image-1-mini": _GPT_IMAGE_1,
+    "gpt-image-1-mini": _GPT_IMAGE_1_MINI,
     "gpt-image-1.5": _GPT_IMAGE_1,
     "gpt-image-2": _GPT_IMAGE_2,
     "gpt-image-2-2026-04-21": _GPT_IMAGE_2,
@@ -255,6 +338,57 @@ MODEL_RULES: Final[Mapping[str, ModelRules]] = {
     # An alias that follows the model ChatGPT uses.
     "chatgpt-image-latest": _GPT_UNDESCRIBED,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class OperationRules:
+    """Which models can do an operation, and which one the API uses when the request names none.
+
+    Attributes:
+        default_model: The model the API uses when none is named and no GPT-only field is set.
+        gpt_default_model: The model whose rules apply when none is named but a GPT-only field is set.
+        can: Which known models take the operation: ``"all"``, ``"inputs"`` (those with input rules),
+            ``"gpt-inputs"`` (GPT image models with input rules) or ``"variations"``.
+        label: The operation in messages (``edit images``).
+    """
+
+    default_model: str
+    gpt_default_model: str
+    can: Literal["all", "inputs", "gpt-inputs", "variations"]
+    label: str
+
+    def takes(self, rules: ModelRules) -> bool:
+        """Whether a model with these rules can do the operation."""
+        if self.can == "inputs":
+            return rules.inputs is not None
+        if self.can == "gpt-inputs":
+            return rules.inputs is not None and rules.family == "gpt-image"
+        if self.can == "variations":
+            return rules.variations
+        return True
+
+    def models(self) -> tuple[str, ...]:
+        """The known models that can do the operation, in table order."""
+        return tuple(name for name, rules in MODEL_RULES.items() if self.takes(rules))
+
+
+#: Per operation (by the generated Operation's name): which models take it and the API's default model.
+#: The edits' default is the spec's (2026-08: "Defaults to gpt-image-1.5"); JSON edits are for the GPT image
+#: models only ("DALL-E edits require multipart"); variations are dall-e-2's alone.
+OPERATION_RULES: Final[Mapping[str, OperationRules]] = {
+    "create_image": OperationRules(DEFAULT_MODEL, DEFAULT_GPT_MODEL, "all", "generate images"),
+    "create_image_edit": OperationRules("gpt-image-1.5", "gpt-image-1.5", "inputs", "edit images"),
+    "create_image_edit_json": OperationRules(
+        "gpt-image-1.5", "gpt-image-1.5", "gpt-inputs", "edit images referenced by URL or file id"
+    ),
+    "create_image_variation": OperationRules("dall-e-2", "dall-e-2", "variations", "make variations"),
+}
+_GENERATIONS: Final = OPERATION_RULES["create_image"]
+
+
+def _operation_rules(operation: Operation | str | None) -> OperationRules:
+    name = operation if isinstance(operation, str) or operation is None else operation.name
+    return OPERATION_RULES.get(name or "create_image", _GENERATIONS)
 
 
 def gpt_only_fields() -> frozenset[str]:
@@ -271,28 +405,36 @@ def parse_size(text: str) -> tuple[int, int] | None:
     return int(match.group(1)), int(match.group(2))
 
 
-def resolve_model(fields: Mapping[str, object]) -> str | None:
+def resolve_model(fields: Mapping[str, object], operation: Operation | str | None = None) -> str | None:
     """The model whose rules apply to a request, or None for a model the table does not know.
 
-    With no model named the API's documented default applies: dall-e-2, unless a GPT-only field is set,
-    in which case the rules all GPT image models share apply.
+    With no model named the API's documented default applies: for generations dall-e-2, unless a GPT-only
+    field is set, in which case the rules all GPT image models share apply; for edits gpt-image-1.5; for
+    variations dall-e-2 (`OPERATION_RULES`).
+
+    Args:
+        fields: The request's fields.
+        operation: The operation (or its name); None for generations.
     """
     model = fields.get("model")
     if model is None:
+        rules = _operation_rules(operation)
         if not gpt_only_fields().isdisjoint(fields):
-            return DEFAULT_GPT_MODEL
-        return DEFAULT_MODEL
+            return rules.gpt_default_model
+        return rules.default_model
     if isinstance(model, str) and model in MODEL_RULES:
         return model
     return None
 
 
-def effective_fields(fields: Mapping[str, object]) -> dict[str, object]:
+def effective_fields(
+    fields: Mapping[str, object], operation: Operation | str | None = None
+) -> dict[str, object]:
     """The request as the API reads it: the fields set, and the API's defaults of its model for the rest.
 
-    A model the table does not know gets no defaults.
+    A model the table does not know gets no defaults; ``operation`` as for `resolve_model`.
     """
-    model = resolve_model(fields)
+    model = resolve_model(fields, operation)
     defaults = MODEL_RULES[model].defaults if model is not None else {}
     return {**defaults, **fields}
 
@@ -436,11 +578,20 @@ def validate(operation: Operation, fields: Mapping[str, object]) -> None:
             raise InvalidParameterError(name, None, (schema[name].describe(),), f"{name} is required")
     if "model" in fields:
         _check_field(schema["model"], fields["model"], None, "")
-    model = resolve_model(fields)
+    model = resolve_model(fields, operation)
     rules = MODEL_RULES[model] if model is not None else None
-    label = _label(model, fields) if model is not None else ""
+    label = _label(model, fields, operation) if model is not None else ""
+    if rules is not None:
+        _check_operation(operation, rules, label, fields)
     for name, value in fields.items():
-        if name != "model":
+        if name == "model":
+            continue
+        info = schema[name].info
+        if info is not None and info.binary:
+            # Without a mask field (variations) no image is edited through its transparency.
+            masked = "mask" in fields or "mask" not in schema
+            _check_inputs(schema[name], value, rules, label, fields, masked=masked)
+        else:
             _check_field(schema[name], value, rules, label)
     if rules is not None:
         _check_model(rules, label, fields)
@@ -466,6 +617,10 @@ def _check_field(rule: FieldSchema, value: object, rules: ModelRules | None, lab
             _reject(name, value, model_values, label)
     elif not model_values and rule.values and "str" not in rule.kinds and value not in rule.values:
         _reject(name, value, rule.values, "")
+    most = rule.info.max_items if rule.info is not None else None
+    if isinstance(value, list | tuple) and most is not None and len(value) > most:
+        message = f"{name}: {len(value)} given; at most {most}"
+        raise InvalidParameterError(name, len(value), (f"at most {most}",), message)
     problem = _constraint_problem(rule, value)
     if problem:
         allowed = _allowed(rule)
@@ -567,13 +722,142 @@ def _is_unicode(text: str) -> bool:
     return True
 
 
-def _label(model: str, fields: Mapping[str, object]) -> str:
+def _label(model: str, fields: Mapping[str, object], operation: Operation | None = None) -> str:
     """How messages name the model: as given, or saying which default applied."""
     if "model" in fields:
         return model
-    if model == DEFAULT_MODEL:
+    if model == _operation_rules(operation).default_model:
         return f"{model} (the API's default model when none is given)"
     return "the GPT image models (no model given, but a GPT-only field is set)"
+
+
+# --- input images (edits and variations) ----------------------------------------------------------------
+
+
+def _check_operation(
+    operation: Operation, rules: ModelRules, label: str, fields: Mapping[str, object]
+) -> None:
+    """The model can do this operation at all (dall-e-3 cannot edit; only dall-e-2 makes variations)."""
+    op_rules = _operation_rules(operation)
+    if op_rules.takes(rules):
+        return
+    models = op_rules.models()
+    value = fields.get("model", label)
+    message = f"model {_show(value)} cannot {op_rules.label}; allowed: {', '.join(models)}"
+    raise InvalidParameterError("model", value, models, message)
+
+
+def _images(value: object) -> list[ImageInfo] | None:
+    """The ImageInfo of each input in a field's value (one input, or a list of them); None if unreadable.
+
+    An input is an `ImageInfo`, or an object with one as its ``info`` attribute (the facade's uploads).
+    """
+    items = list(value) if isinstance(value, list | tuple) else [value]
+    found: list[ImageInfo] = []
+    for item in items:
+        info = item if isinstance(item, ImageInfo) else getattr(item, "info", None)
+        if not isinstance(info, ImageInfo):
+            return None
+        found.append(info)
+    return found
+
+
+_FORMAT_NAMES: Final[Mapping[str, str]] = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP", "gif": "GIF"}
+
+
+def _format_name(fmt: str) -> str:
+    return _FORMAT_NAMES.get(fmt, fmt.upper()) if fmt else "not an image in a format the API reads"
+
+
+def _check_inputs(
+    rule: FieldSchema,
+    value: object,
+    rules: ModelRules | None,
+    label: str,
+    fields: Mapping[str, object],
+    *,
+    masked: bool,
+) -> None:
+    """An uploaded image field (``image``, ``mask``): count, real format, size in bytes, shape, alpha."""
+    name = rule.name
+    images = _images(value)
+    if images is None:  # not read by the facade (validate=False never gets here): nothing to check
+        return
+    info = rule.info
+    limit = info.max_items if info is not None and info.max_items is not None else 1
+    if not images:
+        raise InvalidParameterError(name, value, ("at least one image",), f"{name} needs at least one image")
+    if len(images) > limit:
+        raise InvalidParameterError(
+            name, len(images), (f"at most {limit}",), f"{name}: {len(images)} images given; at most {limit}"
+        )
+    inputs = rules.inputs if rules is not None else None
+    if inputs is None:
+        return
+    if name == "mask":
+        first = _images(fields.get("image"))
+        _check_mask(images[0], inputs, first[0] if first else None)
+        return
+    if len(images) > inputs.max_images:
+        allowed = (f"at most {inputs.max_images}",)
+        message = f"{name}: {len(images)} images given; {label} takes at most {inputs.max_images}"
+        raise InvalidParameterError(name, len(images), allowed, message)
+    for image in images:
+        _check_image(name, image, inputs, label, masked=masked)
+
+
+def _check_image(name: str, image: ImageInfo, inputs: InputRules, label: str, *, masked: bool) -> None:
+    shown = f"'{image.name}'" if image.name else "the image"
+    formats = tuple(_FORMAT_NAMES[f] for f in inputs.formats)
+    if image.format not in inputs.formats:
+        message = (
+            f"{name} {shown} is {_article(image.format)}{_format_name(image.format)}"
+            f"{' file' if image.format else ''}; {label} accepts {_or(formats)} (read from the file's "
+            "bytes, not its name)"
+        )
+        raise InvalidParameterError(name, image.name, formats, message)
+    if image.byte_size >= inputs.max_bytes:
+        limit = f"less than {inputs.max_bytes // _MB} MB"
+        message = f"{name} {shown} is {image.byte_size / _MB:.1f} MB; {label} accepts {limit}"
+        raise InvalidParameterError(name, image.name, (limit,), message)
+    if inputs.square and image.width != image.height:
+        message = f"{name} {shown} is {image.width}x{image.height}; {label} accepts only square images"
+        raise InvalidParameterError(name, image.name, ("a square image",), message)
+    if inputs.alpha_without_mask and not masked and not image.has_alpha:
+        message = (
+            f"{name} {shown} has no alpha channel; without a mask, {label} edits its transparent pixels, "
+            "so it needs one (or give a mask)"
+        )
+        raise InvalidParameterError(name, image.name, ("a PNG with an alpha channel",), message)
+
+
+def _check_mask(mask: ImageInfo, inputs: InputRules, first: ImageInfo | None) -> None:
+    shown = f"'{mask.name}'" if mask.name else "the mask"
+    if mask.format != "png":
+        message = f"mask {shown} is {_article(mask.format)}{_format_name(mask.format)}; a mask must be a PNG"
+        raise InvalidParameterError("mask", mask.name, ("PNG",), message)
+    if mask.byte_size >= inputs.mask_max_bytes:
+        limit = f"less than {inputs.mask_max_bytes // _MB} MB"
+        message = f"mask {shown} is {mask.byte_size / _MB:.1f} MB; a mask must be {limit}"
+        raise InvalidParameterError("mask", mask.name, (limit,), message)
+    if not mask.has_alpha:
+        message = f"mask {shown} has no alpha channel; its fully transparent pixels say where to edit"
+        raise InvalidParameterError("mask", mask.name, ("a PNG with an alpha channel",), message)
+    if first is not None and (mask.width, mask.height) != (first.width, first.height):
+        size = f"{first.width}x{first.height}"
+        message = (
+            f"mask {shown} is {mask.width}x{mask.height}; it must have the dimensions of the first image "
+            f"({first.name or 'image'}: {size})"
+        )
+        raise InvalidParameterError("mask", mask.name, (size,), message)
+
+
+def _article(fmt: str) -> str:
+    return "" if not fmt else "an " if _format_name(fmt)[0] in "AEIOU" else "a "
+
+
+def _or(items: tuple[str, ...]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
 
 
 def _check_model(rules: ModelRules, label: str, fields: Mapping[str, object]) -> None:

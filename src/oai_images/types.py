@@ -20,9 +20,16 @@ from oai_images_api.api.images import (
     CreateImageBody as GenerateBody,
 )
 from oai_images_api.api.images import (
+    CreateImageEditParams as EditParams,
+)
+from oai_images_api.api.images import (
     CreateImageParams as GenerateParams,
 )
 from oai_images_api.api.images import (
+    CreateImageVariationParams as VariationParams,
+)
+from oai_images_api.api.images import (
+    ImageRefParamDict,
     SvgOptionsDict,
     SvgOptionsReasoningDict,
 )
@@ -34,8 +41,10 @@ from oai_images_api.models.image_quality import ImageQuality
 from oai_images_api.models.image_response_format import ImageResponseFormat
 from oai_images_api.models.image_size import ImageSize
 from oai_images_api.models.image_style import ImageStyle
+from oai_images_api.models.input_fidelity import InputFidelity
 
 __all__ = [
+    "EditParams",
     "GenerateBody",
     "GenerateParams",
     "ImageBackground",
@@ -43,9 +52,12 @@ __all__ = [
     "ImageModeration",
     "ImageOutputFormat",
     "ImageQuality",
+    "ImageRefParamDict",
     "ImageResponseFormat",
     "ImageSize",
     "ImageStyle",
+    "InputFidelity",
     "SvgOptionsDict",
     "SvgOptionsReasoningDict",
+    "VariationParams",
 ]

@@ -26,6 +26,9 @@ class FieldInfo:
         max_length: The longest string accepted, or None.
         pattern: A regular expression a string must match (anchored by the reader), or None.
         nullable: Whether the schema accepts null.
+        max_items: The most items an array accepts, or None.
+        binary: Whether the field is an uploaded file (``format: binary``; alone or as an array's items),
+            sent as a part of a ``multipart/form-data`` body.
     """
 
     name: str
@@ -36,6 +39,8 @@ class FieldInfo:
     max_length: int | None = None
     pattern: str | None = None
     nullable: bool = False
+    max_items: int | None = None
+    binary: bool = False
 
 
 @dataclass(

@@ -10,11 +10,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .create_image_edit_request import CreateImageEditRequest
     from .create_image_request import CreateImageRequest
+    from .create_image_variation_request import CreateImageVariationRequest
+    from .edit_image_body_json_param import EditImageBodyJsonParam
     from .error import Error
     from .error_response import ErrorResponse
     from .image import Image
     from .image_background import ImageBackground
+    from .image_edit_completed_event import ImageEditCompletedEvent
+    from .image_edit_partial_image_event import ImageEditPartialImageEvent
     from .image_gen_completed_event import ImageGenCompletedEvent
     from .image_gen_input_usage_details import ImageGenInputUsageDetails
     from .image_gen_output_tokens_details import ImageGenOutputTokensDetails
@@ -24,20 +29,27 @@ if TYPE_CHECKING:
     from .image_moderation import ImageModeration
     from .image_output_format import ImageOutputFormat
     from .image_quality import ImageQuality
+    from .image_ref_param import ImageRefParam
     from .image_response_format import ImageResponseFormat
     from .image_size import ImageSize
     from .image_style import ImageStyle
     from .images_response import ImagesResponse
     from .images_response_svg_usage import ImagesResponseSvgUsage
+    from .input_fidelity import InputFidelity
     from .svg_options import SvgOptions
     from .svg_options_reasoning import SvgOptionsReasoning
 
 _MODULES = {
+    "CreateImageEditRequest": ".create_image_edit_request",
     "CreateImageRequest": ".create_image_request",
+    "CreateImageVariationRequest": ".create_image_variation_request",
+    "EditImageBodyJsonParam": ".edit_image_body_json_param",
     "Error": ".error",
     "ErrorResponse": ".error_response",
     "Image": ".image",
     "ImageBackground": ".image_background",
+    "ImageEditCompletedEvent": ".image_edit_completed_event",
+    "ImageEditPartialImageEvent": ".image_edit_partial_image_event",
     "ImageGenCompletedEvent": ".image_gen_completed_event",
     "ImageGenInputUsageDetails": ".image_gen_input_usage_details",
     "ImageGenOutputTokensDetails": ".image_gen_output_tokens_details",
@@ -47,21 +59,28 @@ _MODULES = {
     "ImageModeration": ".image_moderation",
     "ImageOutputFormat": ".image_output_format",
     "ImageQuality": ".image_quality",
+    "ImageRefParam": ".image_ref_param",
     "ImageResponseFormat": ".image_response_format",
     "ImageSize": ".image_size",
     "ImageStyle": ".image_style",
     "ImagesResponse": ".images_response",
     "ImagesResponseSvgUsage": ".images_response_svg_usage",
+    "InputFidelity": ".input_fidelity",
     "SvgOptions": ".svg_options",
     "SvgOptionsReasoning": ".svg_options_reasoning",
 }
 
 __all__ = (
+    "CreateImageEditRequest",
     "CreateImageRequest",
+    "CreateImageVariationRequest",
+    "EditImageBodyJsonParam",
     "Error",
     "ErrorResponse",
     "Image",
     "ImageBackground",
+    "ImageEditCompletedEvent",
+    "ImageEditPartialImageEvent",
     "ImageGenCompletedEvent",
     "ImageGenInputUsageDetails",
     "ImageGenOutputTokensDetails",
@@ -71,11 +90,13 @@ __all__ = (
     "ImageModeration",
     "ImageOutputFormat",
     "ImageQuality",
+    "ImageRefParam",
     "ImageResponseFormat",
     "ImageSize",
     "ImagesResponse",
     "ImagesResponseSvgUsage",
     "ImageStyle",
+    "InputFidelity",
     "SvgOptions",
     "SvgOptionsReasoning",
 )

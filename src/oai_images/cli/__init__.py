@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import click
 
+from .edit import edit
 from .generate import generate
 from .models import models
 from .serve import serve
+from .vary import vary
 
 __all__ = ["main"]
 
@@ -31,7 +33,7 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="oai-images")
 def main() -> None:
-    """Generate images with OpenAI's image API, or serve the offline emulator.
+    """Generate, edit and vary images with OpenAI's image API, or serve the offline emulator.
 
     The API key comes from OPENAI_API_KEY; OPENAI_BASE_URL, OPENAI_ORG_ID and OPENAI_PROJECT_ID are read
     too. Try everything offline with `oai-images generate ... --emulator`.
@@ -44,4 +46,6 @@ def main() -> None:
 
 main.add_command(generate)
 main.add_command(models)
+main.add_command(edit)
+main.add_command(vary)
 main.add_command(serve)

@@ -75,6 +75,8 @@ def _options(operation: Operation, skip: frozenset[str]) -> Iterator[click.Optio
     for name, schema in field_schemas(operation).items():
         if name in operation.required or name in skip:
             continue
+        if schema.info is not None and schema.info.binary:  # uploads are a command's own arguments
+            continue
         yield from _field_options(schema, (name,))
 
 

@@ -20,7 +20,7 @@ import click
 from .._files import DEFAULT_NAME
 
 if TYPE_CHECKING:
-    from .. import GeneratedImage, ImageResult
+    from .. import CompletedImageEvent, GeneratedImage, ImageResult, PartialImageEvent
 
 __all__ = [
     "Names",
@@ -254,3 +254,50 @@ def report(
                 image.show()
             except Exception as exc:  # the images are saved; say why they can't be shown
                 click.echo(f"warning: {exc}", err=True)
+
+
+def save_answer(result: ImageResult, names: Names) -> tuple[Outcome, list[Path]]:
+    """Save every image of one answer (a URL is downloaded now, before it expires); warn when a retry may
+    have billed the generation twice."""  # noqa: D205, D209 - one sentence over two lines
+    if result.possibly_billed > 1:
+        say(
+            f"warning: the answer broke off and was retried; {result.possibly_billed} generations may "
+            "have been billed for these images"
+        )
+    outcome = Outcome.of(result)
+    paths: list[Path] = []
+    with listed_on_failure(paths, say):
+        for image in outcome.images:
+            paths.append(names.save(image))
+    return outcome, paths
+
+
+def save_stream(
+    events: Iterator[PartialImageEvent | CompletedImageEvent], names: Names, line: Callable[[str], None]
+) -> tuple[Outcome, list[Path]]:
+    """Save every streamed image the moment it arrives: partial images (their paths on ``line``) and each
+    final one, so a failure later in the stream loses nothing already paid for. Closes ``events``."""  # noqa: D205, D209 - one sentence over two lines
+    from .. import CompletedImageEvent  # noqa: PLC0415 -- loaded with the facade anyway
+
+    finals: list[CompletedImageEvent] = []
+    paths: list[Path] = []
+    with contextlib.ExitStack() as stack, listed_on_failure(paths, line):
+        close = getattr(events, "close", None)
+        if callable(close):
+            stack.callback(close)
+        for event in events:
+            if isinstance(event, CompletedImageEvent):
+                finals.append(event)
+                paths.append(names.save(event.image))
+                continue
+            path = names.save(event.image, f"-partial{(event.index or 0) + 1}")
+            names.partials.append(path)
+            line(f"partial image: {path}")
+    last = finals[-1] if finals else None
+    outcome = Outcome(
+        images=[event.image for event in finals],
+        created=last.created_at if last else None,
+        request_id=last.request_id if last else None,
+        usage=total_usage([event.usage for event in finals]),
+    )
+    return outcome, paths

@@ -6,7 +6,6 @@ to the server.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,7 @@ from ._common import (
     translated_errors,
 )
 from ._fields import FieldsCommand, field_values
-from ._output import Names, Outcome, RetryNotices, listed_on_failure, report, say, spinner, total_usage
+from ._output import Names, Outcome, RetryNotices, report, save_answer, save_stream, say, spinner
 
 if TYPE_CHECKING:
     from .. import ImagesClient
@@ -81,12 +80,13 @@ class _GenerateCommand(FieldsCommand):
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         super().format_epilog(ctx, formatter)
+        from ..rules import known_fields  # noqa: PLC0415 -- only when help is shown
         from .models import model_blocks  # noqa: PLC0415 -- reads the rules table: only when help is shown
 
         blocks = [
             "Valid values per model (checked before any request; --no-validate skips the checks; "
             "`oai-images models` shows them again, --json for scripts):",
-            *model_blocks(),
+            *model_blocks(known_fields(_operation())),
             "With no --model the API uses dall-e-2, unless a GPT-only option (--background, --moderation,\n"
             "--output-format, ...) is given: name a model. Any other model name is sent with only the\n"
             "model-independent checks, for compatible servers with models of their own.",
@@ -181,49 +181,18 @@ def _answered(
         notices.say = line
         result = client.generate(prompt, **fields)
     notices.say = say
-    if result.possibly_billed > 1:
-        say(
-            f"warning: the answer broke off and was retried; {result.possibly_billed} generations may "
-            "have been billed for these images"
-        )
-    outcome = Outcome.of(result)
-    paths: list[Path] = []
-    with listed_on_failure(paths, say):
-        for image in outcome.images:
-            paths.append(names.save(image))
-    return outcome, paths
+    return save_answer(result, names)
 
 
 def _streamed(
     client: ImagesClient, prompt: str, fields: dict[str, Any], names: Names, notices: RetryNotices
 ) -> tuple[Outcome, list[Path]]:
-    """Generate in streaming mode, saving every image the moment it arrives: partial images (their paths
-    on stderr) and each final one, so a failure later in the stream loses nothing already paid for."""  # noqa: D205, D209 - one sentence over two lines
-    from .. import CompletedImageEvent  # noqa: PLC0415 -- loaded with the facade anyway
-
-    finals: list[CompletedImageEvent] = []
-    paths: list[Path] = []
+    """Generate in streaming mode, saving every image the moment it arrives (see `save_stream`)."""
     with spinner("Generating") as line:
         notices.say = line
-        events = client.generate_stream(prompt, **fields)
-        with contextlib.closing(events), listed_on_failure(paths, line):
-            for event in events:
-                if isinstance(event, CompletedImageEvent):
-                    finals.append(event)
-                    paths.append(names.save(event.image))
-                    continue
-                path = names.save(event.image, f"-partial{(event.index or 0) + 1}")
-                names.partials.append(path)
-                line(f"partial image: {path}")
+        outcome = save_stream(client.generate_stream(prompt, **fields), names, line)
     notices.say = say
-    last = finals[-1] if finals else None
-    outcome = Outcome(
-        images=[event.image for event in finals],
-        created=last.created_at if last else None,
-        request_id=last.request_id if last else None,
-        usage=total_usage([event.usage for event in finals]),
-    )
-    return outcome, paths
+    return outcome
 
 
 #: The file extensions of each output format.

@@ -8,6 +8,7 @@ first, the retired ones last. ``--json`` prints one document for scripts, one en
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -46,8 +47,12 @@ def _formats(rules: ModelRules) -> tuple[str, ...]:
     return rules.allowed("output_format") if rules.accepts("output_format") else _DALL_E_FORMAT
 
 
-def model_blocks() -> list[str]:
-    """One text block per group of models: names (and note), then each value they accept."""
+def model_blocks(fields: Collection[str] | None = None) -> list[str]:
+    """One text block per group of models: names (and note), then each value they accept.
+
+    Args:
+        fields: Only these fields' values (a command's own, in its help); every field when None.
+    """
     blocks = []
     for names, rules in _groups():
         lines = [", ".join(names) + (f" ({rules.note})" if rules.note else "")]
@@ -55,7 +60,7 @@ def model_blocks() -> list[str]:
         lines.append(f"  n: {'1' if rules.max_n == 1 else f'1 to {rules.max_n}'}")
         lines.append(f"  prompt: at most {rules.max_prompt_chars} characters")
         for name, values in rules.values.items():
-            if name != "size" and rules.accepts(name):
+            if name != "size" and rules.accepts(name) and (fields is None or name in fields):
                 lines.append(f"  {name.replace('_', '-')}: {', '.join(values)}")
         if not rules.accepts("output_format"):
             lines.append(f"  format: {', '.join(_DALL_E_FORMAT)} (no --output-format)")

@@ -54,6 +54,10 @@ __all__ = [
 ]
 
 GENERATIONS_PATH = "/v1/images/generations"
+#: The API's routes: their requests are recorded and get latency and faults.
+#: A recorded body keeps at most this many bytes: an edit uploads up to 16 images of 50 MB, and a
+#: long-running server keeps up to `EmulatorConfig.max_recorded_requests` of them.
+_API_PATHS = frozenset({GENERATIONS_PATH, "/v1/images/edits", "/v1/images/variations"})
 FILES_PATH = "/v1/emulator/files"
 FAULT_HEADER = "x-emulator-fault"
 LATENCY_HEADER = "x-emulator-latency-ms"
@@ -78,14 +82,14 @@ class ConnectionDropped(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class RecordedRequest:
-    """A generation request the emulator received (recorded before any fault or validation).
+    """An API request (generation, edit, variation) the emulator received, before any fault or validation.
 
     Attributes:
         method: The HTTP method.
         path: The URL path.
         headers: The request headers, names in lower case (left out of the repr: they hold the key).
-        body: The raw body.
-        json: The body parsed as JSON, or None when it is not JSON (or was cut).
+        body: The raw body (at most ``max_recorded_bytes`` of it: uploads can be large).
+        json: The body parsed as JSON, or None when it is not JSON (a multipart edit or variation) or was cut.
         request_id: The ``x-request-id`` the emulator answered with.
         truncated: The body was larger than ``max_recorded_bytes`` and is kept cut to it.
     """
@@ -220,7 +224,7 @@ class EmulatorApp:
             await send(message)
 
         path = scope["path"]
-        if scope["method"] != "POST" or (path != GENERATIONS_PATH and not is_azure_generations(path)):
+        if scope["method"] != "POST" or (path not in _API_PATHS and not is_azure_generations(path)):
             await self.app(scope, receive, send_with_id)
             return
 
@@ -649,9 +653,12 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
             )
         return _error(404, f"Invalid URL ({request.method} {request.url.path})")
 
+    from ._edits import edit_routes  # noqa: PLC0415 - it imports this module's helpers
+
     app = Starlette(
         routes=[
             Route(GENERATIONS_PATH, generations, methods=["POST"]),
+            *edit_routes(state),
             Route(FILES_PATH + "/{name}", files, methods=["GET"]),
         ],
         exception_handlers={HTTPException: not_found, Exception: failed},

@@ -6,22 +6,49 @@ Generated from an oai-images template. Send with any httpx client: build the bod
 (``from_dict(...).to_dict()`` for JSON), and read a 200 answer with ``Operation.response``.
 """
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
+from ...models.create_image_edit_request import CreateImageEditRequest
 from ...models.create_image_request import CreateImageRequest
+from ...models.create_image_variation_request import CreateImageVariationRequest
+from ...models.edit_image_body_json_param import EditImageBodyJsonParam
 from ...models.error_response import ErrorResponse
 from ...models.image_background import ImageBackground
 from ...models.image_model import ImageModel
 from ...models.image_moderation import ImageModeration
 from ...models.image_output_format import ImageOutputFormat
 from ...models.image_quality import ImageQuality
+from ...models.image_ref_param import ImageRefParam
 from ...models.image_response_format import ImageResponseFormat
 from ...models.image_size import ImageSize
 from ...models.image_style import ImageStyle
 from ...models.images_response import ImagesResponse
+from ...models.input_fidelity import InputFidelity
 from ...models.svg_options import SvgOptions
 from ...models.svg_options_reasoning import SvgOptionsReasoning
+from ...types import File, FileTypes
 from .. import FieldInfo, Operation
+
+
+class ImageRefParamDict(TypedDict, total=False):
+    """The fields of ImageRefParam as a plain mapping: Reference an input image by either URL or uploaded file ID. Provide exactly one of `image_url` or `file_id`."""
+
+    #: A fully qualified URL or base64-encoded data URL.
+    image_url: str | None
+    #: The File API ID of an uploaded image to use as input.
+    file_id: str | None
+
+
+IMAGE_REF_PARAM_DICT_FIELDS: dict[str, FieldInfo] = {
+    "image_url": FieldInfo(
+        "image_url",
+        description="A fully qualified URL or base64-encoded data URL.",
+        max_length=20971520,
+    ),
+    "file_id": FieldInfo(
+        "file_id", description="The File API ID of an uploaded image to use as input."
+    ),
+}
 
 
 class SvgOptionsReasoningDict(TypedDict, total=False):
@@ -54,8 +81,317 @@ SVG_OPTIONS_DICT_FIELDS: dict[str, FieldInfo] = {
 }
 
 
+class CreateImageEditParams(TypedDict, total=False):
+    """The optional fields of ``POST /images/edits`` (create_image_edit); uploaded files are in the body's TypedDict only; None leaves a field out."""
+
+    #: The background of the images, GPT image models only. `transparent` needs output_format `png` or `webp`. API default: auto.
+    background: ImageBackground | None
+    #: The model: dall-e-2 or a GPT image model, or any other name a compatible server knows. API default: gpt-image-1.5.
+    model: ImageModel | str | None
+    #: The number of images to make, 1 to 10. API default: 1.
+    n: int | None
+    #: The size of the images. dall-e-2: 256x256, 512x512 or 1024x1024. GPT image models: 1024x1024, 1536x1024, 1024x1536 or auto; gpt-image-2 and later also any `WIDTHxHEIGHT` with both sides divisible by 16, an aspect ratio between 1:3 and 3:1, and at most 3840x2160. API default: auto (dall-e-2: 1024x1024).
+    size: ImageSize | str | None
+    #: How dall-e-2 returns images: `url` (valid for 60 minutes) or `b64_json`. Not supported by the GPT image models, which always return base64. API default: url.
+    response_format: ImageResponseFormat | None
+    #: The file format of the images, GPT image models only. `gif` and `svg` are preview formats. API default: png.
+    output_format: ImageOutputFormat | None
+    #: The compression level in percent, GPT image models with output_format `jpeg` or `webp` only. API default: 100.
+    output_compression: int | None
+    #: A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`, still accepted.
+    user: str | None
+    #: How closely the edit keeps the style and features (faces in particular) of the input images: `high` or `low`. gpt-image-1 and gpt-image-1.5 take both, gpt-image-1-mini only `low`; gpt-image-2 and later refuse the field. API default: low.
+    input_fidelity: InputFidelity | None
+    #: Edit in streaming mode; the response is then server-sent events. GPT image models only. API default: false.
+    stream: bool | None
+    #: The number of partial images to stream before the final one, 0 to 3. Streaming only. With 0 the image comes in one event. API default: 0.
+    partial_images: int | None
+    #: The quality of the images: `standard` for dall-e-2; `low`, `medium`, `high` and `auto` for the GPT image models; `xhigh` and `max` for gpt-image-2.5 and later. API default: auto.
+    quality: ImageQuality | None
+    #: A stable identifier for your end user (for example a hash of their username), to help detect abuse.
+    safety_identifier: str | None
+
+
+class CreateImageEditBody(CreateImageEditParams):
+    """The whole body of ``POST /images/edits``: its required fields and the optional ones."""
+
+    #: The image(s) to edit. dall-e-2: one square PNG under 4 MB. GPT image models: up to 16 PNG, WebP or JPEG files, each under 50 MB.
+    image: File | list[File]
+    #: What to change. At most 1000 characters for dall-e-2 and 32000 for the GPT image models.
+    prompt: str
+    #: A PNG under 4 MB with an alpha channel and the dimensions of the first image; its fully transparent pixels are where the first image is edited.
+    mask: NotRequired[File | None]
+
+
+CREATE_IMAGE_EDIT = Operation(
+    name="create_image_edit",
+    method="POST",
+    path="/images/edits",
+    content_type="multipart/form-data",
+    body=CreateImageEditRequest,
+    params=CreateImageEditParams,
+    body_dict=CreateImageEditBody,
+    required=(
+        "image",
+        "prompt",
+    ),
+    fields={
+        "image": FieldInfo(
+            "image",
+            description="The image(s) to edit. dall-e-2: one square PNG under 4 MB. GPT image models: up to 16 PNG, WebP or JPEG files, each under 50 MB.",
+            max_items=16,
+            binary=True,
+        ),
+        "prompt": FieldInfo(
+            "prompt",
+            description="What to change. At most 1000 characters for dall-e-2 and 32000 for the GPT image models.",
+            min_length=1,
+            pattern="\\S",
+        ),
+        "mask": FieldInfo(
+            "mask",
+            description="A PNG under 4 MB with an alpha channel and the dimensions of the first image; its fully transparent pixels are where the first image is edited.",
+            binary=True,
+        ),
+        "background": FieldInfo(
+            "background",
+            description="The background of the images, GPT image models only. `transparent` needs output_format `png` or `webp`. API default: auto.",
+            nullable=True,
+        ),
+        "model": FieldInfo(
+            "model",
+            description="The model: dall-e-2 or a GPT image model, or any other name a compatible server knows. API default: gpt-image-1.5.",
+            min_length=1,
+            pattern="\\S",
+            nullable=True,
+        ),
+        "n": FieldInfo(
+            "n",
+            description="The number of images to make, 1 to 10. API default: 1.",
+            minimum=1.0,
+            maximum=10.0,
+            nullable=True,
+        ),
+        "size": FieldInfo(
+            "size",
+            description="The size of the images. dall-e-2: 256x256, 512x512 or 1024x1024. GPT image models: 1024x1024, 1536x1024, 1024x1536 or auto; gpt-image-2 and later also any `WIDTHxHEIGHT` with both sides divisible by 16, an aspect ratio between 1:3 and 3:1, and at most 3840x2160. API default: auto (dall-e-2: 1024x1024).",
+            pattern="^(auto|[1-9][0-9]*x[1-9][0-9]*)$",
+            nullable=True,
+        ),
+        "response_format": FieldInfo(
+            "response_format",
+            description="How dall-e-2 returns images: `url` (valid for 60 minutes) or `b64_json`. Not supported by the GPT image models, which always return base64. API default: url.",
+            nullable=True,
+        ),
+        "output_format": FieldInfo(
+            "output_format",
+            description="The file format of the images, GPT image models only. `gif` and `svg` are preview formats. API default: png.",
+            nullable=True,
+        ),
+        "output_compression": FieldInfo(
+            "output_compression",
+            description="The compression level in percent, GPT image models with output_format `jpeg` or `webp` only. API default: 100.",
+            minimum=0.0,
+            maximum=100.0,
+            nullable=True,
+        ),
+        "user": FieldInfo(
+            "user",
+            description="A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`, still accepted.",
+        ),
+        "input_fidelity": FieldInfo(
+            "input_fidelity",
+            description="How closely the edit keeps the style and features (faces in particular) of the input images: `high` or `low`. gpt-image-1 and gpt-image-1.5 take both, gpt-image-1-mini only `low`; gpt-image-2 and later refuse the field. API default: low.",
+            nullable=True,
+        ),
+        "stream": FieldInfo(
+            "stream",
+            description="Edit in streaming mode; the response is then server-sent events. GPT image models only. API default: false.",
+            nullable=True,
+        ),
+        "partial_images": FieldInfo(
+            "partial_images",
+            description="The number of partial images to stream before the final one, 0 to 3. Streaming only. With 0 the image comes in one event. API default: 0.",
+            minimum=0.0,
+            maximum=3.0,
+            nullable=True,
+        ),
+        "quality": FieldInfo(
+            "quality",
+            description="The quality of the images: `standard` for dall-e-2; `low`, `medium`, `high` and `auto` for the GPT image models; `xhigh` and `max` for gpt-image-2.5 and later. API default: auto.",
+            nullable=True,
+        ),
+        "safety_identifier": FieldInfo(
+            "safety_identifier",
+            description="A stable identifier for your end user (for example a hash of their username), to help detect abuse.",
+        ),
+    },
+    nested={
+        ImageRefParamDict: IMAGE_REF_PARAM_DICT_FIELDS,
+        SvgOptionsReasoningDict: SVG_OPTIONS_REASONING_DICT_FIELDS,
+        SvgOptionsDict: SVG_OPTIONS_DICT_FIELDS,
+    },
+    response=ImagesResponse,
+    summary="Creates edited images given one or more source images and a prompt.",
+)
+
+
+class CreateImageEditJsonParams(TypedDict, total=False):
+    """The optional fields of ``POST /images/edits`` (create_image_edit_json, application/json); uploaded files are in the body's TypedDict only; None leaves a field out."""
+
+    #: The GPT image model, or any other name a compatible server knows (dall-e-2 edits are multipart only). API default: gpt-image-1.5.
+    model: ImageModel | str | None
+    #: Reference an input image by either URL or uploaded file ID. Provide exactly one of `image_url` or `file_id`.
+    mask: ImageRefParam | ImageRefParamDict | None
+    #: The number of images to make, 1 to 10. API default: 1.
+    n: int | None
+    #: The quality of the images: `standard` for dall-e-2; `low`, `medium`, `high` and `auto` for the GPT image models; `xhigh` and `max` for gpt-image-2.5 and later. API default: auto.
+    quality: ImageQuality | None
+    #: How closely the edit keeps the style and features (faces in particular) of the input images: `high` or `low`. gpt-image-1 and gpt-image-1.5 take both, gpt-image-1-mini only `low`; gpt-image-2 and later refuse the field. API default: low.
+    input_fidelity: InputFidelity | None
+    #: The size of the images. dall-e-2: 256x256, 512x512 or 1024x1024. GPT image models: 1024x1024, 1536x1024, 1024x1536 or auto; gpt-image-2 and later also any `WIDTHxHEIGHT` with both sides divisible by 16, an aspect ratio between 1:3 and 3:1, and at most 3840x2160. API default: auto (dall-e-2: 1024x1024).
+    size: ImageSize | str | None
+    #: A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`, still accepted.
+    user: str | None
+    #: The file format of the images, GPT image models only. `gif` and `svg` are preview formats. API default: png.
+    output_format: ImageOutputFormat | None
+    #: The compression level in percent, GPT image models with output_format `jpeg` or `webp` only. API default: 100.
+    output_compression: int | None
+    #: The content-moderation level, GPT image models only. API default: auto.
+    moderation: ImageModeration | None
+    #: The background of the images, GPT image models only. `transparent` needs output_format `png` or `webp`. API default: auto.
+    background: ImageBackground | None
+    #: Edit in streaming mode; the response is then server-sent events. GPT image models only. API default: false.
+    stream: bool | None
+    #: The number of partial images to stream before the final one, 0 to 3. Streaming only. With 0 the image comes in one event. API default: 0.
+    partial_images: int | None
+    #: A stable identifier for your end user (for example a hash of their username), to help detect abuse.
+    safety_identifier: str | None
+
+
+class CreateImageEditJsonBody(CreateImageEditJsonParams):
+    """The whole body of ``POST /images/edits`` as application/json: its required fields and the optional ones."""
+
+    #: The images to edit, 1 to 16, each by URL (https or data) or by file id.
+    images: list[ImageRefParam]
+    #: What to change. At most 1000 characters for dall-e-2 and 32000 for the GPT image models.
+    prompt: str
+
+
+CREATE_IMAGE_EDIT_JSON = Operation(
+    name="create_image_edit_json",
+    method="POST",
+    path="/images/edits",
+    content_type="application/json",
+    body=EditImageBodyJsonParam,
+    params=CreateImageEditJsonParams,
+    body_dict=CreateImageEditJsonBody,
+    required=(
+        "images",
+        "prompt",
+    ),
+    fields={
+        "images": FieldInfo(
+            "images",
+            description="The images to edit, 1 to 16, each by URL (https or data) or by file id.",
+            max_items=16,
+        ),
+        "prompt": FieldInfo(
+            "prompt",
+            description="What to change. At most 1000 characters for dall-e-2 and 32000 for the GPT image models.",
+            min_length=1,
+            max_length=32000,
+            pattern="\\S",
+        ),
+        "model": FieldInfo(
+            "model",
+            description="The GPT image model, or any other name a compatible server knows (dall-e-2 edits are multipart only). API default: gpt-image-1.5.",
+            min_length=1,
+            pattern="\\S",
+            nullable=True,
+        ),
+        "mask": FieldInfo(
+            "mask",
+            description="Reference an input image by either URL or uploaded file ID.Provide exactly one of `image_url` or `file_id`.",
+        ),
+        "n": FieldInfo(
+            "n",
+            description="The number of images to make, 1 to 10. API default: 1.",
+            minimum=1.0,
+            maximum=10.0,
+            nullable=True,
+        ),
+        "quality": FieldInfo(
+            "quality",
+            description="The quality of the images: `standard` for dall-e-2; `low`, `medium`, `high` and `auto` for the GPT image models; `xhigh` and `max` for gpt-image-2.5 and later. API default: auto.",
+            nullable=True,
+        ),
+        "input_fidelity": FieldInfo(
+            "input_fidelity",
+            description="How closely the edit keeps the style and features (faces in particular) of the input images: `high` or `low`. gpt-image-1 and gpt-image-1.5 take both, gpt-image-1-mini only `low`; gpt-image-2 and later refuse the field. API default: low.",
+            nullable=True,
+        ),
+        "size": FieldInfo(
+            "size",
+            description="The size of the images. dall-e-2: 256x256, 512x512 or 1024x1024. GPT image models: 1024x1024, 1536x1024, 1024x1536 or auto; gpt-image-2 and later also any `WIDTHxHEIGHT` with both sides divisible by 16, an aspect ratio between 1:3 and 3:1, and at most 3840x2160. API default: auto (dall-e-2: 1024x1024).",
+            pattern="^(auto|[1-9][0-9]*x[1-9][0-9]*)$",
+            nullable=True,
+        ),
+        "user": FieldInfo(
+            "user",
+            description="A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`, still accepted.",
+        ),
+        "output_format": FieldInfo(
+            "output_format",
+            description="The file format of the images, GPT image models only. `gif` and `svg` are preview formats. API default: png.",
+            nullable=True,
+        ),
+        "output_compression": FieldInfo(
+            "output_compression",
+            description="The compression level in percent, GPT image models with output_format `jpeg` or `webp` only. API default: 100.",
+            minimum=0.0,
+            maximum=100.0,
+            nullable=True,
+        ),
+        "moderation": FieldInfo(
+            "moderation",
+            description="The content-moderation level, GPT image models only. API default: auto.",
+            nullable=True,
+        ),
+        "background": FieldInfo(
+            "background",
+            description="The background of the images, GPT image models only. `transparent` needs output_format `png` or `webp`. API default: auto.",
+            nullable=True,
+        ),
+        "stream": FieldInfo(
+            "stream",
+            description="Edit in streaming mode; the response is then server-sent events. GPT image models only. API default: false.",
+            nullable=True,
+        ),
+        "partial_images": FieldInfo(
+            "partial_images",
+            description="The number of partial images to stream before the final one, 0 to 3. Streaming only. With 0 the image comes in one event. API default: 0.",
+            minimum=0.0,
+            maximum=3.0,
+            nullable=True,
+        ),
+        "safety_identifier": FieldInfo(
+            "safety_identifier",
+            description="A stable identifier for your end user (for example a hash of their username), to help detect abuse.",
+        ),
+    },
+    nested={
+        ImageRefParamDict: IMAGE_REF_PARAM_DICT_FIELDS,
+        SvgOptionsReasoningDict: SVG_OPTIONS_REASONING_DICT_FIELDS,
+        SvgOptionsDict: SVG_OPTIONS_DICT_FIELDS,
+    },
+    response=ImagesResponse,
+    summary="Creates edited images given one or more source images and a prompt.",
+)
+
+
 class CreateImageParams(TypedDict, total=False):
-    """The optional fields of ``POST /images/generations`` (create_image); None leaves a field out."""
+    """The optional fields of ``POST /images/generations`` (create_image); uploaded files are in the body's TypedDict only; None leaves a field out."""
 
     #: The model to use: dall-e-2, dall-e-3 or a GPT image model, or any other name a compatible server knows. API default: dall-e-2, unless a parameter specific to the GPT image models is used.
     model: ImageModel | str | None
@@ -216,9 +552,87 @@ CREATE_IMAGE = Operation(
         ),
     },
     nested={
+        ImageRefParamDict: IMAGE_REF_PARAM_DICT_FIELDS,
         SvgOptionsReasoningDict: SVG_OPTIONS_REASONING_DICT_FIELDS,
         SvgOptionsDict: SVG_OPTIONS_DICT_FIELDS,
     },
     response=ImagesResponse,
     summary="Creates images given a prompt.",
+)
+
+
+class CreateImageVariationParams(TypedDict, total=False):
+    """The optional fields of ``POST /images/variations`` (create_image_variation); uploaded files are in the body's TypedDict only; None leaves a field out."""
+
+    #: The model: dall-e-2 (the only one that makes variations), or any other name a compatible server knows. API default: dall-e-2.
+    model: ImageModel | str | None
+    #: The number of images to make, 1 to 10. API default: 1.
+    n: int | None
+    #: How dall-e-2 returns images: `url` (valid for 60 minutes) or `b64_json`. Not supported by the GPT image models, which always return base64. API default: url.
+    response_format: ImageResponseFormat | None
+    #: The size of the images: 256x256, 512x512 or 1024x1024. API default: 1024x1024.
+    size: ImageSize | str | None
+    #: A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`, still accepted.
+    user: str | None
+
+
+class CreateImageVariationBody(CreateImageVariationParams):
+    """The whole body of ``POST /images/variations``: its required fields and the optional ones."""
+
+    #: The image to vary. A square PNG under 4 MB.
+    image: File
+
+
+CREATE_IMAGE_VARIATION = Operation(
+    name="create_image_variation",
+    method="POST",
+    path="/images/variations",
+    content_type="multipart/form-data",
+    body=CreateImageVariationRequest,
+    params=CreateImageVariationParams,
+    body_dict=CreateImageVariationBody,
+    required=("image",),
+    fields={
+        "image": FieldInfo(
+            "image",
+            description="The image to vary. A square PNG under 4 MB.",
+            binary=True,
+        ),
+        "model": FieldInfo(
+            "model",
+            description="The model: dall-e-2 (the only one that makes variations), or any other name a compatible server knows. API default: dall-e-2.",
+            min_length=1,
+            pattern="\\S",
+            nullable=True,
+        ),
+        "n": FieldInfo(
+            "n",
+            description="The number of images to make, 1 to 10. API default: 1.",
+            minimum=1.0,
+            maximum=10.0,
+            nullable=True,
+        ),
+        "response_format": FieldInfo(
+            "response_format",
+            description="How dall-e-2 returns images: `url` (valid for 60 minutes) or `b64_json`. Not supported by the GPT image models, which always return base64. API default: url.",
+            nullable=True,
+        ),
+        "size": FieldInfo(
+            "size",
+            description="The size of the images: 256x256, 512x512 or 1024x1024. API default: 1024x1024.",
+            pattern="^(auto|[1-9][0-9]*x[1-9][0-9]*)$",
+            nullable=True,
+        ),
+        "user": FieldInfo(
+            "user",
+            description="A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`, still accepted.",
+        ),
+    },
+    nested={
+        ImageRefParamDict: IMAGE_REF_PARAM_DICT_FIELDS,
+        SvgOptionsReasoningDict: SVG_OPTIONS_REASONING_DICT_FIELDS,
+        SvgOptionsDict: SVG_OPTIONS_DICT_FIELDS,
+    },
+    response=ImagesResponse,
+    summary="Creates variations of an image (dall-e-2).",
 )

@@ -1,0 +1,547 @@
+"""The emulator's ``POST /v1/images/edits`` and ``POST /v1/images/variations``.
+
+Both forms of an edit are read (``multipart/form-data`` uploads with ``image`` or ``image[]`` and ``mask``;
+``application/json`` with ``images`` references by data URL, by a URL this emulator served, or by file id),
+every input is decoded with Pillow, and the request is validated by the SDK's own rules (the public
+`oai_images.rules`, the same `validate` as the facade's, given each input's `ImageInfo`), so the emulator
+refuses exactly what the facade refuses, with the API's error envelope.
+
+The answer is a real image of the requested size and format that is visibly the input: the first image,
+fitted to the size, blended with a pattern drawn from the prompt (variations: from the image's own bytes).
+With a mask (or, for dall-e-2, the image's own transparency) only the pixels where the mask is fully
+transparent change. Everything is a pure function of the inputs, the prompt, the index and the seed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import json
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+import anyio.to_thread
+from oai_images_api.api.images import CREATE_IMAGE_EDIT, CREATE_IMAGE_EDIT_JSON, CREATE_IMAGE_VARIATION
+from PIL import Image, UnidentifiedImageError
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from oai_images import InvalidParameterError
+from oai_images.rules import MODEL_RULES, ImageInfo, field_schemas, resolve_model, validate
+
+from ._draw import draw_image, draw_partial
+from ._store import StoredImage
+
+if TYPE_CHECKING:
+    from oai_images_api.api import Operation
+
+    from ._app import EmulatorState, _Plan
+
+__all__ = ["EDITS_PATH", "VARIATIONS_PATH", "edit_routes"]
+
+EDITS_PATH = "/v1/images/edits"
+VARIATIONS_PATH = "/v1/images/variations"
+# How strongly the drawn pattern shows through the input where the image changes.
+_EDIT_STRENGTH = 0.55
+_VARIATION_STRENGTH = 0.35
+_PILLOW_FORMATS = {"PNG": "png", "JPEG": "jpeg", "MPO": "jpeg", "WEBP": "webp", "GIF": "gif"}
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+_FORMAT_NAMES = frozenset({"PNG", "JPEG", "WebP"})
+
+
+@dataclass
+class _Input:
+    """One decoded input: what the rules check, and the bytes to derive the answer from."""
+
+    info: ImageInfo
+    data: bytes
+
+
+class _BadRequest(Exception):
+    """A request the emulator answers with a 400 (raised while reading it)."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def _describe(data: bytes, name: str) -> ImageInfo:
+    """An input as the rules see it, from Pillow: real format, size, alpha channel."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            fmt = _PILLOW_FORMATS.get(image.format or "", "")
+            alpha = image.mode in _ALPHA_MODES or "transparency" in image.info
+            return ImageInfo(fmt, image.width, image.height, len(data), alpha, name)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return ImageInfo("", 0, 0, len(data), False, name)
+
+
+def _invalid(exc: InvalidParameterError, operation: Operation) -> JSONResponse:
+    """The envelope of a rule violation, coded as the API codes it."""
+    from ._app import _error  # noqa: PLC0415 - _app imports this module when it builds its routes
+
+    known = exc.param in field_schemas(operation) or exc.param in ("image_url", "file_id")
+    if not known or not exc.allowed:  # as for generations: a field the model does not take is unknown to it
+        return _error(
+            400, f"Unknown parameter: '{exc.param}'. {exc.message}", param=exc.param, code="unknown_parameter"
+        )
+    if exc.param in ("image", "mask"):
+        # A format the model does not take is refused by the API as an unsupported file type.
+        unsupported = bool(exc.allowed) and set(exc.allowed) <= _FORMAT_NAMES
+        code = "unsupported_file_mimetype" if unsupported else "invalid_image"
+        return _error(400, exc.message, param=exc.param, code=code)
+    code = "invalid_size" if exc.param == "size" else "invalid_value"
+    return _error(400, exc.message, param=exc.param, code=code)
+
+
+def _typed(operation: Operation, name: str, text: str) -> object:
+    """A multipart field's text as the type the schema gives the field (forms carry only text)."""
+    schema = field_schemas(operation).get(name)
+    if schema is None or "str" in schema.kinds or "enum" in schema.kinds:
+        return text
+    if "bool" in schema.kinds:
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        expected = "a boolean"
+    elif "int" in schema.kinds:
+        try:
+            return int(text)
+        except ValueError:
+            expected = "an integer"
+    else:
+        return text
+    from ._app import _error  # noqa: PLC0415 - see _invalid
+
+    message = f"Invalid type for '{name}': expected {expected}, but got a string instead."
+    raise _BadRequest(_error(400, message, param=name, code="invalid_type"))
+
+
+async def _read_form(
+    request: Request, operation: Operation
+) -> tuple[dict[str, object], list[_Input], _Input | None]:
+    """The fields, images and mask of a multipart request."""
+    from ._app import _error  # noqa: PLC0415 - see _invalid
+
+    try:
+        form = await request.form(max_files=64, max_fields=256)
+    except Exception as exc:  # python-multipart's and Starlette's parse errors have no common base
+        raise _BadRequest(
+            _error(400, f"Could not parse multipart form: {exc}", code="invalid_multipart")
+        ) from exc
+    fields: dict[str, object] = {}
+    images: list[_Input] = []
+    mask: _Input | None = None
+    many = False
+    try:
+        for key, value in form.multi_items():
+            name = key[:-2] if key.endswith("[]") else key
+            if isinstance(value, UploadFile):
+                data = await value.read()
+                item = _Input(await anyio.to_thread.run_sync(_describe, data, value.filename or name), data)
+                if name == "image":
+                    images.append(item)
+                    many = many or key.endswith("[]")
+                elif name == "mask":
+                    mask = item
+                else:
+                    fields[name] = value.filename or name  # a file where text belongs: validate names it
+            else:
+                fields[name] = _typed(operation, name, value)
+    finally:
+        await form.close()  # its spooled temporary files
+    if images:
+        fields["image"] = [item.info for item in images] if many or len(images) > 1 else images[0].info
+    if mask is not None:
+        fields["mask"] = mask.info
+    return fields, images, mask
+
+
+def _data_url(url: str, where: str) -> bytes:
+    from ._app import _error  # noqa: PLC0415 - see _invalid
+
+    header, _, payload = url.partition(",")
+    if not header.startswith("data:image/") or not header.endswith(";base64"):
+        message = f"Invalid data URL in {where}: expected data:image/<format>;base64,<data>."
+        raise _BadRequest(_error(400, message, param=where, code="invalid_image_url"))
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        message = f"Invalid base64 data in {where}."
+        raise _BadRequest(_error(400, message, param=where, code="invalid_image_url")) from exc
+
+
+def _resolve_reference(state: EmulatorState, reference: object, where: str) -> _Input:
+    """The bytes of an ImageRefParam: a data URL, or a URL this emulator served; file ids are unknown."""
+    from ._app import FILES_PATH, _error  # noqa: PLC0415 - see _invalid
+
+    if (
+        not isinstance(reference, dict)
+        or len(reference) != 1
+        or not ({"image_url", "file_id"} & reference.keys())
+    ):
+        message = f"Invalid {where}: provide exactly one of 'image_url' or 'file_id'."
+        raise _BadRequest(_error(400, message, param=where, code="invalid_value"))
+    if "file_id" in reference:
+        message = f"No such File object: {reference['file_id']!s} (the emulator holds no uploaded files)."
+        raise _BadRequest(_error(400, message, param=f"{where}.file_id", code="file_not_found"))
+    url = reference["image_url"]
+    if not isinstance(url, str):
+        raise _BadRequest(
+            _error(400, f"Invalid {where}.image_url.", param=f"{where}.image_url", code="invalid_type")
+        )
+    if url.startswith("data:"):
+        data = _data_url(url, f"{where}.image_url")
+        return _Input(_describe(data, f"{where}.image_url"), data)
+    marker = FILES_PATH + "/"
+    if marker in url:
+        entry = state.store.get(url.rsplit(marker, 1)[1])
+        if isinstance(entry, StoredImage):
+            return _Input(_describe(entry.content, url), entry.content)
+    message = (
+        f"Could not download the image at {url!r}: the emulator runs offline and reads only data: URLs and "
+        "the URLs it served."
+    )
+    raise _BadRequest(_error(400, message, param=f"{where}.image_url", code="invalid_image_url"))
+
+
+def _read_json(body: bytes) -> dict[str, object]:
+    """The fields of a JSON edit (an explicit null reads as "use the default", as for generations)."""
+    from ._app import _error  # noqa: PLC0415 - see _invalid
+
+    try:
+        decoded = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        message = "We could not parse the JSON body of your request. The OpenAI API expects a JSON payload."
+        raise _BadRequest(_error(400, message, code="invalid_json")) from exc
+    if not isinstance(decoded, dict):
+        raise _BadRequest(_error(400, "The request body must be a JSON object.", code="invalid_type"))
+    return {name: value for name, value in decoded.items() if value is not None}
+
+
+def _resolve_references(
+    state: EmulatorState, fields: dict[str, object]
+) -> tuple[list[_Input], _Input | None]:
+    """The images and mask a JSON edit references, read and decoded."""
+    from ._app import _error  # noqa: PLC0415 - see _invalid
+
+    references = fields.get("images")
+    if not isinstance(references, list) or not references or len(references) > 16:
+        got = len(references) if isinstance(references, list) else type(references).__name__
+        message = f"Invalid 'images': expected 1 to 16 image references, got {got}."
+        raise _BadRequest(_error(400, message, param="images", code="invalid_value"))
+    images = [_resolve_reference(state, item, f"images[{i}]") for i, item in enumerate(references)]
+    mask = _resolve_reference(state, fields["mask"], "mask") if "mask" in fields else None
+    return images, mask
+
+
+def _fit(image: Image.Image, width: int, height: int) -> Image.Image:
+    """Scale and centre-crop to exactly ``width`` x ``height`` (the input fills the output)."""
+    scale = max(width / image.width, height / image.height)
+    resized = image.resize((max(width, round(image.width * scale)), max(height, round(image.height * scale))))
+    left, top = (resized.width - width) // 2, (resized.height - height) // 2
+    return resized.crop((left, top, left + width, top + height))
+
+
+def derive_image(
+    source: bytes,
+    mask: bytes | None,
+    *,
+    prompt: str,
+    index: int,
+    seed: int,
+    width: int,
+    height: int,
+    output_format: str,
+    transparent: bool,
+    compression: int | None,
+    strength: float,
+    use_own_alpha: bool,
+) -> bytes:
+    """The edited image: ``source`` fitted to the size, blended with a pattern drawn from the prompt where
+    the mask (else, with ``use_own_alpha``, the source itself) is fully transparent; everywhere without a
+    mask. Deterministic in all its arguments."""  # noqa: D205, D209 - one sentence over three lines
+    digest = hashlib.sha256(source + (mask or b"")).hexdigest()[:16]
+    pattern_bytes = draw_image(
+        f"{prompt}\x00{digest}", index=index, seed=seed, width=width, height=height, output_format="png"
+    )
+    with Image.open(io.BytesIO(source)) as opened:
+        base = _fit(opened.convert("RGBA"), width, height)
+    with Image.open(io.BytesIO(pattern_bytes)) as opened:
+        pattern = opened.convert("RGBA")
+    edited = Image.blend(base, pattern, strength)
+    region: Image.Image | None = None
+    if mask is not None:
+        with Image.open(io.BytesIO(mask)) as opened:
+            region = _fit(opened.convert("RGBA"), width, height).getchannel("A")
+    elif use_own_alpha:
+        region = base.getchannel("A")
+    if region is not None:
+        # Only fully transparent pixels (alpha 0) are edited; everything else is kept as it was.
+        keep = region.point(lambda alpha: 255 if alpha > 0 else 0)
+        edited = Image.composite(base, edited, keep)
+    if output_format == "jpeg" or not transparent:
+        edited = edited.convert("RGB")
+    buffer = io.BytesIO()
+    quality = 90 if compression is None else max(1, min(compression, 100))
+    if output_format == "jpeg":
+        edited.save(buffer, "JPEG", quality=quality)
+    elif output_format == "webp":
+        edited.save(buffer, "WEBP", quality=quality)
+    elif output_format == "gif":  # preview format: the edit, then the input, as a two-frame animation
+        frames = [edited.convert("RGB"), base.convert("RGB")]
+        frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=500, loop=0)
+    elif output_format == "svg":  # preview format: an SVG document of the size holding the edit
+        edited.save(buffer, "PNG")
+        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        return (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">'
+            f'<image width="{width}" height="{height}" href="data:image/png;base64,{data}"/></svg>\n'
+        ).encode()
+    else:
+        edited.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _auto_size(first: ImageInfo) -> tuple[int, int]:
+    """The size ``auto`` gives for an edit: the standard size closest to the input's shape."""
+    if first.width >= first.height * 1.25:
+        return 1536, 1024
+    if first.height >= first.width * 1.25:
+        return 1024, 1536
+    return 1024, 1024
+
+
+def edit_routes(state: EmulatorState) -> list[Route]:
+    """The routes of edits and variations, over one emulator's state."""
+    routes = _EditRoutes(state)
+    return [
+        Route(EDITS_PATH, routes.edits, methods=["POST"]),
+        Route(VARIATIONS_PATH, routes.variations, methods=["POST"]),
+    ]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One request to answer: its operation, checked fields, decoded inputs and what to draw."""
+
+    operation: Operation
+    fields: dict[str, object]
+    images: list[_Input]
+    mask: _Input | None
+    plan: _Plan
+    strength: float
+    own_alpha: bool
+
+
+class _EditRoutes:
+    """The handlers of edits and variations over one emulator's state."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+
+    async def edits(self, request: Request) -> Response:
+        """``POST /v1/images/edits``: multipart uploads or JSON references."""
+        from ._app import _check_auth  # noqa: PLC0415 - see _invalid
+
+        denied = _check_auth(request)
+        if denied is not None:
+            return denied
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        try:
+            if media == "multipart/form-data":
+                fields, images, mask = await _read_form(request, CREATE_IMAGE_EDIT)
+                job = self._job(CREATE_IMAGE_EDIT, fields, images, mask)
+            elif media == "application/json":
+                job = self._json_job(_read_json(await request.body()))
+            else:
+                return _unsupported_media(media, "multipart/form-data or application/json")
+        except _BadRequest as bad:
+            return bad.response
+        return await self._answer(request, job)
+
+    async def variations(self, request: Request) -> Response:
+        """``POST /v1/images/variations``: one multipart upload."""
+        from ._app import _check_auth  # noqa: PLC0415 - see _invalid
+
+        denied = _check_auth(request)
+        if denied is not None:
+            return denied
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "multipart/form-data":
+            return _unsupported_media(media, "multipart/form-data")
+        try:
+            fields, images, _ = await _read_form(request, CREATE_IMAGE_VARIATION)
+            job = self._job(CREATE_IMAGE_VARIATION, fields, images, None)
+        except _BadRequest as bad:
+            return bad.response
+        return await self._answer(request, job)
+
+    def _json_job(self, fields: dict[str, object]) -> _Job:
+        """Check a JSON edit's body, then read its references and check them by the model's input rules,
+        as uploads."""  # noqa: D205, D209 - one sentence over two lines
+        _validate(CREATE_IMAGE_EDIT_JSON, fields)
+        images, mask = _resolve_references(self.state, fields)
+        as_uploads: dict[str, object] = {
+            name: value
+            for name, value in fields.items()
+            if name in field_schemas(CREATE_IMAGE_EDIT) and name not in ("image", "mask")
+        }
+        as_uploads["image"] = [item.info for item in images]
+        if mask is not None:
+            as_uploads["mask"] = mask.info
+        _validate(CREATE_IMAGE_EDIT, as_uploads)
+        return self._job(CREATE_IMAGE_EDIT_JSON, fields, images, mask, checked=True)
+
+    def _job(
+        self,
+        operation: Operation,
+        fields: dict[str, object],
+        images: list[_Input],
+        mask: _Input | None,
+        *,
+        checked: bool = False,
+    ) -> _Job:
+        """Validate (unless done) and plan the answer."""
+        from ._app import _error, _plan  # noqa: PLC0415 - see _invalid
+
+        if not checked:
+            _validate(operation, fields)
+        model = resolve_model(fields, operation)
+        if model is None:
+            known = ", ".join(f"'{name}'" for name in MODEL_RULES)
+            message = f"Invalid value for 'model': '{fields['model']}'. Supported values are: {known}."
+            raise _BadRequest(_error(400, message, param="model", code="invalid_value"))
+        if not images:  # only with a model the rules do not know, which is refused above
+            raise _BadRequest(_error(400, "An input image is required.", param="image", code="invalid_value"))
+        plan_fields: dict[str, Any] = {"prompt": "", **fields, "model": model}
+        rules = MODEL_RULES[model]
+        if str(plan_fields.get("size", "auto")) == "auto" and rules.family == "gpt-image":
+            plan_fields["size"] = "{}x{}".format(*_auto_size(images[0].info))
+        variation = operation is CREATE_IMAGE_VARIATION
+        return _Job(
+            operation,
+            fields,
+            images,
+            mask,
+            _plan(plan_fields, model),
+            _VARIATION_STRENGTH if variation else _EDIT_STRENGTH,
+            not variation and rules.inputs is not None and rules.inputs.alpha_without_mask,
+        )
+
+    async def _derive(self, job: _Job, index: int) -> bytes:
+        plan = job.plan
+        fmt = plan.output_format
+        mask = job.mask.data if job.mask is not None else None
+        return await anyio.to_thread.run_sync(
+            lambda: derive_image(
+                job.images[0].data,
+                mask,
+                prompt=plan.prompt,
+                index=index,
+                seed=self.state.config.seed,
+                width=plan.width,
+                height=plan.height,
+                output_format=fmt,
+                transparent=plan.transparent,
+                compression=plan.compression,
+                strength=job.strength,
+                use_own_alpha=job.own_alpha,
+            )
+        )
+
+    async def _answer(self, request: Request, job: _Job) -> Response:
+        from ._app import FILES_PATH, _usage  # noqa: PLC0415 - see _invalid
+
+        plan = job.plan
+        if plan.stream:
+            return StreamingResponse(
+                self._events(job), media_type="text/event-stream", headers={"cache-control": "no-cache"}
+            )
+        outputs = [await self._derive(job, index) for index in range(plan.n)]
+        created = int(time.time())
+        if not plan.gpt:
+            data = []
+            for content in outputs:
+                if plan.response_format == "b64_json":
+                    data.append({"b64_json": base64.b64encode(content).decode("ascii")})
+                    continue
+                lifetime = self.state.config.url_lifetime
+                name = self.state.store.put(
+                    content, media_type="image/png", extension="png", lifetime=lifetime
+                )
+                data.append({"url": f"{str(request.base_url).rstrip('/')}{FILES_PATH}/{name}"})
+            return JSONResponse({"created": created, "data": data})
+        usage = _usage(plan.prompt, plan.width, plan.height, plan.quality, plan.n)
+        _add_image_tokens(usage, job.images)
+        body: dict[str, Any] = {
+            "created": created,
+            "data": [{"b64_json": base64.b64encode(content).decode("ascii")} for content in outputs],
+            "background": plan.background,
+            "output_format": plan.output_format,
+            "quality": plan.quality,
+            "size": f"{plan.width}x{plan.height}",
+            "usage": usage,
+        }
+        return JSONResponse(body)
+
+    async def _events(self, job: _Job) -> AsyncIterator[str]:
+        from ._app import _sse, _usage  # noqa: PLC0415 - see _invalid
+
+        plan = job.plan
+        common = {
+            "size": f"{plan.width}x{plan.height}",
+            "quality": plan.quality,
+            "background": plan.background,
+            "output_format": plan.output_format,
+        }
+        fmt = cast("Any", plan.output_format)  # draw_partial takes every format the plan may hold
+        for index in range(plan.n):
+            final = await self._derive(job, index)
+            for step in range(plan.partial_images):
+                partial = await anyio.to_thread.run_sync(draw_partial, final, step, plan.partial_images, fmt)
+                event = {
+                    "type": "image_edit.partial_image",
+                    "b64_json": base64.b64encode(partial).decode("ascii"),
+                    "created_at": int(time.time()),
+                    **common,
+                    "partial_image_index": step,
+                }
+                yield _sse(event)
+            usage = _usage(plan.prompt, plan.width, plan.height, plan.quality, 1)
+            _add_image_tokens(usage, job.images)
+            completed = {
+                "type": "image_edit.completed",
+                "b64_json": base64.b64encode(final).decode("ascii"),
+                "created_at": int(time.time()),
+                **common,
+                "usage": usage,
+            }
+            yield _sse(completed)
+
+
+def _validate(operation: Operation, fields: dict[str, object]) -> None:
+    """The SDK's own validation; a violation becomes the API's 400."""
+    try:
+        validate(operation, fields)
+    except InvalidParameterError as exc:
+        raise _BadRequest(_invalid(exc, operation)) from exc
+
+
+def _unsupported_media(media: str, expected: str) -> Response:
+    from ._app import _error  # noqa: PLC0415 - see _invalid
+
+    message = f"Invalid Content-Type header ({media or 'none'}), expected {expected}."
+    return _error(400, message, code="invalid_content_type")
+
+
+def _add_image_tokens(usage: dict[str, Any], images: Sequence[_Input]) -> None:
+    """Input images are billed as input tokens: here one per 4096 pixels of each input (a rough scale)."""
+    image_tokens = sum(max(1, item.info.width * item.info.height // 4096) for item in images)
+    usage["input_tokens"] += image_tokens
+    usage["input_tokens_details"]["image_tokens"] = image_tokens
+    usage["total_tokens"] += image_tokens
