@@ -36,6 +36,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from . import rules, types
     from ._client import AsyncImagesClient, ImagesClient, generate
+    from ._limits import RateLimit
     from ._results import CompletedImageEvent, GeneratedImage, ImageResult, PartialImageEvent
 
 # The clients and results load httpx and the generated models: imported at first use, so that
@@ -48,6 +49,7 @@ _LAZY = {
     "GeneratedImage": "._results",
     "ImageResult": "._results",
     "PartialImageEvent": "._results",
+    "RateLimit": "._limits",
 }
 # Public modules, loaded at first use too: `oai_images.rules` loads the rules table, `oai_images.types` the
 # generated types.
@@ -73,6 +75,7 @@ __all__ = [
     "OAIImagesError",
     "PartialImageEvent",
     "PermissionDeniedError",
+    "RateLimit",
     "RateLimitError",
     "UnprocessableEntityError",
     "__version__",

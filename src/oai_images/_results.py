@@ -19,6 +19,7 @@ from oai_images_api.types import Unset
 
 from ._errors import OAIImagesError
 from ._files import open_in_default_viewer, write_image
+from ._limits import RateLimit
 
 __all__ = ["CompletedImageEvent", "GeneratedImage", "ImageResult", "PartialImageEvent"]
 
@@ -222,6 +223,7 @@ class ImageResult:
         request_id: The ``x-request-id`` of the answer, for support requests.
         model: The model named in the request, if one was.
         response: The whole answer as the generated model, with fields this class does not copy.
+        rate_limit: The rate limits the server reported with the answer (``x-ratelimit-*``), if any.
     """
 
     created: int
@@ -234,6 +236,7 @@ class ImageResult:
     request_id: str | None = None
     model: str | None = None
     response: ImagesResponse | None = field(default=None, repr=False, compare=False)
+    rate_limit: RateLimit | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_response(
@@ -244,6 +247,7 @@ class ImageResult:
         model: str | None = None,
         download: Download | None = None,
         adownload: AsyncDownload | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> ImageResult:
         """Build a result from the generated response model; ``download``/``adownload`` fetch URLs."""
         # The generated models do not check types: a value of the wrong type from a server is dropped here
@@ -270,6 +274,7 @@ class ImageResult:
             request_id=request_id,
             model=model,
             response=response,
+            rate_limit=rate_limit,
         )
 
 

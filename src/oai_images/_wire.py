@@ -22,6 +22,7 @@ from oai_images_api.models import (
 )
 
 from ._errors import APIResponseValidationError, APIStatusError, InvalidParameterError, status_error_class
+from ._limits import parse_rate_limit
 from ._redact import redact, redact_json
 
 if TYPE_CHECKING:
@@ -136,7 +137,9 @@ def status_error(
         server_message = _describe(response, text)
     if message is not None:
         server_message = f"{message} (the server said: {server_message})"
-    return _typed_error(response, server_message, envelope, body)
+    error = _typed_error(response, server_message, envelope, body)
+    error.rate_limit = parse_rate_limit(response.headers)
+    return error
 
 
 def _typed_error(

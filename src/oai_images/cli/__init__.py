@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import click
 
+from .batch import batch
 from .generate import generate
+from .history import history
 from .serve import serve
 
 __all__ = ["main"]
@@ -25,5 +27,7 @@ def main() -> None:
     """
 
 
+main.add_command(batch)
 main.add_command(generate)
+main.add_command(history)
 main.add_command(serve)

@@ -16,6 +16,7 @@ from .._errors import OAIImagesError
 from ._common import client_options, make_client, read_prompt, translated_errors
 from ._fields import FieldsCommand, field_values
 from ._output import Names, Outcome, listed_on_failure, report, say, spinner, total_usage
+from .history import no_history_option, record_generation
 
 if TYPE_CHECKING:
     from .. import ImagesClient
@@ -99,6 +100,7 @@ class _GenerateCommand(FieldsCommand):
     help="The folder images are saved in.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the paths.")
+@no_history_option
 @client_options
 def generate(
     prompt: str | None,
@@ -141,6 +143,15 @@ def generate(
             raise OAIImagesError(f"the server answered without an image (request id {outcome.request_id})")
     model = _applied_model({**fields, "stream": True} if streaming else fields)
     report(outcome, paths, names.partials, model=model, as_json=as_json, show=show)
+    record_generation(
+        "generate",
+        {"prompt": prompt, **fields},
+        model=model,
+        request_id=outcome.request_id,
+        usage=outcome.usage,
+        paths=paths,
+        revised_prompts=[i.revised_prompt for i in outcome.images],
+    )
 
 
 def _answered(

@@ -38,6 +38,7 @@ from oai_images.rules import MODEL_RULES, effective_fields, known_fields, parse_
 
 from ._config import EmulatorConfig, FaultSpec, parse_fault, parse_latency
 from ._draw import DrawnImages, ImageFormat, draw_image, draw_partial
+from ._ratelimit import RateLimits
 from ._store import EXPIRED, ImageStore, StoredImage
 
 __all__ = [
@@ -109,11 +110,13 @@ class EmulatorState:
         self.fault_counts: dict[FaultSpec, int] = {}
         self.rng = random.Random(config.seed)  # noqa: S311 (latency jitter, not cryptography)
         self.drawn = DrawnImages()
+        self.rate_limits = RateLimits()
 
     def reset(self) -> None:
         """Forget the recorded requests and the fault counters (stored images stay)."""
         self.requests.clear()
         self.fault_counts.clear()
+        self.rate_limits.reset()
 
 
 def _new_request_id() -> str:
@@ -184,7 +187,9 @@ class EmulatorApp:
         self.app = app
         self.state = state
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(  # noqa: PLR0912, PLR0915 - the ASGI entry: every step in request order, readable as one
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -217,6 +222,12 @@ class EmulatorApp:
             return await receive()
 
         config = self.state.config
+        verdict = self.state.rate_limits.take(config.rate_limit_rpm, config.rate_limit_burst)
+        if verdict is not None:
+            send_with_id = verdict.with_headers(send_with_id)  # type: ignore[assignment]  # same signature
+            if not verdict.allowed:
+                await verdict.refusal()(scope, replay, send_with_id)
+                return
         try:
             latency = parse_latency(headers[LATENCY_HEADER]) if LATENCY_HEADER in headers else config.latency
             fault = parse_fault(headers[FAULT_HEADER]) if FAULT_HEADER in headers else config.fault
