@@ -87,7 +87,7 @@ class Pacer:
         if self.in_flight >= (self.concurrency if self._answered else 1):
             return None
         allowance = self.allowance(now)
-        if allowance is None or allowance >= _NEEDED:
+        if allowance is None or allowance >= _NEEDED - 1e-6:  # (rounding must not make a wait of 1e-16 s)
             return 0.0
         if not self._rate:
             return None if self.in_flight else DEFAULT_PAUSE
