@@ -215,3 +215,35 @@ async def test_generate_many_reports_failed_lines_and_skips_them_later(
     retried = await _many(facade, server, ["a fox"], tmp_path, retry_failed=True)
     assert retried.done == 1
     assert _images(tmp_path) == ["00001-a-fox.png"]
+
+
+async def test_generate_many_refuses_a_folder_another_run_uses(
+    facade: Facade, server: EmulatorServer, tmp_path: Path
+) -> None:
+    """Two runs into one folder would pay twice for the same lines: the second stops before sending."""
+    from oai_images import OAIImagesError
+    from oai_images.bulk import Journal
+
+    running = Journal(tmp_path)
+    try:
+        with pytest.raises(OAIImagesError, match="another oai-images run"):
+            await _many(facade, server, ["a fox"], tmp_path)
+    finally:
+        running.close()
+    assert len(server.state.requests) == 0
+    assert (await _many(facade, server, ["a fox"], tmp_path)).done == 1
+
+
+async def test_generate_many_sweeps_stale_partial_files(
+    facade: Facade, server: EmulatorServer, tmp_path: Path
+) -> None:
+    """A write cut short by kill -9 leaves a hidden file: the next run removes it; a fresh one stays."""
+    import os
+
+    stale, fresh = tmp_path / ".oai-images-0123456789ab.part", tmp_path / ".oai-images-ba9876543210.part"
+    stale.write_bytes(b"half an image")
+    fresh.write_bytes(b"another run's write")
+    os.utime(stale, (0, 0))
+    await _many(facade, server, ["a fox"], tmp_path)
+    assert not stale.exists()
+    assert fresh.exists()

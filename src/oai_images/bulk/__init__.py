@@ -19,6 +19,7 @@ from ._events import (
     LineSaved,
     LineSkipped,
     RunStarted,
+    RunStopping,
 )
 from ._input import BulkRequest, InvalidLineError, read_requests
 from ._journal import JOURNAL_NAME, Journal
@@ -39,6 +40,7 @@ __all__ = [
     "LineSkipped",
     "Pacer",
     "RunStarted",
+    "RunStopping",
     "load",
     "read_requests",
     "run_bulk",

@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +36,7 @@ from ._events import (
     LineSaved,
     LineSkipped,
     RunStarted,
+    RunStopping,
 )
 from ._input import BulkRequest, canonical, from_iterable, prepare, read_requests
 from ._journal import Journal
@@ -171,21 +173,23 @@ class _Run:
                 self.queue.append(_Line(request))
         self.emit(RunStarted(self.progress(), len(self.queue), self.journal.path))
 
-    async def run(self, stop: anyio.Event) -> BulkSummary:
+    async def run(self, stop: anyio.Event, abandon: anyio.Event) -> BulkSummary:
         try:
             self.plan()
             async with anyio.create_task_group() as group:
 
-                async def watch() -> None:
-                    await stop.wait()
+                async def watch(event: anyio.Event) -> None:
+                    await event.wait()
                     self.stopping = True
                     self.poke()
 
-                group.start_soon(watch)
+                group.start_soon(watch, stop)
+                group.start_soon(watch, abandon)
                 await self.schedule(group)
-                if self.stopping:
+                if self.stopping and self.active and not abandon.is_set():
+                    self.emit(RunStopping(self.progress(), self.grace))
                     with anyio.move_on_after(self.grace):
-                        while self.active:
+                        while self.active and not abandon.is_set():
                             await self.nap(None)
                 group.cancel_scope.cancel()
         finally:
@@ -340,6 +344,7 @@ async def run_bulk(
     retry_failed: bool = False,
     on_event: Callable[[BulkEvent], None] | None = None,
     stop: anyio.Event | None = None,
+    abandon: anyio.Event | None = None,
     grace: float = 30.0,
 ) -> BulkSummary:
     """Run checked requests with an async client; see `ImagesClient.generate_many`.
@@ -353,6 +358,8 @@ async def run_bulk(
         on_event: Called with each progress event.
         grace: Seconds the requests in flight get to land after a stop.
         stop: Set it to stop sending; the requests in flight get ``grace`` seconds to land.
+        abandon: Set it to stop without waiting for the requests in flight (they stay unfinished in the
+            journal, and the next run sends them again).
     """
     if concurrency < 1:
         raise ValueError("concurrency must be 1 or more")
@@ -365,7 +372,7 @@ async def run_bulk(
         on_event=on_event,
         grace=grace,
     )
-    return await run.run(stop if stop is not None else anyio.Event())
+    return await run.run(stop or anyio.Event(), abandon or anyio.Event())
 
 
 def run_bulk_sync(
@@ -382,14 +389,13 @@ def run_bulk_sync(
 
     The loop runs in its own thread, so a caller with an event loop running (a notebook) is not blocked
     from below. Ctrl-C stops the sending, lets the requests in flight land for ``grace`` seconds, then
-    raises `BulkInterrupted` (a ``KeyboardInterrupt``) carrying the summary.
+    raises `BulkInterrupted` (a ``KeyboardInterrupt``) carrying the summary; Ctrl-C again stops at once.
     """
     twin = client._async_twin()
-    loop_box: list[tuple[asyncio.AbstractEventLoop, anyio.Event]] = []
+    signals = _Signals()
 
     async def main() -> BulkSummary:
-        stop = anyio.Event()
-        loop_box.append((asyncio.get_running_loop(), stop))
+        stop, abandon = signals.bind(asyncio.get_running_loop())
         try:
             return await run_bulk(
                 twin,
@@ -399,19 +405,49 @@ def run_bulk_sync(
                 retry_failed=retry_failed,
                 on_event=on_event,
                 stop=stop,
+                abandon=abandon,
                 grace=grace,
             )
         finally:
             await twin.aclose()
 
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="oai-images-bulk") as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="oai-images-bulk")
+    try:
         future = pool.submit(anyio.run, main)
         try:
             return future.result()
         except KeyboardInterrupt:
-            if loop_box:
-                loop, stop = loop_box[0]
-                with contextlib.suppress(RuntimeError):  # the loop has already finished
-                    loop.call_soon_threadsafe(stop.set)
-            summary = future.result()
+            signals.fire(future, "stop")
+            try:
+                summary = future.result()
+            except KeyboardInterrupt:  # Ctrl-C again: do not wait for the requests in flight
+                signals.fire(future, "abandon")
+                summary = future.result()
             raise BulkInterrupted(summary) from None
+    finally:
+        pool.shutdown(wait=False)
+
+
+class _Signals:
+    """The stop and abandon events of a run on a loop in another thread, set from the caller's thread."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.events: dict[str, anyio.Event] = {}
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> tuple[anyio.Event, anyio.Event]:
+        """Called on the run's loop, where the events must be created; returns (stop, abandon)."""
+        self.events = {"stop": anyio.Event(), "abandon": anyio.Event()}
+        self.loop = loop
+        self.ready.set()
+        return self.events["stop"], self.events["abandon"]
+
+    def fire(self, future: concurrent.futures.Future[BulkSummary], name: str) -> None:
+        """Set the event ``name`` on the run's loop, as soon as the loop is there (unless the run ended)."""
+        while not self.ready.wait(0.05):
+            if future.done():
+                return
+        assert self.loop is not None
+        with contextlib.suppress(RuntimeError):  # the loop has already finished
+            self.loop.call_soon_threadsafe(self.events[name].set)

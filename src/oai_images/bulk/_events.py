@@ -21,6 +21,7 @@ __all__ = [
     "LineSaved",
     "LineSkipped",
     "RunStarted",
+    "RunStopping",
 ]
 
 
@@ -122,7 +123,15 @@ class LineFailed:
     progress: BulkProgress
 
 
-BulkEvent = RunStarted | LineSkipped | LineSaved | LineRetrying | LineFailed
+@dataclass(frozen=True)
+class RunStopping:
+    """The run was told to stop: nothing more is sent; the requests in flight get ``grace`` seconds."""
+
+    progress: BulkProgress
+    grace: float
+
+
+BulkEvent = RunStarted | LineSkipped | LineSaved | LineRetrying | LineFailed | RunStopping
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,26 @@ the row says so) or it is re-sent by the next run, and only the requests that we
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-__all__ = ["JOURNAL_NAME", "Journal", "JournalEntry"]
+from .._errors import OAIImagesError
+
+__all__ = ["JOURNAL_NAME", "LOCK_NAME", "Journal", "JournalEntry"]
 
 JOURNAL_NAME = ".oai-images.sqlite"
+#: Held while a run uses the folder: two runs into one folder would send the same lines twice. The
+#: operating system releases it when the process ends, however it ends.
+LOCK_NAME = ".oai-images.lock"
+#: A temporary file of an atomic write older than this was left by a killed process (a write takes far less).
+_STALE_PART_SECONDS = 60.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS lines (
     key TEXT PRIMARY KEY,          -- sha256 of the canonical JSON of the fields sent (and the copy number)
@@ -37,6 +46,38 @@ CREATE TABLE IF NOT EXISTS lines (
     updated REAL NOT NULL
 )
 """
+
+
+def _lock(path: Path) -> IO[bytes]:
+    """Open and lock ``path`` for this process, without waiting.
+
+    Raises:
+        OAIImagesError: Another run holds the lock.
+    """
+    file = path.open("a+b")
+    try:
+        if sys.platform == "win32":
+            import msvcrt  # noqa: PLC0415 - the Windows way to lock a file
+
+            msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl  # noqa: PLC0415 - the POSIX way to lock a file
+
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        file.close()
+        message = f"another oai-images run is using {path.parent}; let it finish (or stop it) first"
+        raise OAIImagesError(message) from None
+    return file
+
+
+def _sweep(folder: Path) -> None:
+    """Remove the temporary files of atomic writes that a killed run left behind (they are hidden)."""
+    now = time.time()
+    for part in folder.glob(".oai-images-*.part"):
+        with contextlib.suppress(OSError):
+            if now - part.stat().st_mtime > _STALE_PART_SECONDS:
+                part.unlink()
 
 
 @dataclass(frozen=True)
@@ -59,6 +100,8 @@ class Journal:
 
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock(folder / LOCK_NAME)
+        _sweep(folder)
         self.path = folder / JOURNAL_NAME
         # Autocommit: every statement is its own transaction, committed (and, in WAL mode, safe from a
         # crash of this process) when it returns.
@@ -68,8 +111,9 @@ class Journal:
         self._db.execute(_SCHEMA)
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the database and let another run use the folder."""
         self._db.close()
+        self._lock.close()  # closing the file releases its lock
 
     def entries(self, keys: Sequence[str]) -> dict[str, JournalEntry]:
         """The entries of these lines that the journal holds, by key."""

@@ -22,7 +22,7 @@ from ._common import Failure, Interrupted, client_options, make_client, translat
 from .history import History, history_enabled, no_history_option, record_generation
 
 if TYPE_CHECKING:
-    from ..bulk import BulkEvent, BulkSummary
+    from ..bulk import BulkEvent, BulkSummary, RunStopping
 
 __all__ = ["batch"]
 
@@ -214,7 +214,7 @@ def _renderer(*, as_json: bool) -> Iterator[Callable[[BulkEvent], None]]:
 
 def _plain_event(event: BulkEvent) -> None:
     """One line per saved image on stdout; skips, retries and failures on stderr."""
-    from ..bulk import LineFailed, LineRetrying, LineSaved, LineSkipped, RunStarted  # noqa: PLC0415
+    from ..bulk import LineFailed, LineRetrying, LineSaved, LineSkipped, RunStarted, RunStopping  # noqa: PLC0415
 
     if isinstance(event, LineSaved):
         for path in event.paths:
@@ -235,8 +235,18 @@ def _plain_event(event: BulkEvent) -> None:
         click.echo(
             f"{progress.total} lines: {progress.skipped} already done, {event.pending} to send", err=True
         )
+    elif isinstance(event, RunStopping):
+        click.echo(_stopping(event), err=True)
     elif isinstance(event, LineSkipped) and event.state == "failed":
         click.echo(f"line {event.request.number} failed before, skipped: {event.error}", err=True)
+
+
+def _stopping(event: RunStopping) -> str:
+    in_flight = event.progress.in_flight
+    return (
+        f"stopping: nothing more is sent; waiting up to {event.grace:.0f} s for {in_flight} request(s) in "
+        "flight to land and be saved (Ctrl-C again to leave them for the next run)"
+    )
 
 
 def _json_event(event: BulkEvent) -> None:
@@ -294,7 +304,7 @@ class _ProgressBar:
         self.progress.__exit__(None, None, None)
 
     def render(self, event: BulkEvent) -> None:
-        from ..bulk import LineFailed, LineSaved  # noqa: PLC0415
+        from ..bulk import LineFailed, LineSaved, RunStopping  # noqa: PLC0415
 
         progress = event.progress
         self.progress.update(
@@ -306,7 +316,9 @@ class _ProgressBar:
             concurrency=progress.concurrency,
             tokens=progress.tokens,
         )
-        if isinstance(event, LineFailed):
+        if isinstance(event, RunStopping):
+            self.progress.console.print(_stopping(event), markup=False, highlight=False)
+        elif isinstance(event, LineFailed):
             self.progress.console.print(
                 f"line {event.request.number} failed: {event.error}", markup=False, highlight=False
             )
