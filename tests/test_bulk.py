@@ -247,3 +247,15 @@ async def test_generate_many_sweeps_stale_partial_files(
     await _many(facade, server, ["a fox"], tmp_path)
     assert not stale.exists()
     assert fresh.exists()
+
+
+async def test_generate_many_never_replaces_another_lines_image(
+    facade: Facade, server: EmulatorServer, tmp_path: Path
+) -> None:
+    """A changed line whose name is taken by the old line's image gets a -v2 name; both images stay."""
+    await _many(facade, server, [{"prompt": "a fox", **FIELDS}], tmp_path)
+    before = (tmp_path / "00001-a-fox.png").read_bytes()
+    summary = await _many(facade, server, [{"prompt": "a fox", **FIELDS, "size": "512x512"}], tmp_path)
+    assert summary.done == 1
+    assert _images(tmp_path) == ["00001-a-fox-v2.png", "00001-a-fox.png"]
+    assert (tmp_path / "00001-a-fox.png").read_bytes() == before

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._errors import APIConnectionError, APIStatusError, OAIImagesError, RateLimitError
-from .._files import slug, write_image
+from .._files import image_extension, slug, write_image
 from .._retries import retry_delay
 from ._events import (
     BulkEvent,
@@ -281,6 +281,17 @@ class _Run:
         self.emit(LineFailed(line.request, error, self.progress()))
         self.poke()
 
+    def free_name(self, request: BulkRequest, name: str, data: bytes) -> str:
+        """``name``, or ``name-v2``, ``-v3``, ... when another line's saved image has it (an earlier line of
+        the same number or id and prompt, with other fields): a paid image is never replaced."""  # noqa: D205, D209 - one sentence
+        extension = image_extension(data)
+        for attempt in range(1, 1000):
+            candidate = name if attempt == 1 else f"{name}-v{attempt}"
+            path = self.out / f"{candidate}{extension}"
+            if not path.exists() or not self.journal.owned_by_other(path, request.key):
+                return candidate
+        return f"{name}-{request.key[:12]}"
+
     async def save(self, line: _Line, result: Any) -> None:
         request = line.request
         images = result.images
@@ -293,7 +304,7 @@ class _Run:
         try:
             for index, image in enumerate(images, 1):
                 data = await image.aread()  # a URL is downloaded now, before it expires
-                name = stem if len(images) == 1 else f"{stem}-{index}"
+                name = self.free_name(request, stem if len(images) == 1 else f"{stem}-{index}", data)
                 try:
                     path = await anyio.to_thread.run_sync(_write, data, self.out / name)
                 except OSError:
@@ -323,7 +334,8 @@ class _Run:
 
 
 def _write(data: bytes, destination: Path) -> Path:
-    # overwrite: the name is the line's own, so a line re-sent after a crash replaces its own file.
+    # overwrite: `free_name` chose a name no other line's image has, so what is replaced is this line's own
+    # file (from a run killed before its journal entry), or a file no run recorded.
     return write_image(data, destination, overwrite=True)
 
 

@@ -163,6 +163,15 @@ class Journal:
             ),
         )
 
+    def owned_by_other(self, path: Path, key: str) -> bool:
+        """Whether a line other than ``key`` has ``path`` among its saved images."""
+        needle = json.dumps(str(path.resolve()))
+        row = self._db.execute(
+            "SELECT 1 FROM lines WHERE state='saved' AND key != ? AND instr(paths, ?) > 0 LIMIT 1",
+            (key, needle),
+        ).fetchone()
+        return row is not None
+
     def failed(self, key: str, error: str) -> None:
         """Record that a line failed for good (the server refused it, or the retries ran out)."""
         self._db.execute(
