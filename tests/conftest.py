@@ -177,6 +177,15 @@ class Facade:
         return await image.ashow(**options)
 
 
+@pytest.fixture(autouse=True)
+def history_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test (and every command it runs) records its history in a folder of its own, never the user's."""
+    home = tmp_path_factory.mktemp("oai-images-home")
+    monkeypatch.setenv("OAI_IMAGES_HOME", str(home))
+    monkeypatch.delenv("OAI_IMAGES_NO_HISTORY", raising=False)
+    return home
+
+
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """No OPENAI_* variable of the developer's shell leaks into a test."""

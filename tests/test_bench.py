@@ -32,9 +32,11 @@ def test_bench_quick_run_writes_every_measure(tmp_path: Path) -> None:
         "large payload to file: time",
         "large payload to file: peak memory",
         "requests at concurrency",
+        "bulk: ",
+        "bulk: answers that were 429",
     ):
         assert measure in text, measure
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
-    assert len(rows) == 1 + 9  # the header and nine measures
+    assert len(rows) == 1 + 11  # the header and eleven measures
     assert "machine:" in text
     assert "oai-images" in text

@@ -37,6 +37,7 @@ EXPECTED_ALL = [
     "OAIImagesError",
     "PartialImageEvent",
     "PermissionDeniedError",
+    "RateLimit",
     "RateLimitError",
     "UnprocessableEntityError",
     "__version__",

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from . import rules, types
     from ._azure import AsyncAzureImagesClient, AzureImagesClient
     from ._client import AsyncImagesClient, ImagesClient, generate
+    from ._limits import RateLimit
     from ._results import CompletedImageEvent, GeneratedImage, ImageResult, PartialImageEvent
     from ._uploads import FileID, ImageURL
 
@@ -54,6 +55,7 @@ _LAZY = {
     "PartialImageEvent": "._results",
     "FileID": "._uploads",
     "ImageURL": "._uploads",
+    "RateLimit": "._limits",
 }
 # Public modules, loaded at first use too: `oai_images.rules` loads the rules table, `oai_images.types` the
 # generated types.
@@ -83,6 +85,7 @@ __all__ = [
     "OAIImagesError",
     "PartialImageEvent",
     "PermissionDeniedError",
+    "RateLimit",
     "RateLimitError",
     "UnprocessableEntityError",
     "__version__",

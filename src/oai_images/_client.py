@@ -10,12 +10,23 @@ validation, request building, answer and error mapping, retry decisions) lives i
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import os
 import random
 import threading
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, Unpack, cast
 
@@ -23,6 +34,7 @@ import httpx
 
 from ._backends import Backend, load_backend
 from ._errors import APIResponseValidationError, InvalidParameterError, OAIImagesError
+from ._limits import parse_rate_limit
 from ._redact import clean_chain, register_secret
 from ._results import AsyncDownload, CompletedImageEvent, Download, ImageResult, PartialImageEvent
 from ._retries import OnRetry, RetryBudget, connection_error
@@ -48,6 +60,8 @@ if TYPE_CHECKING:
     #: What ``edit`` takes as ``image``: one input or a sequence of them (uploads, or references).
     EditImages = ImageInput | ImageReference | Sequence[ImageInput] | Sequence[ImageReference]
     from oai_images_api.models import ImageGenCompletedEvent, ImageGenPartialImageEvent
+
+    from .bulk import BulkEvent, BulkSummary
 
 __all__ = ["AsyncImagesClient", "ImagesClient", "generate"]
 
@@ -178,6 +192,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         if any(isinstance(cap, bool) or not isinstance(cap, int) or cap < 1 for cap in caps):
             raise ValueError("max_download_bytes, max_error_body_bytes and max_stream_line_bytes must be 1+")
         backend = load_backend("emulator") if emulator else None
+        self._backend = backend
         self._settings = Settings.resolve(
             api_key=api_key,
             base_url=base_url,
@@ -225,6 +240,14 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
     def base_url(self) -> str:
         """The API's base URL requests go to."""
         return self._settings.base_url
+
+    def _single_attempt(self) -> Self:
+        """This client sending each request once, with no retry, over the same connections: for the bulk
+        engine, whose pacing decides every retry itself."""  # noqa: D205, D209 - one sentence over two lines
+        twin = copy.copy(self)
+        twin._max_retries = 0
+        twin._owns_http = False  # closing the twin must not close the shared connections
+        return twin
 
     def _budget(self) -> RetryBudget:
         return RetryBudget(
@@ -381,6 +404,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             prompt=prompt if isinstance(prompt, str) else None,
             attempts=budget.attempts,
             possibly_billed=budget.possibly_billed,
+            rate_limit=parse_rate_limit(response.headers),
         )
 
     def _downloaded(self, response: httpx.Response) -> bytes:
@@ -516,6 +540,71 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         with self._guarded():
             budget = self._budget()
             return self._result(self._send(request, budget=budget), fields, budget, download=self._download)
+
+    def generate_many(
+        self,
+        requests: str | os.PathLike[str] | Iterable[str | Mapping[str, Any]],
+        *,
+        out: str | os.PathLike[str] = "images",
+        concurrency: int = 8,
+        retry_failed: bool = False,
+        on_event: Callable[[BulkEvent], None] | None = None,
+    ) -> BulkSummary:
+        """Generate an image set per request, at the server's rate limit, resumable after any crash.
+
+        Every request is checked before the first is sent. Each line's images are saved the moment they
+        arrive, as ``<id or line number>-<prompt slug>[-<k>].<ext>`` in ``out``, and recorded in the
+        journal there (``out/.oai-images.sqlite``); calling this again with the same requests skips every
+        line already saved and sends only the rest. Changing a line's fields makes it a new line.
+
+        Args:
+            requests: A ``.txt`` (a prompt a line), ``.jsonl`` (an object a line: ``prompt``, any
+                generate fields, an optional ``id``) or ``.csv`` file (a header row of field names), or an
+                iterable of prompts and such mappings.
+            out: The folder the images and the journal go in.
+            concurrency: The most requests in flight at once; fewer while the server's rate limit says so.
+            retry_failed: Send again the lines an earlier run gave up on (by default they are skipped).
+            on_event: Called with each progress event (`oai_images.bulk.BulkEvent`), from the thread the
+                run's event loop is in.
+
+        Returns:
+            The summary: lines done, skipped and failed (with the reasons), retries, usage.
+
+        Raises:
+            InvalidParameterError: A request that cannot be sent (an ``InvalidLineError`` naming the
+                line); nothing was sent.
+            BulkInterrupted: Ctrl-C: the sending stopped, the requests in flight were saved; it carries
+                the summary. Running again resumes.
+
+        The run uses an ``httpx.AsyncClient`` of its own (over the emulator when this client uses it): an
+        injected ``http_client`` is not used for it.
+        """
+        from .bulk import load, run_bulk_sync  # noqa: PLC0415 - the bulk engine loads with its first run
+
+        lines = load(requests, validate=self._validate)
+        return run_bulk_sync(
+            self,
+            lines,
+            out=Path(os.path.expanduser(os.fspath(out))),
+            concurrency=concurrency,
+            retry_failed=retry_failed,
+            on_event=on_event,
+        )
+
+    def _async_twin(self) -> AsyncImagesClient:
+        """An async client with this one's settings, for the bulk engine, which is async inside."""
+        settings = self._settings
+        return AsyncImagesClient(
+            api_key=settings.api_key,
+            base_url=settings.base_url,
+            organization=settings.organization,
+            project=settings.project,
+            timeout=self._timeout,
+            max_retries=self._max_retries,
+            validate=self._validate,
+            emulator=self._backend is not None,
+            jitter=self._jitter,
+        )
 
     def generate_stream(
         self, prompt: str, **params: Unpack[CreateImageParams]
@@ -720,6 +809,32 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
             budget = self._budget()
             response = await self._send(request, budget=budget)
             return self._result(response, fields, budget, adownload=self._download)
+
+    async def generate_many(
+        self,
+        requests: str | os.PathLike[str] | Iterable[str | Mapping[str, Any]],
+        *,
+        out: str | os.PathLike[str] = "images",
+        concurrency: int = 8,
+        retry_failed: bool = False,
+        on_event: Callable[[BulkEvent], None] | None = None,
+    ) -> BulkSummary:
+        """Generate in bulk, resumably; arguments and result as for :meth:`ImagesClient.generate_many`.
+
+        Cancelling it stops at once: the lines in flight stay unfinished in the journal and are sent again
+        by the next run.
+        """
+        from .bulk import load, run_bulk  # noqa: PLC0415 - the bulk engine loads with its first run
+
+        lines = load(requests, validate=self._validate)
+        return await run_bulk(
+            self,
+            lines,
+            out=Path(os.path.expanduser(os.fspath(out))),
+            concurrency=concurrency,
+            retry_failed=retry_failed,
+            on_event=on_event,
+        )
 
     def generate_stream(
         self, prompt: str, **params: Unpack[CreateImageParams]

@@ -24,6 +24,10 @@ No message, repr or attribute of these errors holds an API key.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._limits import RateLimit
 
 __all__ = [
     "APIConnectionError",
@@ -131,6 +135,8 @@ class APIStatusError(OAIImagesError):
         param: ``error.param`` of the envelope: the field the server blamed.
         message: ``error.message`` of the envelope, else a description of the body.
         body: The parsed JSON body, or the text of a body that was not JSON.
+        rate_limit: The rate limits the server reported with the answer (``x-ratelimit-*``,
+            ``retry-after``), if any: what a 429 says about when to try again.
     """
 
     status_code: int
@@ -139,6 +145,7 @@ class APIStatusError(OAIImagesError):
     code: str | None
     param: str | None
     body: object
+    rate_limit: RateLimit | None = None
 
     def __init__(
         self,

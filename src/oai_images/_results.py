@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import OAIImagesError
 from ._files import DEFAULT_NAME, Naming, display_problem, open_in_default_viewer, write_image
+from ._limits import RateLimit
 
 if TYPE_CHECKING:
     # Loaded when the first answer is read, not at `import oai_images`: the generated models load attrs.
@@ -286,6 +287,7 @@ class ImageResult:
             broke off before the retry that gave this result, and each attempt that got no answer after
             the request was sent. More than 1 means you may have paid for generations you did not get.
         response: The whole answer as the generated model, with fields this class does not copy.
+        rate_limit: The rate limits the server reported with the answer (``x-ratelimit-*``), if any.
     """
 
     created: int
@@ -300,6 +302,7 @@ class ImageResult:
     attempts: int = 1
     possibly_billed: int = 1
     response: ImagesResponse | None = field(default=None, repr=False, compare=False)
+    rate_limit: RateLimit | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_response(
@@ -313,6 +316,7 @@ class ImageResult:
         prompt: str | None = None,
         attempts: int = 1,
         possibly_billed: int = 1,
+        rate_limit: RateLimit | None = None,
     ) -> ImageResult:
         """Build a result from the generated response model; ``download``/``adownload`` fetch URLs."""
         created = response.created if isinstance(response.created, int) else None
@@ -347,6 +351,7 @@ class ImageResult:
             attempts=attempts,
             possibly_billed=possibly_billed,
             response=response,
+            rate_limit=rate_limit,
         )
 
 

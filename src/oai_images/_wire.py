@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ._errors import APIResponseValidationError, APIStatusError, InvalidParameterError, status_error_class
+from ._limits import parse_rate_limit
 from ._redact import redact, redact_json, without_partial_secret
 
 if TYPE_CHECKING:
@@ -173,7 +174,9 @@ def status_error(
         server_message = _describe(response, text)
     if message is not None:
         server_message = f"{message} (the server said: {server_message})"
-    return _typed_error(response, server_message, envelope, body, secret=secret)
+    error = _typed_error(response, server_message, envelope, body, secret=secret)
+    error.rate_limit = parse_rate_limit(response.headers)
+    return error
 
 
 def _typed_error(

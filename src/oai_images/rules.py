@@ -913,7 +913,8 @@ def _takes(rules: ModelRules, name: str, value: object) -> bool:
     if not rules.accepts(name):
         return False
     allowed = rules.allowed(name)
-    return not allowed or value in allowed
+    # Only a string can be one of the values (and comparing a caller's object could run its __eq__).
+    return not allowed or (isinstance(value, str) and value in allowed)
 
 
 def _check_free_size(rules: ModelRules, size: str, label: str) -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import click
 
+from .batch import batch
 from .edit import edit
 from .generate import generate
+from .history import history
 from .models import models
 from .serve import serve
 from .vary import vary
@@ -44,8 +46,10 @@ def main() -> None:
     """
 
 
+main.add_command(batch)
 main.add_command(generate)
 main.add_command(models)
 main.add_command(edit)
 main.add_command(vary)
+main.add_command(history)
 main.add_command(serve)

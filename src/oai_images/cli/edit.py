@@ -16,6 +16,7 @@ from .._errors import OAIImagesError
 from ._common import client_options, make_client, read_prompt, translated_errors
 from ._fields import FieldsCommand, field_values
 from ._output import Names, RetryNotices, report, save_answer, save_stream, say, spinner
+from .history import no_history_option, record_generation
 
 __all__ = ["edit", "input_of"]
 
@@ -80,6 +81,7 @@ def input_of(text: str) -> object:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the paths.")
 @client_options
+@no_history_option
 def edit(
     prompt: str,
     images: tuple[str, ...],
@@ -132,7 +134,17 @@ def edit(
             outcome, paths = save_answer(result, names)
         if not outcome.images:
             raise OAIImagesError(f"the server answered without an image (request id {outcome.request_id})")
-    report(outcome, paths, names.partials, model=_applied_model(fields), as_json=as_json, show=show)
+    model = _applied_model(fields)
+    report(outcome, paths, names.partials, model=model, as_json=as_json, show=show)
+    record_generation(
+        "edit",
+        {"prompt": prompt, **fields},
+        model=model,
+        request_id=outcome.request_id,
+        usage=outcome.usage,
+        paths=paths,
+        revised_prompts=[image.revised_prompt for image in outcome.images],
+    )
 
 
 def _applied_model(fields: dict[str, Any]) -> str | None:

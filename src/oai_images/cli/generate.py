@@ -23,6 +23,7 @@ from ._common import (
 )
 from ._fields import FieldsCommand, field_values
 from ._output import Names, Outcome, RetryNotices, report, save_answer, save_stream, say, spinner
+from .history import no_history_option, record_generation
 
 if TYPE_CHECKING:
     from .. import ImagesClient
@@ -123,6 +124,7 @@ class _GenerateCommand(FieldsCommand):
 )
 @click.option("--overwrite", is_flag=True, help="Let --output-file replace an existing file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the paths.")
+@no_history_option
 @client_options
 @azure_options
 def generate(
@@ -171,6 +173,15 @@ def generate(
             raise OAIImagesError(f"the server answered without an image (request id {outcome.request_id})")
     model = _applied_model({**fields, "stream": True} if streaming else fields)
     report(outcome, paths, names.partials, model=model, as_json=as_json, show=show)
+    record_generation(
+        "generate",
+        {"prompt": prompt, **fields},
+        model=model,
+        request_id=outcome.request_id,
+        usage=outcome.usage,
+        paths=paths,
+        revised_prompts=[i.revised_prompt for i in outcome.images],
+    )
 
 
 def _answered(

@@ -18,6 +18,7 @@ Examples:
   oai-images serve
   oai-images serve --port 0 --latency-ms 200-800
   oai-images serve --fault 'rate_limit;times=2;retry_after=1'
+  oai-images serve --rate-limit-rpm 600 --latency-ms 300
   OPENAI_BASE_URL=http://127.0.0.1:8787/v1 OPENAI_API_KEY=sk-any oai-images generate "a fox" -m gpt-image-2
 """
 _FAULTS = "rate_limit, server_error, service_unavailable, hang, drop, truncate, not_json"
@@ -87,6 +88,19 @@ _FAULTS = "rate_limit, server_error, service_unavailable, hang, drop, truncate, 
     "(each named after its model); repeatable.",
 )
 @click.option(
+    "--rate-limit-rpm",
+    type=click.IntRange(min=1),
+    envvar=_ENV + "RATE_LIMIT_RPM",
+    help="Allow this many generation requests a minute, answering the API's x-ratelimit-* headers and a 429 "
+    "with retry-after over it. [default: no limit]",
+)
+@click.option(
+    "--rate-limit-burst",
+    type=click.IntRange(min=1),
+    envvar=_ENV + "RATE_LIMIT_BURST",
+    help="How many requests the rate limit lets through at once when unused. [default: a minute's worth]",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
@@ -106,6 +120,8 @@ def serve(
     hang_seconds: float | None,
     max_images: int | None,
     azure_deployments: tuple[str, ...],
+    rate_limit_rpm: int | None,
+    rate_limit_burst: int | None,
     log_level: str,
 ) -> None:
     """Serve the offline emulator: POST /v1/images/generations, like the real API, with no key or network.
@@ -153,6 +169,8 @@ def serve(
     if max_images is not None:
         config.max_stored_images = max_images
     config.azure_deployments.update(_deployments(azure_deployments))
+    config.rate_limit_rpm = rate_limit_rpm
+    config.rate_limit_burst = rate_limit_burst
 
     def ready(base_url: str) -> None:
         click.echo(f"oai-images emulator listening on {base_url}", err=True)

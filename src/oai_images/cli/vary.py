@@ -11,6 +11,7 @@ from .._errors import OAIImagesError
 from ._common import client_options, make_client, translated_errors
 from ._fields import FieldsCommand, field_values
 from ._output import Names, RetryNotices, report, save_answer, say, spinner
+from .history import no_history_option, record_generation
 
 __all__ = ["vary"]
 
@@ -41,6 +42,7 @@ Examples:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the paths.")
 @client_options
+@no_history_option
 def vary(
     image: str,
     *,
@@ -86,3 +88,11 @@ def vary(
             raise OAIImagesError(f"the server answered without an image (request id {outcome.request_id})")
     model = str(fields.get("model") or "dall-e-2")
     report(outcome, paths, names.partials, model=model, as_json=as_json, show=show)
+    record_generation(
+        "vary",
+        {"image": image, **fields},
+        model=model,
+        request_id=outcome.request_id,
+        usage=outcome.usage,
+        paths=paths,
+    )

@@ -40,6 +40,7 @@ from oai_images.rules import MODEL_RULES, effective_fields, known_fields, parse_
 from ._azure import AzureRoutes, is_azure_generations
 from ._config import EmulatorConfig, FaultSpec, parse_fault, parse_latency
 from ._draw import GIF_MAX_FRAME_DURATION_MS, DrawnImages, ImageFormat, draw_image, draw_partial
+from ._ratelimit import RateLimits
 from ._store import EXPIRED, ImageStore, StoredImage
 
 __all__ = [
@@ -119,12 +120,14 @@ class EmulatorState:
         self.fault_counts: dict[FaultSpec, int] = {}
         self.rng = random.Random(config.seed)  # noqa: S311 (latency jitter, not cryptography)
         self.drawn = DrawnImages()
+        self.rate_limits = RateLimits()
 
     def reset(self) -> None:
         """Forget the recorded requests and the fault counters (stored images stay)."""
         self.requests.clear()
         self.recorded_bytes = 0
         self.fault_counts.clear()
+        self.rate_limits.reset()
 
     def record(self, request: RecordedRequest) -> None:
         """Keep a received request, forgetting the oldest ones to stay within the count and byte caps.
@@ -210,7 +213,9 @@ class EmulatorApp:
         self.app = app
         self.state = state
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(  # noqa: PLR0915 - the ASGI entry: every step in request order, readable as one
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -244,6 +249,12 @@ class EmulatorApp:
             return await receive()
 
         config = self.state.config
+        verdict = self.state.rate_limits.take(config.rate_limit_rpm, config.rate_limit_burst)
+        if verdict is not None:
+            send_with_id = verdict.with_headers(send_with_id)  # type: ignore[assignment]  # same signature
+            if not verdict.allowed:
+                await verdict.refusal()(scope, replay, send_with_id)
+                return
         try:
             latency = parse_latency(headers[LATENCY_HEADER]) if LATENCY_HEADER in headers else config.latency
             fault = parse_fault(headers[FAULT_HEADER]) if FAULT_HEADER in headers else config.fault

@@ -131,6 +131,9 @@ class EmulatorConfig:
         clock: Wall-clock seconds, injectable so a test can expire a URL without waiting.
         azure_deployments: The Azure deployments the emulator serves, deployment name → model; a request
             to another one gets Azure's 404 ``DeploymentNotFound``.
+        rate_limit_rpm: Generation requests allowed per minute, with the API's ``x-ratelimit-*`` headers
+            on every answer and a 429 (with ``retry-after``) over the limit; None: no limit.
+        rate_limit_burst: How many requests the allowance holds when full; None: a whole minute's worth.
     """
 
     seed: int = 0
@@ -147,13 +150,16 @@ class EmulatorConfig:
     azure_deployments: dict[str, str] = dataclasses.field(
         default_factory=lambda: dict(DEFAULT_AZURE_DEPLOYMENTS)
     )
+    rate_limit_rpm: int | None = None
+    rate_limit_burst: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EmulatorConfig:
         """A config from ``OAI_IMAGES_EMULATOR_*`` variables; unset ones keep their defaults.
 
         Reads ``SEED``, ``URL_LIFETIME``, ``LATENCY_MS`` (``250`` or ``100-500``), ``FAULT``
-        (``rate_limit;times=2``), ``RETRY_AFTER``, ``HANG_SECONDS``, ``MAX_IMAGES`` and ``MAX_BYTES``.
+        (``rate_limit;times=2``), ``RETRY_AFTER``, ``HANG_SECONDS``, ``MAX_IMAGES``, ``MAX_BYTES``,
+        ``RATE_LIMIT_RPM`` and ``RATE_LIMIT_BURST``.
 
         Args:
             environ: The variables to read; ``os.environ`` when None.
@@ -188,4 +194,8 @@ class EmulatorConfig:
             config.max_stored_images = cast(int, max_images)
         if (max_bytes := read("MAX_BYTES", int)) is not None:
             config.max_stored_bytes = cast(int, max_bytes)
+        if (rpm := read("RATE_LIMIT_RPM", int)) is not None:
+            config.rate_limit_rpm = cast(int, rpm)
+        if (burst := read("RATE_LIMIT_BURST", int)) is not None:
+            config.rate_limit_burst = cast(int, burst)
         return config

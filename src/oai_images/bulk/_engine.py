@@ -1,0 +1,465 @@
+"""The bulk engine: send each unfinished line at the server's rate limit, save its images at once, journal it.
+
+One scheduler sends (when the `Pacer` allows, one request per line), and a task per request waits for the
+answer, saves the images (atomically, under deterministic names, so a re-sent line replaces its own files)
+and records them in the journal. Every retry (a 429, a 5xx, a connection error) goes back through the
+scheduler, so the pacing sees every request. A stop (Ctrl-C) ends the sending; the requests in flight get
+``grace`` seconds to land and be saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .._errors import APIConnectionError, APIStatusError, OAIImagesError, RateLimitError
+from .._files import image_extension, slug, write_image
+from .._retries import retry_delay
+from ._events import (
+    BulkEvent,
+    BulkInterrupted,
+    BulkProgress,
+    BulkSummary,
+    LineFailed,
+    LineRetrying,
+    LineSaved,
+    LineSkipped,
+    RunStarted,
+    RunStopping,
+)
+from ._input import BulkRequest, canonical, from_iterable, prepare, read_requests
+from ._journal import Journal
+from ._pacing import Pacer
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
+    from .._client import AsyncImagesClient, ImagesClient
+
+__all__ = ["load", "run_bulk", "run_bulk_sync"]
+
+#: How many 429s one line may meet before it is reported as failed.
+MAX_RATE_LIMITED = 20
+#: Statuses worth sending again (besides 429, which the pacing handles).
+_TRANSIENT = frozenset({408, 409})
+
+
+def load(requests: Any, *, validate: bool) -> list[BulkRequest]:
+    """The checked requests of a file path or an iterable (see `read_requests` and `prepare`).
+
+    Requests already checked (`BulkRequest` objects, as this returns) are taken as they are.
+    """
+    if isinstance(requests, list) and all(isinstance(item, BulkRequest) for item in requests):
+        return requests
+    if isinstance(requests, str | Path) or hasattr(requests, "__fspath__"):
+        return read_requests(requests, validate=validate)
+    return prepare(from_iterable(requests), validate=validate)
+
+
+@dataclass
+class _Line:
+    request: BulkRequest
+    attempts: int = 0
+    rate_limited: int = 0
+
+
+class _Run:
+    """The state of one run; its methods are the engine's steps."""
+
+    def __init__(
+        self,
+        client: AsyncImagesClient,
+        requests: Sequence[BulkRequest],
+        *,
+        out: Path,
+        concurrency: int,
+        retry_failed: bool,
+        on_event: Callable[[BulkEvent], None] | None,
+        grace: float,
+    ) -> None:
+        self.client = client
+        self.once = client._single_attempt()  # retries go through the pacing, not inside the client
+        self.requests = requests
+        self.out = out
+        self.pacer = Pacer(concurrency)
+        self.retry_failed = retry_failed
+        self.on_event = on_event
+        self.grace = grace
+        self.queue: deque[_Line] = deque()
+        self.sending = 0  # requests sent, not answered
+        self.active = 0  # lines between being sent and being saved (or given up)
+        self.waiting = 0  # lines sleeping before a retry
+        self.done = self.skipped = self.retries = self.rate_limited = self.tokens = 0
+        self.failed: list[tuple[BulkRequest, str]] = []
+        self.usage: dict[str, Any] = {}
+        self.paths: list[Path] = []
+        self.started = time.monotonic()
+        self.wake = anyio.Event()
+        self.stopping = False
+        self.journal = Journal(out)
+
+    # --- bookkeeping -----------------------------------------------------------------------------------
+
+    def progress(self) -> BulkProgress:
+        return BulkProgress(
+            total=len(self.requests),
+            done=self.done,
+            skipped=self.skipped,
+            failed=len(self.failed),
+            in_flight=self.sending,
+            retries=self.retries,
+            rate_limited=self.rate_limited,
+            concurrency=self.pacer.concurrency,
+            tokens=self.tokens,
+            elapsed=time.monotonic() - self.started,
+        )
+
+    def emit(self, event: BulkEvent) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def poke(self) -> None:
+        """Wake the scheduler: something it waits for may have changed."""
+        self.wake.set()
+        self.wake = anyio.Event()
+
+    async def nap(self, seconds: float | None) -> None:
+        """Wait until poked, or ``seconds`` have passed."""
+        wake = self.wake
+        with anyio.move_on_after(seconds if seconds is not None else float("inf")):
+            await wake.wait()
+
+    def summary(self) -> BulkSummary:
+        order = {request.key: index for index, request in enumerate(self.requests)}
+        return BulkSummary(
+            total=len(self.requests),
+            done=self.done,
+            skipped=self.skipped,
+            failed=sorted(self.failed, key=lambda item: order[item[0].key]),
+            retries=self.retries,
+            rate_limited=self.rate_limited,
+            usage=self.usage,
+            elapsed=time.monotonic() - self.started,
+            interrupted=self.stopping,
+            journal=self.journal.path,
+            paths=self.paths,
+        )
+
+    # --- the run ---------------------------------------------------------------------------------------
+
+    def plan(self) -> None:
+        """Skip what earlier runs finished; queue the rest."""
+        known = self.journal.entries([request.key for request in self.requests])
+        for request in self.requests:
+            entry = known.get(request.key)
+            if entry is not None and (
+                entry.state == "saved" or (entry.state == "failed" and not self.retry_failed)
+            ):
+                self.skipped += 1
+                paths = tuple(Path(path) for path in entry.paths)
+                self.emit(LineSkipped(request, entry.state, paths, entry.error, self.progress()))
+            else:
+                self.queue.append(_Line(request))
+        self.emit(RunStarted(self.progress(), len(self.queue), self.journal.path))
+
+    async def run(self, stop: anyio.Event, abandon: anyio.Event) -> BulkSummary:
+        try:
+            self.plan()
+            async with anyio.create_task_group() as group:
+
+                async def watch(event: anyio.Event) -> None:
+                    await event.wait()
+                    self.stopping = True
+                    self.poke()
+
+                group.start_soon(watch, stop)
+                group.start_soon(watch, abandon)
+                await self.schedule(group)
+                if self.stopping and self.active and not abandon.is_set():
+                    self.emit(RunStopping(self.progress(), self.grace))
+                    with anyio.move_on_after(self.grace):
+                        while self.active and not abandon.is_set():
+                            await self.nap(None)
+                group.cancel_scope.cancel()
+        finally:
+            self.journal.close()
+        return self.summary()
+
+    async def schedule(self, group: TaskGroup) -> None:
+        while not self.stopping:
+            if not self.queue:
+                if not self.active and not self.waiting:
+                    return
+                await self.nap(None)
+                continue
+            delay = self.pacer.delay(time.monotonic())
+            if delay is None or delay > 0:
+                await self.nap(delay)
+                continue
+            line = self.queue.popleft()
+            line.attempts += 1
+            request = line.request
+            self.journal.sending(
+                request.key, line=request.number, line_id=request.id, fields=canonical(request.fields)
+            )
+            self.pacer.sent(time.monotonic())
+            self.sending += 1
+            self.active += 1
+            group.start_soon(self.send, line)
+
+    async def send(self, line: _Line) -> None:
+        # Cancelled here (the grace after a stop ran out), the line stays "sent" in the journal: sent again
+        # by the next run.
+        try:
+            result = await self.once._generate(line.request.fields)
+        except RateLimitError as exc:
+            self.sending -= 1
+            self.rate_limited += 1
+            pause = self.pacer.rate_limited(time.monotonic(), exc.rate_limit)
+            line.rate_limited += 1
+            if line.rate_limited > MAX_RATE_LIMITED:
+                self.fail(line, f"rate limited {line.rate_limited} times: {exc}")
+            else:
+                self.again(line, "429 rate limited", pause)
+            return
+        except (APIStatusError, APIConnectionError) as exc:
+            self.sending -= 1
+            self.pacer.failed(time.monotonic(), exc.rate_limit if isinstance(exc, APIStatusError) else None)
+            transient = (
+                isinstance(exc, APIConnectionError) or exc.status_code in _TRANSIENT or exc.status_code >= 500
+            )
+            if transient and line.attempts <= self.client._max_retries:
+                delay = retry_delay(line.attempts - 1, None, jitter=self.client._jitter)
+                self.waiting += 1
+                self.active -= 1
+                self.poke()
+                reason = f"{exc.status_code}" if isinstance(exc, APIStatusError) else "connection error"
+                self.retries += 1
+                self.emit(LineRetrying(line.request, reason, delay, self.progress()))
+                try:
+                    await anyio.sleep(delay)
+                finally:
+                    self.waiting -= 1
+                self.queue.appendleft(line)
+                self.poke()
+                return
+            self.fail(line, str(exc))
+            return
+        except OAIImagesError as exc:  # an answer that is not an image response
+            self.sending -= 1
+            self.pacer.failed(time.monotonic())
+            self.fail(line, str(exc))
+            return
+        self.sending -= 1
+        self.pacer.answered(time.monotonic(), result.rate_limit)
+        self.poke()
+        await self.save(line, result)
+
+    def again(self, line: _Line, reason: str, delay: float) -> None:
+        """Queue a line to be sent again, first in line (the scheduler waits out the pause)."""
+        self.retries += 1
+        self.active -= 1
+        self.queue.appendleft(line)
+        self.emit(LineRetrying(line.request, reason, delay, self.progress()))
+        self.poke()
+
+    def fail(self, line: _Line, error: str) -> None:
+        self.journal.failed(line.request.key, error)
+        self.failed.append((line.request, error))
+        self.active -= 1
+        self.emit(LineFailed(line.request, error, self.progress()))
+        self.poke()
+
+    def free_name(self, request: BulkRequest, name: str, data: bytes) -> str:
+        """``name``, or ``name-v2``, ``-v3``, ... when another line's saved image has it (an earlier line of
+        the same number or id and prompt, with other fields): a paid image is never replaced."""  # noqa: D205, D209 - one sentence
+        extension = image_extension(data)
+        for attempt in range(1, 1000):
+            candidate = name if attempt == 1 else f"{name}-v{attempt}"
+            path = self.out / f"{candidate}{extension}"
+            if not path.exists() or not self.journal.owned_by_other(path, request.key):
+                return candidate
+        return f"{name}-{request.key[:12]}"
+
+    async def save(self, line: _Line, result: Any) -> None:
+        request = line.request
+        images = result.images
+        if not images:
+            self.fail(line, f"the server answered without an image (request id {result.request_id})")
+            return
+        stem = f"{request.label}-{slug(request.prompt)}"
+        paths: list[Path] = []
+        rescued = False
+        try:
+            for index, image in enumerate(images, 1):
+                data = await image.aread()  # a URL is downloaded now, before it expires
+                name = self.free_name(request, stem if len(images) == 1 else f"{stem}-{index}", data)
+                try:
+                    path = await anyio.to_thread.run_sync(_write, data, self.out / name)
+                except OSError:
+                    # A paid image is never thrown away: a private rescue folder takes it.
+                    rescue = Path(tempfile.mkdtemp(prefix="oai-images-rescue-"))
+                    path = await anyio.to_thread.run_sync(_write, data, rescue / name)
+                    rescued = True
+                paths.append(path)
+        except OAIImagesError as exc:
+            self.fail(line, f"could not download the image: {exc}")
+            return
+        usage = result.usage.to_dict() if result.usage is not None else None
+        if usage:
+            self.tokens += int(usage.get("total_tokens") or 0)
+            _add(self.usage, usage)
+        revised = tuple(image.revised_prompt for image in images)
+        self.journal.saved(
+            request.key, paths=paths, request_id=result.request_id, revised_prompts=revised, usage=usage
+        )
+        self.done += 1
+        self.active -= 1
+        self.paths.extend(paths)
+        self.emit(
+            LineSaved(request, tuple(paths), result.request_id, revised, usage, self.progress(), rescued)
+        )
+        self.poke()
+
+
+def _write(data: bytes, destination: Path) -> Path:
+    # overwrite: `free_name` chose a name no other line's image has, so what is replaced is this line's own
+    # file (from a run killed before its journal entry), or a file no run recorded.
+    return write_image(data, destination, overwrite=True)
+
+
+def _add(total: dict[str, Any], part: Mapping[str, Any]) -> None:
+    for key, value in part.items():
+        if isinstance(value, dict):
+            _add(total.setdefault(key, {}), value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            total[key] = total.get(key, 0) + value
+
+
+async def run_bulk(
+    client: AsyncImagesClient,
+    requests: Sequence[BulkRequest],
+    *,
+    out: Path,
+    concurrency: int = 8,
+    retry_failed: bool = False,
+    on_event: Callable[[BulkEvent], None] | None = None,
+    stop: anyio.Event | None = None,
+    abandon: anyio.Event | None = None,
+    grace: float = 30.0,
+) -> BulkSummary:
+    """Run checked requests with an async client; see `ImagesClient.generate_many`.
+
+    Args:
+        client: The client to send with (each request is sent once; the pacing decides every retry).
+        requests: The checked requests (see `load`).
+        out: The folder of the images and the journal.
+        concurrency: The most requests in flight.
+        retry_failed: Send the lines an earlier run gave up on again.
+        on_event: Called with each progress event.
+        grace: Seconds the requests in flight get to land after a stop.
+        stop: Set it to stop sending; the requests in flight get ``grace`` seconds to land.
+        abandon: Set it to stop without waiting for the requests in flight (they stay unfinished in the
+            journal, and the next run sends them again).
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be 1 or more")
+    run = _Run(
+        client,
+        requests,
+        out=out,
+        concurrency=concurrency,
+        retry_failed=retry_failed,
+        on_event=on_event,
+        grace=grace,
+    )
+    return await run.run(stop or anyio.Event(), abandon or anyio.Event())
+
+
+def run_bulk_sync(
+    client: ImagesClient,
+    requests: Sequence[BulkRequest],
+    *,
+    out: Path,
+    concurrency: int = 8,
+    retry_failed: bool = False,
+    on_event: Callable[[BulkEvent], None] | None = None,
+    grace: float = 30.0,
+) -> BulkSummary:
+    """Run checked requests for the blocking client: the async engine on an event loop in a worker thread.
+
+    The loop runs in its own thread, so a caller with an event loop running (a notebook) is not blocked
+    from below. Ctrl-C stops the sending, lets the requests in flight land for ``grace`` seconds, then
+    raises `BulkInterrupted` (a ``KeyboardInterrupt``) carrying the summary; Ctrl-C again stops at once.
+    """
+    twin = client._async_twin()
+    signals = _Signals()
+
+    async def main() -> BulkSummary:
+        stop, abandon = signals.bind(asyncio.get_running_loop())
+        try:
+            return await run_bulk(
+                twin,
+                requests,
+                out=out,
+                concurrency=concurrency,
+                retry_failed=retry_failed,
+                on_event=on_event,
+                stop=stop,
+                abandon=abandon,
+                grace=grace,
+            )
+        finally:
+            await twin.aclose()
+
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="oai-images-bulk")
+    try:
+        future = pool.submit(anyio.run, main)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            signals.fire(future, "stop")
+            try:
+                summary = future.result()
+            except KeyboardInterrupt:  # Ctrl-C again: do not wait for the requests in flight
+                signals.fire(future, "abandon")
+                summary = future.result()
+            raise BulkInterrupted(summary) from None
+    finally:
+        pool.shutdown(wait=False)
+
+
+class _Signals:
+    """The stop and abandon events of a run on a loop in another thread, set from the caller's thread."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.events: dict[str, anyio.Event] = {}
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> tuple[anyio.Event, anyio.Event]:
+        """Called on the run's loop, where the events must be created; returns (stop, abandon)."""
+        self.events = {"stop": anyio.Event(), "abandon": anyio.Event()}
+        self.loop = loop
+        self.ready.set()
+        return self.events["stop"], self.events["abandon"]
+
+    def fire(self, future: concurrent.futures.Future[BulkSummary], name: str) -> None:
+        """Set the event ``name`` on the run's loop, as soon as the loop is there (unless the run ended)."""
+        while not self.ready.wait(0.05):
+            if future.done():
+                return
+        assert self.loop is not None
+        with contextlib.suppress(RuntimeError):  # the loop has already finished
+            self.loop.call_soon_threadsafe(self.events[name].set)

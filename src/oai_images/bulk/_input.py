@@ -1,0 +1,260 @@
+"""The requests of a bulk run: read from a file (.txt, .jsonl, .csv) or an iterable, every one checked first.
+
+A run never starts on a file with a bad line: every line is read and validated (by
+`oai_images.rules.validate`, against the generated field list) before the first request is sent, and the
+first problem is reported with its line number, the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._errors import InvalidParameterError
+
+__all__ = ["BulkRequest", "InvalidLineError", "prepare", "read_requests"]
+
+#: What a line's ``id`` may hold: it names the line's files.
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: Fields a bulk run sets itself, or cannot honour: every image is saved from one answer.
+_NOT_IN_BULK = ("stream", "partial_images")
+_SUFFIXES = (".txt", ".jsonl", ".csv")
+
+
+class InvalidLineError(InvalidParameterError):
+    """A line of a bulk input that cannot be sent; nothing was sent.
+
+    Attributes:
+        line: The line number (1-based; for CSV, the header is line 1) or the item's position.
+        source: The file the line is in, or None for an iterable.
+    """
+
+    def __init__(self, error: InvalidParameterError, *, line: int, source: str | None = None) -> None:
+        where = f"{source}:{line}" if source else f"request {line}"
+        super().__init__(error.param, error.value, error.allowed, f"{where}: {error.message}")
+        self.line = line
+        self.source = source
+
+
+@dataclass(frozen=True)
+class BulkRequest:
+    """One line of a bulk run.
+
+    Attributes:
+        number: Its line number (or position in the iterable), from 1.
+        fields: The request body: the prompt and every field the line sets.
+        id: The line's own id, naming its files; None: its number does.
+        key: What identifies it in the journal: a hash of the fields (canonical JSON) and, for a request
+            that appears more than once, which of the copies it is. Changing a field makes a new line.
+    """
+
+    number: int
+    fields: Mapping[str, Any]
+    id: str | None
+    key: str
+
+    @property
+    def prompt(self) -> str:
+        """The line's prompt."""
+        return str(self.fields["prompt"])
+
+    @property
+    def label(self) -> str:
+        """How the line is named in files and messages: its id, else its zero-padded number."""
+        return self.id if self.id is not None else f"{self.number:05d}"
+
+
+def canonical(fields: Mapping[str, Any]) -> str:
+    """The canonical JSON of a request's fields: sorted keys, no spaces, UTF-8 as is."""
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _operation() -> Any:
+    from oai_images_api.api.images import CREATE_IMAGE  # noqa: PLC0415 - loads the models only when needed
+
+    return CREATE_IMAGE
+
+
+def _line_error(name: str, value: object, allowed: tuple[str, ...], message: str) -> InvalidParameterError:
+    return InvalidParameterError(name, value, allowed, message)
+
+
+def prepare(
+    items: Iterable[tuple[int, Mapping[str, Any]]], *, source: str | None = None, validate: bool = True
+) -> list[BulkRequest]:
+    """Check every raw line and give the requests; raise on the first bad one.
+
+    Args:
+        items: ``(line number, object)`` pairs; an object holds ``prompt``, any generate fields, and
+            optionally ``id``.
+        source: The file name, for messages.
+        validate: Check the fields against the rules (the client's ``validate``).
+
+    Raises:
+        InvalidLineError: Naming the line, the field and what is allowed.
+    """
+    from .. import rules  # noqa: PLC0415 - loads the rules table only when a run starts
+
+    operation = _operation()
+    requests: list[BulkRequest] = []
+    seen_ids: dict[str, int] = {}
+    copies: dict[str, int] = {}
+    for number, raw in items:
+        try:
+            fields = dict(raw)
+            line_id = fields.pop("id", None)
+            if line_id is not None:
+                if not isinstance(line_id, str | int) or isinstance(line_id, bool):
+                    raise _line_error("id", line_id, ("a string",), "id must be a string")
+                line_id = str(line_id)
+                if not _ID.fullmatch(line_id):
+                    message = (
+                        f"id {line_id!r} cannot name a file: use 1 to 64 letters, digits, '.', '_' or '-', "
+                        "starting with a letter or digit"
+                    )
+                    raise _line_error("id", line_id, ("[A-Za-z0-9][A-Za-z0-9._-]{0,63}",), message)
+                if line_id in seen_ids:
+                    message = f"id {line_id!r} is already the id of line {seen_ids[line_id]}"
+                    raise _line_error("id", line_id, ("an id no other line has",), message)
+                seen_ids[line_id] = number
+            for name in _NOT_IN_BULK:
+                if name in fields:
+                    message = f"{name} is not available in a bulk run (each image is saved from one answer)"
+                    raise _line_error(name, fields[name], ("not set",), message)
+            if validate:
+                rules.validate(operation, fields)
+            elif not isinstance(fields.get("prompt"), str):
+                raise _line_error("prompt", fields.get("prompt"), ("a string",), "prompt is required")
+        except InvalidParameterError as exc:
+            raise InvalidLineError(exc, line=number, source=source) from None
+        text = canonical(fields)
+        copy = copies[text] = copies.get(text, 0) + 1
+        key = hashlib.sha256(f"{text}\n{copy}".encode()).hexdigest()
+        requests.append(BulkRequest(number, fields, line_id, key))
+    return requests
+
+
+def from_iterable(requests: Iterable[str | Mapping[str, Any]]) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """Number the items of an iterable: a string is a prompt, a mapping a line's object."""
+    for number, item in enumerate(requests, 1):
+        if isinstance(item, str):
+            yield number, {"prompt": item}
+        elif isinstance(item, Mapping):
+            yield number, item
+        else:
+            error = _line_error(
+                "request", item, ("a prompt string", "a mapping"), "not a prompt or a mapping"
+            )
+            raise InvalidLineError(error, line=number)
+
+
+def read_requests(path: str | os.PathLike[str], *, validate: bool = True) -> list[BulkRequest]:
+    """Read and check every line of a ``.txt``, ``.jsonl`` or ``.csv`` file of requests.
+
+    ``.txt``: one prompt a line (blank lines and lines starting with ``#`` are skipped). ``.jsonl``: one
+    JSON object a line, with ``prompt``, any generate fields and an optional ``id``. ``.csv``: a header row
+    of field names (``prompt``, ``id``, ``model``, ...); cells are converted to each field's type, and an
+    empty cell leaves its field unset.
+
+    Raises:
+        InvalidLineError: A line that cannot be sent (nothing is sent).
+        InvalidParameterError: The file cannot be read or is of no known kind.
+    """
+    file = Path(path)
+    suffix = file.suffix.lower()
+    if suffix not in _SUFFIXES:
+        message = f"{file.name}: a requests file ends in {', '.join(_SUFFIXES)}"
+        raise InvalidParameterError("file", str(file), _SUFFIXES, message)
+    try:
+        text = file.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidParameterError("file", str(file), ("a readable UTF-8 file",), f"{file}: {exc}") from exc
+    source = file.name
+    if suffix == ".txt":
+        items: Iterable[tuple[int, Mapping[str, Any]]] = _text_lines(text)
+    elif suffix == ".jsonl":
+        items = _json_lines(text, source)
+    else:
+        items = _csv_rows(text, source)
+    return prepare(items, source=source, validate=validate)
+
+
+def _text_lines(text: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    for number, line in enumerate(text.splitlines(), 1):
+        prompt = line.strip()
+        if prompt and not prompt.startswith("#"):
+            yield number, {"prompt": prompt}
+
+
+def _json_lines(text: str, source: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            error = _line_error("line", line[:80], ("a JSON object",), f"not JSON: {exc}")
+            raise InvalidLineError(error, line=number, source=source) from None
+        if not isinstance(item, dict):
+            error = _line_error("line", item, ("a JSON object",), "not a JSON object")
+            raise InvalidLineError(error, line=number, source=source)
+        yield number, item
+
+
+def _csv_rows(text: str, source: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    from ..rules import field_schemas  # noqa: PLC0415 - loads the generated models only when needed
+
+    schemas = field_schemas(_operation())
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [name.strip() for name in next(reader, [])]
+    for number, row in enumerate(reader, 2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(header):
+            error = _line_error(
+                "line", row, (f"{len(header)} cells",), f"{len(row)} cells under a header of {len(header)}"
+            )
+            raise InvalidLineError(error, line=number, source=source)
+        fields: dict[str, Any] = {}
+        for name, cell in zip(header, row, strict=False):
+            if cell == "":
+                continue
+            schema = schemas.get(name)
+            try:
+                fields[name] = _cell_value(cell, schema.kinds if schema is not None else frozenset({"str"}))
+            except ValueError:
+                kinds = schema.describe() if schema is not None else "a string"
+                error = _line_error(name, cell, (kinds,), f"{name} {cell!r} is not {kinds}")
+                raise InvalidLineError(error, line=number, source=source) from None
+        yield number, fields
+
+
+def _cell_value(cell: str, kinds: frozenset[str]) -> object:
+    """A CSV cell as the field's type; the rules then check the value itself.
+
+    Raises:
+        ValueError: The cell cannot be read as any of the field's kinds.
+    """
+    text = cell.strip()
+    if "bool" in kinds and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if "int" in kinds and re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    if "float" in kinds:
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    if kinds & {"object", "any"} and text[:1] in ("{", "["):
+        return json.loads(text)
+    if kinds & {"str", "enum", "any"}:
+        return cell
+    raise ValueError(cell)

@@ -1,0 +1,179 @@
+"""The journal of a bulk run: one SQLite row per line, so any run can be resumed without paying twice.
+
+It lives beside the images (``<out>/.oai-images.sqlite``): the output folder describes itself. A line's row
+is written (and committed) before its request is sent, and again when its images are saved; WAL mode makes
+each commit durable the moment it returns, whatever happens to the process next. So after a crash, a
+``kill -9`` or Ctrl-C, a line is either ``saved`` (its files are whole: they are written atomically before
+the row says so) or it is re-sent by the next run, and only the requests that were in flight are re-sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from .._errors import OAIImagesError
+
+__all__ = ["JOURNAL_NAME", "LOCK_NAME", "Journal", "JournalEntry"]
+
+JOURNAL_NAME = ".oai-images.sqlite"
+#: Held while a run uses the folder: two runs into one folder would send the same lines twice. The
+#: operating system releases it when the process ends, however it ends.
+LOCK_NAME = ".oai-images.lock"
+#: A temporary file of an atomic write older than this was left by a killed process (a write takes far less).
+_STALE_PART_SECONDS = 60.0
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS lines (
+    key TEXT PRIMARY KEY,          -- sha256 of the canonical JSON of the fields sent (and the copy number)
+    line INTEGER NOT NULL,         -- the line number in the input, when last run
+    line_id TEXT,                  -- the line's own id, if it has one
+    fields TEXT NOT NULL,          -- the fields sent, as canonical JSON
+    state TEXT NOT NULL,           -- sent | saved | failed
+    attempts INTEGER NOT NULL DEFAULT 0,
+    request_id TEXT,
+    revised_prompts TEXT,          -- JSON list, one per image
+    usage TEXT,                    -- JSON object, as the API reported it
+    paths TEXT,                    -- JSON list of the saved files
+    error TEXT,                    -- why the line failed
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+)
+"""
+
+
+def _lock(path: Path) -> IO[bytes]:
+    """Open and lock ``path`` for this process, without waiting.
+
+    Raises:
+        OAIImagesError: Another run holds the lock.
+    """
+    file = path.open("a+b")
+    try:
+        if sys.platform == "win32":
+            import msvcrt  # noqa: PLC0415 - the Windows way to lock a file
+
+            msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl  # noqa: PLC0415 - the POSIX way to lock a file
+
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        file.close()
+        message = f"another oai-images run is using {path.parent}; let it finish (or stop it) first"
+        raise OAIImagesError(message) from None
+    return file
+
+
+def _sweep(folder: Path) -> None:
+    """Remove the temporary files of atomic writes that a killed run left behind (they are hidden)."""
+    now = time.time()
+    for part in folder.glob(".oai-images-*.part"):
+        with contextlib.suppress(OSError):
+            if now - part.stat().st_mtime > _STALE_PART_SECONDS:
+                part.unlink()
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """What the journal knows of one line."""
+
+    key: str
+    state: str
+    attempts: int
+    paths: tuple[str, ...]
+    error: str | None
+
+
+class Journal:
+    """The journal of the bulk runs into one output folder.
+
+    Args:
+        folder: The output folder (created if missing); the journal is its ``.oai-images.sqlite``.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock(folder / LOCK_NAME)
+        _sweep(folder)
+        self.path = folder / JOURNAL_NAME
+        # Autocommit: every statement is its own transaction, committed (and, in WAL mode, safe from a
+        # crash of this process) when it returns.
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database and let another run use the folder."""
+        self._db.close()
+        self._lock.close()  # closing the file releases its lock
+
+    def entries(self, keys: Sequence[str]) -> dict[str, JournalEntry]:
+        """The entries of these lines that the journal holds, by key."""
+        found: dict[str, JournalEntry] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT key, state, attempts, paths, error FROM lines WHERE key IN ({marks})",  # noqa: S608 - only '?' marks are formatted in
+                chunk,
+            )
+            for key, state, attempts, paths, error in rows:
+                found[key] = JournalEntry(key, state, attempts, tuple(json.loads(paths or "[]")), error)
+        return found
+
+    def sending(self, key: str, *, line: int, line_id: str | None, fields: str) -> None:
+        """Record, before it goes out, that a line's request is being sent."""
+        now = time.time()
+        self._db.execute(
+            "INSERT INTO lines (key, line, line_id, fields, state, attempts, created, updated) "
+            "VALUES (?, ?, ?, ?, 'sent', 1, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET state='sent', attempts=attempts+1, line=excluded.line, "
+            "line_id=excluded.line_id, error=NULL, updated=excluded.updated",
+            (key, line, line_id, fields, now, now),
+        )
+
+    def saved(
+        self,
+        key: str,
+        *,
+        paths: Sequence[Path],
+        request_id: str | None,
+        revised_prompts: Sequence[str | None],
+        usage: Mapping[str, Any] | None,
+    ) -> None:
+        """Record that a line's images are all saved."""
+        self._db.execute(
+            "UPDATE lines SET state='saved', paths=?, request_id=?, revised_prompts=?, usage=?, error=NULL, "
+            "updated=? WHERE key=?",
+            (
+                json.dumps([str(path.resolve()) for path in paths]),
+                request_id,
+                json.dumps(list(revised_prompts)),
+                None if usage is None else json.dumps(usage),
+                time.time(),
+                key,
+            ),
+        )
+
+    def owned_by_other(self, path: Path, key: str) -> bool:
+        """Whether a line other than ``key`` has ``path`` among its saved images."""
+        needle = json.dumps(str(path.resolve()))
+        row = self._db.execute(
+            "SELECT 1 FROM lines WHERE state='saved' AND key != ? AND instr(paths, ?) > 0 LIMIT 1",
+            (key, needle),
+        ).fetchone()
+        return row is not None
+
+    def failed(self, key: str, error: str) -> None:
+        """Record that a line failed for good (the server refused it, or the retries ran out)."""
+        self._db.execute(
+            "UPDATE lines SET state='failed', error=?, updated=? WHERE key=?", (error, time.time(), key)
+        )
