@@ -10,9 +10,28 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .batch import Batch
+    from .batch_error import BatchError
+    from .batch_errors import BatchErrors
+    from .batch_file_expiration_after import BatchFileExpirationAfter
+    from .batch_file_expiration_after_anchor import BatchFileExpirationAfterAnchor
+    from .batch_request_counts import BatchRequestCounts
+    from .batch_usage import BatchUsage
+    from .batch_usage_input_tokens_details import BatchUsageInputTokensDetails
+    from .batch_usage_output_tokens_details import BatchUsageOutputTokensDetails
+    from .create_batch_request import CreateBatchRequest
+    from .create_batch_request_completion_window import (
+        CreateBatchRequestCompletionWindow,
+    )
+    from .create_batch_request_endpoint import CreateBatchRequestEndpoint
+    from .create_file_request import CreateFileRequest
+    from .create_file_request_purpose import CreateFileRequestPurpose
     from .create_image_request import CreateImageRequest
+    from .delete_file_response import DeleteFileResponse
     from .error import Error
     from .error_response import ErrorResponse
+    from .file_expiration_after import FileExpirationAfter
+    from .file_expiration_after_anchor import FileExpirationAfterAnchor
     from .image import Image
     from .image_background import ImageBackground
     from .image_gen_completed_event import ImageGenCompletedEvent
@@ -29,13 +48,33 @@ if TYPE_CHECKING:
     from .image_style import ImageStyle
     from .images_response import ImagesResponse
     from .images_response_svg_usage import ImagesResponseSvgUsage
+    from .list_batches_response import ListBatchesResponse
+    from .metadata_type_0 import MetadataType0
+    from .open_ai_file import OpenAIFile
     from .svg_options import SvgOptions
     from .svg_options_reasoning import SvgOptionsReasoning
 
 _MODULES = {
+    "Batch": ".batch",
+    "BatchError": ".batch_error",
+    "BatchErrors": ".batch_errors",
+    "BatchFileExpirationAfter": ".batch_file_expiration_after",
+    "BatchFileExpirationAfterAnchor": ".batch_file_expiration_after_anchor",
+    "BatchRequestCounts": ".batch_request_counts",
+    "BatchUsage": ".batch_usage",
+    "BatchUsageInputTokensDetails": ".batch_usage_input_tokens_details",
+    "BatchUsageOutputTokensDetails": ".batch_usage_output_tokens_details",
+    "CreateBatchRequest": ".create_batch_request",
+    "CreateBatchRequestCompletionWindow": ".create_batch_request_completion_window",
+    "CreateBatchRequestEndpoint": ".create_batch_request_endpoint",
+    "CreateFileRequest": ".create_file_request",
+    "CreateFileRequestPurpose": ".create_file_request_purpose",
     "CreateImageRequest": ".create_image_request",
+    "DeleteFileResponse": ".delete_file_response",
     "Error": ".error",
     "ErrorResponse": ".error_response",
+    "FileExpirationAfter": ".file_expiration_after",
+    "FileExpirationAfterAnchor": ".file_expiration_after_anchor",
     "Image": ".image",
     "ImageBackground": ".image_background",
     "ImageGenCompletedEvent": ".image_gen_completed_event",
@@ -52,14 +91,34 @@ _MODULES = {
     "ImageStyle": ".image_style",
     "ImagesResponse": ".images_response",
     "ImagesResponseSvgUsage": ".images_response_svg_usage",
+    "ListBatchesResponse": ".list_batches_response",
+    "MetadataType0": ".metadata_type_0",
+    "OpenAIFile": ".open_ai_file",
     "SvgOptions": ".svg_options",
     "SvgOptionsReasoning": ".svg_options_reasoning",
 }
 
 __all__ = (
+    "Batch",
+    "BatchError",
+    "BatchErrors",
+    "BatchFileExpirationAfter",
+    "BatchFileExpirationAfterAnchor",
+    "BatchRequestCounts",
+    "BatchUsage",
+    "BatchUsageInputTokensDetails",
+    "BatchUsageOutputTokensDetails",
+    "CreateBatchRequest",
+    "CreateBatchRequestCompletionWindow",
+    "CreateBatchRequestEndpoint",
+    "CreateFileRequest",
+    "CreateFileRequestPurpose",
     "CreateImageRequest",
+    "DeleteFileResponse",
     "Error",
     "ErrorResponse",
+    "FileExpirationAfter",
+    "FileExpirationAfterAnchor",
     "Image",
     "ImageBackground",
     "ImageGenCompletedEvent",
@@ -76,6 +135,9 @@ __all__ = (
     "ImagesResponse",
     "ImagesResponseSvgUsage",
     "ImageStyle",
+    "ListBatchesResponse",
+    "MetadataType0",
+    "OpenAIFile",
     "SvgOptions",
     "SvgOptionsReasoning",
 )
