@@ -69,13 +69,20 @@ _FAULTS = "rate_limit, server_error, service_unavailable, hang, drop, truncate, 
     help="At most this many images are kept for URL downloads. [default: 256]",
 )
 @click.option(
+    "--batch-seconds",
+    type=click.FloatRange(min=0),
+    envvar=_ENV + "BATCH_SECONDS",
+    help="How long a Batch API batch takes from creation to completion (the real API: up to 24 h). "
+    "[default: 10]",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
     show_default=True,
     help="uvicorn's log level.",
 )
-def serve(
+def serve(  # noqa: PLR0912 - one branch per option
     *,
     host: str,
     port: int,
@@ -87,9 +94,13 @@ def serve(
     retry_after: int | None,
     hang_seconds: float | None,
     max_images: int | None,
+    batch_seconds: float | None,
     log_level: str,
 ) -> None:
     r"""Serve the offline emulator: POST /v1/images/generations, like the real API, with no key or network.
+
+    It also runs the Batch API for image generations (/v1/files, /v1/batches), each batch taking
+    --batch-seconds.
 
     Point any OpenAI client at the printed base URL with any non-empty API key. Every option also reads
     an OAI_IMAGES_EMULATOR_* environment variable (OAI_IMAGES_EMULATOR_FAULT, ..._LATENCY_MS, ...).
@@ -135,6 +146,8 @@ def serve(
         config.hang_seconds = hang_seconds
     if max_images is not None:
         config.max_stored_images = max_images
+    if batch_seconds is not None:
+        config.batch_seconds = batch_seconds
 
     def ready(base_url: str) -> None:
         click.echo(f"oai-images emulator listening on {base_url}", err=True)

@@ -107,6 +107,13 @@ def parse_latency(text: str) -> Latency:
     return Latency(low, high)
 
 
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise ValueError(f"must be 0 or more, got {text!r}")
+    return value
+
+
 @dataclasses.dataclass
 class EmulatorConfig:
     """How the emulator behaves.
@@ -124,6 +131,13 @@ class EmulatorConfig:
         max_stored_images: At most this many images are kept for URL downloads (least recently used go first).
         max_stored_bytes: At most this many bytes of images are kept for URL downloads.
         max_recorded_requests: At most this many received requests are kept for tests to inspect.
+        batch_seconds: How long a batch of the Batch API takes from creation to completion (the real API:
+            up to 24 hours): a tenth validating, most of it answering the lines one after another, a tenth
+            finalizing. 0 ends a batch the first time it is looked at.
+        batch_window_seconds: A batch still running this many seconds after its creation expires, keeping
+            the lines answered so far (the real API: its 24 h completion window).
+        max_batch_store_bytes: At most this many bytes of uploaded and produced files are kept on disk; an
+            upload beyond it is refused.
         clock: Wall-clock seconds, injectable so a test can expire a URL without waiting.
     """
 
@@ -136,6 +150,9 @@ class EmulatorConfig:
     max_stored_images: int = 256
     max_stored_bytes: int = 256 * 1024 * 1024
     max_recorded_requests: int = 1000
+    batch_seconds: float = 10.0
+    batch_window_seconds: float = 24 * 3600.0
+    max_batch_store_bytes: int = 4 * 1024**3
     clock: Callable[[], float] = time.time
 
     @classmethod
@@ -143,7 +160,8 @@ class EmulatorConfig:
         """A config from ``OAI_IMAGES_EMULATOR_*`` variables; unset ones keep their defaults.
 
         Reads ``SEED``, ``URL_LIFETIME``, ``LATENCY_MS`` (``250`` or ``100-500``), ``FAULT``
-        (``rate_limit;times=2``), ``RETRY_AFTER``, ``HANG_SECONDS``, ``MAX_IMAGES`` and ``MAX_BYTES``.
+        (``rate_limit;times=2``), ``RETRY_AFTER``, ``HANG_SECONDS``, ``MAX_IMAGES``, ``MAX_BYTES`` and
+        ``BATCH_SECONDS``.
 
         Args:
             environ: The variables to read; ``os.environ`` when None.
@@ -178,4 +196,6 @@ class EmulatorConfig:
             config.max_stored_images = cast(int, max_images)
         if (max_bytes := read("MAX_BYTES", int)) is not None:
             config.max_stored_bytes = cast(int, max_bytes)
+        if (batch_seconds := read("BATCH_SECONDS", _non_negative)) is not None:
+            config.batch_seconds = cast(float, batch_seconds)
         return config
