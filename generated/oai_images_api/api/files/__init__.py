@@ -15,6 +15,7 @@ from ...models.error_response import ErrorResponse
 from ...models.file_expiration_after import FileExpirationAfter
 from ...models.file_expiration_after_anchor import FileExpirationAfterAnchor
 from ...models.open_ai_file import OpenAIFile
+from ...types import File, FileTypes
 from .. import FieldInfo, Operation
 
 
