@@ -552,7 +552,7 @@ def batch_routes(config: EmulatorConfig, hooks: BatchHooks) -> list[Route]:  # n
             limit = 0
         if not 1 <= limit <= 100:  # the API's documented range
             return error(400, "limit must be between 1 and 100.", param="limit", code="invalid_value")
-        newest_first = sorted(service.batches.values(), key=lambda b: b.created_at, reverse=True)
+        newest_first = list(service.batches.values())[::-1]  # created in this order
         after = request.query_params.get("after")
         if after:
             ids = [batch.id for batch in newest_first]
