@@ -7,11 +7,7 @@ clock: a wait of minutes takes no time.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,15 +15,14 @@ import httpx
 import pytest
 from PIL import Image
 
+from bench.batch_collect import LargeOutputServer, measure
 from oai_images import AsyncImagesClient, ImagesClient, InvalidParameterError
 from oai_images.batchapi import AsyncBatchJob, BatchInfo, BatchJob, CollectReport, image_stem
-from oai_images.batchapi._jsonl import PartWriter, parse_result_line, request_line
+from oai_images.batchapi._jsonl import LineSplitter, PartWriter, parse_result_line, request_line
 from tests.conftest import FakeClock
 
 if TYPE_CHECKING:
     from oai_images.emulator import EmulatorConfig, EmulatorServer
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -426,6 +421,16 @@ def test_part_writer_rolls_over_before_a_limit(tmp_path: Path) -> None:
     assert parts[0].path.read_bytes() == b"0123456789\n" * 2
 
 
+def test_line_splitter_joins_lines_across_chunks() -> None:
+    """Lines cut anywhere by the network come out whole, without CR, the last one on flush."""
+    splitter = LineSplitter()
+    got = [*splitter.feed(b'{"a":'), *splitter.feed(b'1}\r\n{"b"'), *splitter.feed(b":2}\n\n{")]
+    got += splitter.feed(b'"c":3}')
+    assert got == ['{"a":1}', '{"b":2}', ""]
+    assert splitter.flush() == ['{"c":3}']
+    assert splitter.flush() == []
+
+
 def test_parse_result_line_reads_both_error_shapes() -> None:
     """A non-2xx response's envelope and a top-level error both give code and message."""
     status = parse_result_line(
@@ -453,40 +458,15 @@ def test_image_stem_keeps_safe_ids_and_hashes_others() -> None:
 
 # --- memory -------------------------------------------------------------------------------------------
 
-_COLLECT_SCRIPT = textwrap.dedent(
-    """
-    import json, resource, sys
-    from oai_images import ImagesClient
-    from oai_images.batchapi import BatchJob
-
-    base_url, out = sys.argv[1], sys.argv[2]
-    with ImagesClient(base_url=base_url, api_key="sk-test") as client, BatchJob(client, out) as job:
-        count = int(sys.argv[3])
-        job.submit([(f"big-{i}", {"prompt": "noise", "model": "gpt-image-1"}) for i in range(count)])
-        report = job.collect()
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"lines": report.lines_done, "images": report.images_saved, "peak_mb": peak_kb / 1024}))
-    """
-)
-
 
 @pytest.mark.slow
 def test_collect_memory_stays_flat_for_a_large_output_file(
-    large_output_server: Callable[[], tuple[str, int, int]], tmp_path: Path
+    large_output_server: LargeOutputServer, tmp_path: Path
 ) -> None:
     """Collecting a ~210 MB output file of 6 MB images peaks below 150 MB of RSS (the file is never held)."""
-    base_url, size, count = large_output_server()
-    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT / 'generated'}"}
-    done = subprocess.run(
-        [sys.executable, "-c", _COLLECT_SCRIPT, base_url, str(tmp_path), str(count)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    server = large_output_server
+    result = measure(server, tmp_path)
+    size, count = server.output_size, server.lines
     assert size > 200 * 1024 * 1024
     assert result["images"] == count
     assert result["peak_mb"] < 150, result
@@ -494,13 +474,11 @@ def test_collect_memory_stays_flat_for_a_large_output_file(
 
 
 @pytest.fixture
-def large_output_server() -> Iterator[Callable[[], tuple[str, int, int]]]:
-    """A loopback server whose one batch is completed with a ~200 MB output file, generated as it is sent."""
-    from tests.batch_server import LargeOutputServer
-
+def large_output_server() -> Iterator[LargeOutputServer]:
+    """A loopback server whose one batch is completed with a ~210 MB output file, made as it is sent."""
     server = LargeOutputServer(lines=26, image_bytes=6 * 1024 * 1024)
     server.start()
     try:
-        yield lambda: (server.base_url, server.output_size, server.lines)
+        yield server
     finally:
         server.stop()

@@ -7,7 +7,6 @@ journal, the input files, reading result lines, naming and saving images) is sha
 
 from __future__ import annotations
 
-import base64
 import binascii
 import dataclasses
 import functools
@@ -16,7 +15,7 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
@@ -36,7 +35,16 @@ from .._retries import connection_error
 from .._send import asend, send
 from .._wire import request_body, request_id
 from ._journal import BatchInfo, Journal
-from ._jsonl import MAX_BYTES, MAX_LINES, LineResult, Part, PartWriter, parse_result_line, request_line
+from ._jsonl import (
+    MAX_BYTES,
+    MAX_LINES,
+    LineResult,
+    LineSplitter,
+    Part,
+    PartWriter,
+    parse_result_line,
+    request_line,
+)
 
 if TYPE_CHECKING:
     from oai_images_api.api import Operation
@@ -139,6 +147,7 @@ class _JobBase(Generic[_ClientT]):
         self.journal = Journal(journal if journal is not None else self.out / JOURNAL_NAME)
         self._max_lines = max_lines
         self._max_bytes = max_bytes
+        self._uncommitted = 0  # result lines recorded since the last commit
         self._metadata = dict(metadata) if metadata else None
 
     def close(self) -> None:
@@ -367,16 +376,20 @@ class _JobBase(Generic[_ClientT]):
         return files
 
     def _line_images(
-        self, part: int, text: str, report: CollectReport
+        self, part: int, pending: list[str], report: CollectReport
     ) -> tuple[LineResult, list[Any]] | None:
-        """A result line to save: its result and its generated ``Image`` models; None when there is
-        nothing to do (blank, another part's line, or already saved). Failed lines are recorded here."""  # noqa: D205, D209
+        """Take the first of ``pending`` result lines: its result and its generated ``Image`` models, or
+        None when there is nothing to save (blank, another part's line, already saved, failed: a failed
+        line is recorded here). The line's text is dropped once parsed, before its images are decoded."""  # noqa: D205, D209
+        self._tick()
+        text = pending.pop(0)
         try:
             result = parse_result_line(text)
         except ValueError as exc:
             raise APIResponseValidationError(
                 f"a line of a batch result file is not a result line ({exc})", status_code=200
             ) from exc
+        del text  # the parsed line holds the base64 text; the raw line can go now
         if result is None:
             return None
         where = self.journal.line_part(result.custom_id)
@@ -405,13 +418,23 @@ class _JobBase(Generic[_ClientT]):
             return None
         return result, images
 
+    def _tick(self) -> None:
+        """Count a result line; commit the journal every `_COMMIT_EVERY` of them."""
+        self._uncommitted += 1
+        if self._uncommitted >= _COMMIT_EVERY:
+            self.journal.commit()
+            self.journal.begin()
+            self._uncommitted = 0
+
     @staticmethod
     def _decoded(image: Any) -> bytes | str:
         """An image's bytes, or its URL when it came as one."""
         b64 = image.b64_json
         if isinstance(b64, str):
             try:
-                return base64.b64decode(b64, validate=True)
+                # binascii reads an ASCII str in place; base64.b64decode would copy it to bytes first,
+                # which for a 30 MB image is 30 MB more at the peak.
+                return binascii.a2b_base64(b64, strict_mode=True)
             except (binascii.Error, ValueError) as exc:
                 raise APIResponseValidationError(
                     "an image of a batch result is not valid base64", status_code=200
@@ -641,33 +664,40 @@ class BatchJob(_JobBase["ImagesClient"]):
         response = self._send(self._content_request(file_id), stream=True)
         try:
             self._client._check(response)
+            splitter = LineSplitter()
             self.journal.begin()
             try:
-                for count, text in enumerate(_lines(response, self._client), start=1):
-                    found = self._line_images(part, text, report)
-                    if found is not None:
-                        result, images = found
-                        saved = []
-                        for index, image in enumerate(images):
-                            data = self._decoded(image)
-                            if isinstance(data, str):
-                                data = self._client._download(data)
-                            saved.append(self._save(result.custom_id, index, data))
-                        self.journal.record_done(result.custom_id, saved)
-                        report.lines_done += 1
-                        report.images_saved += len(saved)
-                    if count % _COMMIT_EVERY == 0:
-                        self.journal.commit()
-                        self.journal.begin()
+                for chunk in _chunks(response, self._client):
+                    pending = splitter.feed(chunk)
+                    while pending:
+                        self._collect_line(part, pending, report)
+                pending = splitter.flush()
+                while pending:
+                    self._collect_line(part, pending, report)
             finally:
                 self.journal.commit()  # what was saved stays recorded, even when the stream broke
         finally:
             response.close()
 
+    def _collect_line(self, part: int, pending: list[str], report: CollectReport) -> None:
+        found = self._line_images(part, pending, report)
+        if found is None:
+            return
+        result, images = found
+        saved = []
+        for index, image in enumerate(images):
+            data = self._decoded(image)
+            if isinstance(data, str):
+                data = self._client._download(data)
+            saved.append(self._save(result.custom_id, index, data))
+        self.journal.record_done(result.custom_id, saved)
+        report.lines_done += 1
+        report.images_saved += len(saved)
 
-def _lines(response: httpx.Response, client: ImagesClient) -> Iterator[str]:
+
+def _chunks(response: httpx.Response, client: ImagesClient) -> Iterator[bytes]:
     try:
-        yield from response.iter_lines()
+        yield from response.iter_bytes()
     except httpx.HTTPError as exc:
         raise connection_error(exc, secret=client._settings.api_key) from exc
 
@@ -801,35 +831,40 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
         response = await self._send(self._content_request(file_id), stream=True)
         try:
             self._client._check(response)
+            splitter = LineSplitter()
             self.journal.begin()
             try:
-                count = 0
-                async for text in _alines(response, self._client):
-                    count += 1
-                    found = self._line_images(part, text, report)
-                    if found is not None:
-                        result, images = found
-                        saved = []
-                        for index, image in enumerate(images):
-                            data = self._decoded(image)
-                            if isinstance(data, str):
-                                data = await self._client._download(data)
-                            saved.append(self._save(result.custom_id, index, data))
-                        self.journal.record_done(result.custom_id, saved)
-                        report.lines_done += 1
-                        report.images_saved += len(saved)
-                    if count % _COMMIT_EVERY == 0:
-                        self.journal.commit()
-                        self.journal.begin()
+                async for chunk in _achunks(response, self._client):
+                    pending = splitter.feed(chunk)
+                    while pending:
+                        await self._collect_line(part, pending, report)
+                pending = splitter.flush()
+                while pending:
+                    await self._collect_line(part, pending, report)
             finally:
                 self.journal.commit()
         finally:
             await response.aclose()
 
+    async def _collect_line(self, part: int, pending: list[str], report: CollectReport) -> None:
+        found = self._line_images(part, pending, report)
+        if found is None:
+            return
+        result, images = found
+        saved = []
+        for index, image in enumerate(images):
+            data = self._decoded(image)
+            if isinstance(data, str):
+                data = await self._client._download(data)
+            saved.append(self._save(result.custom_id, index, data))
+        self.journal.record_done(result.custom_id, saved)
+        report.lines_done += 1
+        report.images_saved += len(saved)
 
-async def _alines(response: httpx.Response, client: AsyncImagesClient) -> Any:
+
+async def _achunks(response: httpx.Response, client: AsyncImagesClient) -> AsyncIterator[bytes]:
     try:
-        async for line in response.aiter_lines():
-            yield line
+        async for chunk in response.aiter_bytes():
+            yield chunk
     except httpx.HTTPError as exc:
         raise connection_error(exc, secret=client._settings.api_key) from exc

@@ -9,7 +9,16 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["MAX_BYTES", "MAX_LINES", "LineResult", "Part", "PartWriter", "parse_result_line", "request_line"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_LINES",
+    "LineResult",
+    "LineSplitter",
+    "Part",
+    "PartWriter",
+    "parse_result_line",
+    "request_line",
+]
 
 #: The API's limits on one batch input file.
 MAX_LINES = 50_000
@@ -105,6 +114,41 @@ class PartWriter:
         self._close_file()
         for part in self.parts:
             part.path.unlink(missing_ok=True)
+
+
+class LineSplitter:
+    """Cuts a byte stream into text lines, holding at most one line's bytes.
+
+    Written for result files whose lines are whole images in base64 (tens of megabytes each): a line's
+    bytes collect in one buffer that is emptied as soon as the line is decoded to text, so a line exists
+    at most twice (bytes and text) at once, never as the many pieces and joined copies of
+    ``httpx.Response.iter_lines``. The lines come in a list that the reader empties with ``pop(0)``, so
+    that no frame keeps a line alive after the reader dropped it.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, chunk: bytes) -> list[str]:
+        """The lines that ``chunk`` completes."""
+        lines = []
+        view = memoryview(chunk)
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            self._buffer += view[start:end]
+            lines.append(self._take())
+            start = end + 1
+        self._buffer += view[start:]
+        return lines
+
+    def flush(self) -> list[str]:
+        """The last line, when the stream does not end with a newline."""
+        return [self._take()] if self._buffer else []
+
+    def _take(self) -> str:
+        text = self._buffer.decode("utf-8", errors="replace")
+        self._buffer.clear()
+        return text.removesuffix("\r")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

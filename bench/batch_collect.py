@@ -1,19 +1,28 @@
-"""A loopback Batch API server with one completed batch whose output file is large, for memory tests.
+"""Peak memory of `BatchJob.collect` on a large output file: `python -m bench.batch_collect [--mb 1024]`.
 
-The output file is never held anywhere: its lines (one real, incompressible PNG each, base64) are
-written to the socket as they are made. Every upload is read and thrown away; every batch created is
-already completed.
+A loopback Batch API server holds one completed batch whose output file is as large as asked: its lines
+(one real, incompressible PNG each, base64) are written to the socket as they are made, never held. Every
+upload is read and thrown away; every batch created is already completed. The collect runs in a
+subprocess, which reports its peak RSS (`resource.getrusage`); tests/test_batchapi.py runs the same at
+200 MB with a 150 MB bound.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import io
 import json
 import os
 import random
+import subprocess
+import sys
+import tempfile
+import textwrap
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -133,6 +142,65 @@ class LargeOutputServer:
         return Handler
 
 
-if __name__ == "__main__":  # pragma: no cover - a manual look: python -m tests.batch_server
-    server = LargeOutputServer(lines=2, image_bytes=1024)
-    print(server.output_size, os.getpid())
+#: The collecting process: submit the lines, collect, print the report and the peak RSS as JSON.
+COLLECT_SCRIPT = textwrap.dedent(
+    """
+    import json, resource, sys
+    from oai_images import ImagesClient
+    from oai_images.batchapi import BatchJob
+
+    base_url, out = sys.argv[1], sys.argv[2]
+    with ImagesClient(base_url=base_url, api_key="sk-test") as client, BatchJob(client, out) as job:
+        count = int(sys.argv[3])
+        job.submit([(f"big-{i}", {"prompt": "noise", "model": "gpt-image-1"}) for i in range(count)])
+        report = job.collect()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"lines": report.lines_done, "images": report.images_saved, "peak_mb": peak_kb / 1024}))
+    """
+)
+
+
+def measure(server: LargeOutputServer, out: Path) -> dict[str, Any]:
+    """Run a collect of the server's batch into ``out`` in a subprocess; its report and peak RSS in MB."""
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root / "generated")])}
+    done = subprocess.run(
+        [sys.executable, "-c", COLLECT_SCRIPT, server.base_url, str(out), str(server.lines)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=3600,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    """Measure, print one line."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mb", type=int, default=1024, help="size of the output file, in MB")
+    parser.add_argument("--image-mb", type=float, default=6.0, help="size of each image before base64")
+    args = parser.parse_args()
+    line_bytes = args.image_mb * 1024 * 1024 * 4 / 3
+    server = LargeOutputServer(
+        lines=max(1, round(args.mb * 1024 * 1024 / line_bytes)), image_bytes=int(args.image_mb * 1024 * 1024)
+    )
+    server.start()
+    try:
+        with tempfile.TemporaryDirectory() as out:
+            started = time.perf_counter()
+            result = measure(server, Path(out))
+            seconds = time.perf_counter() - started
+    finally:
+        server.stop()
+    print(
+        f"collect of a {server.output_size / 1024**2:.0f} MB output file ({result['images']} images of "
+        f"{args.image_mb:g} MB): peak RSS {result['peak_mb']:.0f} MB, {seconds:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
