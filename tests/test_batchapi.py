@@ -220,16 +220,18 @@ async def test_job_collect_records_per_line_errors(runner: Runner, tmp_path: Pat
         await runner.call(job, "submit", [*lines(1), ("huge", {"prompt": "x", "model": "dall-e-2", "n": 99})])
         runner.clock.now += 200
         report = await runner.call(job, "collect")
-        record = job.journal.line("huge")
+        [failed] = job.lines("failed")
+        [done] = job.lines("done")
+        counts = job.counts()
     finally:
         await runner.close(job)
     assert report.lines_done == 1
     assert report.lines_failed == 1
-    assert record is not None
-    assert record["state"] == "failed"
-    assert record["status_code"] == 400
-    assert record["error_code"] == "invalid_value"
-    assert "n" in str(record["error_message"])
+    assert failed.custom_id == "huge"
+    assert (failed.status_code, failed.error_code) == (400, "invalid_value")
+    assert str(failed.error_message).startswith("n 99 is not valid")
+    assert done.files == (tmp_path / "fox-0-0.png",)
+    assert counts == {"submitted": 0, "done": 1, "failed": 1}
 
 
 @pytest.mark.slow

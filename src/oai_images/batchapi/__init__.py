@@ -23,7 +23,7 @@ submitted twice, and nothing already saved is downloaded again. `AsyncBatchJob` 
 from __future__ import annotations
 
 from ._job import JOURNAL_NAME, AsyncBatchJob, BatchJob, CollectReport, ProgressCallback, image_stem
-from ._journal import ENDED_STATUSES, BatchInfo
+from ._journal import ENDED_STATUSES, BatchInfo, LineOutcome
 from ._jsonl import MAX_BYTES, MAX_LINES
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "BatchInfo",
     "BatchJob",
     "CollectReport",
+    "LineOutcome",
     "ProgressCallback",
     "image_stem",
 ]

@@ -34,7 +34,7 @@ from .._files import slug, write_image
 from .._retries import connection_error
 from .._send import asend, send
 from .._wire import request_body, request_id
-from ._journal import BatchInfo, Journal
+from ._journal import BatchInfo, Journal, LineOutcome
 from ._jsonl import (
     MAX_BYTES,
     MAX_LINES,
@@ -157,6 +157,15 @@ class _JobBase(Generic[_ClientT]):
     def batches(self) -> list[BatchInfo]:
         """The job's batches as last seen, without asking the server."""
         return self.journal.batches()
+
+    def lines(self, state: str | None = None) -> list[LineOutcome]:
+        """What became of each line, from the journal (no request): all, or those in ``state``
+        (``submitted``, ``done``, ``failed``), in the order they were submitted."""  # noqa: D205, D209
+        return list(self.journal.outcomes(state))
+
+    def counts(self) -> dict[str, int]:
+        """How many lines are ``submitted`` (no result yet), ``done`` and ``failed``."""
+        return self.journal.counts()
 
     # --- building requests (through the generated operation records) ------------------------------------
 

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-__all__ = ["ENDED_STATUSES", "BatchInfo", "Journal"]
+__all__ = ["ENDED_STATUSES", "BatchInfo", "Journal", "LineOutcome"]
 
 #: Batch statuses that do not change any more.
 ENDED_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
@@ -93,6 +93,30 @@ class BatchInfo:
     def ended(self) -> bool:
         """The batch will not change any more (completed, failed, expired or cancelled)."""
         return self.status in ENDED_STATUSES
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LineOutcome:
+    """What became of one request line of a job.
+
+    Attributes:
+        custom_id: The line's custom id.
+        state: ``submitted`` (no result yet), ``done`` (images saved) or ``failed``.
+        files: The saved images, for a done line.
+        status_code: The status of the line's answer, when it had one.
+        error_code: The error's code, for a failed line (``batch_expired``, ``batch_cancelled``,
+            ``batch_failed`` for a line whose batch ended before it ran).
+        error_message: The error's message, for a failed line.
+        attempts: How many times the line was submitted (more than 1 after `retry_failed`).
+    """
+
+    custom_id: str
+    state: str
+    files: tuple[Path, ...]
+    status_code: int | None
+    error_code: str | None
+    error_message: str | None
+    attempts: int
 
 
 class Journal:
@@ -233,6 +257,28 @@ class Journal:
             (code, message, part),
         )
         return cursor.rowcount
+
+    def outcomes(self, state: str | None = None) -> Iterator[LineOutcome]:
+        """Every line (or those in ``state``), in the order they were added."""
+        query = (
+            "SELECT custom_id, state, files, status_code, error_code, error_message, attempts "
+            "FROM batchapi_lines"
+        )
+        cursor = (
+            self._db.execute(query + " WHERE state = ? ORDER BY rowid", (state,))
+            if state is not None
+            else self._db.execute(query + " ORDER BY rowid")
+        )
+        for custom_id, line_state, files, status_code, code, message, attempts in cursor:
+            yield LineOutcome(
+                custom_id=custom_id,
+                state=line_state,
+                files=tuple(Path(name) for name in json.loads(files)) if files else (),
+                status_code=status_code,
+                error_code=code,
+                error_message=message,
+                attempts=attempts,
+            )
 
     def counts(self) -> dict[str, int]:
         """How many lines are submitted, done and failed."""
