@@ -5,6 +5,9 @@ A loopback Batch API server holds one completed batch whose output file is as la
 upload is read and thrown away; every batch created is already completed. The collect runs in a
 subprocess, which reports its peak RSS (`resource.getrusage`); tests/test_batchapi.py runs the same at
 200 MB with a 150 MB bound.
+
+Measured (2 cores, Python 3.11, loopback): a 1 GB output file of 6 MB images peaks at 63 MB RSS; of
+24 MB images at 144 MB (about 4x an image over the interpreter's ~40 MB); ~10 s each.
 """
 
 from __future__ import annotations

@@ -387,6 +387,12 @@ async def test_job_invalid_line_sends_nothing(runner: Runner, tmp_path: Path) ->
             await runner.call(job, "submit", [*lines(2), ("bad-size", {"prompt": "x", "size": "7x7"})])
         with pytest.raises(InvalidParameterError, match="more than one line"):
             await runner.call(job, "submit", [*lines(1), *lines(1)])
+        small = runner.job(tmp_path / "small", max_bytes=100)
+        try:
+            with pytest.raises(InvalidParameterError, match="larger than a batch file"):
+                await runner.call(small, "submit", lines(1))
+        finally:
+            await runner.close(small)
         journal_lines = job.journal.counts()
     finally:
         await runner.close(job)

@@ -283,7 +283,12 @@ class _JobBase(Generic[_ClientT]):
                 body_json = json.dumps(
                     request_body(images.CREATE_IMAGE, fields), separators=(",", ":"), ensure_ascii=False
                 )
-                part = writer.add(request_line(custom_id, body_json, url))
+                try:
+                    part = writer.add(request_line(custom_id, body_json, url))
+                except ValueError as exc:  # one line larger than an input file may be
+                    raise InvalidParameterError(
+                        "body", custom_id, (f"at most {self._max_bytes} bytes",), f"line {custom_id!r}: {exc}"
+                    ) from exc
                 if part != part_of_pending and pending:
                     self.journal.add_lines(part_of_pending, pending)
                     pending = []
