@@ -490,3 +490,65 @@ def large_output_server() -> Iterator[LargeOutputServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_job_server_errors_are_typed_and_never_show_the_key(kind: str, tmp_path: Path) -> None:
+    """A garbled upload answer and a refused batch raise the facade's errors, with the key redacted."""
+    from oai_images import APIResponseValidationError, AuthenticationError
+
+    key = "sk-secret-0123456789abcdef"
+    answers = iter(
+        [
+            httpx.Response(200, text=f"<html>proxy error for {key}</html>"),
+            httpx.Response(
+                200,
+                json={
+                    "id": "file-1",
+                    "object": "file",
+                    "bytes": 1,
+                    "created_at": 1,
+                    "filename": "x",
+                    "purpose": "batch",
+                    "status": "processed",
+                },
+            ),
+            httpx.Response(
+                401,
+                json={
+                    "error": {
+                        "message": "bad key",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": "invalid_api_key",
+                    }
+                },
+            ),
+        ]
+    )
+    transport = httpx.MockTransport(lambda request: next(answers))
+    base: dict[str, Any] = {"base_url": "https://api.test/v1", "api_key": key, "max_retries": 0}
+    job: BatchJob | AsyncBatchJob
+    if kind == "sync":
+        job = BatchJob(ImagesClient(http_client=httpx.Client(transport=transport), **base), tmp_path)
+    else:
+        job = AsyncBatchJob(
+            AsyncImagesClient(http_client=httpx.AsyncClient(transport=transport), **base), tmp_path
+        )
+
+    async def submit() -> list[str]:
+        if isinstance(job, AsyncBatchJob):
+            return await job.submit(lines(1))
+        return job.submit(lines(1))
+
+    try:
+        with pytest.raises(APIResponseValidationError) as garbled:
+            await submit()
+        with pytest.raises(AuthenticationError) as refused:
+            await submit()
+        pending = job.batches()
+    finally:
+        job.close()
+    assert key not in f"{garbled.value} {garbled.value!r} {garbled.value.body!r}"
+    assert refused.value.code == "invalid_api_key"
+    assert [(info.status, info.batch_id) for info in pending] == [("pending", None)]

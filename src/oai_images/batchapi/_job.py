@@ -31,6 +31,7 @@ from .._errors import (
     RateLimitError,
 )
 from .._files import slug, write_image
+from .._redact import redact
 from .._retries import connection_error
 from .._send import asend, send
 from .._wire import request_body, request_id
@@ -230,7 +231,7 @@ class _JobBase(Generic[_ClientT]):
                 f"the server answered {response.status_code} with a body that is not a {model.__name__}",
                 status_code=response.status_code,
                 request_id=request_id(response),
-                body=response.text[:500],
+                body=redact(response.text[:500], (self._client._settings.api_key,)),
             ) from exc
 
     # --- submitting -----------------------------------------------------------------------------------------
