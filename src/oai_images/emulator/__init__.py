@@ -2,7 +2,8 @@
 
 It answers ``POST /v1/images/generations`` with the validation and error envelope of the real API (the
 same rules the SDK checks), real image files of the requested size and format, URLs that expire, streamed
-partial images, and injected latency and faults for resilience tests.
+partial images, and injected latency and faults for resilience tests. It also runs the Batch API for image
+generations (``/v1/files``, ``/v1/batches``), each batch taking ``EmulatorConfig.batch_seconds``.
 
 Needs the ``emulator`` extra (``pip install 'oai-images[emulator]'``); ``import oai_images`` never imports
 this package.

@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from oai_images import InvalidParameterError
 from oai_images.rules import MODEL_RULES, effective_fields, known_fields, parse_size, resolve_model, validate
 
-from ._batches import BATCHES_PATH, BatchHooks, batch_routes
+from ._batches import BATCHES_PATH, BatchHooks, batch_routes, post_json
 from ._config import EmulatorConfig, FaultSpec, parse_fault, parse_latency
 from ._draw import DrawnImages, ImageFormat, draw_image, draw_partial
 from ._store import EXPIRED, ImageStore, StoredImage
@@ -447,68 +447,6 @@ def _plan(fields: Mapping[str, object], model: str) -> _Plan:
     )
 
 
-def _batch_line(state: EmulatorState, body: object, base_url: str) -> tuple[int, dict[str, Any]]:
-    """One line of a batch, answered as `generations` answers (in a worker thread: draws directly)."""
-    parsed = _parse(json.dumps(body).encode()) if isinstance(body, dict) else _parse(b"null")
-    if isinstance(parsed, Response):
-        return parsed.status_code, cast("dict[str, Any]", json.loads(bytes(parsed.body)))
-    fields, plan = parsed
-    if plan.stream:
-        message = "Streaming is not supported in a batch."
-        refused = _error(400, message, param="stream", code="invalid_value")
-        return refused.status_code, cast("dict[str, Any]", json.loads(bytes(refused.body)))
-    images = [
-        draw_image(
-            plan.prompt,
-            index=index,
-            seed=state.config.seed,
-            width=plan.width,
-            height=plan.height,
-            output_format=plan.output_format,
-            transparent=plan.transparent,
-            compression=plan.compression,
-            frame_count=plan.frame_count,
-            frame_duration_ms=plan.frame_duration_ms,
-        )
-        for index in range(plan.n)
-    ]
-    return 200, _answer(state, fields, plan, images, base_url)
-
-
-def _answer(
-    state: EmulatorState, fields: Mapping[str, object], plan: _Plan, images: list[bytes], base_url: str
-) -> dict[str, Any]:
-    """The JSON body of a generation's answer."""
-    created = int(time.time())
-    if not plan.gpt:
-        data = []
-        for content in images:
-            item: dict[str, str] = {}
-            if plan.response_format == "b64_json":
-                item["b64_json"] = base64.b64encode(content).decode("ascii")
-            else:
-                name = state.store.put(
-                    content, media_type="image/png", extension="png", lifetime=state.config.url_lifetime
-                )
-                item["url"] = f"{base_url.rstrip('/')}{FILES_PATH}/{name}"
-            if plan.model == "dall-e-3":
-                item["revised_prompt"] = _revise(plan.prompt, plan.style)
-            data.append(item)
-        return {"created": created, "data": data}
-    body: dict[str, Any] = {
-        "created": created,
-        "data": [{"b64_json": base64.b64encode(content).decode("ascii")} for content in images],
-        "background": plan.background,
-        "output_format": plan.output_format,
-        "quality": plan.quality,
-        "size": f"{plan.width}x{plan.height}",
-        "usage": _usage(plan.prompt, plan.width, plan.height, plan.quality, plan.n),
-    }
-    if "safety_identifier" in fields:
-        body["safety_identifier"] = fields["safety_identifier"]
-    return body
-
-
 def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
     """Build the emulator's ASGI app.
 
@@ -556,7 +494,34 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
                 headers={"cache-control": "no-cache"},
             )
         images = [await draw(plan, index) for index in range(plan.n)]
-        return JSONResponse(_answer(state, fields, plan, images, str(request.base_url)))
+        created = int(time.time())
+        if not plan.gpt:
+            data = []
+            for content in images:
+                item: dict[str, str] = {}
+                if plan.response_format == "b64_json":
+                    item["b64_json"] = base64.b64encode(content).decode("ascii")
+                else:
+                    name = state.store.put(
+                        content, media_type="image/png", extension="png", lifetime=state.config.url_lifetime
+                    )
+                    item["url"] = f"{str(request.base_url).rstrip('/')}{FILES_PATH}/{name}"
+                if plan.model == "dall-e-3":
+                    item["revised_prompt"] = _revise(plan.prompt, plan.style)
+                data.append(item)
+            return JSONResponse({"created": created, "data": data})
+        answer: dict[str, Any] = {
+            "created": created,
+            "data": [{"b64_json": base64.b64encode(content).decode("ascii")} for content in images],
+            "background": plan.background,
+            "output_format": plan.output_format,
+            "quality": plan.quality,
+            "size": f"{plan.width}x{plan.height}",
+            "usage": _usage(plan.prompt, plan.width, plan.height, plan.quality, plan.n),
+        }
+        if "safety_identifier" in fields:
+            answer["safety_identifier"] = fields["safety_identifier"]
+        return JSONResponse(answer)
 
     async def _events(plan: _Plan) -> AsyncIterator[str]:
         common = {
@@ -611,19 +576,16 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
             )
         return _error(404, f"Invalid URL ({request.method} {request.url.path})")
 
+    async def batch_line(body: object, base_url: str) -> tuple[int, bytes]:
+        # A batch line is answered by the generation route itself (not through EmulatorApp: no fault,
+        # no recording), so it gets exactly the answer and errors a request would.
+        return await post_json(app, GENERATIONS_PATH, json.dumps(body).encode(), base_url)
+
     app = Starlette(
         routes=[
             Route(GENERATIONS_PATH, generations, methods=["POST"]),
             Route(FILES_PATH + "/{name}", files, methods=["GET"]),
-            *batch_routes(
-                state.config,
-                BatchHooks(
-                    respond=functools.partial(_batch_line, state),
-                    error=_error,
-                    check_auth=_check_auth,
-                    new_request_id=_new_request_id,
-                ),
-            ),
+            *batch_routes(state.config, BatchHooks(respond=batch_line, error=_error, check_auth=_check_auth)),
         ],
         exception_handlers={HTTPException: not_found},
     )

@@ -6,8 +6,9 @@ at a pace set by ``EmulatorConfig.batch_seconds`` and measured on ``EmulatorConf
 a fake clock decides when a batch is done.
 
 A batch is advanced when it is looked at (retrieved, listed or cancelled), not by a background task: its
-lines whose time has come are answered then, with real images, in a worker thread. That works the same
-over a socket and in-process, where no event loop outlives a request.
+lines whose time has come are answered then, from a worker thread, each by the app's own generation
+route (`post_json`), so a line gets exactly the images and the error envelope a request would. That works
+the same over a socket and in-process, where no event loop outlives a request.
 
 Uploaded and produced files live on disk, in a temporary folder of the app's own (removed when the app is
 collected or the process ends), bounded by ``EmulatorConfig.max_batch_store_bytes``.
@@ -23,19 +24,22 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
+import anyio.from_thread
 import anyio.to_thread
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Scope
 
 from ._config import EmulatorConfig
 
-__all__ = ["BATCHES_PATH", "FILES_API_PATH", "BatchHooks", "batch_routes"]
+__all__ = ["BATCHES_PATH", "FILES_API_PATH", "BatchHooks", "batch_routes", "post_json"]
 
 FILES_API_PATH = "/v1/files"
 BATCHES_PATH = "/v1/batches"
@@ -56,8 +60,8 @@ _RUNNING_SHARE = 0.8
 _MAX_LISTED_ERRORS = 20
 _COPY_CHUNK = 1024 * 1024
 
-#: Answers one request body: (status code, JSON body). Given by the app, which owns the image drawing.
-Respond = Callable[[object, str], tuple[int, dict[str, Any]]]
+#: Answers one request body: (status code, body bytes). Given by the app, which owns the generation route.
+Respond = Callable[[object, str], Coroutine[Any, Any, tuple[int, bytes]]]
 #: Builds an error envelope answer: (status, message, code, param).
 ErrorAnswer = Callable[..., JSONResponse]
 
@@ -67,16 +71,62 @@ class BatchHooks:
     """What the batch routes borrow from the app, passed in so that this module does not import it.
 
     Attributes:
-        respond: Answers one generation request body, as ``POST /v1/images/generations`` would.
+        respond: Answers one generation request body, as ``POST /v1/images/generations`` does (awaited
+            on the event loop; the batch clockwork calls it from its worker thread).
         error: Builds the API's error envelope answer.
         check_auth: The answer to a request without a usable key, or None.
-        new_request_id: A fresh ``req_…`` id.
     """
 
     respond: Respond
     error: ErrorAnswer
     check_auth: Callable[[Request], Response | None]
-    new_request_id: Callable[[], str]
+
+
+async def post_json(app: ASGIApp, path: str, body: bytes, base_url: str) -> tuple[int, bytes]:
+    """POST a JSON body to an ASGI app in-process, as if to ``base_url``; its status and body.
+
+    How a batch line is answered: by the very route a request goes to.
+    """
+    parts = urlsplit(base_url)
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": parts.scheme or "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", parts.netloc.encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"authorization", b"Bearer batch"),
+        ],
+        "server": (parts.hostname or "127.0.0.1", parts.port or 80),
+        "client": ("127.0.0.1", 0),
+    }
+    delivered = False
+    status = 500
+    chunks: list[bytes] = []
+
+    async def receive() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+        elif message["type"] == "http.response.body":
+            chunks.append(bytes(message.get("body", b"")))
+
+    await app(scope, receive, send)
+    return status, b"".join(chunks)
 
 
 @dataclasses.dataclass
@@ -355,13 +405,13 @@ class BatchService:
                 if not raw.strip():
                     continue
                 line = json.loads(raw)
-                status, body = self.hooks.respond(line["body"], base_url)
+                status, body = self._respond(line["body"], base_url)
                 answer = {
                     "id": f"batch_req_{secrets.token_hex(12)}",
                     "custom_id": line["custom_id"],
                     "response": {
                         "status_code": status,
-                        "request_id": self.hooks.new_request_id(),
+                        "request_id": f"req_{secrets.token_hex(16)}",
                         "body": body,
                     },
                     "error": None,
@@ -373,6 +423,23 @@ class BatchService:
                 else:
                     batch.failed += 1
             batch.offset = source.tell()
+
+    def _respond(self, body: dict[str, Any], base_url: str) -> tuple[int, object]:
+        """A line's answer, from the generation route (on the event loop; this runs in a worker thread)."""
+        if body.get("stream") is True:
+            return 400, {
+                "error": {
+                    "message": "Streaming is not supported in a batch.",
+                    "type": "invalid_request_error",
+                    "param": "stream",
+                    "code": "invalid_value",
+                }
+            }
+        status, raw = anyio.from_thread.run(self.hooks.respond, body, base_url)
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw.decode("utf-8", errors="replace")
 
     def _finish(self, batch: _Batch) -> None:
         """Publish the output and error files (an empty one is not published, as the API does)."""
