@@ -48,7 +48,7 @@ UPSTREAM_HEADER = """\
 """
 
 FRAGMENT_HEADER = """\
-# oai-images: OpenAPI fragment for the images endpoints — the single source of truth for the wire format.
+# oai-images: OpenAPI fragment for the images API and its Batch API — the one source of the wire format.
 # Written by `make update-spec` from openapi/upstream.yaml + openapi/overlay.yaml: DO NOT EDIT. To change it,
 # change openapi/overlay.yaml (or extract a newer upstream spec) and run `make update-spec`.
 #

@@ -289,3 +289,47 @@ def test_generated_operation_parts_have_the_shape_the_facade_relies_on() -> None
         "json": {"prompt": "x", "size": "256x256"},
         "headers": {"Content-Type": "application/json"},
     }
+
+
+def test_bodiless_operations_are_described_with_their_path_and_query() -> None:
+    """GET/DELETE and bodiless POST operations get an Operation too: no body, path placeholders, query."""
+    from oai_images_api.api import batch, files
+    from oai_images_api.models import Batch, ListBatchesResponse
+
+    assert batch.RETRIEVE_BATCH.body is None
+    assert batch.RETRIEVE_BATCH.content_type is None
+    assert batch.RETRIEVE_BATCH.path.format(**dict.fromkeys(batch.RETRIEVE_BATCH.path_params, "b1")) == (
+        "/batches/b1"
+    )
+    assert batch.RETRIEVE_BATCH.response is Batch
+    assert (batch.CANCEL_BATCH.method, batch.CANCEL_BATCH.path_params) == ("POST", ("batch_id",))
+    assert set(batch.LIST_BATCHES.query) == {"after", "limit"}
+    assert batch.LIST_BATCHES.params is not None
+    assert batch.LIST_BATCHES.response is ListBatchesResponse
+    assert files.DOWNLOAD_FILE.path == "/files/{file_id}/content"
+    assert files.CREATE_FILE.content_type == "multipart/form-data"
+    assert files.CREATE_FILE.required == ("file", "purpose")
+
+
+def test_batch_reads_the_nulls_the_api_sends() -> None:
+    """A batch with null errors, request_counts and usage, and a status newer than the spec, parses."""
+    from oai_images_api.models import Batch
+
+    parsed = Batch.from_dict(
+        {
+            "id": "batch_1",
+            "object": "batch",
+            "endpoint": "/v1/images/generations",
+            "input_file_id": "file-1",
+            "completion_window": "24h",
+            "status": "paused",
+            "created_at": 1,
+            "errors": None,
+            "request_counts": None,
+            "usage": None,
+            "output_file_id": None,
+        }
+    )
+    assert parsed.status == "paused"
+    assert parsed.errors is None
+    assert parsed.request_counts is None

@@ -78,6 +78,8 @@ def request_body(operation: Operation, fields: Mapping[str, object]) -> dict[str
     ``validate=False`` promises.
     """
     plain = {name: _plain_value(value) for name, value in fields.items()}
+    if operation.body is None:  # an operation without a body has no model to write fields with
+        return plain
     try:
         body: dict[str, Any] = operation.body.from_dict(plain).to_dict()
     except (*_SHAPE_ERRORS, RecursionError):

@@ -541,6 +541,8 @@ def field_schemas(operation: Operation) -> Mapping[str, FieldSchema]:
     This is how the command line builds its options and the emulator knows the fields: from the
     generated code, so a field added to the spec needs no edit anywhere else.
     """
+    if operation.body_dict is None:  # an operation without a body (GET /batches/{batch_id}, say)
+        return {}
     schema = _typeddict_schema(operation.body_dict, operation.fields, operation.nested)
     required = {name: schema[name] for name in operation.required}
     return {**required, **schema}

@@ -52,14 +52,19 @@ class Operation:
     Attributes:
         name: The operation's Python name (its module in this package), e.g. ``create_image``.
         method: The HTTP method, upper case.
-        path: The path below the server URL, e.g. ``/images/generations``.
-        content_type: The request body's media type (``application/json``, ``multipart/form-data``).
-        body: The generated model of the request body.
-        params: The ``TypedDict`` of the body's optional fields (the keyword arguments of a facade method).
-        body_dict: The ``TypedDict`` of the whole body: the required fields and ``params``.
+        path: The path below the server URL, e.g. ``/images/generations``; a path parameter is a
+            ``{name}`` placeholder (``/batches/{batch_id}``), for ``str.format`` with ``path_params``.
+        content_type: The request body's media type (``application/json``, ``multipart/form-data``), or
+            None for an operation without a body.
+        body: The generated model of the request body, or None for an operation without a body.
+        params: The ``TypedDict`` of the body's optional fields (the keyword arguments of a facade method);
+            for an operation without a body, of its query parameters, or None when it has none.
+        body_dict: The ``TypedDict`` of the whole body: the required fields and ``params``; None without a body.
         required: The names of the body's required fields.
         fields: Every body field (required and optional), by its Python name.
         nested: The ``TypedDict`` of each nested object's fields, with their `FieldInfo`.
+        path_params: The names of the path's ``{placeholders}``, in order.
+        query: The query parameters, by their Python name.
         response: The generated model of the 200 answer's JSON body, or None.
         summary: The spec's summary of the operation.
     """
@@ -67,12 +72,14 @@ class Operation:
     name: str
     method: str
     path: str
-    content_type: str
-    body: type[Any]
-    params: type[Any]
-    body_dict: type[Any]
+    content_type: str | None
+    body: type[Any] | None
+    params: type[Any] | None
+    body_dict: type[Any] | None
     required: tuple[str, ...]
     fields: Mapping[str, FieldInfo]
     nested: Mapping[type[Any], Mapping[str, FieldInfo]] = field(default_factory=dict)
+    path_params: tuple[str, ...] = ()
+    query: Mapping[str, FieldInfo] = field(default_factory=dict)
     response: type[Any] | None = None
     summary: str = ""

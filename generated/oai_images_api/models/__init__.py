@@ -10,12 +10,31 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .batch import Batch
+    from .batch_error import BatchError
+    from .batch_errors import BatchErrors
+    from .batch_file_expiration_after import BatchFileExpirationAfter
+    from .batch_file_expiration_after_anchor import BatchFileExpirationAfterAnchor
+    from .batch_request_counts import BatchRequestCounts
+    from .batch_usage import BatchUsage
+    from .batch_usage_input_tokens_details import BatchUsageInputTokensDetails
+    from .batch_usage_output_tokens_details import BatchUsageOutputTokensDetails
+    from .create_batch_request import CreateBatchRequest
+    from .create_batch_request_completion_window import (
+        CreateBatchRequestCompletionWindow,
+    )
+    from .create_batch_request_endpoint import CreateBatchRequestEndpoint
+    from .create_file_request import CreateFileRequest
+    from .create_file_request_purpose import CreateFileRequestPurpose
     from .create_image_edit_request import CreateImageEditRequest
     from .create_image_request import CreateImageRequest
     from .create_image_variation_request import CreateImageVariationRequest
+    from .delete_file_response import DeleteFileResponse
     from .edit_image_body_json_param import EditImageBodyJsonParam
     from .error import Error
     from .error_response import ErrorResponse
+    from .file_expiration_after import FileExpirationAfter
+    from .file_expiration_after_anchor import FileExpirationAfterAnchor
     from .image import Image
     from .image_background import ImageBackground
     from .image_edit_completed_event import ImageEditCompletedEvent
@@ -36,16 +55,36 @@ if TYPE_CHECKING:
     from .images_response import ImagesResponse
     from .images_response_svg_usage import ImagesResponseSvgUsage
     from .input_fidelity import InputFidelity
+    from .list_batches_response import ListBatchesResponse
+    from .metadata_type_0 import MetadataType0
+    from .open_ai_file import OpenAIFile
     from .svg_options import SvgOptions
     from .svg_options_reasoning import SvgOptionsReasoning
 
 _MODULES = {
+    "Batch": ".batch",
+    "BatchError": ".batch_error",
+    "BatchErrors": ".batch_errors",
+    "BatchFileExpirationAfter": ".batch_file_expiration_after",
+    "BatchFileExpirationAfterAnchor": ".batch_file_expiration_after_anchor",
+    "BatchRequestCounts": ".batch_request_counts",
+    "BatchUsage": ".batch_usage",
+    "BatchUsageInputTokensDetails": ".batch_usage_input_tokens_details",
+    "BatchUsageOutputTokensDetails": ".batch_usage_output_tokens_details",
+    "CreateBatchRequest": ".create_batch_request",
+    "CreateBatchRequestCompletionWindow": ".create_batch_request_completion_window",
+    "CreateBatchRequestEndpoint": ".create_batch_request_endpoint",
+    "CreateFileRequest": ".create_file_request",
+    "CreateFileRequestPurpose": ".create_file_request_purpose",
     "CreateImageEditRequest": ".create_image_edit_request",
     "CreateImageRequest": ".create_image_request",
     "CreateImageVariationRequest": ".create_image_variation_request",
+    "DeleteFileResponse": ".delete_file_response",
     "EditImageBodyJsonParam": ".edit_image_body_json_param",
     "Error": ".error",
     "ErrorResponse": ".error_response",
+    "FileExpirationAfter": ".file_expiration_after",
+    "FileExpirationAfterAnchor": ".file_expiration_after_anchor",
     "Image": ".image",
     "ImageBackground": ".image_background",
     "ImageEditCompletedEvent": ".image_edit_completed_event",
@@ -66,17 +105,37 @@ _MODULES = {
     "ImagesResponse": ".images_response",
     "ImagesResponseSvgUsage": ".images_response_svg_usage",
     "InputFidelity": ".input_fidelity",
+    "ListBatchesResponse": ".list_batches_response",
+    "MetadataType0": ".metadata_type_0",
+    "OpenAIFile": ".open_ai_file",
     "SvgOptions": ".svg_options",
     "SvgOptionsReasoning": ".svg_options_reasoning",
 }
 
 __all__ = (
+    "Batch",
+    "BatchError",
+    "BatchErrors",
+    "BatchFileExpirationAfter",
+    "BatchFileExpirationAfterAnchor",
+    "BatchRequestCounts",
+    "BatchUsage",
+    "BatchUsageInputTokensDetails",
+    "BatchUsageOutputTokensDetails",
+    "CreateBatchRequest",
+    "CreateBatchRequestCompletionWindow",
+    "CreateBatchRequestEndpoint",
+    "CreateFileRequest",
+    "CreateFileRequestPurpose",
     "CreateImageEditRequest",
     "CreateImageRequest",
     "CreateImageVariationRequest",
+    "DeleteFileResponse",
     "EditImageBodyJsonParam",
     "Error",
     "ErrorResponse",
+    "FileExpirationAfter",
+    "FileExpirationAfterAnchor",
     "Image",
     "ImageBackground",
     "ImageEditCompletedEvent",
@@ -97,6 +156,9 @@ __all__ = (
     "ImagesResponseSvgUsage",
     "ImageStyle",
     "InputFidelity",
+    "ListBatchesResponse",
+    "MetadataType0",
+    "OpenAIFile",
     "SvgOptions",
     "SvgOptionsReasoning",
 )

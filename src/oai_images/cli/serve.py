@@ -101,13 +101,20 @@ _FAULTS = "rate_limit, server_error, service_unavailable, hang, drop, truncate, 
     help="How many requests the rate limit lets through at once when unused. [default: a minute's worth]",
 )
 @click.option(
+    "--batch-seconds",
+    type=click.FloatRange(min=0),
+    envvar=_ENV + "BATCH_SECONDS",
+    help="How long a Batch API batch takes from creation to completion (the real API: up to 24 h). "
+    "[default: 10]",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
     show_default=True,
     help="uvicorn's log level.",
 )
-def serve(
+def serve(  # noqa: PLR0912 - one branch per option
     *,
     host: str,
     port: int,
@@ -122,12 +129,16 @@ def serve(
     azure_deployments: tuple[str, ...],
     rate_limit_rpm: int | None,
     rate_limit_burst: int | None,
+    batch_seconds: float | None,
     log_level: str,
 ) -> None:
     """Serve the offline emulator: POST /v1/images/generations, like the real API, with no key or network.
 
     Azure OpenAI's routes are served too (/openai/deployments/NAME/images/generations?api-version=... and
     /openai/v1/images/generations): point an Azure client at the printed URL without its /v1.
+
+    It also runs the Batch API for image generations (/v1/files, /v1/batches), each batch taking
+    --batch-seconds.
 
     Point any OpenAI client at the printed base URL with any non-empty API key. Every option also reads
     an OAI_IMAGES_EMULATOR_* environment variable (OAI_IMAGES_EMULATOR_FAULT, ..._LATENCY_MS, ...).
@@ -171,6 +182,8 @@ def serve(
     config.azure_deployments.update(_deployments(azure_deployments))
     config.rate_limit_rpm = rate_limit_rpm
     config.rate_limit_burst = rate_limit_burst
+    if batch_seconds is not None:
+        config.batch_seconds = batch_seconds
 
     def ready(base_url: str) -> None:
         click.echo(f"oai-images emulator listening on {base_url}", err=True)

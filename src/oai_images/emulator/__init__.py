@@ -3,7 +3,8 @@
 It answers ``POST /v1/images/generations`` with the validation and error envelope of the real API (the
 same rules the SDK checks), real image files of the requested size and format, URLs that expire, streamed
 partial images, and injected latency and faults for resilience tests. Azure OpenAI's routes are served too
-(see `_azure`), for the deployments in `EmulatorConfig.azure_deployments`.
+(see `_azure`), for the deployments in `EmulatorConfig.azure_deployments`. It also runs the Batch API for
+image generations (``/v1/files``, ``/v1/batches``), each batch taking ``EmulatorConfig.batch_seconds``.
 
 Needs the ``emulator`` extra (``pip install 'oai-images[emulator]'``); ``import oai_images`` never imports
 this package.

@@ -38,6 +38,7 @@ from oai_images import InvalidParameterError
 from oai_images.rules import MODEL_RULES, effective_fields, known_fields, parse_size, resolve_model, validate
 
 from ._azure import AzureRoutes, is_azure_generations
+from ._batches import BATCHES_PATH, BatchHooks, batch_routes, post_json
 from ._config import EmulatorConfig, FaultSpec, parse_fault, parse_latency
 from ._draw import GIF_MAX_FRAME_DURATION_MS, DrawnImages, ImageFormat, draw_image, draw_partial
 from ._ratelimit import RateLimits
@@ -229,7 +230,10 @@ class EmulatorApp:
             await send(message)
 
         path = scope["path"]
-        if scope["method"] != "POST" or (path not in _API_PATHS and not is_azure_generations(path)):
+        # Faults and recording apply to the image calls and to the batch calls (small JSON bodies); never to
+        # file uploads, whose bodies may be hundreds of megabytes.
+        image_call = scope["method"] == "POST" and (path in _API_PATHS or is_azure_generations(path))
+        if not image_call and not path.startswith(BATCHES_PATH):
             await self.app(scope, receive, send_with_id)
             return
 
@@ -666,11 +670,17 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
 
     from ._edits import edit_routes  # noqa: PLC0415 - it imports this module's helpers
 
+    async def batch_line(body: object, base_url: str) -> tuple[int, bytes]:
+        # A batch line is answered by the generation route itself (not through EmulatorApp: no fault,
+        # no recording), so it gets exactly the answer and errors a request would.
+        return await post_json(app, GENERATIONS_PATH, json.dumps(body).encode(), base_url)
+
     app = Starlette(
         routes=[
             Route(GENERATIONS_PATH, generations, methods=["POST"]),
             *edit_routes(state),
             Route(FILES_PATH + "/{name}", files, methods=["GET"]),
+            *batch_routes(state.config, BatchHooks(respond=batch_line, error=_error, check_auth=_check_auth)),
         ],
         exception_handlers={HTTPException: not_found, Exception: failed},
     )

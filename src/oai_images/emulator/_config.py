@@ -109,6 +109,13 @@ def parse_latency(text: str) -> Latency:
     return Latency(low, high)
 
 
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise ValueError(f"must be 0 or more, got {text!r}")
+    return value
+
+
 @dataclasses.dataclass
 class EmulatorConfig:
     """How the emulator behaves.
@@ -128,6 +135,13 @@ class EmulatorConfig:
         max_recorded_requests: At most this many received requests are kept for tests to inspect.
         max_recorded_bytes: At most this many bytes of request bodies are kept (the oldest requests go
             first; a larger body is kept cut to this size).
+        batch_seconds: How long a batch of the Batch API takes from creation to completion (the real API:
+            up to 24 hours): a tenth validating, most of it answering the lines one after another, a tenth
+            finalizing. 0 ends a batch the first time it is looked at.
+        batch_window_seconds: A batch still running this many seconds after its creation expires, keeping
+            the lines answered so far (the real API: its 24 h completion window).
+        max_batch_store_bytes: At most this many bytes of uploaded and produced files are kept on disk; an
+            upload beyond it is refused.
         clock: Wall-clock seconds, injectable so a test can expire a URL without waiting.
         azure_deployments: The Azure deployments the emulator serves, deployment name → model; a request
             to another one gets Azure's 404 ``DeploymentNotFound``.
@@ -146,6 +160,9 @@ class EmulatorConfig:
     max_stored_bytes: int = 256 * 1024 * 1024
     max_recorded_requests: int = 1000
     max_recorded_bytes: int = 32 * 1024 * 1024
+    batch_seconds: float = 10.0
+    batch_window_seconds: float = 24 * 3600.0
+    max_batch_store_bytes: int = 4 * 1024**3
     clock: Callable[[], float] = time.time
     azure_deployments: dict[str, str] = dataclasses.field(
         default_factory=lambda: dict(DEFAULT_AZURE_DEPLOYMENTS)
@@ -159,7 +176,7 @@ class EmulatorConfig:
 
         Reads ``SEED``, ``URL_LIFETIME``, ``LATENCY_MS`` (``250`` or ``100-500``), ``FAULT``
         (``rate_limit;times=2``), ``RETRY_AFTER``, ``HANG_SECONDS``, ``MAX_IMAGES``, ``MAX_BYTES``,
-        ``RATE_LIMIT_RPM`` and ``RATE_LIMIT_BURST``.
+        ``RATE_LIMIT_RPM``, ``RATE_LIMIT_BURST`` and ``BATCH_SECONDS``.
 
         Args:
             environ: The variables to read; ``os.environ`` when None.
@@ -198,4 +215,6 @@ class EmulatorConfig:
             config.rate_limit_rpm = cast(int, rpm)
         if (burst := read("RATE_LIMIT_BURST", int)) is not None:
             config.rate_limit_burst = cast(int, burst)
+        if (batch_seconds := read("BATCH_SECONDS", _non_negative)) is not None:
+            config.batch_seconds = cast(float, batch_seconds)
         return config

@@ -1,0 +1,884 @@
+"""BatchJob and AsyncBatchJob: a job of image generations run through the Batch API, kept in a journal.
+
+Every request goes through the client's one send loop (`_send.send` / `asend`, with its retries), built
+from the generated ``Operation`` records of the files and batches operations. What is not I/O (the
+journal, the input files, reading result lines, naming and saving images) is shared in ``_JobBase``.
+"""
+
+from __future__ import annotations
+
+import binascii
+import dataclasses
+import functools
+import hashlib
+import itertools
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+
+import httpx
+
+from .._errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    InvalidParameterError,
+    OAIImagesError,
+    RateLimitError,
+)
+from .._files import slug, write_image
+from .._redact import redact
+from .._retries import connection_error
+from .._wire import request_body, request_id
+from ._journal import BatchInfo, Journal, LineOutcome
+from ._jsonl import (
+    MAX_BYTES,
+    MAX_LINES,
+    LineResult,
+    LineSplitter,
+    Part,
+    PartWriter,
+    parse_result_line,
+    request_line,
+)
+
+if TYPE_CHECKING:
+    from oai_images_api.api import Operation
+
+    from .._client import AsyncImagesClient, ImagesClient
+
+__all__ = ["AsyncBatchJob", "BatchJob", "CollectReport", "ProgressCallback"]
+
+#: Called after every round of polling with the job's batches.
+ProgressCallback = Callable[[list[BatchInfo]], None]
+#: The name of the journal file in the output folder when none is given (the bulk engine's).
+JOURNAL_NAME = ".oai-images.sqlite"
+#: Results are committed to the journal in groups of this many lines (and at the end of each file).
+_COMMIT_EVERY = 100
+#: Statuses of a failed poll worth waiting out instead of giving up a wait of hours.
+_TRANSIENT_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+@functools.cache
+def _operations() -> tuple[Any, Any, Any]:
+    """The generated operation records, imported at the first use (they load their models)."""
+    from oai_images_api.api import batch, files, images  # noqa: PLC0415 - see the docstring
+
+    return batch, files, images
+
+
+def generations_url() -> str:
+    """The batch endpoint and line url of image generations: ``/v1`` and the generation's path."""
+    return "/v1" + str(_operations()[2].CREATE_IMAGE.path)
+
+
+def image_stem(custom_id: str) -> str:
+    """The file name stem of a line's images: the custom id when it is a safe file name, else a slug
+    of it and a short hash (two ids never share a stem)."""  # noqa: D205, D209 - one sentence over two lines
+    if _SAFE_NAME.fullmatch(custom_id):
+        return custom_id
+    digest = hashlib.sha256(custom_id.encode()).hexdigest()[:10]
+    return f"{slug(custom_id)}-{digest}"
+
+
+@dataclasses.dataclass
+class CollectReport:
+    """What one `collect` did.
+
+    Attributes:
+        images_saved: Image files written.
+        lines_done: Lines whose images were saved by this collect.
+        lines_failed: Lines recorded as failed by this collect (with the server's error).
+        lines_skipped: Lines already saved by an earlier collect, not written again.
+        batches_collected: Batches whose results are now all saved (not downloaded again).
+        batches_running: Batches not ended yet, left for a later collect.
+    """
+
+    images_saved: int = 0
+    lines_done: int = 0
+    lines_failed: int = 0
+    lines_skipped: int = 0
+    batches_collected: int = 0
+    batches_running: int = 0
+
+
+_ClientT = TypeVar("_ClientT", "ImagesClient", "AsyncImagesClient")
+
+
+class _JobBase(Generic[_ClientT]):
+    """The journal, the input files and the reading of results; no network."""
+
+    def __init__(
+        self,
+        client: _ClientT,
+        out: str | Path,
+        *,
+        journal: str | Path | None = None,
+        max_lines: int = MAX_LINES,
+        max_bytes: int = MAX_BYTES,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        """Open (or create) a job.
+
+        Args:
+            client: The client whose configuration, retries and connections the job uses.
+            out: The folder the images are saved to (created when needed).
+            journal: The SQLite file that remembers the job; ``<out>/.oai-images.sqlite`` when None. The same
+                journal makes every later call pick the same job up (submit nothing twice, collect only
+                what is new).
+            max_lines: Lines per batch at most (the API's limit, 50,000, unless smaller).
+            max_bytes: Bytes per input file at most (the API's limit, 200 MB, unless smaller).
+            metadata: Key-value pairs attached to every batch (at most 16, as the API allows).
+
+        Raises:
+            ValueError: A limit outside the API's.
+        """
+        if not 1 <= max_lines <= MAX_LINES:
+            raise ValueError(f"max_lines must be 1 to {MAX_LINES}")
+        if not 1 <= max_bytes <= MAX_BYTES:
+            raise ValueError(f"max_bytes must be 1 to {MAX_BYTES}")
+        self._client: _ClientT = client
+        self.out = Path(out).expanduser()
+        self.journal = Journal(journal if journal is not None else self.out / JOURNAL_NAME)
+        self._max_lines = max_lines
+        self._max_bytes = max_bytes
+        self._uncommitted = 0  # result lines recorded since the last commit
+        self._metadata = dict(metadata) if metadata else None
+
+    def close(self) -> None:
+        """Close the journal (the client stays open: it is the caller's)."""
+        self.journal.close()
+
+    def batches(self) -> list[BatchInfo]:
+        """The job's batches as last seen, without asking the server."""
+        return self.journal.batches()
+
+    def lines(self, state: str | None = None) -> list[LineOutcome]:
+        """What became of each line, from the journal (no request): all, or those in ``state``
+        (``submitted``, ``done``, ``failed``), in the order they were submitted."""  # noqa: D205, D209
+        return list(self.journal.outcomes(state))
+
+    def counts(self) -> dict[str, int]:
+        """How many lines are ``submitted`` (no result yet), ``done`` and ``failed``."""
+        return self.journal.counts()
+
+    # --- building requests (through the generated operation records) ------------------------------------
+
+    def _api_request(
+        self,
+        operation: Operation,
+        *,
+        path: Mapping[str, str] | None = None,
+        json_body: Mapping[str, object] | None = None,
+        files: Any = None,
+    ) -> httpx.Request:
+        client = self._client
+        http = client._http
+        if http.is_closed:
+            raise OAIImagesError(f"this {type(client).__name__} is closed; create a new one to send requests")
+        url_path = operation.path.format(**(path or {}))
+        request: httpx.Request = http.build_request(
+            operation.method,
+            client._url(url_path),
+            json=request_body(operation, json_body) if json_body is not None else None,
+            files=files,
+            headers=client._request_headers,
+            timeout=client._timeout,
+        )
+        return request
+
+    def _upload_request(self, handle: Any, name: str) -> httpx.Request:
+        from oai_images_api.types import File  # noqa: PLC0415 - loaded with the first request
+
+        operation = _operations()[1].CREATE_FILE
+        body = operation.body(
+            file=File(payload=handle, file_name=name, mime_type="application/jsonl"), purpose="batch"
+        )
+        return self._api_request(operation, files=body.to_multipart())
+
+    def _create_request(self, input_file_id: str) -> httpx.Request:
+        fields: dict[str, object] = {
+            "input_file_id": input_file_id,
+            "endpoint": generations_url(),
+            "completion_window": "24h",
+        }
+        if self._metadata:
+            fields["metadata"] = self._metadata
+        return self._api_request(_operations()[0].CREATE_BATCH, json_body=fields)
+
+    def _batch_request(self, operation_name: str, batch_id: str) -> httpx.Request:
+        operation = getattr(_operations()[0], operation_name)
+        return self._api_request(operation, path={"batch_id": batch_id})
+
+    def _content_request(self, file_id: str) -> httpx.Request:
+        return self._api_request(_operations()[1].DOWNLOAD_FILE, path={"file_id": file_id})
+
+    def _read(self, response: httpx.Response, operation: Operation) -> Any:
+        """The generated model of a 2xx answer, or the typed error of any other."""
+        self._client._check(response)
+        model = operation.response
+        assert model is not None  # every operation read this way documents a JSON answer
+        try:
+            return model.from_dict(response.json())
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise APIResponseValidationError(
+                f"the server answered {response.status_code} with a body that is not a {model.__name__}",
+                status_code=response.status_code,
+                request_id=request_id(response),
+                body=redact(response.text[:500], (self._client._settings.api_key,)),
+            ) from exc
+
+    # --- submitting -----------------------------------------------------------------------------------------
+
+    def _prepare(self, lines: Iterable[tuple[str, Mapping[str, object]]]) -> list[Part]:
+        """Check every new line and write the input files; nothing is sent. Lines already in the job are
+        skipped. The lines are in the journal when this returns, and in no part if it raises."""  # noqa: D205, D209
+        images = _operations()[2]
+        validate = self._client._validate
+        if validate:
+            from .. import rules  # noqa: PLC0415 - loaded with the first job, as the clients do
+
+        url = generations_url()
+        seen: set[str] = set()
+        writer = PartWriter(self.journal.new_part, max_lines=self._max_lines, max_bytes=self._max_bytes)
+        self.journal.begin()
+        try:
+            pending: list[tuple[str, str]] = []
+            part_of_pending = 0
+            for custom_id, body in lines:
+                if not isinstance(custom_id, str) or not custom_id:
+                    raise InvalidParameterError(
+                        "custom_id",
+                        custom_id,
+                        ("a non-empty string",),
+                        "every line needs a non-empty custom_id",
+                    )
+                if custom_id in seen:
+                    raise InvalidParameterError(
+                        "custom_id",
+                        custom_id,
+                        ("a custom_id used once",),
+                        f"custom_id {custom_id!r} is used by more than one line; each must be unique",
+                    )
+                seen.add(custom_id)
+                if self.journal.known(custom_id):
+                    continue
+                fields = {name: value for name, value in dict(body).items() if value is not None}
+                try:
+                    if fields.get("stream"):
+                        raise InvalidParameterError(
+                            "stream", True, ("false",), "stream True is not accepted in a batch"
+                        )
+                    if validate:
+                        rules.validate(images.CREATE_IMAGE, fields)
+                except InvalidParameterError as exc:
+                    raise InvalidParameterError(
+                        exc.param, exc.value, exc.allowed, f"line {custom_id!r}: {exc}"
+                    ) from exc
+                body_json = json.dumps(
+                    request_body(images.CREATE_IMAGE, fields), separators=(",", ":"), ensure_ascii=False
+                )
+                try:
+                    part = writer.add(request_line(custom_id, body_json, url))
+                except ValueError as exc:  # one line larger than an input file may be
+                    raise InvalidParameterError(
+                        "body", custom_id, (f"at most {self._max_bytes} bytes",), f"line {custom_id!r}: {exc}"
+                    ) from exc
+                if part != part_of_pending and pending:
+                    self.journal.add_lines(part_of_pending, pending)
+                    pending = []
+                part_of_pending = part
+                pending.append((custom_id, body_json))
+            if pending:
+                self.journal.add_lines(part_of_pending, pending)
+            parts = writer.close()
+        except BaseException:
+            self.journal.rollback()
+            writer.discard()
+            raise
+        self.journal.commit()
+        return parts
+
+    def _unsent_parts(self, written: list[Part]) -> list[Part]:
+        """Every part without a batch: those just written, and those an interrupted submit left (their
+        file is written again from the journal)."""  # noqa: D205, D209
+        fresh = {part.number: part for part in written}
+        parts: list[Part] = []
+        for info in self.journal.batches():
+            if info.batch_id is not None:
+                continue
+            if info.part in fresh:
+                parts.append(fresh[info.part])
+                continue
+            writer = PartWriter(
+                itertools.repeat(info.part).__next__, max_bytes=MAX_BYTES, max_lines=MAX_LINES
+            )
+            url = generations_url()
+            for custom_id, body_json in self.journal.lines(info.part):
+                writer.add(request_line(custom_id, body_json, url))
+            parts.extend(writer.close())
+        return parts
+
+    def _retry_parts(self) -> list[Part]:
+        """Write the failed lines into new parts; nothing is sent."""
+        failed = self.journal.failed_lines()
+        if not failed:
+            return []
+        url = generations_url()
+        writer = PartWriter(self.journal.new_part, max_lines=self._max_lines, max_bytes=self._max_bytes)
+        self.journal.begin()
+        try:
+            moved: dict[int, list[str]] = {}
+            for custom_id in failed:
+                record = self.journal.line(custom_id)
+                assert record is not None  # listed by the journal a moment ago
+                number = writer.add(request_line(custom_id, str(record["body"]), url))
+                moved.setdefault(number, []).append(custom_id)
+            for number, custom_ids in moved.items():
+                self.journal.move_lines(number, custom_ids)
+            parts = writer.close()
+        except BaseException:
+            self.journal.rollback()
+            writer.discard()
+            raise
+        self.journal.commit()
+        return parts
+
+    def _record_batch(self, part: int, batch: Any) -> BatchInfo:
+        """Write what the server said of a batch into the journal."""
+        from oai_images_api.types import Unset  # noqa: PLC0415 - loaded with the first answer
+
+        def value(item: object) -> Any:
+            return None if isinstance(item, Unset) else item
+
+        counts = value(batch.request_counts)
+        errors = value(batch.errors)
+        messages = []
+        if errors is not None:
+            for error in value(errors.data) or []:
+                line = value(error.line)
+                text = value(error.message) or value(error.code) or "error"
+                messages.append(f"line {line}: {text}" if line is not None else str(text))
+        self.journal.update_batch(
+            part,
+            batch_id=batch.id,
+            status=str(batch.status),
+            total=counts.total if counts is not None else 0,
+            completed=counts.completed if counts is not None else 0,
+            failed=counts.failed if counts is not None else 0,
+            output_file_id=value(batch.output_file_id),
+            error_file_id=value(batch.error_file_id),
+            errors=messages,
+        )
+        return next(info for info in self.journal.batches() if info.part == part)
+
+    # --- collecting -------------------------------------------------------------------------------------
+
+    def _to_collect(self, info: BatchInfo) -> list[tuple[str, str]]:
+        """The (which, file id) of an ended batch's files still to read."""
+        output_done, error_done = self.journal.collected(info.part)
+        files = []
+        if info.output_file_id and not output_done:
+            files.append(("output", info.output_file_id))
+        if info.error_file_id and not error_done:
+            files.append(("error", info.error_file_id))
+        return files
+
+    def _line_images(
+        self, part: int, pending: list[str], report: CollectReport
+    ) -> tuple[LineResult, list[Any]] | None:
+        """Take the first of ``pending`` result lines: its result and its generated ``Image`` models, or
+        None when there is nothing to save (blank, another part's line, already saved, failed: a failed
+        line is recorded here). The line's text is dropped once parsed, before its images are decoded."""  # noqa: D205, D209
+        self._tick()
+        text = pending.pop(0)
+        try:
+            result = parse_result_line(text)
+        except ValueError as exc:
+            raise APIResponseValidationError(
+                f"a line of a batch result file is not a result line ({exc})", status_code=200
+            ) from exc
+        del text  # the parsed line holds the base64 text; the raw line can go now
+        if result is None:
+            return None
+        where = self.journal.line_part(result.custom_id)
+        if where is None or where[0] != part:
+            return None  # not this job's line, or one given to a later retry
+        if where[1] == "done":
+            report.lines_skipped += 1
+            return None
+        if not result.ok:
+            self.journal.record_failed(
+                result.custom_id, result.status_code, result.error_code, result.error_message or "failed"
+            )
+            report.lines_failed += 1
+            return None
+        try:
+            response = _operations()[2].CREATE_IMAGE.response.from_dict(result.body)
+            images = list(response.data)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            self.journal.record_failed(
+                result.custom_id,
+                result.status_code,
+                "invalid_response",
+                "the answer holds no readable images",
+            )
+            report.lines_failed += 1
+            return None
+        return result, images
+
+    def _tick(self) -> None:
+        """Count a result line; commit the journal every `_COMMIT_EVERY` of them."""
+        self._uncommitted += 1
+        if self._uncommitted >= _COMMIT_EVERY:
+            self.journal.commit()
+            self.journal.begin()
+            self._uncommitted = 0
+
+    @staticmethod
+    def _decoded(image: Any) -> bytes | str:
+        """An image's bytes, or its URL when it came as one."""
+        b64 = image.b64_json
+        if isinstance(b64, str):
+            try:
+                # binascii reads an ASCII str in place; base64.b64decode would copy it to bytes first,
+                # which for a 30 MB image is 30 MB more at the peak.
+                return binascii.a2b_base64(b64, strict_mode=True)
+            except (binascii.Error, ValueError) as exc:
+                raise APIResponseValidationError(
+                    "an image of a batch result is not valid base64", status_code=200
+                ) from exc
+        url = image.url
+        if isinstance(url, str):
+            return url
+        raise APIResponseValidationError(
+            "an image of a batch result has neither b64_json nor url", status_code=200
+        )
+
+    def _save(self, custom_id: str, index: int, data: bytes) -> Path:
+        # Overwrite: the name is this line's own, and a file of that name can only be a copy written
+        # before an interruption kept the journal from recording it.
+        return write_image(data, self.out / f"{image_stem(custom_id)}-{index}", overwrite=True)
+
+    def _finish_batch(self, info: BatchInfo, report: CollectReport) -> None:
+        """After an ended batch's files are read: lines with no result never ran; the batch is done."""
+        status = info.status
+        reason = (
+            "; ".join(info.errors) if info.errors else f"the batch ended ({status}) before this request ran"
+        )
+        report.lines_failed += self.journal.fail_unanswered(info.part, f"batch_{status}", reason)
+        self.journal.set_collected(info.part, "output")
+        self.journal.set_collected(info.part, "error")
+        report.batches_collected += 1
+
+
+def _transient(exc: OAIImagesError) -> bool:
+    """A failed poll that a long wait should outlast: no answer, a rate limit, a server error."""
+    if isinstance(exc, APIConnectionError | RateLimitError):
+        return True
+    return isinstance(exc, APIStatusError) and exc.status_code in _TRANSIENT_STATUSES
+
+
+class BatchJob(_JobBase["ImagesClient"]):
+    """A job of image generations run through the Batch API: half the price, results within 24 hours.
+
+    The job lives in its journal (``<out>/.oai-images.sqlite`` unless told otherwise): every method can be
+    called again, from another process too, and picks the job up where it stands::
+
+        with ImagesClient() as client, BatchJob(client, "out/") as job:
+            job.submit([("fox-1", {"prompt": "a fox", "model": "gpt-image-1"}), ...])
+            job.wait(on_progress=print)
+            report = job.collect()   # images saved as out/fox-1-0.png, ...
+            if report.lines_failed:
+                job.retry_failed()
+    """
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+        # The client's own send: its retries, deadline and caps (and, on Azure, its auth) apply.
+        return self._client._send(request, stream=stream)
+
+    def submit(self, lines: Iterable[tuple[str, Mapping[str, object]]]) -> list[str]:
+        """Send request lines as batches: write the input files, upload them, create the batches.
+
+        Every line is checked (``custom_id`` unique and non-empty, the body valid for image generation)
+        before anything is sent; lines already in the job (by custom id) are skipped, so submitting the same
+        lines again sends nothing. An input file holds at most 50,000 lines and 200 MB: more lines make
+        more batches. A submit interrupted between upload and creation is finished by the next one.
+
+        Args:
+            lines: ``(custom_id, body)`` pairs; a body is the JSON body of ``POST /images/generations``
+                (``{"prompt": ..., "model": ..., ...}``).
+
+        Returns:
+            The ids of the batches this call created (empty when every line was already in the job).
+
+        Raises:
+            InvalidParameterError: A line is invalid (the message names its custom id); nothing is sent.
+            APIStatusError: The server refused an upload or a batch (lines already sent stay recorded).
+            APIConnectionError: No answer, after the retries.
+        """
+        parts = self._unsent_parts(self._prepare(lines))
+        created = []
+        for part in parts:
+            try:
+                created.append(self._send_part(part))
+            finally:
+                part.path.unlink(missing_ok=True)
+        return created
+
+    def _send_part(self, part: Part) -> str:
+        file_id = self.journal.input_file(part.number)
+        if file_id is None:
+            with part.path.open("rb") as handle:
+                request = self._upload_request(handle, f"oai-images-part-{part.number}.jsonl")
+                uploaded = self._read(self._send(request), _operations()[1].CREATE_FILE)
+            file_id = str(uploaded.id)
+            self.journal.set_uploaded(part.number, file_id)
+        batch = self._read(self._send(self._create_request(file_id)), _operations()[0].CREATE_BATCH)
+        return self._record_batch(part.number, batch).batch_id or ""
+
+    def status(self) -> list[BatchInfo]:
+        """Ask the server about every batch not ended yet, record what it says, and return all the batches."""
+        for info in self.journal.batches():
+            if info.batch_id is not None and not info.ended:
+                self._refresh(info)
+        return self.journal.batches()
+
+    def _refresh(self, info: BatchInfo) -> BatchInfo:
+        assert info.batch_id is not None
+        operation = _operations()[0].RETRIEVE_BATCH
+        batch = self._read(self._send(self._batch_request("RETRIEVE_BATCH", info.batch_id)), operation)
+        return self._record_batch(info.part, batch)
+
+    def wait(
+        self,
+        *,
+        on_progress: ProgressCallback | None = None,
+        poll_interval: float = 5.0,
+        max_poll_interval: float = 60.0,
+        timeout: float | None = None,
+    ) -> list[BatchInfo]:
+        """Poll until every batch has ended (or ``timeout`` passes), reporting each round.
+
+        The interval grows by half each round up to ``max_poll_interval``. A poll that fails for a reason
+        that passes (no answer, a rate limit, a server error — after the client's own retries, which honour
+        ``retry-after``) is waited out at the longest interval instead of ending a wait of hours.
+
+        Args:
+            on_progress: Called after each round with every batch (``request_counts`` as ``completed``,
+                ``failed``, ``total``).
+            poll_interval: Seconds before the second poll.
+            max_poll_interval: The longest wait between polls.
+            timeout: Give up waiting after this many seconds (the batches keep running; wait again later).
+
+        Returns:
+            The job's batches as last seen; check ``ended`` when a timeout was given.
+
+        Raises:
+            APIStatusError: The server refused a poll for a reason that does not pass (a 401, a 404).
+        """
+        started = time.monotonic()
+        interval = poll_interval
+        while True:
+            try:
+                infos = self.status()
+            except OAIImagesError as exc:
+                if not _transient(exc):
+                    raise
+                infos, interval = self.journal.batches(), max_poll_interval
+            if on_progress is not None:
+                on_progress(infos)
+            if all(info.ended for info in infos if info.batch_id is not None):
+                return infos
+            if timeout is not None and time.monotonic() - started + interval > timeout:
+                return infos
+            self._client._sleep(interval)
+            interval = min(interval * 1.5, max_poll_interval)
+
+    def cancel(self) -> list[BatchInfo]:
+        """Cancel every batch of the job that has not ended; what completed stays collectable.
+
+        Returns:
+            The job's batches (cancelling ones become ``cancelled`` within minutes; collect them then).
+        """
+        operation = _operations()[0].CANCEL_BATCH
+        for info in self.journal.batches():
+            if info.batch_id is None or info.ended or info.status == "cancelling":
+                continue
+            try:
+                batch = self._read(self._send(self._batch_request("CANCEL_BATCH", info.batch_id)), operation)
+            except APIStatusError as exc:
+                if exc.status_code not in (400, 409):  # it ended meanwhile: see below
+                    raise
+                self._refresh(info)
+            else:
+                self._record_batch(info.part, batch)
+        return self.journal.batches()
+
+    def retry_failed(self) -> list[str]:
+        """Submit every failed line again, as new batches (lines of expired or cancelled batches that never
+        ran count as failed once collected).
+
+        Returns:
+            The ids of the new batches (empty when no line failed).
+        """  # noqa: D205
+        parts = self._retry_parts()
+        created = []
+        for part in parts:
+            try:
+                created.append(self._send_part(part))
+            finally:
+                part.path.unlink(missing_ok=True)
+        return created
+
+    def collect(self) -> CollectReport:
+        """Save the images of every ended batch, and record each line's outcome.
+
+        The output and error files are read as streams, line by line: each line's images are decoded
+        straight to files (``<custom_id>-<index>.<ext>`` in ``out``), so memory stays within a few images
+        however large the file. Lines already saved are skipped, and a batch fully collected is not
+        downloaded again. Expired and cancelled batches give what completed; their other lines are
+        recorded as failed, for `retry_failed`.
+
+        Returns:
+            What was saved, failed and skipped.
+
+        Raises:
+            APIStatusError: The server refused a download.
+            APIConnectionError: A download broke; what was saved stays saved, and collecting again resumes.
+            OSError: An image could not be written.
+        """
+        report = CollectReport()
+        for info in self.status():
+            if not info.ended:
+                report.batches_running += info.batch_id is not None
+                continue
+            if info.collected:
+                continue
+            for which, file_id in self._to_collect(info):
+                self._collect_file(info.part, file_id, report)
+                self.journal.set_collected(info.part, which)
+            self._finish_batch(info, report)
+        return report
+
+    def _collect_file(self, part: int, file_id: str, report: CollectReport) -> None:
+        response = self._send(self._content_request(file_id), stream=True)
+        try:
+            self._client._check(response)
+            splitter = LineSplitter()
+            self.journal.begin()
+            try:
+                for chunk in _chunks(response, self._client):
+                    pending = splitter.feed(chunk)
+                    while pending:
+                        self._collect_line(part, pending, report)
+                pending = splitter.flush()
+                while pending:
+                    self._collect_line(part, pending, report)
+            finally:
+                self.journal.commit()  # what was saved stays recorded, even when the stream broke
+        finally:
+            response.close()
+
+    def _collect_line(self, part: int, pending: list[str], report: CollectReport) -> None:
+        found = self._line_images(part, pending, report)
+        if found is None:
+            return
+        result, images = found
+        saved = []
+        for index, image in enumerate(images):
+            data = self._decoded(image)
+            if isinstance(data, str):
+                data = self._client._download(data)
+            saved.append(self._save(result.custom_id, index, data))
+        self.journal.record_done(result.custom_id, saved)
+        report.lines_done += 1
+        report.images_saved += len(saved)
+
+
+def _chunks(response: httpx.Response, client: ImagesClient) -> Iterator[bytes]:
+    try:
+        yield from response.iter_bytes()
+    except httpx.HTTPError as exc:
+        raise connection_error(exc, secret=client._settings.api_key) from exc
+
+
+class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
+    """The awaited twin of :class:`BatchJob`, for an :class:`AsyncImagesClient`: same methods, awaited.
+
+    The journal and the image files are written from the event loop (small, local writes).
+    """
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+        # The client's own send: its retries, deadline and caps (and, on Azure, its auth) apply.
+        return await self._client._send(request, stream=stream)
+
+    async def submit(self, lines: Iterable[tuple[str, Mapping[str, object]]]) -> list[str]:
+        """As :meth:`BatchJob.submit`."""
+        parts = self._unsent_parts(self._prepare(lines))
+        created = []
+        for part in parts:
+            try:
+                created.append(await self._send_part(part))
+            finally:
+                part.path.unlink(missing_ok=True)
+        return created
+
+    async def _send_part(self, part: Part) -> str:
+        file_id = self.journal.input_file(part.number)
+        if file_id is None:
+            # httpx streams a multipart file from a sync handle in async clients too (read in chunks).
+            with part.path.open("rb") as handle:
+                request = self._upload_request(handle, f"oai-images-part-{part.number}.jsonl")
+                uploaded = self._read(await self._send(request), _operations()[1].CREATE_FILE)
+            file_id = str(uploaded.id)
+            self.journal.set_uploaded(part.number, file_id)
+        batch = self._read(await self._send(self._create_request(file_id)), _operations()[0].CREATE_BATCH)
+        return self._record_batch(part.number, batch).batch_id or ""
+
+    async def status(self) -> list[BatchInfo]:
+        """As :meth:`BatchJob.status`."""
+        for info in self.journal.batches():
+            if info.batch_id is not None and not info.ended:
+                await self._refresh(info)
+        return self.journal.batches()
+
+    async def _refresh(self, info: BatchInfo) -> BatchInfo:
+        assert info.batch_id is not None
+        operation = _operations()[0].RETRIEVE_BATCH
+        batch = self._read(await self._send(self._batch_request("RETRIEVE_BATCH", info.batch_id)), operation)
+        return self._record_batch(info.part, batch)
+
+    async def wait(
+        self,
+        *,
+        on_progress: ProgressCallback | None = None,
+        poll_interval: float = 5.0,
+        max_poll_interval: float = 60.0,
+        timeout: float | None = None,
+    ) -> list[BatchInfo]:
+        """As :meth:`BatchJob.wait`."""
+        started = time.monotonic()
+        interval = poll_interval
+        sleep: Callable[[float], Awaitable[None]] = self._client._sleep
+        while True:
+            try:
+                infos = await self.status()
+            except OAIImagesError as exc:
+                if not _transient(exc):
+                    raise
+                infos, interval = self.journal.batches(), max_poll_interval
+            if on_progress is not None:
+                on_progress(infos)
+            if all(info.ended for info in infos if info.batch_id is not None):
+                return infos
+            if timeout is not None and time.monotonic() - started + interval > timeout:
+                return infos
+            await sleep(interval)
+            interval = min(interval * 1.5, max_poll_interval)
+
+    async def cancel(self) -> list[BatchInfo]:
+        """As :meth:`BatchJob.cancel`."""
+        operation = _operations()[0].CANCEL_BATCH
+        for info in self.journal.batches():
+            if info.batch_id is None or info.ended or info.status == "cancelling":
+                continue
+            try:
+                response = await self._send(self._batch_request("CANCEL_BATCH", info.batch_id))
+                batch = self._read(response, operation)
+            except APIStatusError as exc:
+                if exc.status_code not in (400, 409):  # it ended meanwhile
+                    raise
+                await self._refresh(info)
+            else:
+                self._record_batch(info.part, batch)
+        return self.journal.batches()
+
+    async def retry_failed(self) -> list[str]:
+        """As :meth:`BatchJob.retry_failed`."""
+        parts = self._retry_parts()
+        created = []
+        for part in parts:
+            try:
+                created.append(await self._send_part(part))
+            finally:
+                part.path.unlink(missing_ok=True)
+        return created
+
+    async def collect(self) -> CollectReport:
+        """As :meth:`BatchJob.collect`."""
+        report = CollectReport()
+        for info in await self.status():
+            if not info.ended:
+                report.batches_running += info.batch_id is not None
+                continue
+            if info.collected:
+                continue
+            for which, file_id in self._to_collect(info):
+                await self._collect_file(info.part, file_id, report)
+                self.journal.set_collected(info.part, which)
+            self._finish_batch(info, report)
+        return report
+
+    async def _collect_file(self, part: int, file_id: str, report: CollectReport) -> None:
+        response = await self._send(self._content_request(file_id), stream=True)
+        try:
+            self._client._check(response)
+            splitter = LineSplitter()
+            self.journal.begin()
+            try:
+                async for chunk in _achunks(response, self._client):
+                    pending = splitter.feed(chunk)
+                    while pending:
+                        await self._collect_line(part, pending, report)
+                pending = splitter.flush()
+                while pending:
+                    await self._collect_line(part, pending, report)
+            finally:
+                self.journal.commit()
+        finally:
+            await response.aclose()
+
+    async def _collect_line(self, part: int, pending: list[str], report: CollectReport) -> None:
+        found = self._line_images(part, pending, report)
+        if found is None:
+            return
+        result, images = found
+        saved = []
+        for index, image in enumerate(images):
+            data = self._decoded(image)
+            if isinstance(data, str):
+                data = await self._client._download(data)
+            saved.append(self._save(result.custom_id, index, data))
+        self.journal.record_done(result.custom_id, saved)
+        report.lines_done += 1
+        report.images_saved += len(saved)
+
+
+async def _achunks(response: httpx.Response, client: AsyncImagesClient) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in response.aiter_bytes():
+            yield chunk
+    except httpx.HTTPError as exc:
+        raise connection_error(exc, secret=client._settings.api_key) from exc

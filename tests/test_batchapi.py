@@ -1,0 +1,554 @@
+"""oai_images.batchapi: a Batch API job end to end against the emulator on loopback, sync and async.
+
+The emulator measures a batch's progress on the module's fake clock, and the clients' sleep moves that
+clock: a wait of minutes takes no time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from bench.batch_collect import LargeOutputServer, measure
+from oai_images import AsyncImagesClient, ImagesClient, InvalidParameterError
+from oai_images.batchapi import AsyncBatchJob, BatchInfo, BatchJob, CollectReport, image_stem
+from oai_images.batchapi._jsonl import LineSplitter, PartWriter, parse_result_line, request_line
+from tests.conftest import FakeClock
+
+if TYPE_CHECKING:
+    from oai_images.emulator import EmulatorConfig, EmulatorServer
+
+
+@pytest.fixture(scope="module")
+def server_config(clock: FakeClock) -> EmulatorConfig:
+    """Batches take 100 s of the fake clock; the window is a day, as for the real API."""
+    from oai_images.emulator import EmulatorConfig
+
+    return EmulatorConfig(clock=clock, hang_seconds=5, batch_seconds=100.0)
+
+
+class Runner:
+    """One job API, driven sync or async; the client's sleeps move the fake clock and are recorded."""
+
+    def __init__(self, kind: str, server: EmulatorServer, clock: FakeClock) -> None:
+        self.kind = kind
+        self.server = server
+        self.clock = clock
+        self.sleeps: list[float] = []
+        self.requests: list[httpx.Request] = []
+        server.state.config.batch_seconds = 100.0
+        server.state.config.batch_window_seconds = 24 * 3600.0
+
+    def _sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.clock.now += seconds
+
+    def job(self, out: Path, **options: Any) -> BatchJob | AsyncBatchJob:
+        """A job in ``out`` with a client of its own kind (closed with the job by `close`)."""
+        common: dict[str, Any] = {
+            "base_url": self.server.base_url,
+            "api_key": "sk-test",
+            "jitter": lambda: 0.0,
+        }
+        if self.kind == "sync":
+            http = httpx.Client(event_hooks={"request": [self.requests.append]})
+            return BatchJob(ImagesClient(sleep=self._sleep, http_client=http, **common), out, **options)
+
+        async def sleep(seconds: float) -> None:
+            self._sleep(seconds)
+
+        async def record(request: httpx.Request) -> None:
+            self.requests.append(request)
+
+        http_async = httpx.AsyncClient(event_hooks={"request": [record]})
+        return AsyncBatchJob(AsyncImagesClient(sleep=sleep, http_client=http_async, **common), out, **options)
+
+    async def call(self, job: BatchJob | AsyncBatchJob, method: str, *args: Any, **kwargs: Any) -> Any:
+        """``job.<method>(...)``, awaited for an async job."""
+        result = getattr(job, method)(*args, **kwargs)
+        return await result if isinstance(job, AsyncBatchJob) else result
+
+    async def close(self, job: BatchJob | AsyncBatchJob) -> None:
+        """Close the job, its client and the injected httpx client."""
+        job.close()
+        http = job._client._http
+        if isinstance(http, httpx.Client):
+            http.close()
+        else:
+            await http.aclose()
+
+    def paths(self, suffix: str) -> list[str]:
+        """The paths requested so far that end with ``suffix``."""
+        return [request.url.path for request in self.requests if request.url.path.endswith(suffix)]
+
+
+@pytest.fixture(params=["sync", "async"])
+def runner(request: pytest.FixtureRequest, server: EmulatorServer, clock: FakeClock) -> Runner:
+    """The same test body with BatchJob and AsyncBatchJob."""
+    return Runner(str(request.param), server, clock)
+
+
+def lines(count: int, *, prefix: str = "fox", **fields: Any) -> list[tuple[str, dict[str, Any]]]:
+    """``count`` small gpt-image-1 requests."""
+    body = {"model": "gpt-image-1", "size": "1024x1024", "quality": "low", **fields}
+    return [(f"{prefix}-{index}", {"prompt": f"a fox, take {index}", **body}) for index in range(count)]
+
+
+# --- end to end ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_job_submit_wait_collect_saves_every_image(runner: Runner, tmp_path: Path) -> None:
+    """Submit → wait → collect through the emulator saves a real image per line, named by custom id."""
+    job = runner.job(tmp_path)
+    progress: list[list[BatchInfo]] = []
+    try:
+        ids = await runner.call(job, "submit", [*lines(3), ("dog", {"prompt": "a dog", "model": "dall-e-2"})])
+        infos = await runner.call(job, "wait", on_progress=progress.append, poll_interval=20)
+        report = await runner.call(job, "collect")
+    finally:
+        await runner.close(job)
+    assert len(ids) == 1
+    assert ids[0].startswith("batch_")
+    assert [info.status for info in infos] == ["completed"]
+    assert infos[0].completed == 4
+    assert infos[0].total == 4
+    assert progress[0][0].status == "validating"
+    assert progress[-1][0].ended
+    assert report == CollectReport(images_saved=4, lines_done=4, batches_collected=1)
+    with Image.open(tmp_path / "fox-2-0.png") as image:
+        assert image.size == (1024, 1024)
+    assert (tmp_path / "dog-0.png").is_file()  # dall-e-2 answers with a URL: downloaded
+    assert runner.sleeps[:3] == [20, 30, 45]
+
+
+@pytest.mark.slow
+async def test_job_writes_the_documented_input_lines(runner: Runner, tmp_path: Path) -> None:
+    """The uploaded file holds one {custom_id, method, url, body} line per request, body as given."""
+    from openai import OpenAI
+
+    job = runner.job(tmp_path)
+    try:
+        [batch_id] = await runner.call(job, "submit", lines(2, background=None))
+    finally:
+        await runner.close(job)
+    with OpenAI(base_url=runner.server.base_url, api_key="sk-test") as official:
+        batch = official.batches.retrieve(batch_id)
+        content = official.files.content(batch.input_file_id).text.splitlines()
+    assert batch.endpoint == "/v1/images/generations"
+    assert batch.completion_window == "24h"
+    assert json.loads(content[1]) == {
+        "custom_id": "fox-1",
+        "method": "POST",
+        "url": "/v1/images/generations",
+        "body": {"prompt": "a fox, take 1", "model": "gpt-image-1", "size": "1024x1024", "quality": "low"},
+    }
+
+
+@pytest.mark.slow
+async def test_job_submit_again_sends_nothing_new(runner: Runner, tmp_path: Path) -> None:
+    """With the same journal, submitting the same lines again uploads and creates nothing."""
+    first = runner.job(tmp_path)
+    try:
+        await runner.call(first, "submit", lines(2))
+    finally:
+        await runner.close(first)
+    again = runner.job(tmp_path)
+    try:
+        created = await runner.call(again, "submit", lines(2))
+        more = await runner.call(again, "submit", lines(3))
+    finally:
+        await runner.close(again)
+    assert created == []
+    assert len(more) == 1  # only fox-2 is new
+    assert len(runner.paths("/files")) == 2
+    assert len(runner.paths("/batches")) == 2
+
+
+@pytest.mark.slow
+async def test_job_splits_input_past_the_line_and_byte_limits(runner: Runner, tmp_path: Path) -> None:
+    """More lines than a batch may hold make several batches; so does a byte limit."""
+    one_line = len(
+        request_line("fox-0", json.dumps(lines(1)[0][1], separators=(",", ":")), "/v1/images/generations")
+    )
+    by_lines = runner.job(tmp_path / "a", max_lines=2)
+    by_bytes = runner.job(tmp_path / "b", max_bytes=2 * one_line - 1)
+    try:
+        five = await runner.call(by_lines, "submit", lines(5))
+        three = await runner.call(by_bytes, "submit", lines(3))
+        sizes = [info.lines for info in by_lines.batches()]
+    finally:
+        await runner.close(by_lines)
+        await runner.close(by_bytes)
+    assert len(five) == 3
+    assert sizes == [2, 2, 1]
+    assert len(three) == 3  # two lines do not fit
+
+
+@pytest.mark.slow
+async def test_job_collect_twice_downloads_nothing_again(runner: Runner, tmp_path: Path) -> None:
+    """A second collect of a fully collected job reads no file and writes no image."""
+    job = runner.job(tmp_path)
+    try:
+        await runner.call(job, "submit", [*lines(2), ("dog", {"prompt": "a dog", "model": "dall-e-2"})])
+        runner.clock.now += 200
+        first = await runner.call(job, "collect")
+        downloads = [request.url.path for request in runner.requests if request.method == "GET"]
+        second = await runner.call(job, "collect")
+    finally:
+        await runner.close(job)
+    assert first.lines_done == 3
+    assert first.batches_collected == 1
+    assert second == CollectReport()
+    assert len(runner.paths("/content")) == 1  # the output file, once
+    assert [request.url.path for request in runner.requests if request.method == "GET"] == downloads
+
+
+@pytest.mark.slow
+async def test_job_collect_records_per_line_errors(runner: Runner, tmp_path: Path) -> None:
+    """A line the server refuses is recorded failed with its code and message; the others are saved."""
+    job = runner.job(tmp_path)
+    try:
+        # validate=False lets a line through that the server refuses, as an older rules table would.
+        job._client._validate = False
+        await runner.call(job, "submit", [*lines(1), ("huge", {"prompt": "x", "model": "dall-e-2", "n": 99})])
+        runner.clock.now += 200
+        report = await runner.call(job, "collect")
+        [failed] = job.lines("failed")
+        [done] = job.lines("done")
+        counts = job.counts()
+    finally:
+        await runner.close(job)
+    assert report.lines_done == 1
+    assert report.lines_failed == 1
+    assert failed.custom_id == "huge"
+    assert (failed.status_code, failed.error_code) == (400, "invalid_value")
+    assert str(failed.error_message).startswith("n 99 is not valid")
+    assert done.files == (tmp_path / "fox-0-0.png",)
+    assert counts == {"submitted": 0, "done": 1, "failed": 1}
+
+
+@pytest.mark.slow
+async def test_job_cancel_keeps_completed_lines_and_retry_sends_the_rest(
+    runner: Runner, tmp_path: Path
+) -> None:
+    """Cancelling mid-way keeps what completed; retry_failed submits only the lines that never ran."""
+    job = runner.job(tmp_path)
+    try:
+        await runner.call(job, "submit", lines(4))
+        runner.clock.now += 10 + 80 * 2 / 4 + 1  # validated, and two of four lines answered
+        cancelled = await runner.call(job, "cancel")
+        runner.clock.now += 20
+        report = await runner.call(job, "collect")
+        statuses = [info.status for info in job.batches()]
+        retried = await runner.call(job, "retry_failed")
+        runner.clock.now += 200
+        final = await runner.call(job, "collect")
+    finally:
+        await runner.close(job)
+    assert cancelled[0].status == "cancelling"
+    assert statuses == ["cancelled"]
+    assert report.lines_done == 2
+    assert report.lines_failed == 2
+    assert len(retried) == 1
+    assert final.lines_done == 2
+    assert sorted(path.name for path in tmp_path.glob("*.png")) == [f"fox-{i}-0.png" for i in range(4)]
+
+
+@pytest.mark.slow
+async def test_job_expired_batch_keeps_what_completed(runner: Runner, tmp_path: Path) -> None:
+    """A batch out of time expires with the lines answered so far, which are collected."""
+    runner.server.state.config.batch_window_seconds = 60.0  # 10 s validating, a line every 20 s
+    job = runner.job(tmp_path)
+    try:
+        await runner.call(job, "submit", lines(4))
+        infos = await runner.call(job, "wait", poll_interval=30)
+        report = await runner.call(job, "collect")
+        failed = job.journal.line("fox-3")
+    finally:
+        await runner.close(job)
+    assert infos[0].status == "expired"
+    assert report.lines_done == 2
+    assert report.lines_failed == 2
+    assert failed is not None
+    assert failed["error_code"] == "batch_expired"
+
+
+@pytest.mark.slow
+async def test_job_wait_outlasts_rate_limited_polls(runner: Runner, tmp_path: Path) -> None:
+    """A 429 on a poll is retried after the server's retry-after, and the wait goes on."""
+    from oai_images.emulator import parse_fault
+
+    job = runner.job(tmp_path)
+    try:
+        await runner.call(job, "submit", lines(1))
+        runner.server.state.config.fault = parse_fault("rate_limit;times=1;retry_after=7")
+        infos = await runner.call(job, "wait", poll_interval=50)
+    finally:
+        runner.server.state.config.fault = None
+        await runner.close(job)
+    assert infos[0].status == "completed"
+    assert 7 in runner.sleeps
+
+
+@pytest.mark.slow
+async def test_job_submit_interrupted_before_create_is_finished_without_uploading_again(
+    runner: Runner, tmp_path: Path
+) -> None:
+    """A batch creation that failed is retried by the next submit, from the file already uploaded."""
+    from oai_images import InternalServerError
+    from oai_images.emulator import parse_fault
+
+    job = runner.job(tmp_path)
+    try:
+        job._client._max_retries = 0
+        runner.server.state.config.fault = parse_fault("server_error;times=1")
+        with pytest.raises(InternalServerError):
+            await runner.call(job, "submit", lines(2))
+        runner.server.state.config.fault = None
+        pending = job.batches()
+        created = await runner.call(job, "submit", lines(2))
+    finally:
+        runner.server.state.config.fault = None
+        await runner.close(job)
+    assert [(info.status, info.batch_id) for info in pending] == [("pending", None)]
+    assert len(created) == 1
+    assert len(runner.paths("/files")) == 1
+    assert len(runner.paths("/batches")) == 2
+
+
+class _BreakingTransport(httpx.BaseTransport):
+    """Loopback HTTP, except that the first file download breaks after its first line."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.broke = False
+
+    def close(self) -> None:
+        """Close the connections of the real transport."""
+        self.inner.close()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if self.broke or not request.url.path.endswith("/content"):
+            return response
+        self.broke = True
+        assert isinstance(response.stream, httpx.SyncByteStream)  # a sync transport's answer
+        body = b"".join(response.stream)
+        response.close()
+        first = body[: body.index(b"\n") + 1]
+
+        class Broken(httpx.SyncByteStream):
+            def __iter__(self) -> Iterator[bytes]:
+                yield first
+                raise httpx.ReadError("connection reset by peer")
+
+        headers = [(name, value) for name, value in response.headers.items() if name != "content-length"]
+        return httpx.Response(response.status_code, headers=headers, stream=Broken())
+
+
+@pytest.mark.slow
+def test_job_collect_after_a_broken_download_skips_the_saved_lines(
+    server: EmulatorServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A download that breaks keeps what it saved; the next collect saves only the rest."""
+    from oai_images import APIConnectionError
+
+    server.state.config.batch_seconds = 100.0
+    transport = _BreakingTransport()
+    with (
+        httpx.Client(transport=transport) as http,
+        ImagesClient(base_url=server.base_url, api_key="sk-test", http_client=http) as client,
+        BatchJob(client, tmp_path) as job,
+    ):
+        job.submit(lines(3))
+        clock.now += 200
+        with pytest.raises(APIConnectionError):
+            job.collect()
+        saved_first = sorted(path.name for path in tmp_path.glob("*.png"))
+        report = job.collect()
+    assert saved_first == ["fox-0-0.png"]
+    assert report.lines_skipped == 1
+    assert report.lines_done == 2
+    assert report.batches_collected == 1
+
+
+async def test_job_invalid_line_sends_nothing(runner: Runner, tmp_path: Path) -> None:
+    """A line the API would refuse raises InvalidParameterError naming it, before any request."""
+    job = runner.job(tmp_path)
+    try:
+        with pytest.raises(InvalidParameterError) as caught:
+            await runner.call(job, "submit", [*lines(2), ("bad-size", {"prompt": "x", "size": "7x7"})])
+        with pytest.raises(InvalidParameterError, match="more than one line"):
+            await runner.call(job, "submit", [*lines(1), *lines(1)])
+        small = runner.job(tmp_path / "small", max_bytes=100)
+        try:
+            with pytest.raises(InvalidParameterError, match="larger than a batch file"):
+                await runner.call(small, "submit", lines(1))
+        finally:
+            await runner.close(small)
+        journal_lines = job.journal.counts()
+    finally:
+        await runner.close(job)
+    assert caught.value.param == "size"
+    assert "bad-size" in str(caught.value)
+    assert runner.requests == []
+    assert journal_lines == {"submitted": 0, "done": 0, "failed": 0}
+
+
+# --- the parts without network ------------------------------------------------------------------------
+
+
+def test_request_line_is_one_json_object_and_a_newline() -> None:
+    """An input line is the documented object, compact, ending in a newline."""
+    line = request_line("a\n1", '{"prompt":"fox"}', "/v1/images/generations")
+    assert line.endswith(b"\n")
+    assert line.count(b"\n") == 1
+    assert json.loads(line) == {
+        "custom_id": "a\n1",
+        "method": "POST",
+        "url": "/v1/images/generations",
+        "body": {"prompt": "fox"},
+    }
+
+
+def test_part_writer_rolls_over_before_a_limit(tmp_path: Path) -> None:
+    """A new file starts before one would pass its line or byte limit."""
+    numbers = iter(range(1, 10))
+    writer = PartWriter(lambda: next(numbers), max_lines=3, max_bytes=25, folder=str(tmp_path))
+    for _ in range(4):
+        writer.add(b"0123456789\n")  # 11 bytes: two per file by bytes
+    parts = writer.close()
+    assert [(part.number, part.lines, part.bytes) for part in parts] == [(1, 2, 22), (2, 2, 22)]
+    assert parts[0].path.read_bytes() == b"0123456789\n" * 2
+
+
+def test_line_splitter_joins_lines_across_chunks() -> None:
+    """Lines cut anywhere by the network come out whole, without CR, the last one on flush."""
+    splitter = LineSplitter()
+    got = [*splitter.feed(b'{"a":'), *splitter.feed(b'1}\r\n{"b"'), *splitter.feed(b":2}\n\n{")]
+    got += splitter.feed(b'"c":3}')
+    assert got == ['{"a":1}', '{"b":2}', ""]
+    assert splitter.flush() == ['{"c":3}']
+    assert splitter.flush() == []
+
+
+def test_parse_result_line_reads_both_error_shapes() -> None:
+    """A non-2xx response's envelope and a top-level error both give code and message."""
+    status = parse_result_line(
+        '{"custom_id":"a","response":{"status_code":400,"body":{"error":{"code":"bad","message":"no"}}}}'
+    )
+    top = parse_result_line('{"custom_id":"b","response":null,"error":{"code":"x","message":"gone"}}')
+    ok = parse_result_line('{"custom_id":"c","response":{"status_code":200,"body":{"data":[]}},"error":null}')
+    assert status is not None
+    assert (status.ok, status.error_code, status.error_message) == (False, "bad", "no")
+    assert top is not None
+    assert (top.status_code, top.error_code, top.error_message) == (None, "x", "gone")
+    assert ok is not None
+    assert ok.ok
+    assert parse_result_line("  ") is None
+
+
+def test_image_stem_keeps_safe_ids_and_hashes_others() -> None:
+    """A safe custom id is the file name; another becomes a slug with a hash, distinct per id."""
+    assert image_stem("fox-1.v2") == "fox-1.v2"
+    assert image_stem("a/b").startswith("a-b-")
+    assert image_stem("a/b") != image_stem("a?b")
+    assert image_stem("../etc") != "../etc"
+    assert "/" not in image_stem("../etc")
+
+
+# --- memory -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_collect_memory_stays_flat_for_a_large_output_file(
+    large_output_server: LargeOutputServer, tmp_path: Path
+) -> None:
+    """Collecting a ~210 MB output file of 6 MB images peaks below 150 MB of RSS (the file is never held)."""
+    server = large_output_server
+    result = measure(server, tmp_path)
+    size, count = server.output_size, server.lines
+    assert size > 200 * 1024 * 1024
+    assert result["images"] == count
+    assert result["peak_mb"] < 150, result
+    assert len(list(tmp_path.glob("big-*.png"))) == count
+
+
+@pytest.fixture
+def large_output_server() -> Iterator[LargeOutputServer]:
+    """A loopback server whose one batch is completed with a ~210 MB output file, made as it is sent."""
+    server = LargeOutputServer(lines=26, image_bytes=6 * 1024 * 1024)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_job_server_errors_are_typed_and_never_show_the_key(kind: str, tmp_path: Path) -> None:
+    """A garbled upload answer and a refused batch raise the facade's errors, with the key redacted."""
+    from oai_images import APIResponseValidationError, AuthenticationError
+
+    key = "sk-secret-0123456789abcdef"
+    answers = iter(
+        [
+            httpx.Response(200, text=f"<html>proxy error for {key}</html>"),
+            httpx.Response(
+                200,
+                json={
+                    "id": "file-1",
+                    "object": "file",
+                    "bytes": 1,
+                    "created_at": 1,
+                    "filename": "x",
+                    "purpose": "batch",
+                    "status": "processed",
+                },
+            ),
+            httpx.Response(
+                401,
+                json={
+                    "error": {
+                        "message": "bad key",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": "invalid_api_key",
+                    }
+                },
+            ),
+        ]
+    )
+    transport = httpx.MockTransport(lambda request: next(answers))
+    base: dict[str, Any] = {"base_url": "https://api.test/v1", "api_key": key, "max_retries": 0}
+    job: BatchJob | AsyncBatchJob
+    if kind == "sync":
+        job = BatchJob(ImagesClient(http_client=httpx.Client(transport=transport), **base), tmp_path)
+    else:
+        job = AsyncBatchJob(
+            AsyncImagesClient(http_client=httpx.AsyncClient(transport=transport), **base), tmp_path
+        )
+
+    async def submit() -> list[str]:
+        if isinstance(job, AsyncBatchJob):
+            return await job.submit(lines(1))
+        return job.submit(lines(1))
+
+    try:
+        with pytest.raises(APIResponseValidationError) as garbled:
+            await submit()
+        with pytest.raises(AuthenticationError) as refused:
+            await submit()
+        pending = job.batches()
+    finally:
+        job.close()
+    assert key not in f"{garbled.value} {garbled.value!r} {garbled.value.body!r}"
+    assert refused.value.code == "invalid_api_key"
+    assert [(info.status, info.batch_id) for info in pending] == [("pending", None)]

@@ -1,0 +1,257 @@
+"""The emulator's Batch API (/v1/files, /v1/batches), driven by the official openai client on loopback.
+
+Batches take 100 s of the module's fake clock: a test moves the clock to move a batch on.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from openai import BadRequestError, ConflictError, NotFoundError, OpenAI
+from PIL import Image
+
+from oai_images.cli.serve import serve
+from oai_images.emulator import EmulatorConfig, EmulatorServer
+from tests.conftest import FakeClock
+
+
+@pytest.fixture(scope="module")
+def server_config(clock: FakeClock) -> EmulatorConfig:
+    """Batches take 100 s of fake time."""
+    return EmulatorConfig(clock=clock, hang_seconds=5, batch_seconds=100.0)
+
+
+@pytest.fixture
+def official(server: EmulatorServer) -> Iterator[OpenAI]:
+    """The official client, pointed at the emulator."""
+    server.state.config.batch_window_seconds = 24 * 3600.0
+    server.state.config.max_batch_store_bytes = 4 * 1024**3
+    with OpenAI(base_url=server.base_url, api_key="sk-anything", max_retries=0) as client:
+        yield client
+
+
+def jsonl(*lines: dict[str, Any]) -> bytes:
+    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+
+def request(custom_id: str, **body: Any) -> dict[str, Any]:
+    body.setdefault("prompt", f"a lighthouse, {custom_id}")
+    return {"custom_id": custom_id, "method": "POST", "url": "/v1/images/generations", "body": body}
+
+
+def upload(official: OpenAI, content: bytes, purpose: Any = "batch") -> str:
+    return official.files.create(file=("input.jsonl", io.BytesIO(content)), purpose=purpose).id
+
+
+@pytest.mark.slow
+def test_batches_official_client_runs_a_batch_to_completion(
+    official: OpenAI, server: EmulatorServer, clock: FakeClock
+) -> None:
+    """files.create, batches.create/retrieve and files.content work, through the real statuses."""
+    file_id = upload(
+        official,
+        jsonl(
+            request("a", model="gpt-image-1", size="1024x1536", quality="low"),
+            request("b", model="dall-e-3", size="1792x1024", response_format="b64_json"),
+            request("c", model="dall-e-2", size="7x7"),
+        ),
+    )
+    batch = official.batches.create(
+        input_file_id=file_id, endpoint="/v1/images/generations", completion_window="24h"
+    )
+    seen = [batch.status]
+    for _ in range(12):
+        clock.now += 10
+        batch = official.batches.retrieve(batch.id)
+        seen.append(batch.status)
+    assert seen[0] == "validating"
+    assert "in_progress" in seen
+    assert seen[-1] == "completed"
+    assert batch.request_counts is not None
+    assert (batch.request_counts.total, batch.request_counts.completed, batch.request_counts.failed) == (
+        3,
+        2,
+        1,
+    )
+    assert batch.output_file_id
+    assert batch.error_file_id
+    assert batch.completed_at is not None
+    output = [json.loads(line) for line in official.files.content(batch.output_file_id).text.splitlines()]
+    sizes = {}
+    for line in output:
+        assert line["response"]["status_code"] == 200
+        assert line["error"] is None
+        with Image.open(
+            io.BytesIO(base64.b64decode(line["response"]["body"]["data"][0]["b64_json"]))
+        ) as image:
+            sizes[line["custom_id"]] = image.size
+    assert sizes == {"a": (1024, 1536), "b": (1792, 1024)}
+    [error] = [json.loads(line) for line in official.files.content(batch.error_file_id).text.splitlines()]
+    assert error["custom_id"] == "c"
+    assert error["response"]["status_code"] == 400
+    assert error["response"]["body"]["error"]["param"] == "size"
+    assert error["response"]["body"]["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.slow
+def test_batches_cancel_keeps_the_lines_answered_so_far(official: OpenAI, clock: FakeClock) -> None:
+    """A cancelled batch goes cancelling → cancelled with an output file of what completed."""
+    file_id = upload(
+        official,
+        jsonl(
+            *(
+                request(f"l{i}", model="dall-e-2", size="256x256", response_format="b64_json")
+                for i in range(4)
+            )
+        ),
+    )
+    batch = official.batches.create(
+        input_file_id=file_id, endpoint="/v1/images/generations", completion_window="24h"
+    )
+    clock.now += 10 + 20 * 2 + 1
+    cancelling = official.batches.cancel(batch.id)
+    clock.now += 10
+    cancelled = official.batches.retrieve(batch.id)
+    assert cancelling.status == "cancelling"
+    assert cancelled.status == "cancelled"
+    assert cancelled.request_counts is not None
+    assert cancelled.request_counts.completed == 2
+    assert cancelled.output_file_id is not None
+    done = [
+        json.loads(line)["custom_id"]
+        for line in official.files.content(cancelled.output_file_id).text.splitlines()
+    ]
+    assert done == ["l0", "l1"]
+    with pytest.raises(ConflictError):
+        official.batches.cancel(batch.id)
+
+
+@pytest.mark.slow
+def test_batches_expire_at_the_end_of_their_window(
+    official: OpenAI, server: EmulatorServer, clock: FakeClock
+) -> None:
+    """A batch still running when its window ends expires, keeping the lines answered."""
+    server.state.config.batch_window_seconds = 50.0
+    file_id = upload(
+        official,
+        jsonl(
+            *(
+                request(f"l{i}", model="dall-e-2", size="256x256", response_format="b64_json")
+                for i in range(4)
+            )
+        ),
+    )
+    batch = official.batches.create(
+        input_file_id=file_id, endpoint="/v1/images/generations", completion_window="24h"
+    )
+    clock.now += 60
+    expired = official.batches.retrieve(batch.id)
+    assert expired.status == "expired"
+    assert expired.expired_at is not None
+    assert expired.request_counts is not None
+    assert expired.request_counts.completed == 2
+
+
+@pytest.mark.slow
+def test_batches_malformed_input_fails_the_batch(official: OpenAI, clock: FakeClock) -> None:
+    """A file with a bad line, a duplicate custom_id or another url fails validation, naming the lines."""
+    content = (
+        jsonl(request("a"), request("a")) + b"not json\n" + jsonl({**request("b"), "url": "/v1/embeddings"})
+    )
+    batch = official.batches.create(
+        input_file_id=upload(official, content), endpoint="/v1/images/generations", completion_window="24h"
+    )
+    clock.now += 11
+    failed = official.batches.retrieve(batch.id)
+    assert failed.status == "failed"
+    assert failed.failed_at is not None
+    assert failed.output_file_id is None
+    assert failed.errors is not None
+    assert failed.errors.data is not None
+    assert [(error.code, error.line) for error in failed.errors.data] == [
+        ("duplicate_custom_id", 2),
+        ("invalid_json_line", 3),
+        ("mismatched_url", 4),
+    ]
+
+
+def test_batches_refuse_other_endpoints_and_windows(official: OpenAI) -> None:
+    """Only image generations with a 24h window are accepted, as 400s with the error envelope."""
+    file_id = upload(official, jsonl(request("a")))
+    with pytest.raises(BadRequestError) as endpoint:
+        official.batches.create(input_file_id=file_id, endpoint="/v1/embeddings", completion_window="24h")
+    with pytest.raises(BadRequestError) as window:
+        official.batches.create(
+            input_file_id=file_id,
+            endpoint="/v1/images/generations",
+            completion_window="1h",  # type: ignore[arg-type]  # deliberately outside the client's Literal
+        )
+    with pytest.raises(NotFoundError):
+        official.batches.retrieve("batch_nope")
+    assert endpoint.value.body is not None
+    assert "endpoint" in str(endpoint.value)
+    assert "completion_window" in str(window.value)
+
+
+def test_files_retrieve_content_and_delete(official: OpenAI) -> None:
+    """An uploaded file is described, read back byte for byte, and deleted."""
+    content = jsonl(request("a"))
+    file_id = upload(official, content)
+    described = official.files.retrieve(file_id)
+    assert (described.bytes, described.purpose, described.filename) == (len(content), "batch", "input.jsonl")
+    assert official.files.content(file_id).content == content
+    assert official.files.delete(file_id).deleted is True
+    with pytest.raises(NotFoundError):
+        official.files.retrieve(file_id)
+
+
+def test_files_upload_beyond_the_store_limit_is_refused(official: OpenAI, server: EmulatorServer) -> None:
+    """An upload that would pass max_batch_store_bytes is a 400 and leaves nothing behind."""
+    server.state.config.max_batch_store_bytes = 1000
+    with pytest.raises(BadRequestError, match="too large"):
+        upload(official, b"x" * 5000)
+
+
+def test_batches_list_pages_newest_first(official: OpenAI, server: EmulatorServer) -> None:
+    """GET /v1/batches pages with limit and after, newest first."""
+    file_id = upload(official, jsonl(request("a")))
+    ids = [
+        official.batches.create(
+            input_file_id=file_id, endpoint="/v1/images/generations", completion_window="24h"
+        ).id
+        for _ in range(3)
+    ]
+    with httpx.Client(base_url=server.base_url, headers={"authorization": "Bearer sk-x"}) as http:
+        first = http.get("/batches", params={"limit": 2}).json()
+        rest = http.get("/batches", params={"limit": 2, "after": first["last_id"]}).json()
+        refused = http.get("/batches", params={"limit": 0})
+    newest = [batch["id"] for batch in first["data"]]
+    assert newest == ids[::-1][:2]
+    assert first["has_more"] is True
+    assert rest["data"][0]["id"] == ids[0]
+    assert refused.status_code == 400
+    assert refused.json()["error"]["param"] == "limit"
+
+
+def test_batches_need_a_key(server: EmulatorServer) -> None:
+    """Without an Authorization header the batch and file endpoints answer 401."""
+    with httpx.Client(base_url=server.base_url) as http:
+        assert http.get("/batches/batch_x").status_code == 401
+        assert http.post("/files").status_code == 401
+
+
+def test_config_batch_seconds_from_env_and_serve_option() -> None:
+    """OAI_IMAGES_EMULATOR_BATCH_SECONDS and `serve --batch-seconds` set the pace."""
+    config = EmulatorConfig.from_env({"OAI_IMAGES_EMULATOR_BATCH_SECONDS": "2.5"})
+    help_text = CliRunner().invoke(serve, ["--help"]).output
+    assert config.batch_seconds == 2.5
+    assert "--batch-seconds" in help_text
+    with pytest.raises(ValueError, match="BATCH_SECONDS"):
+        EmulatorConfig.from_env({"OAI_IMAGES_EMULATOR_BATCH_SECONDS": "-1"})
