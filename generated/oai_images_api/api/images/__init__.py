@@ -545,6 +545,7 @@ CREATE_IMAGE = Operation(
             "frame_duration_ms",
             description="Preview, output_format `gif` only: how long each frame shows, in milliseconds.",
             minimum=1.0,
+            maximum=655350.0,
         ),
         "svg": FieldInfo(
             "svg",
