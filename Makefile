@@ -19,7 +19,7 @@ $(INSTALLED): pyproject.toml
 install: $(INSTALLED) ## Create .venv and install the package with every extra and the dev tools
 
 demo: $(INSTALLED) ## The main job, offline: generate images through the built-in emulator into ./images
-	$(BIN)/oai-images generate "a lighthouse at dusk, oil painting" --emulator --model dall-e-3 --size 1792x1024 --out images
+	$(BIN)/oai-images generate "a lighthouse at dusk, oil painting" --emulator --model gpt-image-1.5 --size 1536x1024 --out images
 	$(BIN)/oai-images generate "a cute baby sea otter" --emulator --model gpt-image-2 --size 1536x864 --output-format webp --out images
 
 test: $(INSTALLED) ## Run the test suite
