@@ -13,7 +13,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -28,10 +28,35 @@ __all__ = [
     "RetryNotices",
     "listed_on_failure",
     "report",
+    "save_answer",
+    "save_options",
+    "save_stream",
     "say",
     "spinner",
     "total_usage",
 ]
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def save_options(function: _F) -> _F:
+    """Where a command's images go and how they are reported: ``--show``, ``-o/--out``, ``--json``."""
+    decorators = (
+        click.option("--show", is_flag=True, help="Open each image in the default viewer."),
+        click.option(
+            "-o",
+            "--out",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path("images"),
+            show_default=True,
+            help="The folder images are saved in.",
+        ),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the paths."),
+    )
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
 
 
 def say(text: str) -> None:

@@ -13,9 +13,9 @@ from typing import Any
 import click
 
 from .._errors import OAIImagesError
-from ._common import client_options, make_client, read_prompt, translated_errors
+from ._common import azure_options, client_options, make_client, read_prompt, translated_errors
 from ._fields import FieldsCommand, field_values
-from ._output import Names, RetryNotices, report, save_answer, save_stream, say, spinner
+from ._output import Names, RetryNotices, report, save_answer, save_options, save_stream, say, spinner
 from .history import no_history_option, record_generation
 
 __all__ = ["edit", "input_of"]
@@ -70,17 +70,9 @@ def input_of(text: str) -> object:
     metavar="FILE",
     help="A PNG with an alpha channel, the size of the first image: its transparent pixels are edited.",
 )
-@click.option("--show", is_flag=True, help="Open each image in the default viewer.")
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("images"),
-    show_default=True,
-    help="The folder images are saved in.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the paths.")
+@save_options
 @client_options
+@azure_options
 @no_history_option
 def edit(
     prompt: str,

@@ -10,7 +10,7 @@ import click
 from .._errors import OAIImagesError
 from ._common import client_options, make_client, translated_errors
 from ._fields import FieldsCommand, field_values
-from ._output import Names, RetryNotices, report, save_answer, say, spinner
+from ._output import Names, RetryNotices, report, save_answer, save_options, say, spinner
 from .history import no_history_option, record_generation
 
 __all__ = ["vary"]
@@ -31,16 +31,7 @@ Examples:
 
 @click.command(cls=FieldsCommand, epilog=_EXAMPLES, operation=_operation)
 @click.argument("image")
-@click.option("--show", is_flag=True, help="Open each image in the default viewer.")
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("images"),
-    show_default=True,
-    help="The folder images are saved in.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the paths.")
+@save_options
 @client_options
 @no_history_option
 def vary(
