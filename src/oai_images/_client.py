@@ -286,7 +286,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
 
             request = http.build_request(
                 operation.method,
-                self._url(operation.path),
+                url,
                 headers=self._request_headers,
                 timeout=self._timeout,
             )

@@ -102,6 +102,10 @@ def parse_rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
     """The rate-limit headers of an answer (names in any case), or None when it carries none."""
     if not isinstance(headers, httpx.Headers):
         headers = httpx.Headers(dict(headers))
+    # Most answers carry none: one pass over the raw names (httpx's per-name lookups decode every header
+    # each time) spares every call the nine lookups below.
+    if not any(name.lower().startswith(_NAMES) for name, _ in headers.raw):
+        return None
     delay = server_delay(headers)
     limit = RateLimit(
         limit_requests=_count(headers, "x-ratelimit-limit-requests"),
@@ -119,3 +123,5 @@ def parse_rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
 
 
 _NOTHING = RateLimit()
+#: The beginnings of the names of the headers read here, as raw bytes.
+_NAMES = (b"x-ratelimit-", b"retry-after")

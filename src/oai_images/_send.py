@@ -37,9 +37,6 @@ __all__ = ["DEADLINE", "Limits", "asend", "send"]
 #: The extension of a streamed 2xx response holding its attempt's `Deadline` (the stream reads under it).
 DEADLINE: Final = "oai_images.deadline"
 _CHUNK = 1 << 16
-#: A body declared at most this long (and within its cap) is read by httpx at once: the usual small JSON
-#: answer costs no extra copy or response object. Larger ones are read in chunks into one buffer.
-_SMALL_BODY = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -262,8 +259,11 @@ def _read(
     declared = _declared_length(response)
     if response.is_success and declared is not None and declared > limit:
         raise _too_large(response, limit, secret=secret)
-    if declared is not None and declared <= min(limit, _SMALL_BODY) and not _encoded(response):
-        response.read()  # h11 reads no more than the declared length; the watchdog bounds the time
+    # A body whose declared length is within its cap is read by httpx at once: no copy of ours, and h11
+    # reads no more than the declared length. Only a body of unknown (or encoded) length is read in chunks,
+    # each checked against the cap.
+    if declared is not None and declared <= limit and not _encoded(response):
+        response.read()  # the watchdog bounds the time
         if deadline.expired:
             raise deadline.timeout_error()
         return response
@@ -289,7 +289,7 @@ async def _aread(
     declared = _declared_length(response)
     if response.is_success and declared is not None and declared > limit:
         raise _too_large(response, limit, secret=secret)
-    if declared is not None and declared <= min(limit, _SMALL_BODY) and not _encoded(response):
+    if declared is not None and declared <= limit and not _encoded(response):  # as in _read
         try:
             with anyio.fail_after(deadline.remaining()):
                 await response.aread()
