@@ -546,3 +546,43 @@ async def test_azure_content_filter_annotations_are_tolerated(azure: MockAzure, 
     client = azure.client(kind, azure_deployment="img")
     result = await generate(client)
     assert [image.b64_json for image in result.images] == ["aGVsbG8="]
+
+
+@pytest.mark.slow
+def test_sync_azure_bulk_run_goes_to_the_deployment(tmp_path: Any) -> None:
+    """Sync Azure generate_many runs on an async twin with every Azure setting: the lines succeed."""
+    options: dict[str, Any] = {"emulator": True, "azure_deployment": "gpt-image-1.5"}
+    with AzureImagesClient(**options, deployment_models={"gpt-image-1.5": "gpt-image-1.5"}) as client:
+        summary = client.generate_many([{"prompt": "a fox"}, {"prompt": "a cat"}], out=tmp_path)
+    assert (summary.done, summary.failed) == (2, [])
+    assert len(list(tmp_path.glob("*.png"))) == 2
+
+
+@pytest.mark.slow
+def test_sync_bulk_run_keeps_the_auth_header(tmp_path: Any, server: Any) -> None:
+    """A header-keyed server: the bulk run's twin sends the key in that header too, never as Bearer.
+
+    (The emulator itself wants a bearer key, so it refuses the line; what matters is what was sent.)
+    """
+    with ImagesClient(api_key="k-0123456789", base_url=server.base_url, auth_header="X-Api-Key") as client:
+        summary = client.generate_many(
+            [{"prompt": "a fox", "model": "dall-e-2", "size": "256x256"}], out=tmp_path
+        )
+    assert summary.total == 1
+    headers = server.state.requests[-1].headers
+    assert "x-api-key" in headers
+    assert "authorization" not in headers
+
+
+def test_azure_bulk_lines_are_checked_against_the_deployments_model(tmp_path: Any) -> None:
+    """A line the deployment's model refuses stops the run before anything is sent, naming the field."""
+    from oai_images.bulk import InvalidLineError
+
+    options: dict[str, Any] = {"emulator": True, "azure_deployment": "house"}
+    with (
+        AzureImagesClient(**options, deployment_models={"house": "dall-e-3"}) as client,
+        pytest.raises(InvalidLineError) as caught,
+    ):
+        client.generate_many([{"prompt": "a fox"}, {"prompt": "a cat", "n": 2}], out=tmp_path)
+    assert caught.value.param == "n"
+    assert not list(tmp_path.glob("*.png"))

@@ -552,3 +552,16 @@ async def test_job_server_errors_are_typed_and_never_show_the_key(kind: str, tmp
     assert key not in f"{garbled.value} {garbled.value!r} {garbled.value.body!r}"
     assert refused.value.code == "invalid_api_key"
     assert [(info.status, info.batch_id) for info in pending] == [("pending", None)]
+
+
+def test_batch_job_refuses_an_azure_client(tmp_path: Path) -> None:
+    """Azure's files and batches routes are not supported yet: a clear error, not a wrong URL without auth."""
+    from oai_images import AzureImagesClient, OAIImagesError
+    from oai_images.batchapi import BatchJob
+
+    with (
+        AzureImagesClient(emulator=True, azure_deployment="gpt-image-1.5") as client,
+        pytest.raises(OAIImagesError, match="Azure"),
+    ):
+        BatchJob(client, tmp_path)
+    assert list(tmp_path.iterdir()) == []

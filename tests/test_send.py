@@ -193,3 +193,28 @@ def test_watchdog_forgets_disarmed_deadlines() -> None:
         deadline.arm()
         deadline.disarm()
     assert len(_watchdog()._heap) < 200
+
+
+def test_a_refused_stream_stops_watching_its_deadline(hostile: Any) -> None:
+    """A 200 that is no event stream: the error is raised and the attempt's deadline is disarmed, so the
+    watchdog never cuts the pooled connection later."""  # noqa: D205, D209 - one sentence
+    from oai_images import APIResponseValidationError, ImagesClient
+    from oai_images._send import DEADLINE
+    from tests.hostile_server import answer
+
+    hostile.script(answer(200, b"<html>not a stream</html>", [("content-type", "text/html")]))
+    seen: list[Any] = []
+    with ImagesClient(api_key="sk-x", base_url=hostile.base_url, max_retries=0) as client:
+        real = client._send
+
+        def spy(request: Any, **options: Any) -> Any:
+            response = real(request, **options)
+            seen.append(response.extensions.get(DEADLINE))
+            return response
+
+        client._send = spy  # type: ignore[method-assign]  # records the streamed attempt's deadline
+        with pytest.raises(APIResponseValidationError):
+            list(client.generate_stream("a fox", model="gpt-image-1"))
+    assert seen
+    assert seen[0] is not None
+    assert seen[0]._entry is None

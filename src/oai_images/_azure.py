@@ -21,8 +21,18 @@ from urllib.parse import quote
 import httpx
 
 from ._backends import load_backend
-from ._client import AsyncImagesClient, ImagesClient, _ClientBase, _HttpT, _SleepT
+from ._client import (
+    MAX_DOWNLOAD_BYTES,
+    MAX_ERROR_BODY_BYTES,
+    MAX_STREAM_LINE_BYTES,
+    AsyncImagesClient,
+    ImagesClient,
+    _ClientBase,
+    _HttpT,
+    _SleepT,
+)
 from ._errors import InvalidParameterError, MissingAPIKeyError, OAIImagesError
+from ._redact import register_secret
 from ._results import AsyncDownload, Download, ImageResult
 from ._settings import DEFAULT_TIMEOUT, without_password
 
@@ -179,6 +189,9 @@ class _AzureBase(_ClientBase[_HttpT, _SleepT]):
         sleep: _SleepT | None = None,
         jitter: Callable[[], float] | None = None,
         on_retry: OnRetry | None = None,
+        max_download_bytes: int = MAX_DOWNLOAD_BYTES,
+        max_error_body_bytes: int = MAX_ERROR_BODY_BYTES,
+        max_stream_line_bytes: int = MAX_STREAM_LINE_BYTES,
     ) -> None:
         """Configure the client as ``openai.AzureOpenAI`` is configured; nothing is sent yet.
 
@@ -212,6 +225,9 @@ class _AzureBase(_ClientBase[_HttpT, _SleepT]):
             sleep: As for ``ImagesClient``.
             jitter: As for ``ImagesClient``.
             on_retry: As for ``ImagesClient``.
+            max_download_bytes: As for ``ImagesClient``.
+            max_error_body_bytes: As for ``ImagesClient``.
+            max_stream_line_bytes: As for ``ImagesClient``.
 
         Raises:
             InvalidParameterError: No endpoint or no version, more than one credential, or a model the
@@ -265,6 +281,9 @@ class _AzureBase(_ClientBase[_HttpT, _SleepT]):
             jitter=jitter,
             on_retry=on_retry,
             auth_header=header,
+            max_download_bytes=max_download_bytes,
+            max_error_body_bytes=max_error_body_bytes,
+            max_stream_line_bytes=max_stream_line_bytes,
         )
         if (api_key or azure_ad_token) is None:
             # Settings fall back on OPENAI_API_KEY, a key for another service: never send it to Azure.
@@ -339,6 +358,7 @@ class _AzureBase(_ClientBase[_HttpT, _SleepT]):
     def _authorize(self, request: httpx.Request, token: object) -> None:
         """Put a fresh token on an API request; it becomes the secret redacted from what comes back."""
         token = _checked_token(token)
+        register_secret(token)  # a fresh token is redacted from httpx's and httpcore's log records too
         if token != self._settings.api_key:
             self._settings = dataclasses.replace(self._settings, api_key=token)
         request.headers["Authorization"] = f"Bearer {token}"
@@ -379,6 +399,10 @@ class AzureImagesClient(_AzureBase[httpx.Client, Callable[[float], None]], Image
             result = client.generate("a lighthouse at dusk", size="1536x1024")
     """
 
+    @property
+    def _async_class(self) -> type[AsyncImagesClient]:
+        return AsyncAzureImagesClient
+
     def _send(
         self,
         request: httpx.Request,
@@ -399,6 +423,8 @@ class AzureImagesClient(_AzureBase[httpx.Client, Callable[[float], None]], Image
                 )
                 raise OAIImagesError(message)
             self._authorize(request, token)
+            if budget is not None:  # made before the token was fetched: redact the token it sends
+                budget.secret = self._settings.api_key
         return super()._send(
             request, http=http, budget=budget, stream=stream, follow_redirects=follow_redirects
         )
@@ -426,6 +452,8 @@ class AsyncAzureImagesClient(
             if inspect.isawaitable(token):
                 token = await token
             self._authorize(request, token)
+            if budget is not None:  # made before the token was fetched: redact the token it sends
+                budget.secret = self._settings.api_key
         return await super()._send(
             request, http=http, budget=budget, stream=stream, follow_redirects=follow_redirects
         )

@@ -38,7 +38,7 @@ from ._limits import parse_rate_limit
 from ._redact import clean_chain, register_secret
 from ._results import AsyncDownload, CompletedImageEvent, Download, ImageResult, PartialImageEvent
 from ._retries import OnRetry, RetryBudget, connection_error
-from ._send import Limits, aiter_lines, asend, iter_lines, send
+from ._send import Limits, aclose_streamed, aiter_lines, asend, close_streamed, iter_lines, send
 from ._settings import DEFAULT_TIMEOUT, USER_AGENT, Settings, without_password
 from ._wire import (
     PARTIAL_IMAGE_EVENTS,
@@ -485,6 +485,11 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
 
     _transport: httpx.BaseTransport | None = None
 
+    @property
+    def _async_class(self) -> type[AsyncImagesClient]:
+        """The awaited twin of this class (see `_async_twin`)."""
+        return AsyncImagesClient
+
     def _default_sleep(self) -> Callable[[float], None]:
         return time.sleep
 
@@ -581,7 +586,8 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         """
         from .bulk import load, run_bulk_sync  # noqa: PLC0415 - the bulk engine loads with its first run
 
-        lines = load(requests, validate=self._validate)
+        # The client's own check: on Azure, the rules of the model behind the deployment.
+        lines = load(requests, validate=self._validate, check=self._validate_fields)
         return run_bulk_sync(
             self,
             lines,
@@ -592,19 +598,19 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         )
 
     def _async_twin(self) -> AsyncImagesClient:
-        """An async client with this one's settings, for the bulk engine, which is async inside."""
-        settings = self._settings
-        return AsyncImagesClient(
-            api_key=settings.api_key,
-            base_url=settings.base_url,
-            organization=settings.organization,
-            project=settings.project,
-            timeout=self._timeout,
-            max_retries=self._max_retries,
-            validate=self._validate,
-            emulator=self._backend is not None,
-            jitter=self._jitter,
-        )
+        """An async client with every setting of this one, for the bulk engine, which is async inside.
+
+        A copy of this client's state under the async class (``AsyncAzureImagesClient`` for Azure, so URLs,
+        auth, caps, hooks and ``on_retry`` all carry over), with an httpx client of its own: an injected
+        sync ``http_client`` cannot send awaited requests.
+        """
+        twin: AsyncImagesClient = object.__new__(self._async_class)
+        twin.__dict__.update(self.__dict__)
+        twin.__dict__.pop("_transport", None)
+        twin._owns_http = True
+        twin._sleep = twin._default_sleep()
+        twin._http = twin._open_http(self._backend)
+        return twin
 
     def generate_stream(
         self, prompt: str, **params: Unpack[CreateImageParams]
@@ -643,7 +649,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
                 yield from self._events(reader, None, response)
                 self._stream_ended(response, reader.completed)
             finally:
-                response.close()
+                close_streamed(response)
 
     def edit(
         self,
@@ -826,7 +832,8 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         """
         from .bulk import load, run_bulk  # noqa: PLC0415 - the bulk engine loads with its first run
 
-        lines = load(requests, validate=self._validate)
+        # The client's own check: on Azure, the rules of the model behind the deployment.
+        lines = load(requests, validate=self._validate, check=self._validate_fields)
         return await run_bulk(
             self,
             lines,
@@ -866,7 +873,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
                     yield event
                 self._stream_ended(response, reader.completed)
             finally:
-                await response.aclose()
+                await aclose_streamed(response)
 
     async def edit(
         self,

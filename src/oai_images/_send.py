@@ -32,7 +32,7 @@ from ._errors import APIResponseValidationError
 from ._retries import RetryBudget
 from ._wire import TRUNCATED, request_id
 
-__all__ = ["DEADLINE", "Limits", "asend", "send"]
+__all__ = ["DEADLINE", "Limits", "aclose_streamed", "asend", "close_streamed", "send"]
 
 #: The extension of a streamed 2xx response holding its attempt's `Deadline` (the stream reads under it).
 DEADLINE: Final = "oai_images.deadline"
@@ -482,6 +482,27 @@ def line_too_long(response: httpx.Response, limit: int, *, secret: str | None) -
         status_code=response.status_code,
         request_id=request_id(response, secret=secret),
     )
+
+
+def close_streamed(response: httpx.Response) -> None:
+    """Close a streamed 2xx that `send` handed back, and stop watching its attempt's deadline.
+
+    Whatever happened to the stream (read to the end, abandoned, or refused before reading), its deadline
+    must not fire later: the connection goes back to the pool, and the watchdog would cut it for another
+    request.
+    """
+    deadline = response.extensions.get(DEADLINE)
+    if isinstance(deadline, Deadline):
+        deadline.disarm()
+    response.close()
+
+
+async def aclose_streamed(response: httpx.Response) -> None:
+    """The awaited twin of `close_streamed`."""
+    deadline = response.extensions.get(DEADLINE)
+    if isinstance(deadline, Deadline):
+        deadline.disarm()
+    await response.aclose()
 
 
 def iter_lines(response: httpx.Response, limits: Limits, *, secret: str | None) -> Iterator[str]:

@@ -33,6 +33,7 @@ from .._errors import (
 from .._files import slug, write_image
 from .._redact import redact
 from .._retries import connection_error
+from .._send import aclose_streamed, close_streamed
 from .._wire import request_body, request_id
 from ._journal import BatchInfo, Journal, LineOutcome
 from ._jsonl import (
@@ -137,7 +138,14 @@ class _JobBase(Generic[_ClientT]):
 
         Raises:
             ValueError: A limit outside the API's.
+            OAIImagesError: An Azure OpenAI client: Azure's files and batches URLs are not supported yet.
         """
+        from .._azure import _AzureBase  # noqa: PLC0415 - only to refuse it
+
+        if isinstance(client, _AzureBase):
+            # Its files and batches routes need the deployment-less Azure URL shape and its auth hooks,
+            # which this job does not apply yet: refuse rather than send to a wrong URL without auth.
+            raise OAIImagesError("the Batch API through Azure OpenAI is not supported yet; use ImagesClient")
         if not 1 <= max_lines <= MAX_LINES:
             raise ValueError(f"max_lines must be 1 to {MAX_LINES}")
         if not 1 <= max_bytes <= MAX_BYTES:
@@ -691,7 +699,7 @@ class BatchJob(_JobBase["ImagesClient"]):
             finally:
                 self.journal.commit()  # what was saved stays recorded, even when the stream broke
         finally:
-            response.close()
+            close_streamed(response)
 
     def _collect_line(self, part: int, pending: list[str], report: CollectReport) -> None:
         found = self._line_images(part, pending, report)
@@ -858,7 +866,7 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
             finally:
                 self.journal.commit()
         finally:
-            await response.aclose()
+            await aclose_streamed(response)
 
     async def _collect_line(self, part: int, pending: list[str], report: CollectReport) -> None:
         found = self._line_images(part, pending, report)

@@ -38,7 +38,7 @@ from ._events import (
     RunStarted,
     RunStopping,
 )
-from ._input import BulkRequest, canonical, from_iterable, prepare, read_requests
+from ._input import BulkRequest, Check, canonical, from_iterable, prepare, read_requests
 from ._journal import Journal
 from ._pacing import Pacer
 
@@ -55,7 +55,7 @@ MAX_RATE_LIMITED = 20
 _TRANSIENT = frozenset({408, 409})
 
 
-def load(requests: Any, *, validate: bool) -> list[BulkRequest]:
+def load(requests: Any, *, validate: bool, check: Check | None = None) -> list[BulkRequest]:
     """The checked requests of a file path or an iterable (see `read_requests` and `prepare`).
 
     Requests already checked (`BulkRequest` objects, as this returns) are taken as they are.
@@ -63,8 +63,8 @@ def load(requests: Any, *, validate: bool) -> list[BulkRequest]:
     if isinstance(requests, list) and all(isinstance(item, BulkRequest) for item in requests):
         return requests
     if isinstance(requests, str | Path) or hasattr(requests, "__fspath__"):
-        return read_requests(requests, validate=validate)
-    return prepare(from_iterable(requests), validate=validate)
+        return read_requests(requests, validate=validate, check=check)
+    return prepare(from_iterable(requests), validate=validate, check=check)
 
 
 @dataclass

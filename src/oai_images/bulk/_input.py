@@ -13,7 +13,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,8 +87,17 @@ def _line_error(name: str, value: object, allowed: tuple[str, ...], message: str
     return InvalidParameterError(name, value, allowed, message)
 
 
+#: How a line's fields are checked: the rules' ``validate``, or a client's own (Azure checks the rules of the
+#: model behind its deployment).
+Check = Callable[[Any, Mapping[str, object]], None]
+
+
 def prepare(
-    items: Iterable[tuple[int, Mapping[str, Any]]], *, source: str | None = None, validate: bool = True
+    items: Iterable[tuple[int, Mapping[str, Any]]],
+    *,
+    source: str | None = None,
+    validate: bool = True,
+    check: Check | None = None,
 ) -> list[BulkRequest]:
     """Check every raw line and give the requests; raise on the first bad one.
 
@@ -97,6 +106,7 @@ def prepare(
             optionally ``id``.
         source: The file name, for messages.
         validate: Check the fields against the rules (the client's ``validate``).
+        check: How to check them; ``oai_images.rules.validate`` when None.
 
     Raises:
         InvalidLineError: Naming the line, the field and what is allowed.
@@ -130,7 +140,7 @@ def prepare(
                     message = f"{name} is not available in a bulk run (each image is saved from one answer)"
                     raise _line_error(name, fields[name], ("not set",), message)
             if validate:
-                rules.validate(operation, fields)
+                (check or rules.validate)(operation, fields)
             elif not isinstance(fields.get("prompt"), str):
                 raise _line_error("prompt", fields.get("prompt"), ("a string",), "prompt is required")
         except InvalidParameterError as exc:
@@ -156,7 +166,9 @@ def from_iterable(requests: Iterable[str | Mapping[str, Any]]) -> Iterator[tuple
             raise InvalidLineError(error, line=number)
 
 
-def read_requests(path: str | os.PathLike[str], *, validate: bool = True) -> list[BulkRequest]:
+def read_requests(
+    path: str | os.PathLike[str], *, validate: bool = True, check: Check | None = None
+) -> list[BulkRequest]:
     """Read and check every line of a ``.txt``, ``.jsonl`` or ``.csv`` file of requests.
 
     ``.txt``: one prompt a line (blank lines and lines starting with ``#`` are skipped). ``.jsonl``: one
@@ -184,7 +196,7 @@ def read_requests(path: str | os.PathLike[str], *, validate: bool = True) -> lis
         items = _json_lines(text, source)
     else:
         items = _csv_rows(text, source)
-    return prepare(items, source=source, validate=validate)
+    return prepare(items, source=source, validate=validate, check=check)
 
 
 def _text_lines(text: str) -> Iterator[tuple[int, Mapping[str, Any]]]:

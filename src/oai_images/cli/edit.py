@@ -13,7 +13,14 @@ from typing import Any
 import click
 
 from .._errors import OAIImagesError
-from ._common import azure_options, client_options, make_client, read_prompt, translated_errors
+from ._common import (
+    azure_deployment,
+    azure_options,
+    client_options,
+    make_client,
+    read_prompt,
+    translated_errors,
+)
 from ._fields import FieldsCommand, field_values
 from ._output import Names, RetryNotices, report, save_answer, save_options, save_stream, say, spinner
 from .history import no_history_option, record_generation
@@ -114,16 +121,17 @@ def edit(
             no_validate=no_validate,
             on_retry=notices,
         )
-        with client, spinner("Editing") as line:
-            notices.say = line
-            if streaming:
-                events = client.edit_stream(prompt, image=image, mask=masked, **fields)
-                outcome, paths = save_stream(events, names, line)
-            else:
-                result = client.edit(prompt, image=image, mask=masked, **fields)
-                notices.say = say
-        if not streaming:
-            outcome, paths = save_answer(result, names)
+        with client:
+            with spinner("Editing") as line:
+                notices.say = line
+                if streaming:
+                    events = client.edit_stream(prompt, image=image, mask=masked, **fields)
+                    outcome, paths = save_stream(events, names, line)
+                else:
+                    result = client.edit(prompt, image=image, mask=masked, **fields)
+            notices.say = say
+            if not streaming:  # saved while the client is open: a URL is downloaded over its connections
+                outcome, paths = save_answer(result, names)
         if not outcome.images:
             raise OAIImagesError(f"the server answered without an image (request id {outcome.request_id})")
     model = _applied_model(fields)
@@ -145,4 +153,6 @@ def _applied_model(fields: dict[str, Any]) -> str | None:
 
     if fields.get("model"):
         return str(fields["model"])
+    if (deployment := azure_deployment()) is not None:  # on Azure the deployment is the model
+        return deployment
     return resolve_model(fields, "create_image_edit")

@@ -56,9 +56,8 @@ __all__ = [
 ]
 
 GENERATIONS_PATH = "/v1/images/generations"
-#: The API's routes: their requests are recorded and get latency and faults.
-#: A recorded body keeps at most this many bytes: an edit uploads up to 16 images of 50 MB, and a
-#: long-running server keeps up to `EmulatorConfig.max_recorded_requests` of them.
+#: The API's image routes: their requests are recorded (bodies capped by `max_recorded_bytes`: an edit
+#: uploads up to 16 images of 50 MB) and get latency and faults.
 _API_PATHS = frozenset({GENERATIONS_PATH, "/v1/images/edits", "/v1/images/variations"})
 FILES_PATH = "/v1/emulator/files"
 FAULT_HEADER = "x-emulator-fault"
