@@ -538,7 +538,8 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
 
     def _generate(self, fields: Mapping[str, object]) -> ImageResult:
         with self._guarded():
-            return self._answer(self._request(self._http, _operations().CREATE_IMAGE, fields), fields)
+            request = self._request(self._http, _operations().CREATE_IMAGE, fields)
+        return self._answer(request, fields)
 
     def _answer(self, request: httpx.Request, fields: Mapping[str, object]) -> ImageResult:
         """Send a one-answer request (with retries) and read its images."""
@@ -631,7 +632,9 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
             APIConnectionError: While iterating: no answer, or the stream broke.
         """
         fields = _fields(prompt, params, stream=True)
-        return self._stream(self._request(self._http, _operations().CREATE_IMAGE, fields), prompt)
+        with self._guarded():
+            request = self._request(self._http, _operations().CREATE_IMAGE, fields)
+        return self._stream(request, prompt)
 
     def _stream(self, request: httpx.Request, prompt: str) -> Generator[StreamEvent]:
         with self._guarded():
@@ -807,7 +810,8 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
 
     async def _generate(self, fields: Mapping[str, object]) -> ImageResult:
         with self._guarded():
-            return await self._answer(self._request(self._http, _operations().CREATE_IMAGE, fields), fields)
+            request = self._request(self._http, _operations().CREATE_IMAGE, fields)
+        return await self._answer(request, fields)
 
     async def _answer(self, request: httpx.Request, fields: Mapping[str, object]) -> ImageResult:
         """Send a one-answer request (with retries) and read its images."""
@@ -853,7 +857,9 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         ``contextlib.aclosing``): an abandoned async generator keeps its connection until it is collected.
         """
         fields = _fields(prompt, params, stream=True)
-        return self._stream(self._request(self._http, _operations().CREATE_IMAGE, fields), prompt)
+        with self._guarded():
+            request = self._request(self._http, _operations().CREATE_IMAGE, fields)
+        return self._stream(request, prompt)
 
     async def _stream(self, request: httpx.Request, prompt: str) -> AsyncGenerator[StreamEvent]:
         with self._guarded():

@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from http import HTTPStatus
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import anyio.to_thread
@@ -35,14 +35,18 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oai_images import InvalidParameterError
-from oai_images.rules import MODEL_RULES, effective_fields, known_fields, parse_size, resolve_model, validate
+from oai_images.rules import MODEL_RULES, effective_fields, field_schemas, parse_size, resolve_model, validate
 
+from ._asgi import read_body
 from ._azure import AzureRoutes, is_azure_generations
 from ._batches import BATCHES_PATH, BatchHooks, batch_routes, post_json
 from ._config import EmulatorConfig, FaultSpec, parse_fault, parse_latency
-from ._draw import GIF_MAX_FRAME_DURATION_MS, DrawnImages, ImageFormat, draw_image, draw_partial
+from ._draw import DrawnImages, ImageFormat, draw_image, draw_partial
 from ._ratelimit import RateLimits
 from ._store import EXPIRED, ImageStore, StoredImage
+
+if TYPE_CHECKING:
+    from oai_images_api.api import Operation
 
 __all__ = [
     "FAULT_HEADER",
@@ -236,7 +240,7 @@ class EmulatorApp:
             await self.app(scope, receive, send_with_id)
             return
 
-        body = await _read_body(receive)
+        body = await read_body(receive)
         headers = _recorded_headers(scope)
         cap = self.state.config.max_recorded_bytes
         parsed = _loads(body) if len(body) <= cap else None
@@ -343,18 +347,6 @@ async def _answering_500(app: ASGIApp, scope: Scope, receive: Receive, send: Sen
         await response(scope, receive, send)
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
 async def _drop(scope: Scope, receive: Receive) -> None:
     """Close the connection with no (further) answer."""
     transport = cast("asyncio.Transport | None", scope.get("state", {}).get(TRANSPORT_STATE_KEY))
@@ -405,15 +397,24 @@ def _check_auth(request: Request) -> Response | None:
     return None
 
 
-def _invalid(exc: InvalidParameterError) -> JSONResponse:
-    """The envelope of a rule violation, coded the way the real API codes it."""
-    if exc.param not in known_fields(CREATE_IMAGE) or not exc.allowed:
-        code, message = "unknown_parameter", f"Unknown parameter: '{exc.param}'. {exc.message}"
-    elif exc.param == "size":
-        code, message = "invalid_size", exc.message
-    else:
-        code, message = "invalid_value", exc.message
-    return _error(400, message, param=exc.param, code=code)
+#: The formats an unsupported-file-type error of an upload names.
+_FORMAT_NAMES = frozenset({"PNG", "JPEG", "WebP"})
+
+
+def _invalid(exc: InvalidParameterError, operation: Operation) -> JSONResponse:
+    """The envelope of a rule violation, coded as the API codes it (for generations, edits, variations)."""
+    known = exc.param in field_schemas(operation) or exc.param in ("image_url", "file_id")
+    if not known or not exc.allowed:  # a field the model does not take is unknown to it
+        return _error(
+            400, f"Unknown parameter: '{exc.param}'. {exc.message}", param=exc.param, code="unknown_parameter"
+        )
+    if exc.param in ("image", "mask"):
+        # A format the model does not take is refused by the API as an unsupported file type.
+        unsupported = bool(exc.allowed) and set(exc.allowed) <= _FORMAT_NAMES
+        code = "unsupported_file_mimetype" if unsupported else "invalid_image"
+        return _error(400, exc.message, param=exc.param, code=code)
+    code = "invalid_size" if exc.param == "size" else "invalid_value"
+    return _error(400, exc.message, param=exc.param, code=code)
 
 
 def _parse(body: bytes) -> tuple[dict[str, object], _Plan] | Response:
@@ -433,16 +434,7 @@ def _parse(body: bytes) -> tuple[dict[str, object], _Plan] | Response:
     try:
         validate(CREATE_IMAGE, fields)
     except InvalidParameterError as exc:
-        return _invalid(exc)
-    duration = fields.get("frame_duration_ms")
-    if isinstance(duration, int | float) and duration > GIF_MAX_FRAME_DURATION_MS:
-        # The GIF format's bound; the spec is to state it (maximum: 655350) and validate() then reports it.
-        return _error(
-            400,
-            f"Invalid 'frame_duration_ms': {duration}. It must be at most {GIF_MAX_FRAME_DURATION_MS}.",
-            param="frame_duration_ms",
-            code="invalid_value",
-        )
+        return _invalid(exc, CREATE_IMAGE)
     model = resolve_model(fields)
     if model is None:
         known = ", ".join(f"'{name}'" for name in MODEL_RULES)

@@ -23,6 +23,8 @@ from urllib.parse import parse_qs, unquote
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._asgi import read_body
+
 __all__ = ["AZURE_V1_GENERATIONS_PATH", "DEFAULT_AZURE_DEPLOYMENTS", "AzureRoutes", "is_azure_generations"]
 
 #: The deployments an emulator knows unless configured otherwise: each named after its model.
@@ -82,7 +84,7 @@ class AzureRoutes:
             await _azure_error(405, "405", message)(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        body = await _read_body(receive)
+        body = await read_body(receive)
         answer, rewritten = self._route(scope, headers, body)
         if answer is not None:
             await answer(scope, receive, send)
@@ -149,15 +151,3 @@ def _authorized(headers: Mapping[str, str]) -> bool:
         return True
     scheme, _, token = headers.get("authorization", "").partition(" ")
     return scheme.lower() == "bearer" and bool(token.strip())
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)

@@ -52,7 +52,6 @@ _EDIT_STRENGTH = 0.55
 _VARIATION_STRENGTH = 0.35
 _PILLOW_FORMATS = {"PNG": "png", "JPEG": "jpeg", "MPO": "jpeg", "WEBP": "webp", "GIF": "gif"}
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
-_FORMAT_NAMES = frozenset({"PNG", "JPEG", "WebP"})
 
 
 @dataclass
@@ -81,24 +80,6 @@ def _describe(data: bytes, name: str) -> ImageInfo:
         return ImageInfo("", 0, 0, len(data), False, name)
 
 
-def _invalid(exc: InvalidParameterError, operation: Operation) -> JSONResponse:
-    """The envelope of a rule violation, coded as the API codes it."""
-    from ._app import _error  # noqa: PLC0415 - _app imports this module when it builds its routes
-
-    known = exc.param in field_schemas(operation) or exc.param in ("image_url", "file_id")
-    if not known or not exc.allowed:  # as for generations: a field the model does not take is unknown to it
-        return _error(
-            400, f"Unknown parameter: '{exc.param}'. {exc.message}", param=exc.param, code="unknown_parameter"
-        )
-    if exc.param in ("image", "mask"):
-        # A format the model does not take is refused by the API as an unsupported file type.
-        unsupported = bool(exc.allowed) and set(exc.allowed) <= _FORMAT_NAMES
-        code = "unsupported_file_mimetype" if unsupported else "invalid_image"
-        return _error(400, exc.message, param=exc.param, code=code)
-    code = "invalid_size" if exc.param == "size" else "invalid_value"
-    return _error(400, exc.message, param=exc.param, code=code)
-
-
 def _typed(operation: Operation, name: str, text: str) -> object:
     """A multipart field's text as the type the schema gives the field (forms carry only text)."""
     schema = field_schemas(operation).get(name)
@@ -115,7 +96,7 @@ def _typed(operation: Operation, name: str, text: str) -> object:
             expected = "an integer"
     else:
         return text
-    from ._app import _error  # noqa: PLC0415 - see _invalid
+    from ._app import _error  # noqa: PLC0415 - _app imports this module when it builds its routes
 
     message = f"Invalid type for '{name}': expected {expected}, but got a string instead."
     raise _BadRequest(_error(400, message, param=name, code="invalid_type"))
@@ -125,7 +106,7 @@ async def _read_form(
     request: Request, operation: Operation
 ) -> tuple[dict[str, object], list[_Input], _Input | None]:
     """The fields, images and mask of a multipart request."""
-    from ._app import _error  # noqa: PLC0415 - see _invalid
+    from ._app import _error  # noqa: PLC0415 - _app imports this module when it builds its routes
 
     try:
         form = await request.form(max_files=64, max_fields=256)
@@ -162,7 +143,7 @@ async def _read_form(
 
 
 def _data_url(url: str, where: str) -> bytes:
-    from ._app import _error  # noqa: PLC0415 - see _invalid
+    from ._app import _error  # noqa: PLC0415 - _app imports this module when it builds its routes
 
     header, _, payload = url.partition(",")
     if not header.startswith("data:image/") or not header.endswith(";base64"):
@@ -177,7 +158,7 @@ def _data_url(url: str, where: str) -> bytes:
 
 def _resolve_reference(state: EmulatorState, reference: object, where: str) -> _Input:
     """The bytes of an ImageRefParam: a data URL, or a URL this emulator served; file ids are unknown."""
-    from ._app import FILES_PATH, _error  # noqa: PLC0415 - see _invalid
+    from ._app import FILES_PATH, _error  # noqa: PLC0415 - _app imports this module when it builds its routes
 
     if (
         not isinstance(reference, dict)
@@ -211,7 +192,7 @@ def _resolve_reference(state: EmulatorState, reference: object, where: str) -> _
 
 def _read_json(body: bytes) -> dict[str, object]:
     """The fields of a JSON edit (an explicit null reads as "use the default", as for generations)."""
-    from ._app import _error  # noqa: PLC0415 - see _invalid
+    from ._app import _error  # noqa: PLC0415 - _app imports this module when it builds its routes
 
     try:
         decoded = json.loads(body)
@@ -227,7 +208,7 @@ def _resolve_references(
     state: EmulatorState, fields: dict[str, object]
 ) -> tuple[list[_Input], _Input | None]:
     """The images and mask a JSON edit references, read and decoded."""
-    from ._app import _error  # noqa: PLC0415 - see _invalid
+    from ._app import _error  # noqa: PLC0415 - _app imports this module when it builds its routes
 
     references = fields.get("images")
     if not isinstance(references, list) or not references or len(references) > 16:
@@ -346,7 +327,7 @@ class _EditRoutes:
 
     async def edits(self, request: Request) -> Response:
         """``POST /v1/images/edits``: multipart uploads or JSON references."""
-        from ._app import _check_auth  # noqa: PLC0415 - see _invalid
+        from ._app import _check_auth  # noqa: PLC0415 - _app imports this module when it builds its routes
 
         denied = _check_auth(request)
         if denied is not None:
@@ -366,7 +347,7 @@ class _EditRoutes:
 
     async def variations(self, request: Request) -> Response:
         """``POST /v1/images/variations``: one multipart upload."""
-        from ._app import _check_auth  # noqa: PLC0415 - see _invalid
+        from ._app import _check_auth  # noqa: PLC0415 - _app imports this module when it builds its routes
 
         denied = _check_auth(request)
         if denied is not None:
@@ -407,7 +388,7 @@ class _EditRoutes:
         checked: bool = False,
     ) -> _Job:
         """Validate (unless done) and plan the answer."""
-        from ._app import _error, _plan  # noqa: PLC0415 - see _invalid
+        from ._app import _error, _plan  # noqa: PLC0415 - _app imports this module when it builds its routes
 
         if not checked:
             _validate(operation, fields)
@@ -455,7 +436,7 @@ class _EditRoutes:
         )
 
     async def _answer(self, request: Request, job: _Job) -> Response:
-        from ._app import FILES_PATH, _usage  # noqa: PLC0415 - see _invalid
+        from ._app import FILES_PATH, _usage  # noqa: PLC0415 - _app imports this module when it builds its routes
 
         plan = job.plan
         if plan.stream:
@@ -490,7 +471,7 @@ class _EditRoutes:
         return JSONResponse(body)
 
     async def _events(self, job: _Job) -> AsyncIterator[str]:
-        from ._app import _sse, _usage  # noqa: PLC0415 - see _invalid
+        from ._app import _sse, _usage  # noqa: PLC0415 - _app imports this module when it builds its routes
 
         plan = job.plan
         common = {
@@ -529,11 +510,13 @@ def _validate(operation: Operation, fields: dict[str, object]) -> None:
     try:
         validate(operation, fields)
     except InvalidParameterError as exc:
+        from ._app import _invalid  # noqa: PLC0415 - _app imports this module when it builds its routes
+
         raise _BadRequest(_invalid(exc, operation)) from exc
 
 
 def _unsupported_media(media: str, expected: str) -> Response:
-    from ._app import _error  # noqa: PLC0415 - see _invalid
+    from ._app import _error  # noqa: PLC0415 - _app imports this module when it builds its routes
 
     message = f"Invalid Content-Type header ({media or 'none'}), expected {expected}."
     return _error(400, message, code="invalid_content_type")
