@@ -7,7 +7,7 @@ clock: a wait of minutes takes no time.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,8 @@ class Runner:
         self.clock = clock
         self.sleeps: list[float] = []
         self.requests: list[httpx.Request] = []
+        #: The injected httpx client of each job (by id), closed with it.
+        self.http_of: dict[int, httpx.Client | httpx.AsyncClient] = {}
         server.state.config.batch_seconds = 100.0
         server.state.config.batch_window_seconds = 24 * 3600.0
 
@@ -49,16 +51,21 @@ class Runner:
         self.sleeps.append(seconds)
         self.clock.now += seconds
 
-    def job(self, out: Path, **options: Any) -> BatchJob | AsyncBatchJob:
+    def job(
+        self, out: Path, client_options: Mapping[str, Any] | None = None, **options: Any
+    ) -> BatchJob | AsyncBatchJob:
         """A job in ``out`` with a client of its own kind (closed with the job by `close`)."""
         common: dict[str, Any] = {
             "base_url": self.server.base_url,
             "api_key": "sk-test",
             "jitter": lambda: 0.0,
+            **(client_options or {}),
         }
         if self.kind == "sync":
             http = httpx.Client(event_hooks={"request": [self.requests.append]})
-            return BatchJob(ImagesClient(sleep=self._sleep, http_client=http, **common), out, **options)
+            job = BatchJob(ImagesClient(sleep=self._sleep, http_client=http, **common), out, **options)
+            self.http_of[id(job)] = http
+            return job
 
         async def sleep(seconds: float) -> None:
             self._sleep(seconds)
@@ -67,7 +74,9 @@ class Runner:
             self.requests.append(request)
 
         http_async = httpx.AsyncClient(event_hooks={"request": [record]})
-        return AsyncBatchJob(AsyncImagesClient(sleep=sleep, http_client=http_async, **common), out, **options)
+        ajob = AsyncBatchJob(AsyncImagesClient(sleep=sleep, http_client=http_async, **common), out, **options)
+        self.http_of[id(ajob)] = http_async
+        return ajob
 
     async def call(self, job: BatchJob | AsyncBatchJob, method: str, *args: Any, **kwargs: Any) -> Any:
         """``job.<method>(...)``, awaited for an async job."""
@@ -77,7 +86,7 @@ class Runner:
     async def close(self, job: BatchJob | AsyncBatchJob) -> None:
         """Close the job, its client and the injected httpx client."""
         job.close()
-        http = job._client._http
+        http = self.http_of.pop(id(job))
         if isinstance(http, httpx.Client):
             http.close()
         else:
@@ -213,10 +222,9 @@ async def test_job_collect_twice_downloads_nothing_again(runner: Runner, tmp_pat
 @pytest.mark.slow
 async def test_job_collect_records_per_line_errors(runner: Runner, tmp_path: Path) -> None:
     """A line the server refuses is recorded failed with its code and message; the others are saved."""
-    job = runner.job(tmp_path)
+    # validate=False lets a line through that the server refuses, as an older rules table would.
+    job = runner.job(tmp_path, client_options={"validate": False})
     try:
-        # validate=False lets a line through that the server refuses, as an older rules table would.
-        job._client._validate = False
         await runner.call(job, "submit", [*lines(1), ("huge", {"prompt": "x", "model": "dall-e-2", "n": 99})])
         runner.clock.now += 200
         report = await runner.call(job, "collect")
@@ -305,9 +313,8 @@ async def test_job_submit_interrupted_before_create_is_finished_without_uploadin
     from oai_images import InternalServerError
     from oai_images.emulator import parse_fault
 
-    job = runner.job(tmp_path)
+    job = runner.job(tmp_path, client_options={"max_retries": 0})
     try:
-        job._client._max_retries = 0
         runner.server.state.config.fault = parse_fault("server_error;times=1")
         with pytest.raises(InternalServerError):
             await runner.call(job, "submit", lines(2))
@@ -554,14 +561,47 @@ async def test_job_server_errors_are_typed_and_never_show_the_key(kind: str, tmp
     assert [(info.status, info.batch_id) for info in pending] == [("pending", None)]
 
 
-def test_batch_job_refuses_an_azure_client(tmp_path: Path) -> None:
-    """Azure's files and batches routes are not supported yet: a clear error, not a wrong URL without auth."""
-    from oai_images import AzureImagesClient, OAIImagesError
-    from oai_images.batchapi import BatchJob
+@pytest.mark.slow
+@pytest.mark.parametrize("api_version", ["2025-04-01-preview", "v1"])
+def test_batch_job_runs_on_azure(
+    server: EmulatorServer, clock: FakeClock, tmp_path: Path, api_version: str
+) -> None:
+    """BatchJob(AzureImagesClient(...)) submits, waits and collects through Azure's files and batches routes,
+    with Azure's auth, each line naming the deployment as its model."""  # noqa: D205, D209
+    from oai_images import AzureImagesClient
+
+    sent: list[httpx.Request] = []
+    origin = str(httpx.URL(server.base_url).copy_with(path="/"))
+    key = "azure-key-0123456789"
+
+    def sleep(seconds: float) -> None:
+        clock.now += seconds
 
     with (
-        AzureImagesClient(emulator=True, azure_deployment="gpt-image-1.5") as client,
-        pytest.raises(OAIImagesError, match="Azure"),
+        httpx.Client(event_hooks={"request": [sent.append]}) as http,
+        AzureImagesClient(
+            azure_endpoint=origin,
+            azure_deployment="gpt-image-1.5",
+            api_version=api_version,
+            api_key=key,
+            http_client=http,
+            sleep=sleep,
+        ) as client,
+        BatchJob(client, tmp_path) as job,
     ):
-        BatchJob(client, tmp_path)
-    assert list(tmp_path.iterdir()) == []
+        job.submit([(f"fox-{index}", {"prompt": f"a fox {index}", "quality": "low"}) for index in range(2)])
+        [info] = job.wait(poll_interval=20)
+        report = job.collect()
+        [(_, body_json), _] = job.journal.lines(info.part)
+    assert info.status == "completed"
+    assert report.images_saved == 2
+    assert sorted(path.name for path in tmp_path.glob("fox-*")) == ["fox-0-0.png", "fox-1-0.png"]
+    prefix = "/openai/v1" if api_version == "v1" else "/openai"
+    assert {request.url.path for request in sent} >= {f"{prefix}/files", f"{prefix}/batches"}
+    assert all(request.url.path.startswith(prefix + "/") for request in sent)
+    if api_version == "v1":
+        assert all(request.headers["authorization"] == f"Bearer {key}" for request in sent)
+    else:
+        assert all(request.url.params["api-version"] == api_version for request in sent)
+        assert all(request.headers["api-key"] == key for request in sent)
+    assert json.loads(body_json)["model"] == "gpt-image-1.5"

@@ -156,9 +156,16 @@ async def test_client_reads_configuration_from_environment(facade: Facade, httpx
 
 def test_client_defaults_to_the_openai_api_and_a_long_timeout(clean_env: pytest.MonkeyPatch) -> None:
     """By default requests go to api.openai.com/v1, with 600 s to read and 5 s to connect."""
-    client = ImagesClient(api_key="sk-x")
-    request = client._request(client._http, CREATE_IMAGE, {"prompt": "a fox"})
-    client.close()
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"created": 1, "data": [{"b64_json": "aGk="}]})
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as http:
+        ImagesClient(api_key="sk-x", http_client=http).generate("a fox")
+    (request,) = seen
+    assert ImagesClient(api_key="sk-x").config.timeout == httpx.Timeout(600.0, connect=5.0)
     assert str(request.url) == "https://api.openai.com/v1/images/generations"
     assert request.extensions["timeout"] == {"connect": 5.0, "read": 600.0, "write": 600.0, "pool": 600.0}
 

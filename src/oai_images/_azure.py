@@ -11,37 +11,20 @@ Every method, result and error is inherited, so an operation added to ``ImagesCl
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import inspect
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Final
+from typing import Final, Unpack
 from urllib.parse import quote
 
 import httpx
 
-from ._backends import load_backend
-from ._client import (
-    MAX_DOWNLOAD_BYTES,
-    MAX_ERROR_BODY_BYTES,
-    MAX_STREAM_LINE_BYTES,
-    AsyncImagesClient,
-    ImagesClient,
-    _ClientBase,
-    _HttpT,
-    _SleepT,
-)
-from ._errors import InvalidParameterError, MissingAPIKeyError, OAIImagesError
-from ._redact import register_secret
-from ._results import AsyncDownload, Download, ImageResult
-from ._settings import DEFAULT_TIMEOUT, without_password
+from ._auth import Credential, KeyAuth, TokenProviderAuth
+from ._backends import Backend, load_backend
+from ._client import AsyncImagesClient, ClientOptions, ImagesClient
+from ._errors import InvalidParameterError, MissingAPIKeyError
+from ._settings import ClientConfig, Route, account_headers, without_password
 
-if TYPE_CHECKING:
-    from oai_images_api.api import Operation
-
-    from ._retries import OnRetry, RetryBudget
-
-__all__ = ["V1", "AsyncAzureImagesClient", "AzureImagesClient"]
+__all__ = ["V1", "AsyncAzureImagesClient", "AzureImagesClient", "AzureRoute"]
 
 #: The ``api_version`` that selects the v1 form: ``{endpoint}/openai/v1/images/...``, no ``api-version``.
 V1: Final = "v1"
@@ -51,22 +34,41 @@ MISSING_CREDENTIALS_MESSAGE: Final = (
     "no Azure credentials: pass api_key=..., azure_ad_token=... or azure_ad_token_provider=..., or set "
     "AZURE_OPENAI_API_KEY or AZURE_OPENAI_AD_TOKEN"
 )
-#: Marks the requests that go to the API (not to an image URL): they get a fresh token from the provider.
-_API_REQUEST: Final = "oai_images.azure_api_request"
+#: The operations whose URL names the deployment (in the deployment form); files and batches do not.
+_DEPLOYMENT_PATHS: Final = "/images/"
+#: Path segments a deployment name cannot be: they would send the request to another route.
+_DOT_SEGMENTS: Final = (".", "..")
 
 
-@dataclasses.dataclass(frozen=True)
-class _Azure:
-    """Where requests go and which rules apply: the Azure half of a client's configuration."""
+class AzureRoute(Route):
+    """Azure OpenAI's URLs, and the rules of the model behind each deployment.
 
-    endpoint: str
-    deployment: str | None
-    api_version: str
-    deployment_models: Mapping[str, str]
-    model_family: str | None
+    The deployment form puts images requests under ``{endpoint}/openai/deployments/{deployment}`` and every
+    request under ``?api-version=``; files and batches go to ``{endpoint}/openai/files`` and
+    ``/openai/batches``. The v1 form sends everything to ``{endpoint}/openai/v1`` with the deployment as
+    ``model``. The built-in rules know models, not deployments, so the user says which model each
+    deployment serves (``deployment_models``, ``model_family``).
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        deployment: str | None,
+        api_version: str,
+        deployment_models: Mapping[str, str],
+        model_family: str | None,
+    ) -> None:
+        super().__init__(f"{endpoint}/openai/v1" if api_version == V1 else f"{endpoint}/openai")
+        self.endpoint = endpoint
+        self.deployment = deployment
+        self.api_version = api_version
+        self.deployment_models = deployment_models
+        self.model_family = model_family
 
     @property
     def v1(self) -> bool:
+        """Whether this is the v1 form."""
         return self.api_version == V1
 
     def deployment_of(self, fields: Mapping[str, object]) -> str:
@@ -86,20 +88,63 @@ class _Azure:
                 "to the call"
             )
             raise InvalidParameterError("model", None, ("the name of an Azure deployment",), message)
-        return found
-
-    def model_of(self, deployment: str) -> str | None:
-        """The model behind a deployment, when the user said which it is."""
-        return self.deployment_models.get(deployment, self.model_family)
+        return _checked_deployment("model", found)
 
     def url(self, path: str, fields: Mapping[str, object]) -> httpx.URL:
-        """The request URL of an operation path (``/images/generations``), built as ``AzureOpenAI`` does."""
+        """The request URL of an operation path, built as ``AzureOpenAI`` builds it."""
         if self.v1:
-            return httpx.URL(f"{self.endpoint}/openai/v1{path}")
-        deployment = quote(self.deployment_of(fields), safe="")
-        return httpx.URL(
-            f"{self.endpoint}/openai/deployments/{deployment}{path}", params={"api-version": self.api_version}
+            return super().url(path, fields)
+        if path.startswith(_DEPLOYMENT_PATHS):
+            deployment = quote(self.deployment_of(fields), safe="")
+            path = f"/deployments/{deployment}{path}"
+        return httpx.URL(f"{self.base_url}{path}", params={"api-version": self.api_version})
+
+    def outgoing(self, fields: Mapping[str, object]) -> Mapping[str, object]:
+        """The v1 form names the deployment as ``model`` when the call named none."""
+        if self.v1 and "model" not in fields and self.deployment is not None:
+            return {**fields, "model": self.deployment}
+        return fields
+
+    def rules_fields(self, fields: Mapping[str, object]) -> Mapping[str, object]:
+        """The fields with the deployment's model, for the rules; a deployment whose model the user did not
+        name gets only the checks that hold for every model."""  # noqa: D205, D209
+        from .rules import MODEL_RULES  # noqa: PLC0415 - loaded at the first request, not at import
+
+        deployment = self.deployment_of(fields)
+        model = self.deployment_models.get(deployment, self.model_family)
+        if model is None:
+            # A name the rules table does not know: its rules are the model-independent ones.
+            model = deployment if deployment not in MODEL_RULES else f"azure deployment {deployment}"
+        return {**fields, "model": model}
+
+    def model_named(self, fields: Mapping[str, object]) -> str | None:
+        """The model the call named, else the deployment the URL names."""
+        return super().model_named(fields) or self.deployment
+
+    def batch_fields(self, fields: Mapping[str, object]) -> Mapping[str, object]:
+        """A batch line names its deployment as ``model`` (an Azure batch runs lines of many deployments)."""
+        return {**fields, "model": self.deployment_of(fields)}
+
+    def describe(self) -> str:
+        """The route for a repr."""
+        return (
+            f"azure_endpoint={without_password(self.endpoint)!r}, azure_deployment={self.deployment!r}, "
+            f"api_version={self.api_version!r}"
         )
+
+
+def _checked_deployment(param: str, name: str) -> str:
+    """A deployment name that stays one path segment.
+
+    Raises:
+        InvalidParameterError: ``.`` or ``..``, which a URL resolves to another route.
+    """
+    if name.strip() in _DOT_SEGMENTS:
+        message = (
+            f"{param} {name!r} is not a deployment name (a dot segment would send the request elsewhere)"
+        )
+        raise InvalidParameterError(param, name, ("the name of an Azure deployment",), message)
+    return name
 
 
 def _checked_models(deployment_models: Mapping[str, str] | None, model_family: str | None) -> dict[str, str]:
@@ -150,23 +195,121 @@ def _named_credentials(*values: object) -> zip[tuple[str, object]]:
     return zip(("api_key", "azure_ad_token", "azure_ad_token_provider"), values, strict=True)
 
 
-def _checked_token(token: object) -> str:
-    """A token the provider returned, once it is a non-empty string.
+def _checked_endpoint(text: str) -> str:
+    """The endpoint without a trailing slash, once it is an absolute http(s) URL with nothing after the host.
 
     Raises:
-        OAIImagesError: It is not.
+        InvalidParameterError: It is not.
     """
-    if not isinstance(token, str) or not token.strip():
-        kind = type(token).__name__ if not isinstance(token, str) else "an empty string"
-        raise OAIImagesError(f"azure_ad_token_provider returned {kind}; it must return a non-empty token")
-    return token.strip()
+    url = None
+    with contextlib.suppress(httpx.InvalidURL):
+        url = httpx.URL(text)
+    if url is None or url.scheme not in ("http", "https") or not url.host or url.query or url.fragment:
+        shown = without_password(text)
+        message = f"azure_endpoint {shown!r} is not an http(s) URL such as https://NAME.openai.azure.com"
+        raise InvalidParameterError("azure_endpoint", shown, ("https://NAME.openai.azure.com",), message)
+    return text.rstrip("/")
 
 
-class _AzureBase(_ClientBase[_HttpT, _SleepT]):
-    """The configuration, URLs, auth and validation both Azure clients share."""
+def _given(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
 
-    _azure: _Azure
-    _token_provider: Callable[[], str | Awaitable[str]] | None
+
+def _azure_config(
+    *,
+    azure_endpoint: str | None,
+    azure_deployment: str | None,
+    api_version: str | None,
+    api_key: str | None,
+    azure_ad_token: str | None,
+    azure_ad_token_provider: Callable[[], str | Awaitable[str]] | None,
+    deployment_models: Mapping[str, str] | None,
+    model_family: str | None,
+    options: dict[str, object],
+) -> ClientConfig:
+    """The configuration of an Azure client: Azure's route and credential, the common options as given.
+
+    Raises:
+        InvalidParameterError: No endpoint or no version, more than one credential, a dot segment as the
+            deployment, or a model the rules do not know in ``deployment_models`` or ``model_family``.
+        MissingAPIKeyError: No credential at all (and no injected ``http_client`` to carry one).
+    """
+    backend: Backend | None = load_backend("emulator") if options.pop("emulator", False) else None
+    api_key, azure_ad_token = _resolve_credentials(
+        api_key, azure_ad_token, azure_ad_token_provider, environ=backend is None
+    )
+    if backend is not None:
+        origin = httpx.URL(backend.base_url).copy_with(path="/", query=None)
+        azure_endpoint = azure_endpoint or str(origin)
+        api_version = api_version or EMULATOR_API_VERSION
+        if azure_ad_token is None and azure_ad_token_provider is None:
+            api_key = api_key or backend.api_key
+    endpoint = _given(azure_endpoint) or _given(os.environ.get("AZURE_OPENAI_ENDPOINT"))
+    version = _given(api_version) or _given(os.environ.get("OPENAI_API_VERSION"))
+    if endpoint is None:
+        message = "no Azure endpoint: pass azure_endpoint=... or set AZURE_OPENAI_ENDPOINT"
+        raise InvalidParameterError("azure_endpoint", None, ("https://NAME.openai.azure.com",), message)
+    if version is None:
+        message = (
+            "no Azure API version: pass api_version=... (a version such as 2025-04-01-preview, or 'v1' "
+            "for the v1 API) or set OPENAI_API_VERSION"
+        )
+        raise InvalidParameterError("api_version", None, ("2025-04-01-preview", V1), message)
+    auth: Credential | None
+    if azure_ad_token_provider is not None:
+        auth = TokenProviderAuth(azure_ad_token_provider)
+    elif azure_ad_token is not None:
+        auth = KeyAuth(_header_secret("azure_ad_token", azure_ad_token))
+    elif api_key is not None:
+        # The key goes in api-key on the deployment form (as AzureOpenAI sends it); on the v1 form as
+        # Authorization: Bearer, as the official OpenAI client sends it there.
+        auth = KeyAuth(_header_secret("api_key", api_key), None if version == V1 else "api-key")
+    elif options.get("http_client") is None:
+        raise MissingAPIKeyError(MISSING_CREDENTIALS_MESSAGE)
+    else:
+        auth = None
+    deployment = _given(azure_deployment)
+    route = AzureRoute(
+        endpoint=_checked_endpoint(endpoint),
+        deployment=_checked_deployment("azure_deployment", deployment) if deployment else None,
+        api_version=version,
+        deployment_models=_checked_models(deployment_models, model_family),
+        model_family=model_family,
+    )
+    headers = account_headers(options.pop("organization", None), options.pop("project", None))  # type: ignore[arg-type]
+    options.pop("http_client", None)
+    return ClientConfig.build(route=route, auth=auth, headers=headers, backend=backend, **options)  # type: ignore[arg-type]
+
+
+def _header_secret(name: str, value: str) -> str:
+    """A credential a header can carry (surrounding white space dropped); never shown in the error.
+
+    Raises:
+        InvalidParameterError: It holds control or non-ASCII characters.
+    """
+    value = value.strip()
+    if value.isascii() and value.isprintable() and value:
+        return value
+    message = (
+        f"{name} (not shown) holds characters an HTTP header cannot carry (control or non-ASCII characters)"
+    )
+    raise InvalidParameterError(name, None, ("printable ASCII characters",), message)
+
+
+class AzureImagesClient(ImagesClient):
+    """:class:`ImagesClient` for Azure OpenAI: the same methods and results, Azure's URLs and auth.
+
+    Configured as the official ``openai.AzureOpenAI`` is (the same arguments and environment variables)::
+
+        with AzureImagesClient(
+            azure_endpoint="https://my-resource.openai.azure.com",
+            azure_deployment="my-gpt-image",
+            api_version="2025-04-01-preview",
+            deployment_models={"my-gpt-image": "gpt-image-1.5"},
+        ) as client:
+            result = client.generate("a lighthouse at dusk", size="1536x1024")
+    """
 
     def __init__(
         self,
@@ -176,22 +319,10 @@ class _AzureBase(_ClientBase[_HttpT, _SleepT]):
         api_version: str | None = None,
         api_key: str | None = None,
         azure_ad_token: str | None = None,
-        azure_ad_token_provider: Callable[[], str | Awaitable[str]] | None = None,
+        azure_ad_token_provider: Callable[[], str] | None = None,
         deployment_models: Mapping[str, str] | None = None,
         model_family: str | None = None,
-        organization: str | None = None,
-        project: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = 2,
-        http_client: _HttpT | None = None,
-        validate: bool = True,
-        emulator: bool = False,
-        sleep: _SleepT | None = None,
-        jitter: Callable[[], float] | None = None,
-        on_retry: OnRetry | None = None,
-        max_download_bytes: int = MAX_DOWNLOAD_BYTES,
-        max_error_body_bytes: int = MAX_ERROR_BODY_BYTES,
-        max_stream_line_bytes: int = MAX_STREAM_LINE_BYTES,
+        **options: Unpack[ClientOptions[httpx.Client, Callable[[float], None]]],
     ) -> None:
         """Configure the client as ``openai.AzureOpenAI`` is configured; nothing is sent yet.
 
@@ -214,246 +345,85 @@ class _AzureBase(_ClientBase[_HttpT, _SleepT]):
                 are then checked before sending, while the request still names the deployment. A
                 deployment not listed gets only the checks that hold for every model.
             model_family: The model of every deployment not in ``deployment_models``.
-            organization: As for ``ImagesClient``.
-            project: As for ``ImagesClient``.
-            timeout: As for ``ImagesClient``.
-            max_retries: As for ``ImagesClient``.
-            http_client: As for ``ImagesClient``.
-            validate: As for ``ImagesClient``.
-            emulator: Send to the built-in emulator in-process: the endpoint and key default to its own,
-                and the version to ``2025-04-01-preview``.
-            sleep: As for ``ImagesClient``.
-            jitter: As for ``ImagesClient``.
-            on_retry: As for ``ImagesClient``.
-            max_download_bytes: As for ``ImagesClient``.
-            max_error_body_bytes: As for ``ImagesClient``.
-            max_stream_line_bytes: As for ``ImagesClient``.
+            **options: ``organization``, ``project``, ``timeout``, ``max_retries``, ``http_client``,
+                ``validate``, ``emulator`` (the endpoint and key then default to the emulator's, and the
+                version to ``2025-04-01-preview``), ``sleep``, ``jitter``, ``on_retry`` and the size caps,
+                as :class:`ImagesClient` takes them.
 
         Raises:
             InvalidParameterError: No endpoint or no version, more than one credential, or a model the
                 rules do not know in ``deployment_models`` or ``model_family``.
             MissingAPIKeyError: No credential at all (and no injected ``http_client`` to carry one).
         """
-        backend = load_backend("emulator") if emulator else None
-        api_key, azure_ad_token = _resolve_credentials(
-            api_key, azure_ad_token, azure_ad_token_provider, environ=backend is None
-        )
-        if backend is not None:
-            origin = httpx.URL(backend.base_url).copy_with(path="/", query=None)
-            azure_endpoint = azure_endpoint or str(origin)
-            api_version = api_version or EMULATOR_API_VERSION
-            if azure_ad_token is None and azure_ad_token_provider is None:
-                api_key = api_key or backend.api_key
-        endpoint = _given(azure_endpoint) or _given(os.environ.get("AZURE_OPENAI_ENDPOINT"))
-        version = _given(api_version) or _given(os.environ.get("OPENAI_API_VERSION"))
-        if endpoint is None:
-            message = "no Azure endpoint: pass azure_endpoint=... or set AZURE_OPENAI_ENDPOINT"
-            raise InvalidParameterError("azure_endpoint", None, ("https://NAME.openai.azure.com",), message)
-        if version is None:
-            message = (
-                "no Azure API version: pass api_version=... (a version such as 2025-04-01-preview, or 'v1' "
-                "for the v1 API) or set OPENAI_API_VERSION"
-            )
-            raise InvalidParameterError("api_version", None, ("2025-04-01-preview", V1), message)
-        if (
-            api_key is None
-            and azure_ad_token is None
-            and azure_ad_token_provider is None
-            and http_client is None
-        ):
-            raise MissingAPIKeyError(MISSING_CREDENTIALS_MESSAGE)
-        endpoint = _checked_endpoint(endpoint)
-        # The key goes in api-key on the deployment form (as AzureOpenAI sends it); tokens, and the key on
-        # the v1 form (as the official OpenAI client sends it there), go as Authorization: Bearer.
-        header = "api-key" if api_key is not None and version != V1 else None
-        super().__init__(
-            api_key=api_key or azure_ad_token,
-            base_url=f"{endpoint}/openai/v1" if version == V1 else f"{endpoint}/openai",
-            organization=organization,
-            project=project,
-            timeout=timeout,
-            max_retries=max_retries,
-            # mypy checks each constraint of the TypeVars on its own here, pairing the base's with ours
-            http_client=http_client,  # type: ignore[arg-type]
-            validate=validate,
-            emulator=emulator,
-            sleep=sleep,  # type: ignore[arg-type]  # same as http_client
-            jitter=jitter,
-            on_retry=on_retry,
-            auth_header=header,
-            max_download_bytes=max_download_bytes,
-            max_error_body_bytes=max_error_body_bytes,
-            max_stream_line_bytes=max_stream_line_bytes,
-        )
-        if (api_key or azure_ad_token) is None:
-            # Settings fall back on OPENAI_API_KEY, a key for another service: never send it to Azure.
-            self._settings = dataclasses.replace(self._settings, api_key=None)
-        self._token_provider = azure_ad_token_provider
-        self._azure = _Azure(
-            endpoint=endpoint,
-            deployment=_given(azure_deployment),
-            api_version=version,
-            deployment_models=_checked_models(deployment_models, model_family),
+        config = _azure_config(
+            azure_endpoint=azure_endpoint,
+            azure_deployment=azure_deployment,
+            api_version=api_version,
+            api_key=api_key,
+            azure_ad_token=azure_ad_token,
+            azure_ad_token_provider=azure_ad_token_provider,
+            deployment_models=deployment_models,
             model_family=model_family,
+            options=dict(options),
         )
-
-    def __repr__(self) -> str:
-        azure = self._azure
-        return (
-            f"{type(self).__name__}(azure_endpoint={without_password(azure.endpoint)!r}, "
-            f"azure_deployment={azure.deployment!r}, api_version={azure.api_version!r}, "
-            f"max_retries={self._max_retries}, validate={self._validate})"
-        )
+        self._start(config, options.get("http_client"))
 
     @property
     def azure_deployment(self) -> str | None:
         """The deployment requests go to, unless a call names one."""
-        return self._azure.deployment
+        return _route(self).deployment
 
     @property
     def api_version(self) -> str:
         """The API version requests name (``"v1"`` for the v1 form)."""
-        return self._azure.api_version
-
-    def _validate_fields(self, operation: Operation, fields: Mapping[str, object]) -> None:
-        """Check the fields by the rules of the deployment's model, while the wire keeps its name.
-
-        A deployment whose model the user did not name gets only the checks that hold for every model.
-        """
-        from . import rules  # noqa: PLC0415 - loaded at the first request, not at import
-
-        deployment = self._azure.deployment_of(fields)
-        model = self._azure.model_of(deployment)
-        if model is None:
-            # A name the rules table does not know: its rules are the model-independent ones.
-            model = deployment if deployment not in rules.MODEL_RULES else f"azure deployment {deployment}"
-        rules.validate(operation, {**fields, "model": model})
-
-    def _request_url(self, operation: Operation, fields: Mapping[str, object]) -> httpx.URL:
-        return self._azure.url(operation.path, fields)
-
-    def _request(
-        self, http: httpx.Client | httpx.AsyncClient, operation: Operation, fields: Mapping[str, object]
-    ) -> httpx.Request:
-        if self._azure.v1 and "model" not in fields and self._azure.deployment is not None:
-            fields = {**fields, "model": self._azure.deployment}
-        request = super()._request(http, operation, fields)
-        request.extensions[_API_REQUEST] = True
-        return request
-
-    def _result(
-        self,
-        response: httpx.Response,
-        fields: Mapping[str, object],
-        budget: RetryBudget,
-        *,
-        download: Download | None = None,
-        adownload: AsyncDownload | None = None,
-    ) -> ImageResult:
-        """The result, whose ``model`` is the deployment when the call named none (the URL did)."""
-        if "model" not in fields and self._azure.deployment is not None:
-            fields = {**fields, "model": self._azure.deployment}
-        return super()._result(response, fields, budget, download=download, adownload=adownload)
-
-    def _authorize(self, request: httpx.Request, token: object) -> None:
-        """Put a fresh token on an API request; it becomes the secret redacted from what comes back."""
-        token = _checked_token(token)
-        register_secret(token)  # a fresh token is redacted from httpx's and httpcore's log records too
-        if token != self._settings.api_key:
-            self._settings = dataclasses.replace(self._settings, api_key=token)
-        request.headers["Authorization"] = f"Bearer {token}"
+        return _route(self).api_version
 
 
-def _checked_endpoint(text: str) -> str:
-    """The endpoint without a trailing slash, once it is an absolute http(s) URL with nothing after the host.
-
-    Raises:
-        InvalidParameterError: It is not.
-    """
-    url = None
-    with contextlib.suppress(httpx.InvalidURL):
-        url = httpx.URL(text)
-    if url is None or url.scheme not in ("http", "https") or not url.host or url.query or url.fragment:
-        shown = without_password(text)
-        message = f"azure_endpoint {shown!r} is not an http(s) URL such as https://NAME.openai.azure.com"
-        raise InvalidParameterError("azure_endpoint", shown, ("https://NAME.openai.azure.com",), message)
-    return text.rstrip("/")
-
-
-def _given(value: str | None) -> str | None:
-    value = (value or "").strip()
-    return value or None
-
-
-class AzureImagesClient(_AzureBase[httpx.Client, Callable[[float], None]], ImagesClient):
-    """:class:`ImagesClient` for Azure OpenAI: the same methods and results, Azure's URLs and auth.
-
-    Configured as the official ``openai.AzureOpenAI`` is (the same arguments and environment variables)::
-
-        with AzureImagesClient(
-            azure_endpoint="https://my-resource.openai.azure.com",
-            azure_deployment="my-gpt-image",
-            api_version="2025-04-01-preview",
-            deployment_models={"my-gpt-image": "gpt-image-1.5"},
-        ) as client:
-            result = client.generate("a lighthouse at dusk", size="1536x1024")
-    """
-
-    @property
-    def _async_class(self) -> type[AsyncImagesClient]:
-        return AsyncAzureImagesClient
-
-    def _send(
-        self,
-        request: httpx.Request,
-        *,
-        http: httpx.Client | None = None,
-        budget: RetryBudget | None = None,
-        stream: bool = False,
-        follow_redirects: bool = False,
-    ) -> httpx.Response:
-        if self._token_provider is not None and request.extensions.get(_API_REQUEST):
-            token = self._token_provider()
-            if inspect.isawaitable(token):
-                if inspect.iscoroutine(token):
-                    token.close()  # never awaited: closed, so Python does not warn about it
-                message = (
-                    "azure_ad_token_provider returned an awaitable; AzureImagesClient needs one that returns "
-                    "the token (AsyncAzureImagesClient takes async providers)"
-                )
-                raise OAIImagesError(message)
-            self._authorize(request, token)
-            if budget is not None:  # made before the token was fetched: redact the token it sends
-                budget.secret = self._settings.api_key
-        return super()._send(
-            request, http=http, budget=budget, stream=stream, follow_redirects=follow_redirects
-        )
-
-
-class AsyncAzureImagesClient(
-    _AzureBase[httpx.AsyncClient, Callable[[float], Awaitable[None]]], AsyncImagesClient
-):
+class AsyncAzureImagesClient(AsyncImagesClient):
     """:class:`AsyncImagesClient` for Azure OpenAI; configured as :class:`AzureImagesClient`.
 
     ``azure_ad_token_provider`` may return the token or an awaitable of it (``azure.identity.aio``).
     """
 
-    async def _send(
+    def __init__(
         self,
-        request: httpx.Request,
         *,
-        http: httpx.AsyncClient | None = None,
-        budget: RetryBudget | None = None,
-        stream: bool = False,
-        follow_redirects: bool = False,
-    ) -> httpx.Response:
-        if self._token_provider is not None and request.extensions.get(_API_REQUEST):
-            token = self._token_provider()
-            if inspect.isawaitable(token):
-                token = await token
-            self._authorize(request, token)
-            if budget is not None:  # made before the token was fetched: redact the token it sends
-                budget.secret = self._settings.api_key
-        return await super()._send(
-            request, http=http, budget=budget, stream=stream, follow_redirects=follow_redirects
+        azure_endpoint: str | None = None,
+        azure_deployment: str | None = None,
+        api_version: str | None = None,
+        api_key: str | None = None,
+        azure_ad_token: str | None = None,
+        azure_ad_token_provider: Callable[[], str | Awaitable[str]] | None = None,
+        deployment_models: Mapping[str, str] | None = None,
+        model_family: str | None = None,
+        **options: Unpack[ClientOptions[httpx.AsyncClient, Callable[[float], Awaitable[None]]]],
+    ) -> None:
+        """Configure the client; the arguments are those of :class:`AzureImagesClient`."""
+        config = _azure_config(
+            azure_endpoint=azure_endpoint,
+            azure_deployment=azure_deployment,
+            api_version=api_version,
+            api_key=api_key,
+            azure_ad_token=azure_ad_token,
+            azure_ad_token_provider=azure_ad_token_provider,
+            deployment_models=deployment_models,
+            model_family=model_family,
+            options=dict(options),
         )
+        self._start(config, options.get("http_client"))
+
+    @property
+    def azure_deployment(self) -> str | None:
+        """The deployment requests go to, unless a call names one."""
+        return _route(self).deployment
+
+    @property
+    def api_version(self) -> str:
+        """The API version requests name (``"v1"`` for the v1 form)."""
+        return _route(self).api_version
+
+
+def _route(client: ImagesClient | AsyncImagesClient) -> AzureRoute:
+    route = client.config.route
+    assert isinstance(route, AzureRoute)  # an Azure client is built with one
+    return route

@@ -10,14 +10,13 @@ validation, request building, answer and error mapping, retry decisions) lives i
 from __future__ import annotations
 
 import contextlib
-import copy
 import functools
 import os
-import random
 import threading
 import time
 from collections.abc import (
     AsyncGenerator,
+    AsyncIterator,
     Awaitable,
     Callable,
     Generator,
@@ -28,18 +27,29 @@ from collections.abc import (
 )
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, Unpack, cast
+from typing import TYPE_CHECKING, Any, Generic, Self, TypedDict, TypeVar, Unpack, cast
 
 import httpx
 
+from ._auth import KeyAuth
 from ._backends import Backend, load_backend
 from ._errors import APIResponseValidationError, InvalidParameterError, OAIImagesError
 from ._limits import parse_rate_limit
-from ._redact import clean_chain, register_secret
+from ._redact import redact, scrub
 from ._results import AsyncDownload, CompletedImageEvent, Download, ImageResult, PartialImageEvent
 from ._retries import OnRetry, RetryBudget, connection_error
-from ._send import Limits, aclose_streamed, aiter_lines, asend, close_streamed, iter_lines, send
-from ._settings import DEFAULT_TIMEOUT, USER_AGENT, Settings, without_password
+from ._send import aclose_streamed, aiter_lines, asend, close_streamed, iter_lines, send
+from ._settings import (
+    DEFAULT_TIMEOUT,
+    MAX_DOWNLOAD_BYTES,
+    MAX_ERROR_BODY_BYTES,
+    MAX_STREAM_LINE_BYTES,
+    USER_AGENT,
+    Changes,
+    ClientConfig,
+    Route,
+    Settings,
+)
 from ._wire import (
     PARTIAL_IMAGE_EVENTS,
     ServerSentEvents,
@@ -63,7 +73,7 @@ if TYPE_CHECKING:
 
     from .bulk import BulkEvent, BulkSummary
 
-__all__ = ["AsyncImagesClient", "ImagesClient", "generate"]
+__all__ = ["AsyncImagesClient", "ClientConfig", "ClientOptions", "ImagesClient", "generate"]
 
 StreamEvent = PartialImageEvent | CompletedImageEvent
 
@@ -73,10 +83,6 @@ _ACCOUNT_HEADERS = ("Authorization", "api-key", "OpenAI-Organization", "OpenAI-P
 _OWN_HEADERS = {"User-Agent": USER_AGENT}
 #: Statuses with which a signed image URL says it is no longer valid.
 _EXPIRED_STATUSES = frozenset({403, 404, 410})
-#: The default caps (see the constructor's docstring).
-MAX_DOWNLOAD_BYTES = 512 * 2**20
-MAX_ERROR_BODY_BYTES = 64 * 2**10
-MAX_STREAM_LINE_BYTES = 128 * 2**20
 _EXPIRED_MESSAGE = (
     "the image URL has expired or is no longer valid (image URLs are valid for 60 minutes after "
     "generation); generate again, or ask for response_format='b64_json' to get the bytes in the response"
@@ -114,8 +120,32 @@ _HttpT = TypeVar("_HttpT", httpx.Client, httpx.AsyncClient)
 _SleepT = TypeVar("_SleepT", Callable[[float], None], Callable[[float], Awaitable[None]])
 
 
+class ClientOptions(TypedDict, Generic[_HttpT, _SleepT], total=False):
+    """The options every client takes besides where requests go and as whom (see `ImagesClient`)."""
+
+    organization: str | None
+    project: str | None
+    timeout: float | httpx.Timeout | None
+    max_retries: int
+    http_client: _HttpT | None
+    validate: bool
+    emulator: bool
+    sleep: _SleepT | None
+    jitter: Callable[[], float] | None
+    on_retry: OnRetry | None
+    max_download_bytes: int
+    max_error_body_bytes: int
+    max_stream_line_bytes: int
+
+
 class _ClientBase(Generic[_HttpT, _SleepT]):
     """The constructor, configuration and the pure steps both clients share."""
+
+    _config: ClientConfig
+    _http: _HttpT
+    _owns_http: bool
+    _sleep: _SleepT
+    _headers: Mapping[str, str]
 
     def __init__(
         self,
@@ -186,14 +216,8 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             MissingAPIKeyError: No key was given or found, for the public API.
             InvalidParameterError: An unusable setting, or ``emulator=True`` without the emulator extra.
         """
-        if max_retries < 0:
-            raise ValueError("max_retries must be 0 or more")
-        caps = (max_download_bytes, max_error_body_bytes, max_stream_line_bytes)
-        if any(isinstance(cap, bool) or not isinstance(cap, int) or cap < 1 for cap in caps):
-            raise ValueError("max_download_bytes, max_error_body_bytes and max_stream_line_bytes must be 1+")
         backend = load_backend("emulator") if emulator else None
-        self._backend = backend
-        self._settings = Settings.resolve(
+        settings = Settings.resolve(
             api_key=api_key,
             base_url=base_url,
             organization=organization,
@@ -203,23 +227,69 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             require_key=http_client is None,
             auth_header=auth_header,
         )
-        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self._limits = Limits(
-            timeout=_attempt_seconds(self._timeout),
-            max_body_bytes=max_download_bytes,
+        config = ClientConfig.build(
+            route=Route(settings.base_url),
+            auth=KeyAuth(settings.api_key, settings.auth_header) if settings.api_key else None,
+            headers=settings.account_headers,
+            backend=backend,
+            timeout=timeout,
+            max_retries=max_retries,
+            validate=validate,
+            sleep=sleep,
+            jitter=jitter,
+            on_retry=on_retry,
+            max_download_bytes=max_download_bytes,
             max_error_body_bytes=max_error_body_bytes,
             max_stream_line_bytes=max_stream_line_bytes,
         )
-        # httpx and httpcore log response headers at DEBUG, where a server may echo the key.
-        register_secret(self._settings.api_key)
-        self._max_retries = max_retries
-        self._validate = validate
-        self._jitter = jitter or random.random
-        self._sleep: _SleepT = sleep or self._default_sleep()
-        self._on_retry = on_retry
+        self._start(config, http_client)
+
+    def _start(self, config: ClientConfig, http_client: _HttpT | None) -> None:
+        """Become a client of ``config``, sending with ``http_client`` (the caller's), or an httpx client of
+        its own."""  # noqa: D205, D209 - one sentence over two lines
+        self._config = config
+        self._sleep = self._default_sleep() if config.sleep is None else cast("_SleepT", config.sleep)
         self._owns_http = http_client is None
-        self._urls: dict[str, httpx.URL] = {}
-        self._http: _HttpT = http_client or self._open_http(backend)
+        self._http = http_client or self._open_http(config.backend)
+        # A client this one opened already sends the user agent; fewer headers per request is measurably
+        # less work for httpx (see bench/).
+        self._headers = config.headers if self._owns_http else {"User-Agent": USER_AGENT, **config.headers}
+
+    @classmethod
+    def _from_config(cls, config: ClientConfig, http_client: _HttpT | None = None) -> Self:
+        """A client of this class built from a configuration (`with_options`, the bulk engine's twin)."""
+        client = cls.__new__(cls)
+        client._start(config, http_client)
+        return client
+
+    def with_options(self, **changes: Unpack[Changes]) -> Self:
+        """A copy of this client with other per-call settings, sharing its connections.
+
+        ``client.with_options(max_retries=0).generate(...)`` sends once; ``with_options(timeout=30)`` gives
+        up sooner. Where requests go and as whom stay the same. Closing the copy leaves the connections
+        open (they are this client's).
+
+        Args:
+            **changes: Any of ``timeout``, ``max_retries``, ``validate``, ``sleep``, ``jitter``,
+                ``on_retry``, ``max_download_bytes``, ``max_error_body_bytes``, ``max_stream_line_bytes``,
+                as the constructor takes them.
+
+        Raises:
+            ValueError: A value the constructor refuses.
+            TypeError: A setting that cannot be changed on a copy.
+        """
+        copy_ = self._from_config(self._config.changed(**changes), self._http)
+        copy_._headers = self._headers
+        copy_._copy_transport(self)
+        return copy_
+
+    def _copy_transport(self, other: Self) -> None:
+        """Keep ``other``'s transport for downloads after close (the sync client's)."""
+
+    @property
+    def config(self) -> ClientConfig:
+        """The configuration this client was built from (frozen)."""
+        return self._config
 
     def _default_sleep(self) -> _SleepT:
         raise NotImplementedError
@@ -229,34 +299,40 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        settings = self._settings
+        config = self._config
         return (
-            f"{type(self).__name__}(base_url={without_password(settings.base_url)!r}, "
-            f"organization={settings.organization!r}, "
-            f"project={settings.project!r}, max_retries={self._max_retries}, validate={self._validate})"
+            f"{type(self).__name__}({config.route.describe()}, max_retries={config.max_retries}, "
+            f"validate={config.validate})"
         )
 
     @property
     def base_url(self) -> str:
         """The API's base URL requests go to."""
-        return self._settings.base_url
+        return self._config.route.base_url
 
-    def _single_attempt(self) -> Self:
-        """This client sending each request once, with no retry, over the same connections: for the bulk
-        engine, whose pacing decides every retry itself."""  # noqa: D205, D209 - one sentence over two lines
-        twin = copy.copy(self)
-        twin._max_retries = 0
-        twin._owns_http = False  # closing the twin must not close the shared connections
-        return twin
+    @property
+    def _secrets(self) -> tuple[str, ...]:
+        auth = self._config.auth
+        return auth.secrets if auth is not None else ()
+
+    @property
+    def _secret(self) -> str | None:
+        """The credential last sent (a token provider's newest token), for the errors made below."""
+        secrets = self._secrets
+        return secrets[-1] if secrets else None
+
+    def redact(self, text: str) -> str:
+        """``text`` with every credential this client has sent replaced by ``[redacted]``, in any encoding
+        a server could echo it in: for a message or a log line of your own."""  # noqa: D205, D209
+        return redact(text, self._secrets)
 
     def _budget(self) -> RetryBudget:
-        return RetryBudget(
-            self._max_retries, self._jitter, secret=self._settings.api_key, on_retry=self._on_retry
-        )
+        config = self._config
+        return RetryBudget(config.max_retries, config.jitter, secret=self._secret, on_retry=config.on_retry)
 
     @contextlib.contextmanager
     def _guarded(self) -> Iterator[None]:
-        """Around every call: what escapes is one of our errors, whose chained causes hold no secret.
+        """Around every call: what escapes is one of our errors, which holds no credential this client sent.
 
         A chained httpx exception carries the request (with the key) and the server's words; a
         JSON error carries the whole body. They are replaced by redacted stand-ins (see `clean_chain`).
@@ -264,77 +340,91 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         try:
             yield
         except OAIImagesError as exc:
-            clean_chain(exc, (self._settings.api_key,))
+            scrub(exc, self._secrets)
             raise
 
-    def _request(
-        self, http: httpx.Client | httpx.AsyncClient, operation: Operation, fields: Mapping[str, object]
-    ) -> httpx.Request:
-        """Validate ``fields`` (unless told not to) and build the operation's request; no I/O happens here.
+    def validate_fields(self, operation: Operation, fields: Mapping[str, object]) -> None:
+        """Check an operation's fields against the documented rules of the model they go to.
 
-        Auth, organization and project are set on each request (the user agent too, unless this client
-        opened the httpx client itself), so they apply on an injected http_client as well, whose own base
-        URL is not used.
+        On Azure, the rules of the model behind the deployment. This checks whatever ``validate`` says;
+        the client's own methods call it only when ``validate`` is on.
+
+        Raises:
+            InvalidParameterError: A value the API would reject, naming it and what is allowed.
         """
-        if self._validate:
-            self._validate_fields(operation, fields)
-        url = self._request_url(operation, fields)
+        from . import rules  # noqa: PLC0415 - loaded at the first request, not at import
+
+        rules.validate(operation, self._config.route.rules_fields(fields))
+
+    def _build(
+        self,
+        operation: Operation,
+        fields: Mapping[str, object] | None = None,
+        *,
+        path: Mapping[str, str] | None = None,
+        files: Any = None,
+    ) -> httpx.Request:
+        """The request of one operation, as this client sends it (no I/O, no validation).
+
+        Images fields go as JSON, or as a multipart upload streamed from disk on each attempt; ``files``
+        (the generated ``to_multipart()`` of a file upload) goes as it is.
+        """
+        http = self._http
         if http.is_closed:
             raise OAIImagesError(f"this {type(self).__name__} is closed; create a new one to send requests")
-        if operation.content_type == "multipart/form-data":  # uploads: streamed from disk on each attempt
+        route = self._config.route
+        if fields is not None:
+            fields = route.outgoing(fields)
+        url = route.url(operation.path.format(**path) if path else operation.path, fields or {})
+        timeout = self._config.timeout
+        if operation.content_type == "multipart/form-data" and files is None:
             from ._uploads import multipart_request  # noqa: PLC0415 - only edits and variations need it
 
-            request = http.build_request(
-                operation.method,
-                url,
-                headers=self._request_headers,
-                timeout=self._timeout,
-            )
-            return multipart_request(request, fields)
+            request = http.build_request(operation.method, url, headers=self._headers, timeout=timeout)
+            return multipart_request(request, fields or {})
         try:
             return http.build_request(
                 operation.method,
                 url,
-                json=request_body(operation, fields),
-                headers=self._request_headers,
-                timeout=self._timeout,
+                json=request_body(operation, fields) if fields is not None else None,
+                files=files,
+                headers=self._headers,
+                timeout=timeout,
             )
         except (
             TypeError,
             ValueError,
             UnicodeError,
             RecursionError,
-        ) as exc:  # only what validate=False let through
+        ) as exc:  # what validate=False let through
+            raise unsendable(fields or {}, exc) from exc
+
+    def _request(self, operation: Operation, fields: Mapping[str, object]) -> httpx.Request:
+        """Validate ``fields`` (unless told not to) and build the operation's request; no I/O happens here."""
+        if self._config.validate:
+            self.validate_fields(operation, fields)
+        return self._build(operation, fields)
+
+    def batch_body(self, fields: Mapping[str, object]) -> dict[str, object]:
+        """The JSON body of an image generation as a Batch API line sends it: checked (unless ``validate``
+        is off) and named as this client names its model (on Azure, the deployment).
+
+        Raises:
+            InvalidParameterError: A value the API would reject, or one JSON cannot carry.
+        """  # noqa: D205
+        operation = _operations().CREATE_IMAGE
+        fields = self._config.route.batch_fields(fields)
+        if self._config.validate:
+            self.validate_fields(operation, fields)
+        try:
+            return request_body(operation, fields)
+        except (TypeError, ValueError, UnicodeError, RecursionError) as exc:
             raise unsendable(fields, exc) from exc
 
-    def _validate_fields(self, operation: Operation, fields: Mapping[str, object]) -> None:
-        """Check the fields against the rules (a hook: Azure checks those of the deployment's model)."""
-        from . import rules  # noqa: PLC0415 - loaded at the first request, not at import
-
-        rules.validate(operation, fields)
-
-    def _request_url(self, operation: Operation, fields: Mapping[str, object]) -> httpx.URL:
-        """Where the operation's request goes (a hook: Azure's URL names the deployment)."""
-        return self._url(operation.path)
-
-    def _url(self, path: str) -> httpx.URL:
-        """The absolute URL of an API path, parsed once: httpx re-parses a str URL on every request."""
-        url = self._urls.get(path)
-        if url is None:
-            url = self._urls[path] = httpx.URL(self._settings.base_url + path)
-        return url
-
-    @functools.cached_property
-    def _request_headers(self) -> dict[str, str]:
-        """The API headers each request carries, built once.
-
-        An httpx client this client opened already sends the user agent by default; fewer headers per
-        request is measurably less work for httpx (see bench/).
-        """
-        headers = self._settings.api_headers
-        if self._owns_http:
-            return {name: value for name, value in headers.items() if name != "User-Agent"}
-        return headers
+    @property
+    def batch_endpoint(self) -> str:
+        """The ``endpoint`` (and each line's ``url``) of a Batch API job of image generations."""
+        return "/v1" + str(_operations().CREATE_IMAGE.path)
 
     def _download_request(self, http: httpx.Client | httpx.AsyncClient, url: str) -> httpx.Request:
         """A request for a signed image URL: a third party, so no API key or account header goes there.
@@ -343,20 +433,23 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             OAIImagesError: The server returned a URL that cannot be requested.
         """
         try:
-            request = http.build_request("GET", url, headers=_OWN_HEADERS, timeout=self._timeout)
+            request = http.build_request("GET", url, headers=_OWN_HEADERS, timeout=self._config.timeout)
         except (httpx.InvalidURL, TypeError) as exc:
-            detail = redact_snippet(str(exc), self._settings.api_key)
+            detail = redact_snippet(str(exc), self._secret)
             raise OAIImagesError(f"the server sent an image URL that cannot be downloaded: {detail}") from exc
         if request.url.scheme not in ("http", "https"):
             raise OAIImagesError(f"the server sent an image URL that is not http(s): {request.url.scheme}:")
-        for name in (*_ACCOUNT_HEADERS, self._settings.auth_header or "Authorization"):
+        for name in _ACCOUNT_HEADERS:
             request.headers.pop(name, None)  # an injected client may carry them as defaults
+        auth = self._config.auth
+        if isinstance(auth, KeyAuth):
+            request.headers.pop(auth.header, None)
         return request
 
     def _check(self, response: httpx.Response) -> None:
         """Raise the typed error of a non-2xx API answer (its body already read)."""
         if not response.is_success:
-            raise status_error(response, secret=self._settings.api_key)
+            raise status_error(response, secret=self._secret)
 
     def _check_stream(self, response: httpx.Response) -> None:
         """Raise unless a 2xx answer to a streamed request is an event stream.
@@ -367,11 +460,11 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
         # No content type at all is let through: a stream without a completed event is caught at its end.
         if kind and kind != "text/event-stream":
-            shown = redact_snippet(kind, self._settings.api_key)
+            shown = redact_snippet(kind, self._secret)
             raise APIResponseValidationError(
                 f"the server answered a streamed request with {shown} content, not an event stream",
                 status_code=response.status_code,
-                request_id=request_id(response, secret=self._settings.api_key),
+                request_id=request_id(response, secret=self._secret),
             )
 
     def _stream_ended(self, response: httpx.Response, completed: int) -> None:
@@ -380,7 +473,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             raise APIResponseValidationError(
                 "the event stream ended without a completed image event",
                 status_code=response.status_code,
-                request_id=request_id(response, secret=self._settings.api_key),
+                request_id=request_id(response, secret=self._secret),
             )
 
     def _result(
@@ -393,12 +486,12 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         adownload: AsyncDownload | None = None,
     ) -> ImageResult:
         self._check(response)
-        model = fields.get("model")
         prompt = fields.get("prompt")
+        secret = self._secret
         return ImageResult.from_response(
-            parse_images_response(response, secret=self._settings.api_key),
-            request_id=request_id(response, secret=self._settings.api_key),
-            model=model if isinstance(model, str) else None,
+            parse_images_response(response, secret=secret),
+            request_id=request_id(response, secret=secret),
+            model=self._config.route.model_named(fields),
             download=download,
             adownload=adownload,
             prompt=prompt if isinstance(prompt, str) else None,
@@ -412,17 +505,18 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             return response.content
         expired = response.status_code in _EXPIRED_STATUSES
         message = _EXPIRED_MESSAGE if expired else "could not download the image"
-        raise status_error(response, message=message, secret=self._settings.api_key)
+        raise status_error(response, message=message, secret=self._secret)
 
     def _events(self, reader: _StreamReader, line: str | None, response: httpx.Response) -> list[StreamEvent]:
         """The facade events a stream line completes (``line=None`` at the end of the stream)."""
         message = reader.events.feed(line) if line is not None else reader.events.flush()
         if message is None:
             return []
-        event = parse_stream_event(*message, response, secret=self._settings.api_key)
+        secret = self._secret
+        event = parse_stream_event(*message, response, secret=secret)
         if event is None:
             return []
-        rid = request_id(response, secret=self._settings.api_key)
+        rid = request_id(response, secret=secret)
         # The images of a stream come one after another: each completed event ends one.
         index = reader.completed + 1
         if event.type_ in PARTIAL_IMAGE_EVENTS:
@@ -438,7 +532,6 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
 
     def _edit_request(
         self,
-        http: httpx.Client | httpx.AsyncClient,
         prompt: str,
         image: object,
         mask: object,
@@ -454,16 +547,16 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             raise InvalidParameterError("stream", True, ("false",), message)
         fixed: dict[str, object] = {"stream": True} if stream else {}
         name, fields = edit_fields(prompt, image, mask, params, **fixed)
-        return self._request(http, getattr(_operations(), name), fields), fields
+        return self._request(getattr(_operations(), name), fields), fields
 
     def _variation_request(
-        self, http: httpx.Client | httpx.AsyncClient, image: object, params: Mapping[str, object]
+        self, image: object, params: Mapping[str, object]
     ) -> tuple[httpx.Request, dict[str, object]]:
         """Read and check the image, then build the variation's multipart request."""
         from ._uploads import variation_fields  # noqa: PLC0415 - only variations need it
 
         fields = variation_fields(image, params)
-        return self._request(http, _operations().CREATE_IMAGE_VARIATION, fields), fields
+        return self._request(_operations().CREATE_IMAGE_VARIATION, fields), fields
 
     def _generate_fields(self, prompt: str, params: Mapping[str, object]) -> dict[str, object]:
         """The fields of a one-answer generation; streaming has its own method, whose answer differs."""
@@ -485,10 +578,8 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
 
     _transport: httpx.BaseTransport | None = None
 
-    @property
-    def _async_class(self) -> type[AsyncImagesClient]:
-        """The awaited twin of this class (see `_async_twin`)."""
-        return AsyncImagesClient
+    def _copy_transport(self, other: ImagesClient) -> None:
+        self._transport = other._transport
 
     def _default_sleep(self) -> Callable[[float], None]:
         return time.sleep
@@ -496,7 +587,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
     def _open_http(self, backend: Backend | None) -> httpx.Client:
         if backend is not None:
             self._transport = backend.transport()
-        return httpx.Client(transport=self._transport, timeout=self._timeout, headers=_OWN_HEADERS)
+        return httpx.Client(transport=self._transport, timeout=self._config.timeout, headers=_OWN_HEADERS)
 
     def __enter__(self) -> Self:
         return self
@@ -538,14 +629,68 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
 
     def _generate(self, fields: Mapping[str, object]) -> ImageResult:
         with self._guarded():
-            request = self._request(self._http, _operations().CREATE_IMAGE, fields)
+            request = self._request(_operations().CREATE_IMAGE, fields)
         return self._answer(request, fields)
 
     def _answer(self, request: httpx.Request, fields: Mapping[str, object]) -> ImageResult:
         """Send a one-answer request (with retries) and read its images."""
         with self._guarded():
             budget = self._budget()
-            return self._result(self._send(request, budget=budget), fields, budget, download=self._download)
+            return self._result(self._send(request, budget=budget), fields, budget, download=self.download)
+
+    def request(
+        self,
+        operation: Operation,
+        fields: Mapping[str, object] | None = None,
+        *,
+        path: Mapping[str, str] | None = None,
+        files: Any = None,
+    ) -> httpx.Response:
+        """Send one operation of the spec (images, files, batches) and return its answer, read.
+
+        The one request primitive under every method: this client's route, auth, retries, deadline and
+        size caps apply, and errors are this package's (credentials redacted). No rule is checked here
+        (see `validate_fields`).
+
+        Args:
+            operation: A generated operation record (``oai_images_api.api.batch.CREATE_BATCH``, ...).
+            fields: The JSON body's fields (or a multipart upload's, for an images operation).
+            path: The values of the path's placeholders (``{"batch_id": ...}``).
+            files: A multipart body as httpx takes it (the generated ``to_multipart()``).
+
+        Raises:
+            APIStatusError: The server answered with an error status (a subclass per status).
+            APIConnectionError: No answer, after the retries.
+        """
+        with self._guarded():
+            response = self._send(self._build(operation, fields, path=path, files=files))
+            self._check(response)
+            return response
+
+    @contextlib.contextmanager
+    def stream(
+        self,
+        operation: Operation,
+        fields: Mapping[str, object] | None = None,
+        *,
+        path: Mapping[str, str] | None = None,
+    ) -> Iterator[httpx.Response]:
+        """Send one operation and hand its 2xx answer over unread, to be read as a stream (a file's content).
+
+        As `request`, except that the body is read by the caller (``iter_bytes``) within the ``with`` block;
+        the connection is released when it ends. A broken stream raises ``APIConnectionError``.
+        """
+        with self._guarded():
+            response = self._send(self._build(operation, fields, path=path), stream=True)
+        try:
+            with self._guarded():
+                self._check(response)
+                try:
+                    yield response
+                except httpx.HTTPError as exc:
+                    raise connection_error(exc, secret=self._secret) from exc
+        finally:
+            close_streamed(response)
 
     def generate_many(
         self,
@@ -588,30 +733,17 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         from .bulk import load, run_bulk_sync  # noqa: PLC0415 - the bulk engine loads with its first run
 
         # The client's own check: on Azure, the rules of the model behind the deployment.
-        lines = load(requests, validate=self._validate, check=self._validate_fields)
+        lines = load(requests, validate=self._config.validate, check=self.validate_fields)
         return run_bulk_sync(
-            self,
+            # The engine is async inside: a client of the same configuration, over connections of its own
+            # (an injected sync http_client cannot send awaited requests).
+            lambda: AsyncImagesClient._from_config(self._config.for_async()),
             lines,
             out=Path(os.path.expanduser(os.fspath(out))),
             concurrency=concurrency,
             retry_failed=retry_failed,
             on_event=on_event,
         )
-
-    def _async_twin(self) -> AsyncImagesClient:
-        """An async client with every setting of this one, for the bulk engine, which is async inside.
-
-        A copy of this client's state under the async class (``AsyncAzureImagesClient`` for Azure, so URLs,
-        auth, caps, hooks and ``on_retry`` all carry over), with an httpx client of its own: an injected
-        sync ``http_client`` cannot send awaited requests.
-        """
-        twin: AsyncImagesClient = object.__new__(self._async_class)
-        twin.__dict__.update(self.__dict__)
-        twin.__dict__.pop("_transport", None)
-        twin._owns_http = True
-        twin._sleep = twin._default_sleep()
-        twin._http = twin._open_http(self._backend)
-        return twin
 
     def generate_stream(
         self, prompt: str, **params: Unpack[CreateImageParams]
@@ -633,7 +765,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         """
         fields = _fields(prompt, params, stream=True)
         with self._guarded():
-            request = self._request(self._http, _operations().CREATE_IMAGE, fields)
+            request = self._request(_operations().CREATE_IMAGE, fields)
         return self._stream(request, prompt)
 
     def _stream(self, request: httpx.Request, prompt: str) -> Generator[StreamEvent]:
@@ -643,9 +775,9 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
                 self._check(response)
                 self._check_stream(response)
                 reader = _StreamReader(prompt)
-                secret = self._settings.api_key
+                secret = self._secret
                 try:
-                    for line in iter_lines(response, self._limits, secret=secret):
+                    for line in iter_lines(response, self._config.limits, secret=secret):
                         yield from self._events(reader, line, response)
                 except httpx.HTTPError as exc:
                     raise connection_error(exc, secret=secret) from exc
@@ -689,7 +821,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
             APIConnectionError: No answer, after the retries (``APITimeoutError`` for a timeout).
         """
         with self._guarded():
-            request, fields = self._edit_request(self._http, prompt, image, mask, params, stream=False)
+            request, fields = self._edit_request(prompt, image, mask, params, stream=False)
         return self._answer(request, fields)
 
     def edit_stream(
@@ -707,7 +839,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         :meth:`generate_stream`.
         """
         with self._guarded():
-            request, _ = self._edit_request(self._http, prompt, image, mask, params, stream=True)
+            request, _ = self._edit_request(prompt, image, mask, params, stream=True)
         return self._stream(request, prompt)
 
     def create_variation(
@@ -731,20 +863,26 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
             APIConnectionError: No answer, after the retries (``APITimeoutError`` for a timeout).
         """
         with self._guarded():
-            request, fields = self._variation_request(self._http, image, params)
+            request, fields = self._variation_request(image, params)
         return self._answer(request, fields)
 
-    def _download(self, url: str) -> bytes:
+    def download(self, url: str) -> bytes:
+        """Download an image URL the API returned, with this client's retries, deadline and size cap.
+
+        The URL is signed by a third party: no key, token or account header goes there.
+
+        Raises:
+            APIStatusError: The URL has expired (403, 404 or 410: the message says so) or failed.
+            APIConnectionError: No answer, after the retries.
+        """
         with self._guarded():
             if not self._http.is_closed:
-                return self._downloaded(
-                    self._send(self._download_request(self._http, url), follow_redirects=True)
-                )
+                return self._downloaded(self._send(self._download_request(self._http, url), download=True))
             # Read after the client was closed (after its `with` block, say): an image URL needs no API
             # configuration, so a short-lived connection over the same transport does the job.
             with httpx.Client(transport=self._transport) as http:
                 request = self._download_request(http, url)
-                return self._downloaded(self._send(request, http=http, follow_redirects=True))
+                return self._downloaded(self._send(request, http=http, download=True))
 
     def _send(
         self,
@@ -753,16 +891,17 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         http: httpx.Client | None = None,
         budget: RetryBudget | None = None,
         stream: bool = False,
-        follow_redirects: bool = False,
+        download: bool = False,
     ) -> httpx.Response:
         return send(
             http or self._http,
             request,
             budget=budget or self._budget(),
             sleep=self._sleep,
-            limits=self._limits,
+            limits=self._config.limits,
+            auth=None if download else self._config.auth,
             stream=stream,
-            follow_redirects=follow_redirects,
+            follow_redirects=download,
         )
 
 
@@ -786,7 +925,9 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
     def _open_http(self, backend: Backend | None) -> httpx.AsyncClient:
         if backend is not None:
             self._transport = backend.async_transport()
-        return httpx.AsyncClient(transport=self._transport, timeout=self._timeout, headers=_OWN_HEADERS)
+        return httpx.AsyncClient(
+            transport=self._transport, timeout=self._config.timeout, headers=_OWN_HEADERS
+        )
 
     async def __aenter__(self) -> Self:
         return self
@@ -810,7 +951,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
 
     async def _generate(self, fields: Mapping[str, object]) -> ImageResult:
         with self._guarded():
-            request = self._request(self._http, _operations().CREATE_IMAGE, fields)
+            request = self._request(_operations().CREATE_IMAGE, fields)
         return await self._answer(request, fields)
 
     async def _answer(self, request: httpx.Request, fields: Mapping[str, object]) -> ImageResult:
@@ -818,7 +959,42 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         with self._guarded():
             budget = self._budget()
             response = await self._send(request, budget=budget)
-            return self._result(response, fields, budget, adownload=self._download)
+            return self._result(response, fields, budget, adownload=self.download)
+
+    async def request(
+        self,
+        operation: Operation,
+        fields: Mapping[str, object] | None = None,
+        *,
+        path: Mapping[str, str] | None = None,
+        files: Any = None,
+    ) -> httpx.Response:
+        """Send one operation of the spec and return its answer, read; as :meth:`ImagesClient.request`."""
+        with self._guarded():
+            response = await self._send(self._build(operation, fields, path=path, files=files))
+            self._check(response)
+            return response
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        operation: Operation,
+        fields: Mapping[str, object] | None = None,
+        *,
+        path: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """Send one operation and hand its 2xx answer over unread; as :meth:`ImagesClient.stream`."""
+        with self._guarded():
+            response = await self._send(self._build(operation, fields, path=path), stream=True)
+        try:
+            with self._guarded():
+                self._check(response)
+                try:
+                    yield response
+                except httpx.HTTPError as exc:
+                    raise connection_error(exc, secret=self._secret) from exc
+        finally:
+            await aclose_streamed(response)
 
     async def generate_many(
         self,
@@ -837,7 +1013,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         from .bulk import load, run_bulk  # noqa: PLC0415 - the bulk engine loads with its first run
 
         # The client's own check: on Azure, the rules of the model behind the deployment.
-        lines = load(requests, validate=self._validate, check=self._validate_fields)
+        lines = load(requests, validate=self._config.validate, check=self.validate_fields)
         return await run_bulk(
             self,
             lines,
@@ -858,7 +1034,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         """
         fields = _fields(prompt, params, stream=True)
         with self._guarded():
-            request = self._request(self._http, _operations().CREATE_IMAGE, fields)
+            request = self._request(_operations().CREATE_IMAGE, fields)
         return self._stream(request, prompt)
 
     async def _stream(self, request: httpx.Request, prompt: str) -> AsyncGenerator[StreamEvent]:
@@ -868,9 +1044,9 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
                 self._check(response)
                 self._check_stream(response)
                 reader = _StreamReader(prompt)
-                secret = self._settings.api_key
+                secret = self._secret
                 try:
-                    async for line in aiter_lines(response, self._limits, secret=secret):
+                    async for line in aiter_lines(response, self._config.limits, secret=secret):
                         for event in self._events(reader, line, response):
                             yield event
                 except httpx.HTTPError as exc:
@@ -895,7 +1071,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         from disk while the request is sent.
         """
         with self._guarded():
-            request, fields = self._edit_request(self._http, prompt, image, mask, params, stream=False)
+            request, fields = self._edit_request(prompt, image, mask, params, stream=False)
         return await self._answer(request, fields)
 
     def edit_stream(
@@ -908,7 +1084,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
     ) -> AsyncGenerator[PartialImageEvent | CompletedImageEvent]:
         """Stream an edit with ``async for``; as :meth:`ImagesClient.edit_stream`."""
         with self._guarded():
-            request, _ = self._edit_request(self._http, prompt, image, mask, params, stream=True)
+            request, _ = self._edit_request(prompt, image, mask, params, stream=True)
         return self._stream(request, prompt)
 
     async def create_variation(
@@ -917,18 +1093,19 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         """Make variations of an image; the arguments and errors are those of
         :meth:`ImagesClient.create_variation`."""  # noqa: D205, D209 - one sentence over two lines
         with self._guarded():
-            request, fields = self._variation_request(self._http, image, params)
+            request, fields = self._variation_request(image, params)
         return await self._answer(request, fields)
 
-    async def _download(self, url: str) -> bytes:
+    async def download(self, url: str) -> bytes:
+        """Download an image URL the API returned; as :meth:`ImagesClient.download`."""
         with self._guarded():
             if not self._http.is_closed:
                 request = self._download_request(self._http, url)
-                return self._downloaded(await self._send(request, follow_redirects=True))
-            # Read after the client was closed: as ImagesClient._download.
+                return self._downloaded(await self._send(request, download=True))
+            # Read after the client was closed: as ImagesClient.download.
             async with httpx.AsyncClient(transport=self._transport) as http:
                 request = self._download_request(http, url)
-                return self._downloaded(await self._send(request, http=http, follow_redirects=True))
+                return self._downloaded(await self._send(request, http=http, download=True))
 
     async def _send(
         self,
@@ -937,31 +1114,22 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         http: httpx.AsyncClient | None = None,
         budget: RetryBudget | None = None,
         stream: bool = False,
-        follow_redirects: bool = False,
+        download: bool = False,
     ) -> httpx.Response:
         return await asend(
             http or self._http,
             request,
             budget=budget or self._budget(),
             sleep=self._sleep,
-            limits=self._limits,
+            limits=self._config.limits,
+            auth=None if download else self._config.auth,
             stream=stream,
-            follow_redirects=follow_redirects,
+            follow_redirects=download,
         )
-
-
-def _attempt_seconds(timeout: httpx.Timeout) -> float | None:
-    """The deadline of one attempt: the largest of the timeout's values; none without a read timeout."""
-    if timeout.read is None:
-        return None
-    values = (timeout.connect, timeout.read, timeout.write, timeout.pool)
-    return max(value for value in values if value is not None)
 
 
 def redact_snippet(text: str, secret: str | None) -> str:
     """A short, redacted piece of server text for a message."""
-    from ._redact import redact  # noqa: PLC0415 - a rarely taken path
-
     text = redact(text, (secret,))
     return text if len(text) <= 80 else text[:80] + "…"
 

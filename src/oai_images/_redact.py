@@ -23,6 +23,7 @@ __all__ = [
     "redact",
     "redact_json",
     "register_secret",
+    "scrub",
     "without_partial_secret",
 ]
 
@@ -78,6 +79,30 @@ def clean_chain(error: BaseException, secrets: Iterable[str | None]) -> None:
         node.__context__ = None
         node.__suppress_context__ = True
         node = clean
+
+
+#: The text attributes of our errors that may quote a server (``APIStatusError``'s envelope fields).
+_TEXT_ATTRIBUTES: Final = ("message", "type", "code", "param", "request_id")
+
+
+def scrub(error: BaseException, secrets: Iterable[str | None]) -> None:
+    """Redact ``secrets`` from an error on its way out: its message, its arguments, the text attributes
+    and ``body`` of an API error, and every exception chained below it (see `clean_chain`).
+
+    The one place where the credentials a client sent are taken out of what it raises, whatever layer
+    made the error and whichever token was current then.
+    """  # noqa: D205
+    secrets = tuple(secret for secret in secrets if secret and len(secret) >= MIN_SECRET_LENGTH)
+    if secrets:
+        error.args = tuple(redact(arg, secrets) if isinstance(arg, str) else arg for arg in error.args)
+        for name in _TEXT_ATTRIBUTES:
+            value = getattr(error, name, None)
+            if isinstance(value, str):
+                setattr(error, name, redact(value, secrets))
+        body = getattr(error, "body", None)
+        if body is not None:
+            error.body = redact_json(body, secrets)  # type: ignore[attr-defined]  # checked by getattr
+    clean_chain(error, secrets)
 
 
 def _is_ours(exc: BaseException) -> bool:

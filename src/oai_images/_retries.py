@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from ._errors import APIConnectionError, APITimeoutError
+from ._errors import APIConnectionError, APIResponseValidationError, APIStatusError, APITimeoutError
 from ._redact import redact
 
 INITIAL_DELAY = 0.5
@@ -29,6 +29,25 @@ _RETRYABLE_STATUSES = frozenset({408, 409, 429})
 _BEFORE_SENDING = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
+def is_transient_status(status_code: int) -> bool:
+    """Whether an answer with this status may succeed if sent again: 408, 409, 429 and 5xx."""
+    return status_code in _RETRYABLE_STATUSES or status_code >= 500
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a failed request may succeed if sent again: the one decision every retry loop makes.
+
+    No answer (a connection error or a timeout), or an answer whose status passes (`is_transient_status`);
+    anything else (a refused value, a bad key, an answer that is not what the spec says) fails the same
+    way every time.
+    """
+    if isinstance(error, APIResponseValidationError):
+        return False
+    if isinstance(error, APIStatusError):
+        return is_transient_status(error.status_code)
+    return isinstance(error, APIConnectionError)
+
+
 def should_retry(response: httpx.Response) -> bool:
     """Whether a response is worth another attempt: ``x-should-retry`` first, then its status."""
     override = response.headers.get("x-should-retry", "").strip().lower()
@@ -36,7 +55,7 @@ def should_retry(response: httpx.Response) -> bool:
         return True
     if override == "false":
         return False
-    return response.status_code in _RETRYABLE_STATUSES or response.status_code >= 500
+    return is_transient_status(response.status_code)
 
 
 def server_delay(headers: httpx.Headers, *, now: Callable[[], float] = time.time) -> float | None:

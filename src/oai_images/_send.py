@@ -321,10 +321,13 @@ def send(
     budget: RetryBudget,
     sleep: Callable[[float], None],
     limits: Limits,
+    auth: httpx.Auth | None = None,
     stream: bool = False,
     follow_redirects: bool = False,
 ) -> httpx.Response:
     """Send with retries; return the final response, its body read unless it is a streamed 2xx.
+
+    ``auth`` goes on every attempt (a token provider is asked again each time); None sends no credential.
 
     A streamed 2xx comes back open, with its `Deadline` in ``response.extensions[DEADLINE]``: read it
     with `iter_lines` and close it.
@@ -341,7 +344,7 @@ def send(
         keep_armed = False
         try:
             try:
-                response = http.send(request, stream=True, auth=None, follow_redirects=follow_redirects)
+                response = http.send(request, stream=True, auth=auth, follow_redirects=follow_redirects)
             except httpx.HTTPError as exc:
                 delay = budget.after_error(deadline.timeout_error() if deadline.passed() else exc)
                 sleep(delay)
@@ -378,6 +381,7 @@ async def asend(
     budget: RetryBudget,
     sleep: Callable[[float], Awaitable[None]],
     limits: Limits,
+    auth: httpx.Auth | None = None,
     stream: bool = False,
     follow_redirects: bool = False,
 ) -> httpx.Response:
@@ -388,7 +392,7 @@ async def asend(
         deadline = Deadline(limits.timeout)
         try:
             with anyio.fail_after(deadline.remaining()):
-                response = await http.send(request, stream=True, auth=None, follow_redirects=follow_redirects)
+                response = await http.send(request, stream=True, auth=auth, follow_redirects=follow_redirects)
         except (httpx.HTTPError, TimeoutError) as exc:
             failure = exc if isinstance(exc, httpx.HTTPError) and not deadline.passed() else None
             await sleep(budget.after_error(failure or deadline.timeout_error()))

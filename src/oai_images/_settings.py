@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
+import random
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import httpx
 
 from ._errors import InvalidParameterError, MissingAPIKeyError
+from ._send import Limits
 from ._version import __version__
 
+if TYPE_CHECKING:
+    from ._auth import Credential
+    from ._backends import Backend
+    from ._retries import OnRetry
+
+
+#: The default caps of a client (see ``ImagesClient``'s docstring).
+MAX_DOWNLOAD_BYTES = 512 * 2**20
+MAX_ERROR_BODY_BYTES = 64 * 2**10
+MAX_STREAM_LINE_BYTES = 128 * 2**20
 #: The public API's base URL, used when neither ``base_url`` nor ``OPENAI_BASE_URL`` is set.
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 #: High-quality generations can take over two minutes, so the read timeout is the official client's 600 s;
@@ -97,19 +111,72 @@ class Settings:
         return settings
 
     @functools.cached_property
-    def api_headers(self) -> dict[str, str]:
-        """The headers of a request to the API: auth (when there is a key), organization, project, user
-        agent; built once. A server that needs no key gets no ``Authorization`` header."""  # noqa: D205, D209 - one sentence over two lines
-        headers = {"User-Agent": USER_AGENT}
-        if self.api_key and self.auth_header:
-            headers[self.auth_header] = self.api_key
-        elif self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
+    def account_headers(self) -> dict[str, str]:
+        """The headers that say whose account a request is for (organization, project); the key goes
+        through the client's auth."""  # noqa: D205, D209 - one sentence over two lines
+        headers = {}
         if self.organization:
             headers["OpenAI-Organization"] = self.organization
         if self.project:
             headers["OpenAI-Project"] = self.project
         return headers
+
+
+class Route:
+    """Where an operation's request goes, which fields it sends and which model's rules check them.
+
+    This is the public API's shape (``{base_url}{path}``); Azure's (``_azure.AzureRoute``) names the
+    deployment in the URL or in ``model``. Built once per client and shared by its copies.
+    """
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self._urls: dict[str, httpx.URL] = {}
+
+    def url(self, path: str, fields: Mapping[str, object]) -> httpx.URL:
+        """The absolute URL of an API path, parsed once (httpx re-parses a str URL on every request)."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = httpx.URL(self.base_url + path)
+        return url
+
+    def outgoing(self, fields: Mapping[str, object]) -> Mapping[str, object]:
+        """The fields as they are sent."""
+        return fields
+
+    def rules_fields(self, fields: Mapping[str, object]) -> Mapping[str, object]:
+        """The fields as the rules check them (the model whose rules apply)."""
+        return fields
+
+    def model_named(self, fields: Mapping[str, object]) -> str | None:
+        """The model a request names (on Azure, the deployment when the call named none)."""
+        model = fields.get("model")
+        return model if isinstance(model, str) else None
+
+    def batch_fields(self, fields: Mapping[str, object]) -> Mapping[str, object]:
+        """The fields of a Batch API line (a line names its model; Azure's names the deployment)."""
+        return fields
+
+    def describe(self) -> str:
+        """The route for a repr, without a password."""
+        return f"base_url={without_password(self.base_url)!r}"
+
+
+def account_headers(
+    organization: str | None, project: str | None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The account headers of a client: the arguments, else ``OPENAI_ORG_ID`` and ``OPENAI_PROJECT_ID``.
+
+    Raises:
+        InvalidParameterError: A value no header can carry.
+    """
+    env = os.environ if environ is None else environ
+    return Settings(
+        base_url="",
+        api_key=None,
+        organization=_header_value("organization", organization or env.get("OPENAI_ORG_ID")),
+        project=_header_value("project", project or env.get("OPENAI_PROJECT_ID")),
+    ).account_headers
 
 
 def _header_value(name: str, value: str | None, *, secret: bool = False) -> str | None:
@@ -191,3 +258,135 @@ def without_password(url: str) -> str:
     if not sep or not at or ":" not in user:
         return url
     return f"{scheme}://{user.partition(':')[0]}:[redacted]@{host}{slash}{path}"
+
+
+class Changes(TypedDict, total=False):
+    """What `ImagesClient.with_options` may change: the per-call behaviour, never where or as whom."""
+
+    timeout: float | httpx.Timeout | None
+    max_retries: int
+    validate: bool
+    sleep: Callable[[float], Any] | None
+    jitter: Callable[[], float] | None
+    on_retry: OnRetry | None
+    max_download_bytes: int
+    max_error_body_bytes: int
+    max_stream_line_bytes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientConfig:
+    """Everything a client is built from, frozen: its copies (`ImagesClient.with_options`) and its awaited
+    twin (the bulk engine's) are built from it too.
+
+    Attributes:
+        route: Where requests go and which rules check them.
+        auth: The credential every API request carries (None: a server that needs none).
+        headers: The account headers every API request carries (organization, project).
+        timeout: The httpx timeout of each attempt.
+        limits: The deadline of one attempt and the size caps.
+        max_retries: Retries after a transient failure.
+        validate: Check every value against the documented rules before sending.
+        sleep: The wait between retries (None: the client's own, ``time.sleep`` or ``anyio.sleep``).
+        jitter: Scales the random part of the backoff.
+        on_retry: Told before each retry.
+        backend: The in-process backend (the emulator), if any.
+    """  # noqa: D205
+
+    route: Route
+    auth: Credential | None = field(repr=False)
+    headers: Mapping[str, str]
+    timeout: httpx.Timeout
+    limits: Limits
+    max_retries: int
+    validate: bool
+    sleep: Callable[[float], Any] | None = field(default=None, repr=False)
+    jitter: Callable[[], float] = field(default=random.random, repr=False)
+    on_retry: OnRetry | None = field(default=None, repr=False)
+    backend: Backend | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        route: Route,
+        auth: Credential | None,
+        headers: Mapping[str, str],
+        backend: Backend | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        validate: bool = True,
+        sleep: Callable[[float], Any] | None = None,
+        jitter: Callable[[], float] | None = None,
+        on_retry: OnRetry | None = None,
+        max_download_bytes: int = MAX_DOWNLOAD_BYTES,
+        max_error_body_bytes: int = MAX_ERROR_BODY_BYTES,
+        max_stream_line_bytes: int = MAX_STREAM_LINE_BYTES,
+    ) -> ClientConfig:
+        """A configuration, once the numbers are usable.
+
+        Raises:
+            ValueError: ``max_retries`` is negative, or a cap is not a positive whole number.
+        """
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ValueError("max_retries must be 0 or more")
+        caps = (max_download_bytes, max_error_body_bytes, max_stream_line_bytes)
+        if any(isinstance(cap, bool) or not isinstance(cap, int) or cap < 1 for cap in caps):
+            raise ValueError("max_download_bytes, max_error_body_bytes and max_stream_line_bytes must be 1+")
+        timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        return cls(
+            route=route,
+            auth=auth,
+            headers=dict(headers),
+            timeout=timeout,
+            limits=Limits(
+                timeout=_attempt_seconds(timeout),
+                max_body_bytes=max_download_bytes,
+                max_error_body_bytes=max_error_body_bytes,
+                max_stream_line_bytes=max_stream_line_bytes,
+            ),
+            max_retries=max_retries,
+            validate=validate,
+            sleep=sleep,
+            jitter=jitter or random.random,
+            on_retry=on_retry,
+            backend=backend,
+        )
+
+    def changed(self, **changes: Any) -> ClientConfig:
+        """This configuration with some per-call settings changed (see `Changes`).
+
+        Raises:
+            ValueError: A value `build` refuses.
+            TypeError: A setting `Changes` does not name.
+        """
+        unknown = set(changes) - set(Changes.__annotations__)
+        if unknown:
+            raise TypeError(f"with_options() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+        current: dict[str, Any] = {
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "validate": self.validate,
+            "sleep": self.sleep,
+            "jitter": self.jitter,
+            "on_retry": self.on_retry,
+            "max_download_bytes": self.limits.max_body_bytes,
+            "max_error_body_bytes": self.limits.max_error_body_bytes,
+            "max_stream_line_bytes": self.limits.max_stream_line_bytes,
+        }
+        current.update(changes)
+        return ClientConfig.build(
+            route=self.route, auth=self.auth, headers=self.headers, backend=self.backend, **current
+        )
+
+    def for_async(self) -> ClientConfig:
+        """The same configuration for the awaited client: its own (awaitable) sleep."""
+        return dataclasses.replace(self, sleep=None)
+
+
+def _attempt_seconds(timeout: httpx.Timeout) -> float | None:
+    """The deadline of one attempt: the largest of the timeout's values; none without a read timeout."""
+    if timeout.read is None:
+        return None
+    values = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+    return max(value for value in values if value is not None)

@@ -1,8 +1,10 @@
 """BatchJob and AsyncBatchJob: a job of image generations run through the Batch API, kept in a journal.
 
-Every request goes through the client's one send loop (`_send.send` / `asend`, with its retries), built
-from the generated ``Operation`` records of the files and batches operations. What is not I/O (the
-journal, the input files, reading result lines, naming and saving images) is shared in ``_JobBase``.
+Every request goes through the client's public request primitive (`ImagesClient.request` and
+`ImagesClient.stream`: its route, auth, retries, deadline and caps), with the generated ``Operation``
+records of the files and batches operations, so a job runs on Azure OpenAI as it does on the public API.
+What is not I/O (the journal, the input files, reading result lines, naming and saving images) is shared
+in ``_JobBase``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import itertools
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
@@ -23,18 +25,14 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 import httpx
 
 from .._errors import (
-    APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
     InvalidParameterError,
     OAIImagesError,
-    RateLimitError,
 )
 from .._files import slug, write_image
-from .._redact import redact
-from .._retries import connection_error
-from .._send import aclose_streamed, close_streamed
-from .._wire import request_body, request_id
+from .._retries import is_transient
+from .._wire import request_id
 from ._journal import BatchInfo, Journal, LineOutcome
 from ._jsonl import (
     MAX_BYTES,
@@ -60,8 +58,6 @@ ProgressCallback = Callable[[list[BatchInfo]], None]
 JOURNAL_NAME = ".oai-images.sqlite"
 #: Results are committed to the journal in groups of this many lines (and at the end of each file).
 _COMMIT_EVERY = 100
-#: Statuses of a failed poll worth waiting out instead of giving up a wait of hours.
-_TRANSIENT_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
@@ -71,11 +67,6 @@ def _operations() -> tuple[Any, Any, Any]:
     from oai_images_api.api import batch, files, images  # noqa: PLC0415 - see the docstring
 
     return batch, files, images
-
-
-def generations_url() -> str:
-    """The batch endpoint and line url of image generations: ``/v1`` and the generation's path."""
-    return "/v1" + str(_operations()[2].CREATE_IMAGE.path)
 
 
 def image_stem(custom_id: str) -> str:
@@ -138,14 +129,7 @@ class _JobBase(Generic[_ClientT]):
 
         Raises:
             ValueError: A limit outside the API's.
-            OAIImagesError: An Azure OpenAI client: Azure's files and batches URLs are not supported yet.
         """
-        from .._azure import _AzureBase  # noqa: PLC0415 - only to refuse it
-
-        if isinstance(client, _AzureBase):
-            # Its files and batches routes need the deployment-less Azure URL shape and its auth hooks,
-            # which this job does not apply yet: refuse rather than send to a wrong URL without auth.
-            raise OAIImagesError("the Batch API through Azure OpenAI is not supported yet; use ImagesClient")
         if not 1 <= max_lines <= MAX_LINES:
             raise ValueError(f"max_lines must be 1 to {MAX_LINES}")
         if not 1 <= max_bytes <= MAX_BYTES:
@@ -175,83 +159,49 @@ class _JobBase(Generic[_ClientT]):
         """How many lines are ``submitted`` (no result yet), ``done`` and ``failed``."""
         return self.journal.counts()
 
-    # --- building requests (through the generated operation records) ------------------------------------
+    # --- requests (through the generated operation records) ---------------------------------------------
 
-    def _api_request(
-        self,
-        operation: Operation,
-        *,
-        path: Mapping[str, str] | None = None,
-        json_body: Mapping[str, object] | None = None,
-        files: Any = None,
-    ) -> httpx.Request:
-        client = self._client
-        http = client._http
-        if http.is_closed:
-            raise OAIImagesError(f"this {type(client).__name__} is closed; create a new one to send requests")
-        url_path = operation.path.format(**(path or {}))
-        request: httpx.Request = http.build_request(
-            operation.method,
-            client._url(url_path),
-            json=request_body(operation, json_body) if json_body is not None else None,
-            files=files,
-            headers=client._request_headers,
-            timeout=client._timeout,
-        )
-        return request
-
-    def _upload_request(self, handle: Any, name: str) -> httpx.Request:
+    @staticmethod
+    def _upload_body(handle: Any, name: str) -> Any:
+        """The multipart body of an input file's upload (``purpose=batch``), streamed from ``handle``."""
         from oai_images_api.types import File  # noqa: PLC0415 - loaded with the first request
 
         operation = _operations()[1].CREATE_FILE
         body = operation.body(
             file=File(payload=handle, file_name=name, mime_type="application/jsonl"), purpose="batch"
         )
-        return self._api_request(operation, files=body.to_multipart())
+        return body.to_multipart()
 
-    def _create_request(self, input_file_id: str) -> httpx.Request:
+    def _create_fields(self, input_file_id: str) -> dict[str, object]:
         fields: dict[str, object] = {
             "input_file_id": input_file_id,
-            "endpoint": generations_url(),
+            "endpoint": self._client.batch_endpoint,
             "completion_window": "24h",
         }
         if self._metadata:
             fields["metadata"] = self._metadata
-        return self._api_request(_operations()[0].CREATE_BATCH, json_body=fields)
-
-    def _batch_request(self, operation_name: str, batch_id: str) -> httpx.Request:
-        operation = getattr(_operations()[0], operation_name)
-        return self._api_request(operation, path={"batch_id": batch_id})
-
-    def _content_request(self, file_id: str) -> httpx.Request:
-        return self._api_request(_operations()[1].DOWNLOAD_FILE, path={"file_id": file_id})
+        return fields
 
     def _read(self, response: httpx.Response, operation: Operation) -> Any:
-        """The generated model of a 2xx answer, or the typed error of any other."""
-        self._client._check(response)
+        """The generated model of a 2xx answer."""
         model = operation.response
         assert model is not None  # every operation read this way documents a JSON answer
         try:
             return model.from_dict(response.json())
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise APIResponseValidationError(
                 f"the server answered {response.status_code} with a body that is not a {model.__name__}",
                 status_code=response.status_code,
                 request_id=request_id(response),
-                body=redact(response.text[:500], (self._client._settings.api_key,)),
-            ) from exc
+                body=self._client.redact(response.text[:500]),
+            ) from None
 
     # --- submitting -----------------------------------------------------------------------------------------
 
     def _prepare(self, lines: Iterable[tuple[str, Mapping[str, object]]]) -> list[Part]:
         """Check every new line and write the input files; nothing is sent. Lines already in the job are
         skipped. The lines are in the journal when this returns, and in no part if it raises."""  # noqa: D205, D209
-        images = _operations()[2]
-        validate = self._client._validate
-        if validate:
-            from .. import rules  # noqa: PLC0415 - loaded with the first job, as the clients do
-
-        url = generations_url()
+        url = self._client.batch_endpoint
         seen: set[str] = set()
         writer = PartWriter(self.journal.new_part, max_lines=self._max_lines, max_bytes=self._max_bytes)
         self.journal.begin()
@@ -282,15 +232,12 @@ class _JobBase(Generic[_ClientT]):
                         raise InvalidParameterError(
                             "stream", True, ("false",), "stream True is not accepted in a batch"
                         )
-                    if validate:
-                        rules.validate(images.CREATE_IMAGE, fields)
+                    checked = self._client.batch_body(fields)  # as the client names its model
                 except InvalidParameterError as exc:
                     raise InvalidParameterError(
                         exc.param, exc.value, exc.allowed, f"line {custom_id!r}: {exc}"
                     ) from exc
-                body_json = json.dumps(
-                    request_body(images.CREATE_IMAGE, fields), separators=(",", ":"), ensure_ascii=False
-                )
+                body_json = json.dumps(checked, separators=(",", ":"), ensure_ascii=False)
                 try:
                     part = writer.add(request_line(custom_id, body_json, url))
                 except ValueError as exc:  # one line larger than an input file may be
@@ -326,7 +273,7 @@ class _JobBase(Generic[_ClientT]):
             writer = PartWriter(
                 itertools.repeat(info.part).__next__, max_bytes=MAX_BYTES, max_lines=MAX_LINES
             )
-            url = generations_url()
+            url = self._client.batch_endpoint
             for custom_id, body_json in self.journal.lines(info.part):
                 writer.add(request_line(custom_id, body_json, url))
             parts.extend(writer.close())
@@ -337,7 +284,7 @@ class _JobBase(Generic[_ClientT]):
         failed = self.journal.failed_lines()
         if not failed:
             return []
-        url = generations_url()
+        url = self._client.batch_endpoint
         writer = PartWriter(self.journal.new_part, max_lines=self._max_lines, max_bytes=self._max_bytes)
         self.journal.begin()
         try:
@@ -485,13 +432,6 @@ class _JobBase(Generic[_ClientT]):
         report.batches_collected += 1
 
 
-def _transient(exc: OAIImagesError) -> bool:
-    """A failed poll that a long wait should outlast: no answer, a rate limit, a server error."""
-    if isinstance(exc, APIConnectionError | RateLimitError):
-        return True
-    return isinstance(exc, APIStatusError) and exc.status_code in _TRANSIENT_STATUSES
-
-
 class BatchJob(_JobBase["ImagesClient"]):
     """A job of image generations run through the Batch API: half the price, results within 24 hours.
 
@@ -513,10 +453,6 @@ class BatchJob(_JobBase["ImagesClient"]):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-    def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
-        # The client's own send: its retries, deadline and caps (and, on Azure, its auth) apply.
-        return self._client._send(request, stream=stream)
 
     def submit(self, lines: Iterable[tuple[str, Mapping[str, object]]]) -> list[str]:
         """Send request lines as batches: write the input files, upload them, create the batches.
@@ -550,12 +486,14 @@ class BatchJob(_JobBase["ImagesClient"]):
     def _send_part(self, part: Part) -> str:
         file_id = self.journal.input_file(part.number)
         if file_id is None:
+            upload = _operations()[1].CREATE_FILE
             with part.path.open("rb") as handle:
-                request = self._upload_request(handle, f"oai-images-part-{part.number}.jsonl")
-                uploaded = self._read(self._send(request), _operations()[1].CREATE_FILE)
+                files = self._upload_body(handle, f"oai-images-part-{part.number}.jsonl")
+                uploaded = self._read(self._client.request(upload, files=files), upload)
             file_id = str(uploaded.id)
             self.journal.set_uploaded(part.number, file_id)
-        batch = self._read(self._send(self._create_request(file_id)), _operations()[0].CREATE_BATCH)
+        create = _operations()[0].CREATE_BATCH
+        batch = self._read(self._client.request(create, self._create_fields(file_id)), create)
         return self._record_batch(part.number, batch).batch_id or ""
 
     def status(self) -> list[BatchInfo]:
@@ -568,7 +506,7 @@ class BatchJob(_JobBase["ImagesClient"]):
     def _refresh(self, info: BatchInfo) -> BatchInfo:
         assert info.batch_id is not None
         operation = _operations()[0].RETRIEVE_BATCH
-        batch = self._read(self._send(self._batch_request("RETRIEVE_BATCH", info.batch_id)), operation)
+        batch = self._read(self._client.request(operation, path={"batch_id": info.batch_id}), operation)
         return self._record_batch(info.part, batch)
 
     def wait(
@@ -600,11 +538,12 @@ class BatchJob(_JobBase["ImagesClient"]):
         """
         started = time.monotonic()
         interval = poll_interval
+        sleep = self._client.config.sleep or time.sleep
         while True:
             try:
                 infos = self.status()
             except OAIImagesError as exc:
-                if not _transient(exc):
+                if not is_transient(exc):
                     raise
                 infos, interval = self.journal.batches(), max_poll_interval
             if on_progress is not None:
@@ -613,7 +552,7 @@ class BatchJob(_JobBase["ImagesClient"]):
                 return infos
             if timeout is not None and time.monotonic() - started + interval > timeout:
                 return infos
-            self._client._sleep(interval)
+            sleep(interval)
             interval = min(interval * 1.5, max_poll_interval)
 
     def cancel(self) -> list[BatchInfo]:
@@ -627,7 +566,9 @@ class BatchJob(_JobBase["ImagesClient"]):
             if info.batch_id is None or info.ended or info.status == "cancelling":
                 continue
             try:
-                batch = self._read(self._send(self._batch_request("CANCEL_BATCH", info.batch_id)), operation)
+                batch = self._read(
+                    self._client.request(operation, path={"batch_id": info.batch_id}), operation
+                )
             except APIStatusError as exc:
                 if exc.status_code not in (400, 409):  # it ended meanwhile: see below
                     raise
@@ -683,13 +624,12 @@ class BatchJob(_JobBase["ImagesClient"]):
         return report
 
     def _collect_file(self, part: int, file_id: str, report: CollectReport) -> None:
-        response = self._send(self._content_request(file_id), stream=True)
-        try:
-            self._client._check(response)
+        download = _operations()[1].DOWNLOAD_FILE
+        with self._client.stream(download, path={"file_id": file_id}) as response:
             splitter = LineSplitter()
             self.journal.begin()
             try:
-                for chunk in _chunks(response, self._client):
+                for chunk in response.iter_bytes():
                     pending = splitter.feed(chunk)
                     while pending:
                         self._collect_line(part, pending, report)
@@ -698,8 +638,6 @@ class BatchJob(_JobBase["ImagesClient"]):
                     self._collect_line(part, pending, report)
             finally:
                 self.journal.commit()  # what was saved stays recorded, even when the stream broke
-        finally:
-            close_streamed(response)
 
     def _collect_line(self, part: int, pending: list[str], report: CollectReport) -> None:
         found = self._line_images(part, pending, report)
@@ -710,18 +648,11 @@ class BatchJob(_JobBase["ImagesClient"]):
         for index, image in enumerate(images):
             data = self._decoded(image)
             if isinstance(data, str):
-                data = self._client._download(data)
+                data = self._client.download(data)
             saved.append(self._save(result.custom_id, index, data))
         self.journal.record_done(result.custom_id, saved)
         report.lines_done += 1
         report.images_saved += len(saved)
-
-
-def _chunks(response: httpx.Response, client: ImagesClient) -> Iterator[bytes]:
-    try:
-        yield from response.iter_bytes()
-    except httpx.HTTPError as exc:
-        raise connection_error(exc, secret=client._settings.api_key) from exc
 
 
 class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
@@ -738,10 +669,6 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
     ) -> None:
         self.close()
 
-    async def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
-        # The client's own send: its retries, deadline and caps (and, on Azure, its auth) apply.
-        return await self._client._send(request, stream=stream)
-
     async def submit(self, lines: Iterable[tuple[str, Mapping[str, object]]]) -> list[str]:
         """As :meth:`BatchJob.submit`."""
         parts = self._unsent_parts(self._prepare(lines))
@@ -757,12 +684,14 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
         file_id = self.journal.input_file(part.number)
         if file_id is None:
             # httpx streams a multipart file from a sync handle in async clients too (read in chunks).
+            upload = _operations()[1].CREATE_FILE
             with part.path.open("rb") as handle:
-                request = self._upload_request(handle, f"oai-images-part-{part.number}.jsonl")
-                uploaded = self._read(await self._send(request), _operations()[1].CREATE_FILE)
+                files = self._upload_body(handle, f"oai-images-part-{part.number}.jsonl")
+                uploaded = self._read(await self._client.request(upload, files=files), upload)
             file_id = str(uploaded.id)
             self.journal.set_uploaded(part.number, file_id)
-        batch = self._read(await self._send(self._create_request(file_id)), _operations()[0].CREATE_BATCH)
+        create = _operations()[0].CREATE_BATCH
+        batch = self._read(await self._client.request(create, self._create_fields(file_id)), create)
         return self._record_batch(part.number, batch).batch_id or ""
 
     async def status(self) -> list[BatchInfo]:
@@ -775,7 +704,8 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
     async def _refresh(self, info: BatchInfo) -> BatchInfo:
         assert info.batch_id is not None
         operation = _operations()[0].RETRIEVE_BATCH
-        batch = self._read(await self._send(self._batch_request("RETRIEVE_BATCH", info.batch_id)), operation)
+        response = await self._client.request(operation, path={"batch_id": info.batch_id})
+        batch = self._read(response, operation)
         return self._record_batch(info.part, batch)
 
     async def wait(
@@ -789,12 +719,12 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
         """As :meth:`BatchJob.wait`."""
         started = time.monotonic()
         interval = poll_interval
-        sleep: Callable[[float], Awaitable[None]] = self._client._sleep
+        sleep: Callable[[float], Awaitable[None]] = self._client.config.sleep or _async_sleep
         while True:
             try:
                 infos = await self.status()
             except OAIImagesError as exc:
-                if not _transient(exc):
+                if not is_transient(exc):
                     raise
                 infos, interval = self.journal.batches(), max_poll_interval
             if on_progress is not None:
@@ -813,7 +743,7 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
             if info.batch_id is None or info.ended or info.status == "cancelling":
                 continue
             try:
-                response = await self._send(self._batch_request("CANCEL_BATCH", info.batch_id))
+                response = await self._client.request(operation, path={"batch_id": info.batch_id})
                 batch = self._read(response, operation)
             except APIStatusError as exc:
                 if exc.status_code not in (400, 409):  # it ended meanwhile
@@ -850,13 +780,12 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
         return report
 
     async def _collect_file(self, part: int, file_id: str, report: CollectReport) -> None:
-        response = await self._send(self._content_request(file_id), stream=True)
-        try:
-            self._client._check(response)
+        download = _operations()[1].DOWNLOAD_FILE
+        async with self._client.stream(download, path={"file_id": file_id}) as response:
             splitter = LineSplitter()
             self.journal.begin()
             try:
-                async for chunk in _achunks(response, self._client):
+                async for chunk in response.aiter_bytes():
                     pending = splitter.feed(chunk)
                     while pending:
                         await self._collect_line(part, pending, report)
@@ -865,8 +794,6 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
                     await self._collect_line(part, pending, report)
             finally:
                 self.journal.commit()
-        finally:
-            await aclose_streamed(response)
 
     async def _collect_line(self, part: int, pending: list[str], report: CollectReport) -> None:
         found = self._line_images(part, pending, report)
@@ -877,16 +804,14 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
         for index, image in enumerate(images):
             data = self._decoded(image)
             if isinstance(data, str):
-                data = await self._client._download(data)
+                data = await self._client.download(data)
             saved.append(self._save(result.custom_id, index, data))
         self.journal.record_done(result.custom_id, saved)
         report.lines_done += 1
         report.images_saved += len(saved)
 
 
-async def _achunks(response: httpx.Response, client: AsyncImagesClient) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in response.aiter_bytes():
-            yield chunk
-    except httpx.HTTPError as exc:
-        raise connection_error(exc, secret=client._settings.api_key) from exc
+async def _async_sleep(seconds: float) -> None:
+    import anyio  # noqa: PLC0415 - only async jobs need it
+
+    await anyio.sleep(seconds)

@@ -25,7 +25,7 @@ import anyio
 
 from .._errors import APIConnectionError, APIStatusError, OAIImagesError, RateLimitError
 from .._files import image_extension, slug, write_image
-from .._retries import retry_delay
+from .._retries import is_transient, retry_delay
 from ._events import (
     BulkEvent,
     BulkInterrupted,
@@ -45,14 +45,12 @@ from ._pacing import Pacer
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
-    from .._client import AsyncImagesClient, ImagesClient
+    from .._client import AsyncImagesClient
 
 __all__ = ["load", "run_bulk", "run_bulk_sync"]
 
 #: How many 429s one line may meet before it is reported as failed.
 MAX_RATE_LIMITED = 20
-#: Statuses worth sending again (besides 429, which the pacing handles).
-_TRANSIENT = frozenset({408, 409})
 
 
 def load(requests: Any, *, validate: bool, check: Check | None = None) -> list[BulkRequest]:
@@ -89,7 +87,8 @@ class _Run:
         grace: float,
     ) -> None:
         self.client = client
-        self.once = client._single_attempt()  # retries go through the pacing, not inside the client
+        # Each request is sent once (the pacing decides every retry); the lines were checked when loaded.
+        self.once = client.with_options(max_retries=0, validate=False)
         self.requests = requests
         self.out = out
         self.pacer = Pacer(concurrency)
@@ -222,7 +221,8 @@ class _Run:
         # Cancelled here (the grace after a stop ran out), the line stays "sent" in the journal: sent again
         # by the next run.
         try:
-            result = await self.once._generate(line.request.fields)
+            fields = dict(line.request.fields)
+            result = await self.once.generate(str(fields.pop("prompt")), **fields)  # checked lines
         except RateLimitError as exc:
             self.sending -= 1
             self.rate_limited += 1
@@ -236,11 +236,9 @@ class _Run:
         except (APIStatusError, APIConnectionError) as exc:
             self.sending -= 1
             self.pacer.failed(time.monotonic(), exc.rate_limit if isinstance(exc, APIStatusError) else None)
-            transient = (
-                isinstance(exc, APIConnectionError) or exc.status_code in _TRANSIENT or exc.status_code >= 500
-            )
-            if transient and line.attempts <= self.client._max_retries:
-                delay = retry_delay(line.attempts - 1, None, jitter=self.client._jitter)
+            config = self.client.config
+            if is_transient(exc) and line.attempts <= config.max_retries:
+                delay = retry_delay(line.attempts - 1, None, jitter=config.jitter)
                 self.waiting += 1
                 self.active -= 1
                 self.poke()
@@ -388,7 +386,7 @@ async def run_bulk(
 
 
 def run_bulk_sync(
-    client: ImagesClient,
+    make_client: Callable[[], AsyncImagesClient],
     requests: Sequence[BulkRequest],
     *,
     out: Path,
@@ -403,11 +401,11 @@ def run_bulk_sync(
     from below. Ctrl-C stops the sending, lets the requests in flight land for ``grace`` seconds, then
     raises `BulkInterrupted` (a ``KeyboardInterrupt``) carrying the summary; Ctrl-C again stops at once.
     """
-    twin = client._async_twin()
     signals = _Signals()
 
     async def main() -> BulkSummary:
         stop, abandon = signals.bind(asyncio.get_running_loop())
+        twin = make_client()  # made on the run's loop, whose connections it opens
         try:
             return await run_bulk(
                 twin,

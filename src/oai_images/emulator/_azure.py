@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Final
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlencode
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,6 +36,8 @@ DEFAULT_AZURE_DEPLOYMENTS: Final[Mapping[str, str]] = {
 }
 AZURE_V1_GENERATIONS_PATH: Final = "/openai/v1/images/generations"
 _DEPLOYMENT_PATH: Final = re.compile(r"/openai/deployments/([^/]+)/images/generations")
+#: Azure's files and batches routes (deployment form, or v1 with ``/v1``), served by the OpenAI ones.
+_FILES_AND_BATCHES: Final = re.compile(r"/openai(/v1)?(/(?:files|batches)(?:/[^?]*)?)")
 _ACCESS_DENIED: Final = (
     "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key "
     "for an active subscription and use a correct regional API endpoint for your resource."
@@ -76,6 +78,11 @@ class AzureRoutes:
         self.deployments = deployments
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (match := _FILES_AND_BATCHES.fullmatch(scope["path"])) is not None:
+            await self._files_and_batches(
+                scope, receive, send, v1=match.group(1) is not None, path=match.group(2)
+            )
+            return
         if scope["type"] != "http" or not is_azure_generations(scope["path"]):
             await self.app(scope, receive, send)
             return
@@ -110,6 +117,35 @@ class AzureRoutes:
             return await receive()
 
         await self.app(inner, replay, send)
+
+    async def _files_and_batches(
+        self, scope: Scope, receive: Receive, send: Send, *, v1: bool, path: str
+    ) -> None:
+        """Azure's files and batches routes: the OpenAI ones under Azure's auth and ``api-version`` rules.
+
+        The body is passed on as it streams in (an input file may be 200 MB).
+        """
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        if not v1 and not any(value.strip() for value in query.get("api-version", [])):
+            message = "The api-version query parameter (?api-version=) is required for all requests."
+            await _azure_error(400, "MissingApiVersionParameter", message)(scope, receive, send)
+            return
+        if not _authorized(headers):
+            await _azure_error(401, "401", _ACCESS_DENIED)(scope, receive, send)
+            return
+        forwarded = [(k, v) for k, v in scope["headers"] if k.lower() != b"api-key"]
+        if "authorization" not in headers:
+            forwarded.append((b"authorization", f"Bearer {headers['api-key'].strip()}".encode("latin-1")))
+        rest = {name: values for name, values in query.items() if name != "api-version"}
+        inner = {
+            **scope,
+            "path": "/v1" + path,
+            "raw_path": ("/v1" + path).encode(),
+            "query_string": urlencode(rest, doseq=True).encode("latin-1"),
+            "headers": forwarded,
+        }
+        await self.app(inner, receive, send)
 
     def _route(  # noqa: PLR0911 - one return per Azure answer
         self, scope: Scope, headers: Mapping[str, str], body: bytes
