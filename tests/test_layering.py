@@ -65,3 +65,88 @@ def test_no_private_generated_function_is_called() -> None:
     """The facade builds requests from the generated Operation records, never from `_get_kwargs`."""
     users = [path.name for path in _modules(PACKAGE) if "_get_kwargs" in path.read_text()]
     assert users == []
+
+
+#: The packages and modules above the client: they may use its public names only.
+CLIENT_USERS = ("bulk", "batchapi", "cli", "emulator", "testing", "gallery")
+
+
+def _private_reaches(path: Path) -> list[str]:
+    """``x._name`` in a file, where ``x`` is not ``self`` or ``cls`` (dunders are Python's, not private)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Attribute):
+            continue
+        name = node.attr
+        if not name.startswith("_") or (name.startswith("__") and name.endswith("__")):
+            continue
+        owner = node.value
+        if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
+            continue
+        found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+@pytest.mark.parametrize(
+    "path",
+    [path for path in _modules(PACKAGE) if _layer(path) in CLIENT_USERS],
+    ids=lambda path: str(path.relative_to(PACKAGE)),
+)
+def test_no_private_reach_across_packages(path: Path) -> None:
+    """Bulk, the Batch API, the command line, the emulator and the plugin touch no other object's private
+    attribute: they go through the client's public seams (``with_options``, ``request``, ``stream``)."""  # noqa: D205, D209
+    assert _private_reaches(path) == []
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _runtime_imports(path: Path) -> Iterator[str]:
+    """What `_imports` finds, less the ``if TYPE_CHECKING:`` blocks: annotations never import at run time."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+            node.body = []
+    package = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, node.module] if node.module else base)
+            yield module
+            yield from (f"{module}.{alias.name}" for alias in node.names)
+
+
+def test_no_import_circle_among_the_facade_modules() -> None:
+    """No module of src/ imports (at the top or inside a function) one that imports it back: a circle held
+    off by an import inside a function is still a circle. Imports for type annotations only
+    (``if TYPE_CHECKING:``) never run and are not counted."""  # noqa: D205, D209
+    modules = {_module_name(path): path for path in _modules(PACKAGE)}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = set()
+        for imported in _runtime_imports(path):
+            # "from . import rules" names a module through its package; "from ._x import y" a module.
+            target = imported
+            while target and target not in modules:
+                target = target.rpartition(".")[0]
+            if target and target != name and not name.startswith(target + "."):
+                targets.add(target)
+        graph[name] = targets
+    circles: set[tuple[str, ...]] = set()
+
+    def visit(node: str, trail: list[str]) -> None:
+        for target in graph[node]:
+            if target in trail:
+                cycle = trail[trail.index(target) :]
+                start = cycle.index(min(cycle))
+                circles.add(tuple(cycle[start:] + cycle[:start]))
+            elif len(trail) < 12:
+                visit(target, [*trail, target])
+
+    for module in graph:
+        visit(module, [module])
+    assert sorted(circles) == []

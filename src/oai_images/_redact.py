@@ -16,6 +16,8 @@ import threading
 from collections.abc import Iterable
 from typing import Any, Final
 
+from ._errors import OAIImagesError
+
 __all__ = [
     "MIN_SECRET_LENGTH",
     "REDACTED",
@@ -106,8 +108,6 @@ def scrub(error: BaseException, secrets: Iterable[str | None]) -> None:
 
 
 def _is_ours(exc: BaseException) -> bool:
-    from ._errors import OAIImagesError  # noqa: PLC0415 - _errors is above this module
-
     return isinstance(exc, OAIImagesError)
 
 

@@ -15,9 +15,7 @@ import dataclasses
 import functools
 import json
 import logging
-import math
 import random
-import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
@@ -35,18 +33,31 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oai_images import InvalidParameterError
-from oai_images.rules import MODEL_RULES, effective_fields, field_schemas, parse_size, resolve_model, validate
+from oai_images.rules import MODEL_RULES, resolve_model, validate
 
 from ._asgi import read_body
 from ._azure import AzureRoutes, is_azure_generations
 from ._batches import BATCHES_PATH, BatchHooks, batch_routes, post_json
 from ._config import EmulatorConfig, FaultSpec, parse_fault, parse_latency
-from ._draw import DrawnImages, ImageFormat, draw_image, draw_partial
+from ._draw import DrawnImages, draw_image, draw_partial
+from ._edits import edit_routes
+from ._protocol import (
+    FILES_PATH,
+    Plan,
+    check_auth,
+    error,
+    invalid,
+    make_plan,
+    new_request_id,
+    revise,
+    sse,
+    usage_of,
+)
 from ._ratelimit import RateLimits
 from ._store import EXPIRED, ImageStore, StoredImage
 
 if TYPE_CHECKING:
-    from oai_images_api.api import Operation
+    pass
 
 __all__ = [
     "FAULT_HEADER",
@@ -63,19 +74,13 @@ GENERATIONS_PATH = "/v1/images/generations"
 #: The API's image routes: their requests are recorded (bodies capped by `max_recorded_bytes`: an edit
 #: uploads up to 16 images of 50 MB) and get latency and faults.
 _API_PATHS = frozenset({GENERATIONS_PATH, "/v1/images/edits", "/v1/images/variations"})
-FILES_PATH = "/v1/emulator/files"
 FAULT_HEADER = "x-emulator-fault"
 LATENCY_HEADER = "x-emulator-latency-ms"
 #: Where a real server (see `_server.py`) puts the connection's asyncio transport in ``scope["state"]``,
 #: so a fault can close the connection without any answer.
 TRANSPORT_STATE_KEY = "oai_images.emulator.transport"
-_DEFAULT_SIZE = (1024, 1024)
-# What the emulator draws for a gif when the request does not say: the API documents no default.
-_DEFAULT_FRAME_COUNT = 4
-_DEFAULT_FRAME_DURATION_MS = 100
-# Output tokens of a 1024x1024 image per quality, as the GPT image models bill them (roughly); other sizes
-# scale with their area.
-_IMAGE_TOKENS = {"low": 272, "medium": 1056, "high": 4160, "xhigh": 6240, "max": 8320}
+#: The statuses Python names (a fault may ask for any number).
+_HTTP_STATUSES = frozenset(int(status) for status in HTTPStatus)
 
 
 class ConnectionDropped(Exception):
@@ -149,28 +154,11 @@ class EmulatorState:
             self.recorded_bytes -= len(self.requests.popleft().body)
 
 
-def _new_request_id() -> str:
-    return f"req_{secrets.token_hex(16)}"
-
-
-def _error(
-    status: int,
-    message: str,
-    *,
-    type: str = "invalid_request_error",
-    param: str | None = None,
-    code: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
-    body = {"error": {"message": message, "type": type, "param": param, "code": code}}
-    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
-
-
 def _fault_response(fault: FaultSpec, config: EmulatorConfig) -> Response | None:
     """The answer of a status fault, or None for the faults that are not a plain answer."""
     retry_after = str(fault.retry_after if fault.retry_after is not None else config.retry_after)
     if fault.kind == "rate_limit":
-        return _error(
+        return error(
             429,
             "Rate limit reached for images per minute (injected by the oai-images emulator).",
             type="requests",
@@ -178,11 +166,11 @@ def _fault_response(fault: FaultSpec, config: EmulatorConfig) -> Response | None
             headers={"retry-after": retry_after},
         )
     if fault.kind == "server_error":
-        return _error(
+        return error(
             500, "The server had an error while processing your request (injected).", type="server_error"
         )
     if fault.kind == "service_unavailable":
-        return _error(
+        return error(
             503,
             "The engine is currently overloaded, please try again later (injected).",
             type="server_error",
@@ -190,11 +178,7 @@ def _fault_response(fault: FaultSpec, config: EmulatorConfig) -> Response | None
         )
     if fault.kind == "not_json":
         status = fault.status or 200
-        title = (
-            f"{status} {HTTPStatus(status).phrase}"
-            if status in HTTPStatus._value2member_map_
-            else str(status)
-        )
+        title = f"{status} {HTTPStatus(status).phrase}" if status in _HTTP_STATUSES else str(status)
         html = (
             f"<html><head><title>{title}</title></head><body>"
             f"<center><h1>{title}</h1></center><hr><center>nginx</center></body></html>\n"
@@ -223,7 +207,7 @@ class EmulatorApp:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _new_request_id()
+        request_id = new_request_id()
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -266,7 +250,7 @@ class EmulatorApp:
             latency = parse_latency(headers[LATENCY_HEADER]) if LATENCY_HEADER in headers else config.latency
             fault = parse_fault(headers[FAULT_HEADER]) if FAULT_HEADER in headers else config.fault
         except ValueError as exc:
-            await _error(400, f"Bad emulator header: {exc}", code="invalid_emulator_header")(
+            await error(400, f"Bad emulator header: {exc}", code="invalid_emulator_header")(
                 scope, replay, send_with_id
             )
             return
@@ -343,7 +327,7 @@ async def _answering_500(app: ASGIApp, scope: Scope, receive: Receive, send: Sen
             return
         if started:
             raise  # the answer is under way: the connection is cut, as a real server's would be
-        response = _error(500, "The server had an error while processing your request.", type="server_error")
+        response = error(500, "The server had an error while processing your request.", type="server_error")
         await response(scope, receive, send)
 
 
@@ -378,144 +362,34 @@ def _loads(body: bytes) -> object:
         return None
 
 
-def _check_auth(request: Request) -> Response | None:
-    header = request.headers.get("authorization")
-    if header is None:
-        return _error(
-            401,
-            "You didn't provide an API key. You need to provide your API key in an Authorization header "
-            "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-        )
-    # Any non-empty key, spaces included (the official client's own tests send "My API Key").
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        return _error(
-            401,
-            "Incorrect API key provided. The Authorization header must be 'Bearer YOUR_KEY'.",
-            code="invalid_api_key",
-        )
-    return None
-
-
-#: The formats an unsupported-file-type error of an upload names.
-_FORMAT_NAMES = frozenset({"PNG", "JPEG", "WebP"})
-
-
-def _invalid(exc: InvalidParameterError, operation: Operation) -> JSONResponse:
-    """The envelope of a rule violation, coded as the API codes it (for generations, edits, variations)."""
-    known = exc.param in field_schemas(operation) or exc.param in ("image_url", "file_id")
-    if not known or not exc.allowed:  # a field the model does not take is unknown to it
-        return _error(
-            400, f"Unknown parameter: '{exc.param}'. {exc.message}", param=exc.param, code="unknown_parameter"
-        )
-    if exc.param in ("image", "mask"):
-        # A format the model does not take is refused by the API as an unsupported file type.
-        unsupported = bool(exc.allowed) and set(exc.allowed) <= _FORMAT_NAMES
-        code = "unsupported_file_mimetype" if unsupported else "invalid_image"
-        return _error(400, exc.message, param=exc.param, code=code)
-    code = "invalid_size" if exc.param == "size" else "invalid_value"
-    return _error(400, exc.message, param=exc.param, code=code)
-
-
-def _parse(body: bytes) -> tuple[dict[str, object], _Plan] | Response:
+def _parse(body: bytes) -> tuple[dict[str, object], Plan] | Response:
     """The request's fields and what to draw, or the 400 answer to an invalid request."""
     try:
         decoded = json.loads(body)
     except (ValueError, RecursionError):
-        return _error(
+        return error(
             400,
             "We could not parse the JSON body of your request. The OpenAI API expects a JSON payload.",
             code="invalid_json",
         )
     if not isinstance(decoded, dict):
-        return _error(400, "The request body must be a JSON object.", code="invalid_type")
+        return error(400, "The request body must be a JSON object.", code="invalid_type")
     # The API reads an explicit null as "use the default".
     fields: dict[str, object] = {name: value for name, value in decoded.items() if value is not None}
     try:
         validate(CREATE_IMAGE, fields)
     except InvalidParameterError as exc:
-        return _invalid(exc, CREATE_IMAGE)
+        return invalid(exc, CREATE_IMAGE)
     model = resolve_model(fields)
     if model is None:
         known = ", ".join(f"'{name}'" for name in MODEL_RULES)
-        return _error(
+        return error(
             400,
             f"Invalid value for 'model': '{fields['model']}'. Supported values are: {known}.",
             param="model",
             code="invalid_value",
         )
-    return fields, _plan(fields, model)
-
-
-def _usage(prompt: str, width: int, height: int, quality: str, n: int) -> dict[str, Any]:
-    text_tokens = max(1, math.ceil(len(prompt) / 4))
-    per_image = math.ceil(_IMAGE_TOKENS.get(quality, _IMAGE_TOKENS["high"]) * width * height / 1024**2)
-    output = per_image * n
-    return {
-        "input_tokens": text_tokens,
-        "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": 0},
-        "output_tokens": output,
-        "output_tokens_details": {"image_tokens": output, "text_tokens": 0},
-        "total_tokens": text_tokens + output,
-    }
-
-
-def _revise(prompt: str, style: str) -> str:
-    mood = "dramatic, hyper-real" if style == "vivid" else "natural, softly lit"
-    return f"{prompt.rstrip('. ')}. A detailed, {mood} rendering with a balanced composition."
-
-
-@dataclasses.dataclass(frozen=True)
-class _Plan:
-    """What to draw and how to answer, resolved from a valid request."""
-
-    model: str
-    gpt: bool
-    prompt: str
-    n: int
-    width: int
-    height: int
-    output_format: ImageFormat
-    transparent: bool
-    compression: int | None
-    frame_count: int
-    frame_duration_ms: int
-    quality: str
-    background: str
-    response_format: str
-    style: str
-    stream: bool
-    partial_images: int
-
-
-def _plan(fields: Mapping[str, object], model: str) -> _Plan:
-    """What to draw, from the request and the API's defaults for what it leaves out (read from the rules
-    table, the one home of the defaults)."""  # noqa: D205, D209 - one sentence over two lines
-    request: dict[str, Any] = effective_fields(fields)
-    gpt = MODEL_RULES[model].family == "gpt-image"
-    width, height = parse_size(str(request.get("size", "auto"))) or _DEFAULT_SIZE
-    background = str(request.get("background", "auto"))
-    quality = str(request.get("quality", "auto"))
-    return _Plan(
-        model=model,
-        gpt=gpt,
-        prompt=str(request["prompt"]),
-        n=int(request.get("n", 1)),
-        width=width,
-        height=height,
-        output_format=cast(ImageFormat, request.get("output_format", "png")) if gpt else "png",
-        transparent=background == "transparent",
-        # the API's default of 100 is no compression asked for: the encoder's own default then applies
-        compression=cast("int | None", fields.get("output_compression")),
-        frame_count=int(request.get("frame_count", _DEFAULT_FRAME_COUNT)),
-        frame_duration_ms=int(request.get("frame_duration_ms", _DEFAULT_FRAME_DURATION_MS)),
-        quality="high" if gpt and quality == "auto" else quality,
-        background="transparent" if background == "transparent" else "opaque",
-        response_format=str(request.get("response_format", "url")),
-        style=str(request.get("style", "vivid")),
-        stream=request.get("stream") is True,
-        partial_images=int(request.get("partial_images", 0)),
-    )
+    return fields, make_plan(fields, model)
 
 
 def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PLR0915 - one closure per route
@@ -530,7 +404,7 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
     """
     state = EmulatorState(config if config is not None else EmulatorConfig.from_env())
 
-    async def draw(plan: _Plan, index: int) -> bytes:
+    async def draw(plan: Plan, index: int) -> bytes:
         """The image's bytes: remembered, or drawn in a worker thread so the event loop keeps serving."""
         job = functools.partial(
             draw_image,
@@ -554,7 +428,7 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
         return image
 
     async def generations(request: Request) -> Response:
-        parsed = _check_auth(request) or _parse(await request.body())
+        parsed = check_auth(request) or _parse(await request.body())
         if isinstance(parsed, Response):
             return parsed
         fields, plan = parsed
@@ -578,7 +452,7 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
                     )
                     item["url"] = f"{str(request.base_url).rstrip('/')}{FILES_PATH}/{name}"
                 if plan.model == "dall-e-3":
-                    item["revised_prompt"] = _revise(plan.prompt, plan.style)
+                    item["revised_prompt"] = revise(plan.prompt, plan.style)
                 data.append(item)
             return JSONResponse({"created": created, "data": data})
         answer: dict[str, Any] = {
@@ -588,13 +462,13 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
             "output_format": plan.output_format,
             "quality": plan.quality,
             "size": f"{plan.width}x{plan.height}",
-            "usage": _usage(plan.prompt, plan.width, plan.height, plan.quality, plan.n),
+            "usage": usage_of(plan.prompt, plan.width, plan.height, plan.quality, plan.n),
         }
         if "safety_identifier" in fields:
             answer["safety_identifier"] = fields["safety_identifier"]
         return JSONResponse(answer)
 
-    async def _events(plan: _Plan) -> AsyncIterator[str]:
+    async def _events(plan: Plan) -> AsyncIterator[str]:
         common = {
             "size": f"{plan.width}x{plan.height}",
             "quality": plan.quality,
@@ -607,9 +481,9 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
         except Exception:
             message = "The server had an error while processing your request."
             envelope = {"message": message, "type": "server_error"}
-            yield _sse({"type": "error", "error": envelope})
+            yield sse({"type": "error", "error": envelope})
 
-    async def _image_events(plan: _Plan, common: Mapping[str, object]) -> AsyncIterator[str]:
+    async def _image_events(plan: Plan, common: Mapping[str, object]) -> AsyncIterator[str]:
         for index in range(plan.n):
             final = await draw(plan, index)
             for step in range(plan.partial_images):
@@ -623,43 +497,41 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
                     **common,
                     "partial_image_index": step,
                 }
-                yield _sse(event)
+                yield sse(event)
             completed = {
                 "type": "image_generation.completed",
                 "b64_json": base64.b64encode(final).decode("ascii"),
                 "created_at": int(time.time()),
                 **common,
-                "usage": _usage(plan.prompt, plan.width, plan.height, plan.quality, 1),
+                "usage": usage_of(plan.prompt, plan.width, plan.height, plan.quality, 1),
             }
-            yield _sse(completed)
+            yield sse(completed)
 
     async def files(request: Request) -> Response:
         name = request.path_params["name"]
         entry = state.store.get(name)
         if entry == EXPIRED:
-            return _error(
+            return error(
                 403,
                 "This image URL has expired (image URLs are valid for a limited time).",
                 code="url_expired",
             )
         if not isinstance(entry, StoredImage):
-            return _error(404, f"No image named '{name}'.", code="not_found")
+            return error(404, f"No image named '{name}'.", code="not_found")
         return Response(entry.content, media_type=entry.media_type, headers={"cache-control": "private"})
 
     async def failed(request: Request, exc: Exception) -> Response:
-        return _error(500, "The server had an error while processing your request.", type="server_error")
+        return error(500, "The server had an error while processing your request.", type="server_error")
 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         if status == 405:
-            return _error(405, f"Method not allowed ({request.method} {request.url.path}).")
+            return error(405, f"Method not allowed ({request.method} {request.url.path}).")
         if status != 404:
-            return _error(
+            return error(
                 status, "The server had an error while processing your request.", type="server_error"
             )
-        return _error(404, f"Invalid URL ({request.method} {request.url.path})")
-
-    from ._edits import edit_routes  # noqa: PLC0415 - it imports this module's helpers
+        return error(404, f"Invalid URL ({request.method} {request.url.path})")
 
     async def batch_line(body: object, base_url: str) -> tuple[int, bytes]:
         # A batch line is answered by the generation route itself (not through EmulatorApp: no fault,
@@ -671,13 +543,9 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
             Route(GENERATIONS_PATH, generations, methods=["POST"]),
             *edit_routes(state),
             Route(FILES_PATH + "/{name}", files, methods=["GET"]),
-            *batch_routes(state.config, BatchHooks(respond=batch_line, error=_error, check_auth=_check_auth)),
+            *batch_routes(state.config, BatchHooks(respond=batch_line, error=error, check_auth=check_auth)),
         ],
         exception_handlers={HTTPException: not_found, Exception: failed},
     )
     # Azure's routes sit between the recording layer and the routes: rewritten onto the OpenAI route.
     return EmulatorApp(AzureRoutes(app, GENERATIONS_PATH, lambda: state.config.azure_deployments), state)
-
-
-def _sse(event: Mapping[str, object]) -> str:
-    return f"event: {event['type']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n"

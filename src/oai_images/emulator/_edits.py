@@ -36,12 +36,13 @@ from oai_images import InvalidParameterError
 from oai_images.rules import MODEL_RULES, ImageInfo, field_schemas, resolve_model, validate
 
 from ._draw import draw_image, draw_partial
+from ._protocol import FILES_PATH, Plan, check_auth, error, invalid, make_plan, sse, usage_of
 from ._store import StoredImage
 
 if TYPE_CHECKING:
     from oai_images_api.api import Operation
 
-    from ._app import EmulatorState, _Plan
+    from ._app import EmulatorState
 
 __all__ = ["EDITS_PATH", "VARIATIONS_PATH", "edit_routes"]
 
@@ -96,23 +97,20 @@ def _typed(operation: Operation, name: str, text: str) -> object:
             expected = "an integer"
     else:
         return text
-    from ._app import _error  # noqa: PLC0415 - _app imports this module when it builds its routes
 
     message = f"Invalid type for '{name}': expected {expected}, but got a string instead."
-    raise _BadRequest(_error(400, message, param=name, code="invalid_type"))
+    raise _BadRequest(error(400, message, param=name, code="invalid_type"))
 
 
 async def _read_form(
     request: Request, operation: Operation
 ) -> tuple[dict[str, object], list[_Input], _Input | None]:
     """The fields, images and mask of a multipart request."""
-    from ._app import _error  # noqa: PLC0415 - _app imports this module when it builds its routes
-
     try:
         form = await request.form(max_files=64, max_fields=256)
     except Exception as exc:  # python-multipart's and Starlette's parse errors have no common base
         raise _BadRequest(
-            _error(400, f"Could not parse multipart form: {exc}", code="invalid_multipart")
+            error(400, f"Could not parse multipart form: {exc}", code="invalid_multipart")
         ) from exc
     fields: dict[str, object] = {}
     images: list[_Input] = []
@@ -143,37 +141,34 @@ async def _read_form(
 
 
 def _data_url(url: str, where: str) -> bytes:
-    from ._app import _error  # noqa: PLC0415 - _app imports this module when it builds its routes
 
     header, _, payload = url.partition(",")
     if not header.startswith("data:image/") or not header.endswith(";base64"):
         message = f"Invalid data URL in {where}: expected data:image/<format>;base64,<data>."
-        raise _BadRequest(_error(400, message, param=where, code="invalid_image_url"))
+        raise _BadRequest(error(400, message, param=where, code="invalid_image_url"))
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as exc:
         message = f"Invalid base64 data in {where}."
-        raise _BadRequest(_error(400, message, param=where, code="invalid_image_url")) from exc
+        raise _BadRequest(error(400, message, param=where, code="invalid_image_url")) from exc
 
 
 def _resolve_reference(state: EmulatorState, reference: object, where: str) -> _Input:
     """The bytes of an ImageRefParam: a data URL, or a URL this emulator served; file ids are unknown."""
-    from ._app import FILES_PATH, _error  # noqa: PLC0415 - _app imports this module when it builds its routes
-
     if (
         not isinstance(reference, dict)
         or len(reference) != 1
         or not ({"image_url", "file_id"} & reference.keys())
     ):
         message = f"Invalid {where}: provide exactly one of 'image_url' or 'file_id'."
-        raise _BadRequest(_error(400, message, param=where, code="invalid_value"))
+        raise _BadRequest(error(400, message, param=where, code="invalid_value"))
     if "file_id" in reference:
         message = f"No such File object: {reference['file_id']!s} (the emulator holds no uploaded files)."
-        raise _BadRequest(_error(400, message, param=f"{where}.file_id", code="file_not_found"))
+        raise _BadRequest(error(400, message, param=f"{where}.file_id", code="file_not_found"))
     url = reference["image_url"]
     if not isinstance(url, str):
         raise _BadRequest(
-            _error(400, f"Invalid {where}.image_url.", param=f"{where}.image_url", code="invalid_type")
+            error(400, f"Invalid {where}.image_url.", param=f"{where}.image_url", code="invalid_type")
         )
     if url.startswith("data:"):
         data = _data_url(url, f"{where}.image_url")
@@ -187,20 +182,18 @@ def _resolve_reference(state: EmulatorState, reference: object, where: str) -> _
         f"Could not download the image at {url!r}: the emulator runs offline and reads only data: URLs and "
         "the URLs it served."
     )
-    raise _BadRequest(_error(400, message, param=f"{where}.image_url", code="invalid_image_url"))
+    raise _BadRequest(error(400, message, param=f"{where}.image_url", code="invalid_image_url"))
 
 
 def _read_json(body: bytes) -> dict[str, object]:
     """The fields of a JSON edit (an explicit null reads as "use the default", as for generations)."""
-    from ._app import _error  # noqa: PLC0415 - _app imports this module when it builds its routes
-
     try:
         decoded = json.loads(body)
     except (ValueError, RecursionError) as exc:
         message = "We could not parse the JSON body of your request. The OpenAI API expects a JSON payload."
-        raise _BadRequest(_error(400, message, code="invalid_json")) from exc
+        raise _BadRequest(error(400, message, code="invalid_json")) from exc
     if not isinstance(decoded, dict):
-        raise _BadRequest(_error(400, "The request body must be a JSON object.", code="invalid_type"))
+        raise _BadRequest(error(400, "The request body must be a JSON object.", code="invalid_type"))
     return {name: value for name, value in decoded.items() if value is not None}
 
 
@@ -208,13 +201,11 @@ def _resolve_references(
     state: EmulatorState, fields: dict[str, object]
 ) -> tuple[list[_Input], _Input | None]:
     """The images and mask a JSON edit references, read and decoded."""
-    from ._app import _error  # noqa: PLC0415 - _app imports this module when it builds its routes
-
     references = fields.get("images")
     if not isinstance(references, list) or not references or len(references) > 16:
         got = len(references) if isinstance(references, list) else type(references).__name__
         message = f"Invalid 'images': expected 1 to 16 image references, got {got}."
-        raise _BadRequest(_error(400, message, param="images", code="invalid_value"))
+        raise _BadRequest(error(400, message, param="images", code="invalid_value"))
     images = [_resolve_reference(state, item, f"images[{i}]") for i, item in enumerate(references)]
     mask = _resolve_reference(state, fields["mask"], "mask") if "mask" in fields else None
     return images, mask
@@ -314,7 +305,7 @@ class _Job:
     fields: dict[str, object]
     images: list[_Input]
     mask: _Input | None
-    plan: _Plan
+    plan: Plan
     strength: float
     own_alpha: bool
 
@@ -327,9 +318,7 @@ class _EditRoutes:
 
     async def edits(self, request: Request) -> Response:
         """``POST /v1/images/edits``: multipart uploads or JSON references."""
-        from ._app import _check_auth  # noqa: PLC0415 - _app imports this module when it builds its routes
-
-        denied = _check_auth(request)
+        denied = check_auth(request)
         if denied is not None:
             return denied
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -347,9 +336,7 @@ class _EditRoutes:
 
     async def variations(self, request: Request) -> Response:
         """``POST /v1/images/variations``: one multipart upload."""
-        from ._app import _check_auth  # noqa: PLC0415 - _app imports this module when it builds its routes
-
-        denied = _check_auth(request)
+        denied = check_auth(request)
         if denied is not None:
             return denied
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -388,17 +375,15 @@ class _EditRoutes:
         checked: bool = False,
     ) -> _Job:
         """Validate (unless done) and plan the answer."""
-        from ._app import _error, _plan  # noqa: PLC0415 - _app imports this module when it builds its routes
-
         if not checked:
             _validate(operation, fields)
         model = resolve_model(fields, operation)
         if model is None:
             known = ", ".join(f"'{name}'" for name in MODEL_RULES)
             message = f"Invalid value for 'model': '{fields['model']}'. Supported values are: {known}."
-            raise _BadRequest(_error(400, message, param="model", code="invalid_value"))
+            raise _BadRequest(error(400, message, param="model", code="invalid_value"))
         if not images:  # only with a model the rules do not know, which is refused above
-            raise _BadRequest(_error(400, "An input image is required.", param="image", code="invalid_value"))
+            raise _BadRequest(error(400, "An input image is required.", param="image", code="invalid_value"))
         plan_fields: dict[str, Any] = {"prompt": "", **fields, "model": model}
         rules = MODEL_RULES[model]
         if str(plan_fields.get("size", "auto")) == "auto" and rules.family == "gpt-image":
@@ -409,7 +394,7 @@ class _EditRoutes:
             fields,
             images,
             mask,
-            _plan(plan_fields, model),
+            make_plan(plan_fields, model),
             _VARIATION_STRENGTH if variation else _EDIT_STRENGTH,
             not variation and rules.inputs is not None and rules.inputs.alpha_without_mask,
         )
@@ -436,7 +421,6 @@ class _EditRoutes:
         )
 
     async def _answer(self, request: Request, job: _Job) -> Response:
-        from ._app import FILES_PATH, _usage  # noqa: PLC0415 - _app imports this module when it builds its routes
 
         plan = job.plan
         if plan.stream:
@@ -457,7 +441,7 @@ class _EditRoutes:
                 )
                 data.append({"url": f"{str(request.base_url).rstrip('/')}{FILES_PATH}/{name}"})
             return JSONResponse({"created": created, "data": data})
-        usage = _usage(plan.prompt, plan.width, plan.height, plan.quality, plan.n)
+        usage = usage_of(plan.prompt, plan.width, plan.height, plan.quality, plan.n)
         _add_image_tokens(usage, job.images)
         body: dict[str, Any] = {
             "created": created,
@@ -471,7 +455,6 @@ class _EditRoutes:
         return JSONResponse(body)
 
     async def _events(self, job: _Job) -> AsyncIterator[str]:
-        from ._app import _sse, _usage  # noqa: PLC0415 - _app imports this module when it builds its routes
 
         plan = job.plan
         common = {
@@ -492,8 +475,8 @@ class _EditRoutes:
                     **common,
                     "partial_image_index": step,
                 }
-                yield _sse(event)
-            usage = _usage(plan.prompt, plan.width, plan.height, plan.quality, 1)
+                yield sse(event)
+            usage = usage_of(plan.prompt, plan.width, plan.height, plan.quality, 1)
             _add_image_tokens(usage, job.images)
             completed = {
                 "type": "image_edit.completed",
@@ -502,7 +485,7 @@ class _EditRoutes:
                 **common,
                 "usage": usage,
             }
-            yield _sse(completed)
+            yield sse(completed)
 
 
 def _validate(operation: Operation, fields: dict[str, object]) -> None:
@@ -510,16 +493,13 @@ def _validate(operation: Operation, fields: dict[str, object]) -> None:
     try:
         validate(operation, fields)
     except InvalidParameterError as exc:
-        from ._app import _invalid  # noqa: PLC0415 - _app imports this module when it builds its routes
-
-        raise _BadRequest(_invalid(exc, operation)) from exc
+        raise _BadRequest(invalid(exc, operation)) from exc
 
 
 def _unsupported_media(media: str, expected: str) -> Response:
-    from ._app import _error  # noqa: PLC0415 - _app imports this module when it builds its routes
 
     message = f"Invalid Content-Type header ({media or 'none'}), expected {expected}."
-    return _error(400, message, code="invalid_content_type")
+    return error(400, message, code="invalid_content_type")
 
 
 def _add_image_tokens(usage: dict[str, Any], images: Sequence[_Input]) -> None:
