@@ -16,9 +16,9 @@ are kept in one growing buffer, so the peak memory of a download is near the ima
 from __future__ import annotations
 
 import contextlib
-import heapq
 import io
 import itertools
+import math
 import socket
 import threading
 import time
@@ -65,7 +65,7 @@ class Deadline:
         self.expired = False
         self._streams: list[Any] = []
         self._lock = threading.Lock()
-        self._entry: list[Any] | None = None
+        self._entry: int | None = None
 
     def remaining(self) -> float | None:
         """Seconds left (at least 0), or None without a deadline."""
@@ -108,7 +108,7 @@ class Deadline:
     def arm(self) -> None:
         """Start watching the deadline (sync)."""
         if self.expires is not None:
-            self._entry = _watchdog().arm(self.expires, self.fire)
+            self._entry = _watchdog().arm(self)
 
     def disarm(self) -> None:
         """Stop watching (the attempt is over)."""
@@ -126,56 +126,59 @@ def _shut(stream: object) -> None:
 
 
 class _Watchdog:
-    """One daemon thread for the whole process that runs actions at their (monotonic) times."""
+    """One daemon thread for the whole process that fires the deadlines of the attempts in flight.
+
+    Arming and disarming are a dict insert and a dict pop, with no lock (the hot path of every call): the
+    thread sleeps until the earliest deadline it knows, and is woken only when an attempt comes with an
+    earlier one (rare: every attempt of a client has the same timeout).
+    """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._heap: list[list[Any]] = []
-        self._order = itertools.count()
+        self._active: dict[int, Deadline] = {}
+        self._keys = itertools.count()
         self._thread: threading.Thread | None = None
-        self._disarmed = 0
+        #: When the thread will next look (infinity while it is looking: every arm then wakes it).
+        self._wake_at = math.inf
 
-    def arm(self, when: float, action: Callable[[], None]) -> list[Any]:
-        """Run ``action`` at monotonic time ``when`` unless disarmed first; returns the handle."""
-        entry = [when, next(self._order), action]
-        with self._cond:
-            heapq.heappush(self._heap, entry)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="oai-images-deadlines", daemon=True)
-                self._thread.start()
-            if self._heap[0] is entry:  # only an earlier deadline changes how long the thread sleeps
+    def arm(self, deadline: Deadline) -> int:
+        """Fire ``deadline`` at its time unless disarmed first; returns the handle."""
+        key = next(self._keys)
+        self._active[key] = deadline
+        assert deadline.expires is not None  # only deadlines with a time are armed
+        if deadline.expires < self._wake_at:
+            with self._cond:
+                if self._thread is None:
+                    thread = threading.Thread(target=self._run, name="oai-images-deadlines", daemon=True)
+                    self._thread = thread
+                    thread.start()
                 self._cond.notify()
-        return entry
+        return key
 
-    def disarm(self, entry: list[Any]) -> None:
-        """Cancel an action; the cancelled entries are swept out once they are most of the heap."""
-        with self._cond:
-            if entry[2] is None:
-                return
-            entry[2] = None
-            self._disarmed += 1
-            if self._disarmed > 64 and self._disarmed * 2 > len(self._heap):
-                self._heap = [live for live in self._heap if live[2] is not None]
-                heapq.heapify(self._heap)
-                self._disarmed = 0
+    def disarm(self, key: int) -> None:
+        """Forget a deadline (its attempt is over)."""
+        self._active.pop(key, None)
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                while self._heap and self._heap[0][2] is None:
-                    heapq.heappop(self._heap)
-                    self._disarmed -= 1
-                if not self._heap:
-                    self._cond.wait()
+                self._wake_at = math.inf
+                now = time.monotonic()
+                due = []
+                earliest = math.inf
+                for key, deadline in list(self._active.items()):
+                    expires = deadline.expires if deadline.expires is not None else math.inf
+                    if expires <= now:
+                        self._active.pop(key, None)
+                        due.append(deadline)
+                    else:
+                        earliest = min(earliest, expires)
+                if not due:
+                    self._wake_at = earliest
+                    self._cond.wait(None if earliest == math.inf else earliest - now)
                     continue
-                wait = self._heap[0][0] - time.monotonic()
-                if wait > 0:
-                    self._cond.wait(wait)
-                    continue
-                entry = heapq.heappop(self._heap)
-                action, entry[2] = entry[2], None
-            if action is not None:
-                action()  # shuts sockets down: quick, and it never raises (see _shut)
+            for deadline in due:
+                deadline.fire()  # shuts sockets down: quick, and it never raises (see _shut)
 
 
 _WATCHDOG: _Watchdog | None = None
@@ -184,10 +187,11 @@ _WATCHDOG_LOCK = threading.Lock()
 
 def _watchdog() -> _Watchdog:
     global _WATCHDOG  # noqa: PLW0603 - one thread per process, started at the first deadline
-    with _WATCHDOG_LOCK:
-        if _WATCHDOG is None:
-            _WATCHDOG = _Watchdog()
-        return _WATCHDOG
+    if _WATCHDOG is None:
+        with _WATCHDOG_LOCK:
+            if _WATCHDOG is None:
+                _WATCHDOG = _Watchdog()
+    return _WATCHDOG
 
 
 # --- reading under the caps ---------------------------------------------------------------------------
