@@ -11,14 +11,17 @@ from pytest_httpx import HTTPXMock
 
 from oai_images import (
     APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
     APITimeoutError,
+    AuthenticationError,
     BadRequestError,
     ImagesClient,
     InternalServerError,
     InvalidParameterError,
     RateLimitError,
 )
-from oai_images._retries import retry_delay, server_delay, should_retry
+from oai_images._retries import is_transient, retry_delay, server_delay, should_retry
 from tests.conftest import Facade
 
 NOW = 1_764_000_000.0
@@ -245,3 +248,25 @@ async def test_on_retry_is_not_called_without_a_retry(facade: Facade, httpx_mock
     with pytest.raises(BadRequestError):
         await facade.generate(client=facade.client(on_retry=lambda *args: told.append(args)))
     assert told == []
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (APIConnectionError("no answer"), True),
+        (APITimeoutError("slow"), True),
+        (RateLimitError("429", status_code=429), True),
+        (APIStatusError("408", status_code=408), True),
+        (APIStatusError("409", status_code=409), True),
+        (InternalServerError("500", status_code=500), True),
+        (InternalServerError("599", status_code=599), True),
+        (BadRequestError("400", status_code=400), False),
+        (AuthenticationError("401", status_code=401), False),
+        (APIResponseValidationError("not images", status_code=200), False),
+        (InvalidParameterError("size", "1x1", (), "bad size"), False),
+        (ValueError("not ours"), False),
+    ],
+)
+def test_is_transient_is_the_one_retry_decision(error: BaseException, transient: bool) -> None:
+    """One decision for every retry loop (client, bulk, Batch API polls): no answer, 408, 409, 429, 5xx."""
+    assert is_transient(error) is transient

@@ -315,12 +315,6 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         auth = self._config.auth
         return auth.secrets if auth is not None else ()
 
-    @property
-    def _secret(self) -> str | None:
-        """The credential last sent (a token provider's newest token), for the errors made below."""
-        secrets = self._secrets
-        return secrets[-1] if secrets else None
-
     def redact(self, text: str) -> str:
         """``text`` with every credential this client has sent replaced by ``[redacted]``, in any encoding
         a server could echo it in: for a message or a log line of your own."""  # noqa: D205, D209
@@ -328,7 +322,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
 
     def _budget(self) -> RetryBudget:
         config = self._config
-        return RetryBudget(config.max_retries, config.jitter, secret=self._secret, on_retry=config.on_retry)
+        return RetryBudget(config.max_retries, config.jitter, on_retry=config.on_retry)
 
     @contextlib.contextmanager
     def _guarded(self) -> Iterator[None]:
@@ -435,7 +429,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         try:
             request = http.build_request("GET", url, headers=_OWN_HEADERS, timeout=self._config.timeout)
         except (httpx.InvalidURL, TypeError) as exc:
-            detail = redact_snippet(str(exc), self._secret)
+            detail = redact_snippet(str(exc))
             raise OAIImagesError(f"the server sent an image URL that cannot be downloaded: {detail}") from exc
         if request.url.scheme not in ("http", "https"):
             raise OAIImagesError(f"the server sent an image URL that is not http(s): {request.url.scheme}:")
@@ -449,7 +443,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
     def _check(self, response: httpx.Response) -> None:
         """Raise the typed error of a non-2xx API answer (its body already read)."""
         if not response.is_success:
-            raise status_error(response, secret=self._secret)
+            raise status_error(response)
 
     def _check_stream(self, response: httpx.Response) -> None:
         """Raise unless a 2xx answer to a streamed request is an event stream.
@@ -460,11 +454,11 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
         # No content type at all is let through: a stream without a completed event is caught at its end.
         if kind and kind != "text/event-stream":
-            shown = redact_snippet(kind, self._secret)
+            shown = redact_snippet(kind)
             raise APIResponseValidationError(
                 f"the server answered a streamed request with {shown} content, not an event stream",
                 status_code=response.status_code,
-                request_id=request_id(response, secret=self._secret),
+                request_id=request_id(response),
             )
 
     def _stream_ended(self, response: httpx.Response, completed: int) -> None:
@@ -473,7 +467,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             raise APIResponseValidationError(
                 "the event stream ended without a completed image event",
                 status_code=response.status_code,
-                request_id=request_id(response, secret=self._secret),
+                request_id=request_id(response),
             )
 
     def _result(
@@ -487,10 +481,9 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
     ) -> ImageResult:
         self._check(response)
         prompt = fields.get("prompt")
-        secret = self._secret
         return ImageResult.from_response(
-            parse_images_response(response, secret=secret),
-            request_id=request_id(response, secret=secret),
+            parse_images_response(response),
+            request_id=request_id(response),
             model=self._config.route.model_named(fields),
             download=download,
             adownload=adownload,
@@ -505,18 +498,17 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             return response.content
         expired = response.status_code in _EXPIRED_STATUSES
         message = _EXPIRED_MESSAGE if expired else "could not download the image"
-        raise status_error(response, message=message, secret=self._secret)
+        raise status_error(response, message=message)
 
     def _events(self, reader: _StreamReader, line: str | None, response: httpx.Response) -> list[StreamEvent]:
         """The facade events a stream line completes (``line=None`` at the end of the stream)."""
         message = reader.events.feed(line) if line is not None else reader.events.flush()
         if message is None:
             return []
-        secret = self._secret
-        event = parse_stream_event(*message, response, secret=secret)
+        event = parse_stream_event(*message, response)
         if event is None:
             return []
-        rid = request_id(response, secret=secret)
+        rid = request_id(response)
         # The images of a stream come one after another: each completed event ends one.
         index = reader.completed + 1
         if event.type_ in PARTIAL_IMAGE_EVENTS:
@@ -688,7 +680,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
                 try:
                     yield response
                 except httpx.HTTPError as exc:
-                    raise connection_error(exc, secret=self._secret) from exc
+                    raise connection_error(exc) from exc
         finally:
             close_streamed(response)
 
@@ -775,12 +767,11 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
                 self._check(response)
                 self._check_stream(response)
                 reader = _StreamReader(prompt)
-                secret = self._secret
                 try:
-                    for line in iter_lines(response, self._config.limits, secret=secret):
+                    for line in iter_lines(response, self._config.limits):
                         yield from self._events(reader, line, response)
                 except httpx.HTTPError as exc:
-                    raise connection_error(exc, secret=secret) from exc
+                    raise connection_error(exc) from exc
                 yield from self._events(reader, None, response)
                 self._stream_ended(response, reader.completed)
             finally:
@@ -992,7 +983,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
                 try:
                     yield response
                 except httpx.HTTPError as exc:
-                    raise connection_error(exc, secret=self._secret) from exc
+                    raise connection_error(exc) from exc
         finally:
             await aclose_streamed(response)
 
@@ -1044,13 +1035,12 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
                 self._check(response)
                 self._check_stream(response)
                 reader = _StreamReader(prompt)
-                secret = self._secret
                 try:
-                    async for line in aiter_lines(response, self._config.limits, secret=secret):
+                    async for line in aiter_lines(response, self._config.limits):
                         for event in self._events(reader, line, response):
                             yield event
                 except httpx.HTTPError as exc:
-                    raise connection_error(exc, secret=secret) from exc
+                    raise connection_error(exc) from exc
                 for event in self._events(reader, None, response):
                     yield event
                 self._stream_ended(response, reader.completed)
@@ -1128,9 +1118,9 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         )
 
 
-def redact_snippet(text: str, secret: str | None) -> str:
+def redact_snippet(text: str) -> str:
     """A short, redacted piece of server text for a message."""
-    text = redact(text, (secret,))
+    text = redact(text)
     return text if len(text) <= 80 else text[:80] + "…"
 
 

@@ -35,26 +35,28 @@ REDACTED: Final = "[redacted]"
 MIN_SECRET_LENGTH: Final = 8
 
 
-def redact(text: str, secrets: Iterable[str | None]) -> str:
+def redact(text: str, secrets: Iterable[str | None] | None = None) -> str:
     """``text`` with every occurrence of each secret replaced, in any of the encodings named above.
 
     Only for text bound for a message, a repr or a log: never for image data, where a short secret could
-    occur by chance.
+    occur by chance. ``secrets`` defaults to every credential a client of this process has sent
+    (`register_secret`): what the layers below a client redact with, wherever they cut a server's text.
     """
-    for secret in secrets:
+    for secret in _registered if secrets is None else secrets:
         if secret and len(secret) >= MIN_SECRET_LENGTH:
             text = _pattern(secret).sub(REDACTED, text)
     return text
 
 
-def without_partial_secret(text: str, secrets: Iterable[str | None]) -> str:
+def without_partial_secret(text: str, secrets: Iterable[str | None] | None = None) -> str:
     """``text`` that was cut short, less the tail that could hold the start of a secret (in any form).
 
     A body capped at N bytes may end in the middle of an echoed key, which `redact` cannot recognise:
     dropping the last 6 characters per character of the longest secret (its longest escaped form) leaves
     no prefix of it behind.
     """
-    lengths = [len(secret) for secret in secrets if secret and len(secret) >= MIN_SECRET_LENGTH]
+    known = _registered if secrets is None else secrets
+    lengths = [len(secret) for secret in known if secret and len(secret) >= MIN_SECRET_LENGTH]
     longest = max(lengths, default=0)
     return text[: max(0, len(text) - 6 * longest)] if longest else text
 
@@ -145,7 +147,8 @@ _LOGGERS: Final = (
     "httpcore.proxy",
     "httpcore.socks",
 )
-_secrets: set[str] = set()
+#: Every credential registered in this process (a tuple, replaced whole: readers never see it change).
+_registered: tuple[str, ...] = ()
 _lock = threading.Lock()
 
 
@@ -154,7 +157,7 @@ class _RedactingFilter(logging.Filter):
     response headers, where a server may echo the key)."""  # noqa: D205, D209 - one sentence
 
     def filter(self, record: logging.LogRecord) -> bool:
-        secrets = tuple(_secrets)
+        secrets = _registered
         if not secrets:
             return True
         try:
@@ -171,22 +174,24 @@ _FILTER: Final = _RedactingFilter()
 
 
 def register_secret(secret: str | None) -> None:
-    """Redact ``secret`` from the log records of httpx and httpcore from now on (for this process)."""
+    """Redact ``secret`` from now on (for this process): from the log records of httpx and httpcore, and
+    from whatever server text the layers below a client cut into a message."""  # noqa: D205, D209
+    global _registered  # noqa: PLW0603 - one registry per process, like the loggers it guards
     if not secret or len(secret) < MIN_SECRET_LENGTH:
         return
     with _lock:
-        if secret in _secrets:
+        if secret in _registered:
             return
-        _secrets.add(secret)
+        _registered = (*_registered, secret)
         for name in _LOGGERS:
             logger = logging.getLogger(name)
             if _FILTER not in logger.filters:
                 logger.addFilter(_FILTER)
 
 
-def redact_json(value: object, secrets: Iterable[str | None]) -> Any:
+def redact_json(value: object, secrets: Iterable[str | None] | None = None) -> Any:
     """A parsed JSON value with the secrets redacted from every string in it (keys included)."""
-    secrets = tuple(secrets)
+    secrets = _registered if secrets is None else tuple(secrets)
     if isinstance(value, str):
         return redact(value, secrets)
     if isinstance(value, dict):

@@ -113,11 +113,11 @@ def is_retryable_error(exc: httpx.HTTPError) -> bool:
     return isinstance(exc, httpx.TransportError) and not isinstance(exc, final)
 
 
-def connection_error(exc: httpx.HTTPError, *, secret: str | None = None) -> APIConnectionError:
-    """The oai-images error for an httpx exception, with ``secret`` redacted; raise it ``from exc``."""
+def connection_error(exc: httpx.HTTPError) -> APIConnectionError:
+    """The oai-images error for an httpx exception, credentials redacted; raise it ``from exc``."""
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"the request timed out ({type(exc).__name__})")
-    detail = redact(str(exc) or type(exc).__name__, (secret,))
+    detail = redact(str(exc) or type(exc).__name__)
     return APIConnectionError(f"could not get an answer from the server: {detail}")
 
 
@@ -152,7 +152,6 @@ class RetryBudget:
 
     max_retries: int
     jitter: Callable[[], float]
-    secret: str | None = field(default=None, repr=False)
     on_retry: OnRetry | None = field(default=None, repr=False)
     retries_taken: int = 0
     #: Why the last retry was decided (see `retry_reason`), for `OnRetry`.
@@ -187,7 +186,7 @@ class RetryBudget:
             self.attempts += 1
             self.possibly_billed += 1
         if self.retries_taken >= self.max_retries or not is_retryable_error(exc):
-            raise connection_error(exc, secret=self.secret) from exc
+            raise connection_error(exc) from exc
         self.reason = retry_reason(None, exc)
         return self._next(None)
 

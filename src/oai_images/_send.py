@@ -237,12 +237,12 @@ def _declared_length(response: httpx.Response) -> int | None:
         return None
 
 
-def _too_large(response: httpx.Response, limit: int, *, secret: str | None) -> APIResponseValidationError:
+def _too_large(response: httpx.Response, limit: int) -> APIResponseValidationError:
     return APIResponseValidationError(
         f"the server's answer is larger than the {limit:,}-byte cap (max_body_bytes; raise it on the "
         "client if such answers are expected)",
         status_code=response.status_code,
-        request_id=request_id(response, secret=secret),
+        request_id=request_id(response),
     )
 
 
@@ -290,12 +290,12 @@ class _Body:
 
 
 def _read(
-    response: httpx.Response, limits: Limits, deadline: Deadline, *, secret: str | None
+    response: httpx.Response, limits: Limits, deadline: Deadline
 ) -> httpx.Response:
     limit = _limit_for(response, limits)
     declared = _declared_length(response)
     if response.is_success and declared is not None and declared > limit:
-        raise _too_large(response, limit, secret=secret)
+        raise _too_large(response, limit)
     # A body whose declared length is within its cap is read by httpx at once: no copy of ours, and h11
     # reads no more than the declared length. Only a body of unknown (or encoded) length is read in chunks,
     # each checked against the cap.
@@ -313,17 +313,17 @@ def _read(
     if deadline.expired:  # the watchdog cut the connection: a close-delimited body only looks complete
         raise deadline.timeout_error()
     if body.truncated and response.is_success:
-        raise _too_large(response, limit, secret=secret)
+        raise _too_large(response, limit)
     return _answer(response, body.buffer.getvalue(), truncated=body.truncated)
 
 
 async def _aread(
-    response: httpx.Response, limits: Limits, deadline: Deadline, *, secret: str | None
+    response: httpx.Response, limits: Limits, deadline: Deadline
 ) -> httpx.Response:
     limit = _limit_for(response, limits)
     declared = _declared_length(response)
     if response.is_success and declared is not None and declared > limit:
-        raise _too_large(response, limit, secret=secret)
+        raise _too_large(response, limit)
     if declared is not None and declared <= limit and not _encoded(response):  # as in _read
         try:
             async with _TimeLimit(deadline.remaining()):
@@ -342,7 +342,7 @@ async def _aread(
     except TimeoutError:
         raise deadline.timeout_error() from None
     if body.truncated and response.is_success:
-        raise _too_large(response, limit, secret=secret)
+        raise _too_large(response, limit)
     return _answer(response, body.buffer.getvalue(), truncated=body.truncated)
 
 
@@ -391,7 +391,7 @@ def send(
                     response.extensions[DEADLINE] = deadline
                     keep_armed = True
                     return response
-                read = _read(response, limits, deadline, secret=budget.secret)
+                read = _read(response, limits, deadline)
             except httpx.HTTPError as exc:
                 failure = deadline.timeout_error() if deadline.passed() else exc
                 delay = budget.after_error(failure, answered=True)
@@ -435,7 +435,7 @@ async def asend(
             response.extensions[DEADLINE] = deadline
             return response
         try:
-            read = await _aread(response, limits, deadline, secret=budget.secret)
+            read = await _aread(response, limits, deadline)
         except httpx.HTTPError as exc:
             failure = deadline.timeout_error() if deadline.passed() else exc
             await sleep(budget.after_error(failure, answered=True))
@@ -512,12 +512,12 @@ class _LineTooLong(Exception):
         self.limit = limit
 
 
-def line_too_long(response: httpx.Response, limit: int, *, secret: str | None) -> APIResponseValidationError:
+def line_too_long(response: httpx.Response, limit: int) -> APIResponseValidationError:
     """The error for an event-stream line longer than the cap."""
     return APIResponseValidationError(
         f"the server sent a stream line longer than the {limit:,}-byte cap (max_stream_line_bytes)",
         status_code=response.status_code,
-        request_id=request_id(response, secret=secret),
+        request_id=request_id(response),
     )
 
 
@@ -542,7 +542,7 @@ async def aclose_streamed(response: httpx.Response) -> None:
     await response.aclose()
 
 
-def iter_lines(response: httpx.Response, limits: Limits, *, secret: str | None) -> Iterator[str]:
+def iter_lines(response: httpx.Response, limits: Limits) -> Iterator[str]:
     """The lines of a streamed 2xx, under its attempt's deadline and the line cap.
 
     Raises:
@@ -560,7 +560,7 @@ def iter_lines(response: httpx.Response, limits: Limits, *, secret: str | None) 
             if deadline.expired:  # cut by the watchdog, not ended by the server
                 raise deadline.timeout_error()
         except _LineTooLong as exc:
-            raise line_too_long(response, exc.limit, secret=secret) from None
+            raise line_too_long(response, exc.limit) from None
         except httpx.HTTPError:
             if deadline.passed():
                 raise deadline.timeout_error() from None
@@ -570,7 +570,7 @@ def iter_lines(response: httpx.Response, limits: Limits, *, secret: str | None) 
         deadline.disarm()
 
 
-async def aiter_lines(response: httpx.Response, limits: Limits, *, secret: str | None) -> AsyncIterator[str]:
+async def aiter_lines(response: httpx.Response, limits: Limits) -> AsyncIterator[str]:
     """The awaited twin of `iter_lines`."""
     deadline: Deadline = response.extensions.get(DEADLINE) or Deadline(None)
     lines = _Lines(limits.max_stream_line_bytes)
@@ -586,7 +586,7 @@ async def aiter_lines(response: httpx.Response, limits: Limits, *, secret: str |
         try:
             ready = lines.feed(chunk)
         except _LineTooLong as exc:
-            raise line_too_long(response, exc.limit, secret=secret) from None
+            raise line_too_long(response, exc.limit) from None
         for line in ready:
             yield line
     for line in lines.close():

@@ -235,7 +235,10 @@ def _checked_base_url(text: str) -> str:
             problem = f"port {url.port} is out of range"
         else:
             return text.rstrip("/")
-    shown = without_password(text)
+    # A query or fragment may carry a key (``?api-key=...``): never shown.
+    shown = without_password(text).split("?", 1)[0].split("#", 1)[0]
+    if shown != without_password(text):
+        shown += "?[not shown]"
     raise InvalidParameterError(
         "base_url",
         shown,

@@ -62,12 +62,12 @@ def loads(text: str | bytes) -> object:
     return value
 
 
-def body_text(response: httpx.Response, secret: str | None) -> str:
-    """The body of a read response as text, the secret redacted, even from the tail of a capped body."""
+def body_text(response: httpx.Response) -> str:
+    """The body of a read response as text, credentials redacted, even from the tail of a capped body."""
     text = response.text
     if response.extensions.get(TRUNCATED):
-        text = without_partial_secret(text, (secret,))
-    return redact(text, (secret,))
+        text = without_partial_secret(text)
+    return redact(text)
 
 
 def request_body(operation: Operation, fields: Mapping[str, object]) -> dict[str, Any]:
@@ -115,13 +115,13 @@ def _problem(exc: BaseException) -> str:
     return _snippet(text)
 
 
-def request_id(response: httpx.Response, *, secret: str | None = None) -> str | None:
+def request_id(response: httpx.Response) -> str | None:
     """The ``x-request-id`` header, when the server sent one (a server may echo the key there too)."""
     value: str | None = response.headers.get("x-request-id")
-    return None if value is None else _snippet(redact(value, (secret,)))
+    return None if value is None else _snippet(redact(value))
 
 
-def parse_images_response(response: httpx.Response, *, secret: str | None = None) -> ImagesResponse:
+def parse_images_response(response: httpx.Response) -> ImagesResponse:
     """The generated model of a 2xx answer.
 
     Raises:
@@ -147,13 +147,13 @@ def parse_images_response(response: httpx.Response, *, secret: str | None = None
     raise APIResponseValidationError(
         f"the server answered {response.status_code} with a body that is not an images response",
         status_code=response.status_code,
-        request_id=request_id(response, secret=secret),
-        body=_snippet(body_text(response, secret)),
+        request_id=request_id(response),
+        body=_snippet(body_text(response)),
     )
 
 
 def status_error(
-    response: httpx.Response, *, secret: str | None = None, message: str | None = None
+    response: httpx.Response, *, message: str | None = None
 ) -> APIStatusError:
     """The typed error for a non-2xx answer whose body has been read, whatever that body is.
 
@@ -163,20 +163,19 @@ def status_error(
 
     Args:
         response: The answer, its body already read.
-        secret: The API key, redacted from everything the error carries.
         message: A message to use instead of the envelope's (the envelope's is appended).
     """
     # Redacted before decoding and again after: the key may be echoed JSON-escaped (\u0073k-...).
-    text = body_text(response, secret)
+    text = body_text(response)
     parsed = loads(text)
-    body: object = text if parsed is _NOT_JSON else redact_json(parsed, (secret,))
+    body: object = text if parsed is _NOT_JSON else redact_json(parsed)
     envelope = _envelope(body)
     server_message = envelope.get("message")
     if server_message is None:
         server_message = _describe(response, text)
     if message is not None:
         server_message = f"{message} (the server said: {server_message})"
-    error = _typed_error(response, server_message, envelope, body, secret=secret)
+    error = _typed_error(response, server_message, envelope, body)
     error.rate_limit = parse_rate_limit(response.headers)
     return error
 
@@ -186,22 +185,19 @@ def _typed_error(
     message: str,
     envelope: Mapping[str, str | None],
     body: object,
-    *,
-    secret: str | None,
 ) -> APIStatusError:
     """The error class for the response's status, carrying the envelope's fields and the request id.
 
     Every text it carries is redacted here, whatever it came from (the reason phrase, a header, the body).
     """
-    secrets = (secret,)
 
     def clean(value: str | None) -> str | None:
-        return None if value is None else redact(value, secrets)
+        return None if value is None else redact(value)
 
     return status_error_class(response.status_code)(
-        redact(message, secrets),
+        redact(message),
         status_code=response.status_code,
-        request_id=request_id(response, secret=secret),
+        request_id=request_id(response),
         type=clean(envelope.get("type")),
         code=clean(envelope.get("code")),
         param=clean(envelope.get("param")),
@@ -281,7 +277,7 @@ class ServerSentEvents:
 
 
 def parse_stream_event(
-    event: str | None, data: str, response: httpx.Response, *, secret: str | None = None
+    event: str | None, data: str, response: httpx.Response
 ) -> ImageGenPartialImageEvent | ImageGenCompletedEvent | None:
     """The generated model of one server-sent event; None for an event type this version does not know.
 
@@ -292,15 +288,15 @@ def parse_stream_event(
         return None
     payload = loads(data)
     if not isinstance(payload, dict):
-        shown = _snippet(redact(data, (secret,)))
-        raise _stream_error(response, f"the server sent an unreadable stream event: {shown}", secret=secret)
+        shown = _snippet(redact(data))
+        raise _stream_error(response, f"the server sent an unreadable stream event: {shown}")
     kind = event or payload.get("type")
     if kind == "error" or "error" in payload:
         # Only an error event is redacted: image events carry base64, which must reach the caller as sent.
-        redacted = redact_json(payload, (secret,))
+        redacted = redact_json(payload)
         envelope = _envelope(redacted)
         message = envelope.get("message") or "the server reported an error in the stream"
-        raise _typed_error(response, message, envelope, redacted, secret=secret)
+        raise _typed_error(response, message, envelope, redacted)
     from oai_images_api.models import (  # noqa: PLC0415 - loaded when first needed, as above
         ImageGenCompletedEvent,
         ImageGenPartialImageEvent,
@@ -317,10 +313,10 @@ def parse_stream_event(
         return model.from_dict({"type": kind, **payload})
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
         pass
-    raise _stream_error(response, f"the server sent a {kind} event that cannot be read", secret=secret)
+    raise _stream_error(response, f"the server sent a {kind} event that cannot be read")
 
 
-def _stream_error(response: httpx.Response, message: str, *, secret: str | None = None) -> APIStatusError:
+def _stream_error(response: httpx.Response, message: str) -> APIStatusError:
     return APIResponseValidationError(
-        message, status_code=response.status_code, request_id=request_id(response, secret=secret)
+        message, status_code=response.status_code, request_id=request_id(response)
     )
