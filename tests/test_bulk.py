@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from PIL import Image
 
@@ -259,3 +260,20 @@ async def test_generate_many_never_replaces_another_lines_image(
     assert summary.done == 1
     assert _images(tmp_path) == ["00001-a-fox-v2.png", "00001-a-fox.png"]
     assert (tmp_path / "00001-a-fox.png").read_bytes() == before
+
+
+async def test_generate_many_finishes_through_429s_that_name_no_limit(
+    facade: Facade, server: EmulatorServer, tmp_path: Path
+) -> None:
+    """The emulator's own 429 fault (retry-after, no x-ratelimit-limit-requests) pauses the run; it ends."""
+    from oai_images.emulator import parse_fault
+
+    server.state.config.fault = parse_fault("rate_limit;times=2;retry_after=1")
+    try:
+        with anyio.fail_after(60):  # it stalled for ever before
+            summary = await _many(facade, server, [f"a fox {index}" for index in range(3)], tmp_path)
+    finally:
+        server.state.config.fault = None
+    assert summary.done == 3
+    assert summary.rate_limited == 2
+    assert len(server.state.requests) == 3 + 2

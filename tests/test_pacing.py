@@ -8,7 +8,9 @@ import math
 import pytest
 
 from oai_images import RateLimit
+from oai_images._retries import MAX_SERVER_DELAY
 from oai_images.bulk import Pacer
+from oai_images.bulk._pacing import DEFAULT_PAUSE
 
 
 def _limit(remaining: int, *, rpm: int = 600, full: int = 600, retry_after: float | None = None) -> RateLimit:
@@ -131,3 +133,43 @@ def test_pacer_keeps_pace_with_a_simulated_rate_limit() -> None:
     sustained, refused = _simulate(rpm=1200, burst=20, latency=0.3, requests=400, concurrency=64)
     assert sustained >= 0.95 * 20
     assert refused == 0
+
+
+def test_pacer_probes_again_after_a_429_that_names_no_limit() -> None:
+    """A 429 with no limit header (the emulator's own fault): the run pauses, then probes; it never stalls."""
+    pacer = Pacer(4)
+    pacer.sent(0.0)
+    pause = pacer.rate_limited(0.1, RateLimit(retry_after=2.0))
+    assert pause == 2.0
+    assert pacer.delay(1.0) == pytest.approx(1.1)  # the retry-after
+    assert pacer.delay(2.2) == 0.0  # then one request probes
+    bare = Pacer(4)
+    bare.sent(0.0)
+    bare.rate_limited(0.1, None)  # no header at all
+    assert bare.delay(0.1 + DEFAULT_PAUSE) == 0.0
+
+
+def test_pacer_probes_again_after_remaining_zero_with_no_limit() -> None:
+    """A 200 saying 0 requests remain, with no limit: its word holds until its reset, then a probe."""
+    pacer = Pacer(4)
+    pacer.sent(0.0)
+    pacer.answered(0.0, RateLimit(remaining_requests=0, reset_requests=3.0))
+    waits = pacer.delay(1.0)
+    assert waits is not None
+    assert waits == pytest.approx(2.0)
+    assert pacer.delay(3.0) == 0.0
+    silent = Pacer(4)
+    silent.sent(0.0)
+    silent.answered(0.0, RateLimit(remaining_requests=0))  # not even a reset
+    assert silent.delay(DEFAULT_PAUSE) == 0.0
+
+
+@pytest.mark.parametrize("asked", [99_999_999.0, math.inf, 1e300, math.nan])
+def test_pacer_caps_every_wait_a_server_asks_for(asked: float) -> None:
+    """retry-after of years, infinity, 1e300 or NaN, and a token reset of years: at most 120 s."""
+    pacer = Pacer(4)
+    pacer.sent(0.0)
+    pause = pacer.rate_limited(0.0, RateLimit(retry_after=asked, remaining_tokens=0, reset_tokens=asked))
+    assert 0 < pause <= MAX_SERVER_DELAY
+    assert pacer.paused_until <= MAX_SERVER_DELAY
+    assert pacer.delay(MAX_SERVER_DELAY) == 0.0

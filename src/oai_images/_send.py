@@ -289,9 +289,7 @@ class _Body:
         return True
 
 
-def _read(
-    response: httpx.Response, limits: Limits, deadline: Deadline
-) -> httpx.Response:
+def _read(response: httpx.Response, limits: Limits, deadline: Deadline) -> httpx.Response:
     limit = _limit_for(response, limits)
     declared = _declared_length(response)
     if response.is_success and declared is not None and declared > limit:
@@ -317,9 +315,7 @@ def _read(
     return _answer(response, body.buffer.getvalue(), truncated=body.truncated)
 
 
-async def _aread(
-    response: httpx.Response, limits: Limits, deadline: Deadline
-) -> httpx.Response:
+async def _aread(response: httpx.Response, limits: Limits, deadline: Deadline) -> httpx.Response:
     limit = _limit_for(response, limits)
     declared = _declared_length(response)
     if response.is_success and declared is not None and declared > limit:

@@ -152,9 +152,7 @@ def parse_images_response(response: httpx.Response) -> ImagesResponse:
     )
 
 
-def status_error(
-    response: httpx.Response, *, message: str | None = None
-) -> APIStatusError:
+def status_error(response: httpx.Response, *, message: str | None = None) -> APIStatusError:
     """The typed error for a non-2xx answer whose body has been read, whatever that body is.
 
     The error envelope is read with the generated ``ErrorResponse`` when it has the documented shape, and

@@ -17,14 +17,19 @@ Like `_retries.RetryBudget`, this module decides and the engine does the I/O. Tw
   Until a first answer says what the limits are, a single request probes them.
 
 A 429 (or an exhausted token or image allowance) pauses every send until the server's ``retry-after`` (or
-the allowance's reset) has passed.
+the allowance's reset) has passed. Every wait a server asks for is capped at the client's 120 s
+(`MAX_SERVER_DELAY`): a ``retry-after`` of years, infinity or garbage never stalls a run. A server that
+says what remains but not its limit gives no refill rate: its word holds until its reset (or a short
+pause) has passed, then one request probes again, so no answer can stop a run for good.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .._limits import RateLimit
+from .._retries import MAX_SERVER_DELAY
 
 __all__ = ["Pacer"]
 
@@ -55,6 +60,8 @@ class Pacer:
     _rate: float | None = field(default=None, init=False)
     _cut: bool = field(default=False, init=False)
     _answered: bool = field(default=False, init=False)
+    #: Without a refill rate, when the last word on the allowance stops holding (a probe goes out then).
+    _stale_at: float = field(default=math.inf, init=False)
 
     def __post_init__(self) -> None:
         if self.max_concurrency < 1:
@@ -75,6 +82,8 @@ class Pacer:
         """The estimated requests the server would accept now, or None when it never said."""
         if self._level is None:
             return None
+        if self._rate is None and now >= self._stale_at:
+            return None  # the server's word has run out and nothing refills it: probe
         level = self._level + (self._rate or 0.0) * max(0.0, now - self._observed_at)
         if self._capacity is not None:  # the allowance never refills beyond full
             level = min(level, self._capacity)
@@ -90,8 +99,8 @@ class Pacer:
         if allowance is None or allowance >= _NEEDED - 1e-6:  # (rounding must not make a wait of 1e-16 s)
             return 0.0
         if not self._rate:
-            return None if self.in_flight else DEFAULT_PAUSE
-        return (_NEEDED - allowance) / self._rate
+            return None if self.in_flight else max(0.0, min(self._stale_at - now, MAX_SERVER_DELAY))
+        return min((_NEEDED - allowance) / self._rate, MAX_SERVER_DELAY)
 
     def sent(self, now: float) -> None:
         """A request went out now."""
@@ -119,7 +128,7 @@ class Pacer:
         pause = limit.retry_after if limit is not None else None
         if pause is None and limit is not None and limit.remaining_requests == 0:
             pause = limit.reset_requests if self._rate is None else 1 / self._rate
-        pause = DEFAULT_PAUSE if pause is None else pause
+        pause = _capped(pause)
         self.paused_until = max(self.paused_until, now + pause)
         self._observe(now, limit, remaining=0)
         return pause
@@ -144,9 +153,20 @@ class Pacer:
             self._level = float(remaining) - self.in_flight
             self._observed_at = now
             self._sends_since = 0
+            self._stale_at = now + _capped(
+                limit.reset_requests if limit.retry_after is None else limit.retry_after
+            )
         for left, reset in (
             (limit.remaining_tokens, limit.reset_tokens),
             (limit.remaining_images, limit.reset_images),
         ):
             if left is not None and left < 1 and reset is not None:
-                self.paused_until = max(self.paused_until, now + reset)
+                self.paused_until = max(self.paused_until, now + _capped(reset))
+
+
+def _capped(seconds: float | None) -> float:
+    """A wait a server asked for, made usable: ``DEFAULT_PAUSE`` when it said none (or nothing readable,
+    NaN), and never more than `MAX_SERVER_DELAY`."""  # noqa: D205, D209
+    if seconds is None or math.isnan(seconds) or seconds <= 0:
+        return DEFAULT_PAUSE
+    return min(seconds, MAX_SERVER_DELAY)
