@@ -605,3 +605,49 @@ def test_batch_job_runs_on_azure(
         assert all(request.url.params["api-version"] == api_version for request in sent)
         assert all(request.headers["api-key"] == key for request in sent)
     assert json.loads(body_json)["model"] == "gpt-image-1.5"
+
+
+def test_batch_job_refuses_a_folder_another_job_or_run_uses(tmp_path: Path) -> None:
+    """One run per output folder, live or Batch API: a second job (or a live run) there is refused at once."""
+    from oai_images import OAIImagesError
+
+    with ImagesClient(emulator=True) as client, BatchJob(client, tmp_path):
+        with pytest.raises(OAIImagesError, match="another oai-images run is using"):
+            BatchJob(client, tmp_path)
+        with pytest.raises(OAIImagesError, match="another oai-images run is using"):
+            client.generate_many(["a fox"], out=tmp_path)
+    with ImagesClient(emulator=True) as client, BatchJob(client, tmp_path) as again:
+        assert again.batches() == []  # released when the first one closed
+
+
+@pytest.mark.slow
+async def test_a_server_that_repeats_a_batch_id_stops_the_submit_cleanly(
+    runner: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server answering a second create with the first batch's id: a clear error, no IntegrityError, and no
+    create is sent again, now or by a rerun; the part's lines end failed, for retry_failed."""  # noqa: D205, D209
+    from oai_images import APIResponseValidationError
+
+    job = runner.job(tmp_path, max_lines=1)
+    created: list[str] = []
+    original = job._record_batch
+
+    def repeat_first(part: int, batch: Any) -> BatchInfo:
+        created.append(batch.id)
+        batch.id = created[0]
+        return original(part, batch)
+
+    monkeypatch.setattr(job, "_record_batch", repeat_first)
+    try:
+        with pytest.raises(APIResponseValidationError, match="which is part 1's"):
+            await runner.call(job, "submit", lines(2))
+        creates = len(runner.paths("/batches"))
+        assert await runner.call(job, "submit", lines(2)) == []  # a rerun creates nothing
+        assert len(runner.paths("/batches")) == creates == 2
+        runner.clock.now += 200
+        report = await runner.call(job, "collect")
+        failed = [outcome.custom_id for outcome in job.lines("failed")]
+    finally:
+        await runner.close(job)
+    assert report.lines_failed == 1
+    assert failed == ["fox-1"]

@@ -354,3 +354,25 @@ def test_batch_api_ctrl_c_exits_130_with_the_follow_up(tmp_path: Path, batch_ser
     (batch_id, status), *_ = _journal(out)[0]
     assert batch_id is not None
     assert status == "validating"
+
+
+@pytest.mark.slow
+def test_batch_api_run_refuses_a_folder_another_run_uses(
+    batch_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """Two overlapping --via batch-api runs into one folder: the second sends nothing and says why (exit 1);
+    the server sees one batch."""  # noqa: D205, D209
+    requests, out = _requests_file(tmp_path), tmp_path / "out"
+    first = _popen(requests, out, batch_server, "--wait")
+    try:
+        _first_poll(batch_server)
+        second = _batch_api(requests, out, batch_server)
+        live = run("batch", str(requests), "--out", str(out), "--base-url", batch_server.base_url, env=KEY)
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)
+    assert second.returncode == 1, second.stderr
+    assert "another oai-images run is using" in second.stderr
+    assert live.returncode == 1, live.stderr
+    assert "another oai-images run is using" in live.stderr
+    assert _batch_calls(batch_server) == ["/v1/batches"]

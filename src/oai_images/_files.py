@@ -13,6 +13,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from ._errors import OAIImagesError
 
@@ -376,3 +377,34 @@ def display_problem() -> str:
     if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
         return ""
     return "cannot show the image: there is no display (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+
+
+#: Held while a run uses an output folder: two runs into one folder would send the same lines twice.
+LOCK_NAME = ".oai-images.lock"
+
+
+def lock_folder(folder: Path) -> IO[bytes]:
+    """Lock ``folder`` for this process, without waiting: one run (live or Batch API) per output folder.
+
+    The lock is ``folder/.oai-images.lock``, held until the returned file is closed; the operating system
+    releases it when the process ends, however it ends.
+
+    Raises:
+        OAIImagesError: Another run holds the lock.
+    """
+    path = folder / LOCK_NAME
+    file = path.open("a+b")
+    try:
+        if sys.platform == "win32":
+            import msvcrt  # noqa: PLC0415 - the Windows way to lock a file
+
+            msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl  # noqa: PLC0415 - the POSIX way to lock a file
+
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        file.close()
+        message = f"another oai-images run is using {path.parent}; let it finish (or stop it) first"
+        raise OAIImagesError(message) from None
+    return file

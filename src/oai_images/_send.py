@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import httpx
-import sniffio
 
 from ._errors import APIResponseValidationError
 from ._retries import RetryBudget
@@ -211,7 +210,13 @@ class _TimeLimit:
         self._other: Any = None
 
     async def __aenter__(self) -> None:
-        if sniffio.current_async_library() == "asyncio":
+        try:
+            asyncio.get_running_loop()  # raises under another loop (trio), where no asyncio loop runs
+        except RuntimeError:
+            running_asyncio = False
+        else:
+            running_asyncio = True
+        if running_asyncio:
             self._asyncio = asyncio.timeout(self._seconds)
             await self._asyncio.__aenter__()
         else:

@@ -30,7 +30,7 @@ from .._errors import (
     InvalidParameterError,
     OAIImagesError,
 )
-from .._files import slug, write_image
+from .._files import lock_folder, slug, write_image
 from .._retries import is_transient
 from .._wire import request_id
 from ._journal import BatchInfo, Journal, LineOutcome
@@ -129,6 +129,7 @@ class _JobBase(Generic[_ClientT]):
 
         Raises:
             ValueError: A limit outside the API's.
+            OAIImagesError: Another run (live or Batch API, in this process or another) uses ``out``.
         """
         if not 1 <= max_lines <= MAX_LINES:
             raise ValueError(f"max_lines must be 1 to {MAX_LINES}")
@@ -136,15 +137,23 @@ class _JobBase(Generic[_ClientT]):
             raise ValueError(f"max_bytes must be 1 to {MAX_BYTES}")
         self._client: _ClientT = client
         self.out = Path(out).expanduser()
-        self.journal = Journal(journal if journal is not None else self.out / JOURNAL_NAME)
+        self.out.mkdir(parents=True, exist_ok=True)
+        # One run per folder, live or Batch API: two jobs in one folder would submit every line twice.
+        self._lock = lock_folder(self.out)
+        try:
+            self.journal = Journal(journal if journal is not None else self.out / JOURNAL_NAME)
+        except BaseException:
+            self._lock.close()
+            raise
         self._max_lines = max_lines
         self._max_bytes = max_bytes
         self._uncommitted = 0  # result lines recorded since the last commit
         self._metadata = dict(metadata) if metadata else None
 
     def close(self) -> None:
-        """Close the journal (the client stays open: it is the caller's)."""
+        """Close the journal and let another run use the folder (the client is the caller's)."""
         self.journal.close()
+        self._lock.close()
 
     def batches(self) -> list[BatchInfo]:
         """The job's batches as last seen, without asking the server."""
@@ -265,7 +274,7 @@ class _JobBase(Generic[_ClientT]):
         fresh = {part.number: part for part in written}
         parts: list[Part] = []
         for info in self.journal.batches():
-            if info.batch_id is not None:
+            if info.batch_id is not None or info.ended:  # created, or refused for good
                 continue
             if info.part in fresh:
                 parts.append(fresh[info.part])
@@ -311,6 +320,18 @@ class _JobBase(Generic[_ClientT]):
         def value(item: object) -> Any:
             return None if isinstance(item, Unset) else item
 
+        owner = self.journal.part_of_batch(str(batch.id))
+        if owner is not None and owner != part:
+            # A server that answers a create with another part's batch: recording it would tie two input
+            # files to one batch, and creating again could run (and bill) lines twice. The part ends failed,
+            # its lines for `retry_failed` once collected, and nothing more is sent now.
+            message = (
+                f"the server answered the creation of part {part}'s batch with batch {batch.id}, which is "
+                f"part {owner}'s; nothing more was sent (its lines count as failed once collected: "
+                "retry_failed submits them again)"
+            )
+            self.journal.refuse_part(part, message)
+            raise APIResponseValidationError(message, status_code=200)
         counts = value(batch.request_counts)
         errors = value(batch.errors)
         messages = []

@@ -327,6 +327,18 @@ class Journal:
             ),
         )
 
+    def part_of_batch(self, batch_id: str) -> int | None:
+        """The part a batch id is recorded for, if any."""
+        row = self._db.execute("SELECT part FROM batchapi_batches WHERE batch_id = ?", (batch_id,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def refuse_part(self, part: int, reason: str) -> None:
+        """End a part that has no batch of its own as failed, with the reason (it is not submitted again)."""
+        self._db.execute(
+            "UPDATE batchapi_batches SET status = 'failed', errors = ?, updated_at = ? WHERE part = ?",
+            (json.dumps([reason]), time.time(), part),
+        )
+
     def set_collected(self, part: int, which: str) -> None:
         """A part's output or error file is read to its end (``which``: 'output' or 'error')."""
         column = {"output": "output_collected", "error": "error_collected"}[which]

@@ -12,21 +12,17 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from .._errors import OAIImagesError
+from .._files import LOCK_NAME, lock_folder
 
 __all__ = ["JOURNAL_NAME", "LOCK_NAME", "Journal", "JournalEntry"]
 
 JOURNAL_NAME = ".oai-images.sqlite"
-#: Held while a run uses the folder: two runs into one folder would send the same lines twice. The
-#: operating system releases it when the process ends, however it ends.
-LOCK_NAME = ".oai-images.lock"
 #: A temporary file of an atomic write older than this was left by a killed process (a write takes far less).
 _STALE_PART_SECONDS = 60.0
 _SCHEMA = """
@@ -46,29 +42,6 @@ CREATE TABLE IF NOT EXISTS lines (
     updated REAL NOT NULL
 )
 """
-
-
-def _lock(path: Path) -> IO[bytes]:
-    """Open and lock ``path`` for this process, without waiting.
-
-    Raises:
-        OAIImagesError: Another run holds the lock.
-    """
-    file = path.open("a+b")
-    try:
-        if sys.platform == "win32":
-            import msvcrt  # noqa: PLC0415 - the Windows way to lock a file
-
-            msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl  # noqa: PLC0415 - the POSIX way to lock a file
-
-            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        file.close()
-        message = f"another oai-images run is using {path.parent}; let it finish (or stop it) first"
-        raise OAIImagesError(message) from None
-    return file
 
 
 def _sweep(folder: Path) -> None:
@@ -100,7 +73,7 @@ class Journal:
 
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self._lock = _lock(folder / LOCK_NAME)
+        self._lock = lock_folder(folder)
         _sweep(folder)
         self.path = folder / JOURNAL_NAME
         # Autocommit: every statement is its own transaction, committed (and, in WAL mode, safe from a
