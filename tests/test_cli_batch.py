@@ -180,3 +180,27 @@ def test_batch_ctrl_c_saves_in_flight_and_exits_130(tmp_path: Path, server: Emul
     states = _saved(out)
     assert set(states.values()) == {"saved"}  # every request sent landed and was saved
     assert len(_images(out)) == len(states) == len(server.state.requests) < 40
+
+
+@pytest.mark.slow
+def test_batch_rerun_exits_1_while_failed_lines_remain(tmp_path: Path, server: EmulatorServer) -> None:
+    """A rerun after a run whose line failed still exits 1 and names it, until --retry-failed saves it."""
+    from oai_images.emulator import parse_fault
+
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red fox\na blue whale\n")
+    out = tmp_path / "out"
+    command = ("batch", str(prompts), "--out", str(out), "--base-url", server.base_url, "--max-retries", "0")
+    server.state.config.fault = parse_fault("server_error;times=1")
+    try:
+        first = run(*command, "--concurrency", "1", env={"OPENAI_API_KEY": SECRET})
+    finally:
+        server.state.config.fault = None
+    assert first.returncode == 1, first.stderr
+    again = run(*command, env={"OPENAI_API_KEY": SECRET})
+    assert again.returncode == 1, again.stderr
+    assert "1 failed before" in again.stderr
+    assert "--retry-failed" in again.stderr
+    fixed = run(*command, "--retry-failed", env={"OPENAI_API_KEY": SECRET})
+    assert fixed.returncode == 0, fixed.stderr
+    assert len(_images(out)) == 2

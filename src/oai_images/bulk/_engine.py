@@ -101,6 +101,7 @@ class _Run:
         self.waiting = 0  # lines sleeping before a retry
         self.done = self.skipped = self.retries = self.rate_limited = self.tokens = 0
         self.failed: list[tuple[BulkRequest, str]] = []
+        self.failed_before: list[tuple[BulkRequest, str]] = []
         self.usage: dict[str, Any] = {}
         self.paths: list[Path] = []
         self.started = time.monotonic()
@@ -153,6 +154,7 @@ class _Run:
             interrupted=self.stopping,
             journal=self.journal.path,
             paths=self.paths,
+            failed_before=self.failed_before,
         )
 
     # --- the run ---------------------------------------------------------------------------------------
@@ -166,6 +168,8 @@ class _Run:
                 entry.state == "saved" or (entry.state == "failed" and not self.retry_failed)
             ):
                 self.skipped += 1
+                if entry.state == "failed":
+                    self.failed_before.append((request, entry.error or "failed"))
                 paths = tuple(Path(path) for path in entry.paths)
                 self.emit(LineSkipped(request, entry.state, paths, entry.error, self.progress()))
             else:

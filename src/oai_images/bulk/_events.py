@@ -141,14 +141,16 @@ class BulkSummary:
     Attributes:
         total: Lines in the input.
         done: Lines saved by this run.
-        skipped: Lines an earlier run had finished, not sent again.
-        failed: The lines that failed, with the reason, in input order.
+        skipped: Lines an earlier run had finished (saved, or given up on), not sent again.
+        failed: The lines that failed in this run, with the reason, in input order.
         retries: Requests sent again.
         rate_limited: 429 answers received.
         usage: The token usage of this run, added up.
         elapsed: Seconds the run took.
         interrupted: The run was stopped before every line was sent; running it again resumes it.
         journal: The journal's path.
+        failed_before: Of the skipped lines, those an earlier run gave up on, with its reason: the folder
+            still lacks their images (``retry_failed`` sends them again).
     """
 
     total: int
@@ -162,6 +164,7 @@ class BulkSummary:
     interrupted: bool
     journal: Path
     paths: list[Path] = field(default_factory=list, repr=False)
+    failed_before: list[tuple[BulkRequest, str]] = field(default_factory=list)
 
     @property
     def unfinished(self) -> int:

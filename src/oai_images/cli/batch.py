@@ -131,9 +131,9 @@ def batch(
     --cancel cancels the batches still running. With --emulator it always waits (the in-process
     emulator's batches end with the process).
 
-    Exit status: 0 every line done (batch-api: or still running), 1 some line failed (see the summary;
-    --retry-failed sends them again), 2 an invalid line (nothing is sent), 130 interrupted (run the
-    command again to resume).
+    Exit status: 0 every line done (batch-api: or still running), 1 some line failed, in this run or an
+    earlier one (see the summary; --retry-failed sends them again), 2 an invalid line (nothing is sent),
+    130 interrupted (run the command again to resume).
     """
     del resume  # every run resumes: the option says so explicitly for scripts and readers
     out = out.expanduser()
@@ -214,9 +214,12 @@ def _live(client: Any, lines: Any, *, render: Callable[[BulkEvent], None], **opt
 def _finish(summary: BulkSummary, *, file: Path, out: Path, as_json: bool) -> None:
     """The summary on stderr (or as the last JSON line), then the exit status."""
     usage = summary.usage.get("total_tokens")
+    before = len(summary.failed_before)
     parts = [
         f"{summary.done} done",
-        f"{summary.skipped} skipped (already done)",
+        f"{summary.skipped} skipped (already done)"
+        if not before
+        else f"{summary.skipped} skipped ({summary.skipped - before} already done, {before} failed before)",
         f"{len(summary.failed)} failed",
     ]
     if summary.unfinished:
@@ -234,6 +237,10 @@ def _finish(summary: BulkSummary, *, file: Path, out: Path, as_json: bool) -> No
                 {"line": request.number, "id": request.id, "error": error}
                 for request, error in summary.failed
             ],
+            "failed_before": [
+                {"line": request.number, "id": request.id, "error": error}
+                for request, error in summary.failed_before
+            ],
             "unfinished": summary.unfinished,
             "retries": summary.retries,
             "rate_limited": summary.rate_limited,
@@ -249,11 +256,10 @@ def _finish(summary: BulkSummary, *, file: Path, out: Path, as_json: bool) -> No
     command = shlex.join(["oai-images", "batch", str(file), "--out", str(out)])
     if summary.interrupted:
         raise Interrupted(f"interrupted; every image received is saved. Resume with: {command}")
-    if summary.failed:
-        raise Failure(
-            f"{len(summary.failed)} of {summary.total} lines failed; "
-            f"send them again with: {command} --retry-failed"
-        )
+    failed = len(summary.failed) + before
+    if failed:
+        # Until they succeed (or the input drops them), the folder lacks their images: never a clean exit.
+        raise Failure(f"{failed} of {summary.total} lines failed; send them again with: {command} --retry-failed")
 
 
 @contextmanager
