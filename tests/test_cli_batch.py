@@ -204,3 +204,26 @@ def test_batch_rerun_exits_1_while_failed_lines_remain(tmp_path: Path, server: E
     fixed = run(*command, "--retry-failed", env={"OPENAI_API_KEY": SECRET})
     assert fixed.returncode == 0, fixed.stderr
     assert len(_images(out)) == 2
+
+
+@pytest.mark.slow
+def test_batch_piped_into_head_finishes_its_paid_work(tmp_path: Path) -> None:
+    """`oai-images batch … | head -1`: the closed pipe stops the printing, not the run; all is saved."""
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("".join(f"a fox number {index}\n" for index in range(6)))
+    out = tmp_path / "out"
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("OPENAI_", "OAI_IMAGES_EMU"))
+    }
+    env["OAI_IMAGES_EMULATOR_LATENCY_MS"] = "150"
+    command = [EXE, "batch", str(prompts), "--out", str(out), "--emulator", "--concurrency", "1"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    process.stdout.close()  # what head does after its line
+    _, stderr = process.communicate(timeout=120)
+    assert first.strip().endswith(".png")
+    assert process.returncode == 0, stderr
+    assert "unexpected" not in stderr
+    assert "6 done" in stderr
+    assert len(_images(out)) == 6

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -62,6 +63,29 @@ def save_options(function: _F) -> _F:
 def say(text: str) -> None:
     """A line on standard error."""
     click.echo(text, err=True)
+
+
+_stdout_closed = False
+
+
+def emit(text: str) -> None:
+    """A line of output on standard output; once its reader has gone (``| head``), nothing more.
+
+    A closed pipe must not stop paid work: the run goes on, its images are saved and its summary still
+    reaches standard error. Standard output is pointed at the null device, so that Python's own flush at
+    exit does not complain either.
+    """
+    global _stdout_closed  # noqa: PLW0603 - one standard output per process
+    if _stdout_closed:
+        return
+    try:
+        click.echo(text)
+    except BrokenPipeError:
+        _stdout_closed = True
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
 
 
 @contextlib.contextmanager

@@ -27,6 +27,7 @@ from ._common import (
     make_client,
     translated_errors,
 )
+from ._output import emit
 from .history import History, history_enabled, no_history_option, record_generation
 
 if TYPE_CHECKING:
@@ -249,7 +250,7 @@ def _finish(summary: BulkSummary, *, file: Path, out: Path, as_json: bool) -> No
             "interrupted": summary.interrupted,
             "journal": str(summary.journal),
         }
-        click.echo(json.dumps(document))
+        emit(json.dumps(document))
     click.echo(f"{', '.join(parts)} in {summary.elapsed:.1f} s; journal: {summary.journal}", err=True)
     for request, error in summary.failed:
         click.echo(f"  line {request.number}{f' ({request.id})' if request.id else ''}: {error}", err=True)
@@ -259,7 +260,8 @@ def _finish(summary: BulkSummary, *, file: Path, out: Path, as_json: bool) -> No
     failed = len(summary.failed) + before
     if failed:
         # Until they succeed (or the input drops them), the folder lacks their images: never a clean exit.
-        raise Failure(f"{failed} of {summary.total} lines failed; send them again with: {command} --retry-failed")
+        message = f"{failed} of {summary.total} lines failed; send them again with: {command} --retry-failed"
+        raise Failure(message)
 
 
 @contextmanager
@@ -286,7 +288,7 @@ def _plain_event(event: BulkEvent) -> None:
 
     if isinstance(event, LineSaved):
         for path in event.paths:
-            click.echo(str(path))
+            emit(str(path))
         if event.rescued:
             click.echo(
                 f"warning: line {event.request.number} saved in a rescue folder: {event.paths[0].parent}",
@@ -342,7 +344,7 @@ def _json_event(event: BulkEvent) -> None:
         "id": event.request.id,
         "prompt": event.request.prompt,
     }
-    click.echo(json.dumps(document))
+    emit(json.dumps(document))
 
 
 class _ProgressBar:
@@ -603,10 +605,10 @@ class _BatchApiRun:
                 "line": number,
                 "paths": [str(path) for path in line.files],
             }
-            click.echo(json.dumps(document))
+            emit(json.dumps(document))
         else:
             for path in line.files:
-                click.echo(str(path))
+                emit(str(path))
         if store is None:
             return
         record = job.journal.line(line.custom_id)
@@ -634,7 +636,7 @@ class _BatchApiRun:
                 "code": line.error_code,
                 "error": error,
             }
-            click.echo(json.dumps(document))
+            emit(json.dumps(document))
         else:
             where = f"line {number} ({line.custom_id})" if number is not None else line.custom_id
             click.echo(f"{where} failed: {error}", err=True)
@@ -644,7 +646,7 @@ class _BatchApiRun:
         running = [info for info in self.infos if not info.ended]
         for info in self.infos:
             if self.as_json:
-                click.echo(json.dumps({"event": "batch", **_batch_document(info)}))
+                emit(json.dumps({"event": "batch", **_batch_document(info)}))
             click.echo(
                 f"{info.batch_id or f'part {info.part} (not created yet)'}: {_batch_line(info)}", err=True
             )
@@ -660,7 +662,7 @@ class _BatchApiRun:
                 "running": [info.batch_id for info in running],
                 "journal": str(self.journal),
             }
-            click.echo(json.dumps(document))
+            emit(json.dumps(document))
         click.echo(
             f"{_plural(sum(counts.values()), 'line')} in the job: {counts.get('done', 0)} saved, "
             f"{counts.get('failed', 0)} failed, {counts.get('submitted', 0)} waiting for their batch; "
@@ -723,7 +725,7 @@ def _progress_renderer(*, as_json: bool) -> Iterator[Callable[[list[BatchInfo]],
                 "total": total,
                 "batches": [{"id": info.batch_id, "status": info.status} for info in infos],
             }
-            click.echo(json.dumps(document))
+            emit(json.dumps(document))
 
         yield json_progress
         return
