@@ -651,3 +651,89 @@ async def test_a_server_that_repeats_a_batch_id_stops_the_submit_cleanly(
         await runner.close(job)
     assert report.lines_failed == 1
     assert failed == ["fox-1"]
+
+
+class ScriptedBatchAPI:
+    """A Batch API that creates one completed batch at once and serves a given output file."""
+
+    def __init__(self, output: bytes) -> None:
+        self.output = output
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        """Answer as the Batch API would, at once."""
+        self.requests.append(request)
+        path = request.url.path
+        if path.endswith("/files") and request.method == "POST":
+            return httpx.Response(
+                200,
+                json={
+                    "id": "file-in",
+                    "object": "file",
+                    "bytes": 1,
+                    "created_at": 1,
+                    "filename": "in.jsonl",
+                    "purpose": "batch",
+                    "status": "processed",
+                },
+            )
+        if path.endswith("/content"):
+            return httpx.Response(200, content=self.output)
+        batch = {
+            "id": "batch_1",
+            "object": "batch",
+            "endpoint": "/v1/images/generations",
+            "input_file_id": "file-in",
+            "completion_window": "24h",
+            "status": "completed",
+            "created_at": 1,
+            "output_file_id": "file-out",
+            "request_counts": {"total": 4, "completed": 4, "failed": 0},
+        }
+        return httpx.Response(200, json=batch)
+
+
+def _result_line(custom_id: str, b64: str) -> bytes:
+    body = {"created": 1, "data": [{"b64_json": b64}]}
+    line = {"id": "r", "custom_id": custom_id, "response": {"status_code": 200, "body": body}, "error": None}
+    return json.dumps(line).encode() + b"\n"
+
+
+def test_collect_goes_past_bad_lines_and_records_each(tmp_path: Path) -> None:
+    """A non-JSON line, a line whose image is not base64 and a line over the size cap each fail alone
+    (named by the custom id they carry, with the reason); every other line is saved, in one collect."""  # noqa: D205, D209
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, format="PNG")
+    png = base64.b64encode(buffer.getvalue()).decode()
+    output = b"".join(
+        [
+            _result_line("fox-0", png),
+            b'{"custom_id": "fox-1", "response": {"status_code": 200, "body": {"created": 1, "da\n',
+            _result_line("fox-2", "not base64 at all!"),
+            _result_line("fox-3", "A" * 5000),  # a line far over the cap set below
+            b"garbage that names nobody\n",
+            _result_line("fox-4", png),
+        ]
+    )
+    server = ScriptedBatchAPI(output)
+    with (
+        httpx.Client(transport=httpx.MockTransport(server)) as http,
+        ImagesClient(api_key="sk-test-0123456789", http_client=http, max_download_bytes=4000) as client,
+        BatchJob(client, tmp_path) as job,
+    ):
+        job.submit(lines(5))
+        report = job.collect()
+        failed = {outcome.custom_id: outcome for outcome in job.lines("failed")}
+        done = [outcome.custom_id for outcome in job.lines("done")]
+    assert done == ["fox-0", "fox-4"]
+    assert sorted(failed) == ["fox-1", "fox-2", "fox-3"]
+    assert failed["fox-1"].error_code == "invalid_result_line"
+    assert failed["fox-2"].error_code == "invalid_image"
+    assert failed["fox-3"].error_code == "line_too_long"
+    assert "4,000-byte cap" in (failed["fox-3"].error_message or "")
+    assert report.lines_unreadable == 1
+    assert (report.lines_done, report.lines_failed) == (2, 3)
+    assert sorted(path.name for path in tmp_path.glob("fox-*")) == ["fox-0-0.png", "fox-4-0.png"]

@@ -41,6 +41,8 @@ from ._jsonl import (
     LineSplitter,
     Part,
     PartWriter,
+    TooLong,
+    custom_id_in,
     parse_result_line,
     request_line,
 )
@@ -89,6 +91,7 @@ class CollectReport:
         lines_skipped: Lines already saved by an earlier collect, not written again.
         batches_collected: Batches whose results are now all saved (not downloaded again).
         batches_running: Batches not ended yet, left for a later collect.
+        lines_unreadable: Result lines that named no custom id this job knows (not JSON, say): skipped.
     """
 
     images_saved: int = 0
@@ -97,6 +100,7 @@ class CollectReport:
     lines_skipped: int = 0
     batches_collected: int = 0
     batches_running: int = 0
+    lines_unreadable: int = 0
 
 
 _ClientT = TypeVar("_ClientT", "ImagesClient", "AsyncImagesClient")
@@ -365,20 +369,28 @@ class _JobBase(Generic[_ClientT]):
             files.append(("error", info.error_file_id))
         return files
 
-    def _line_images(
-        self, part: int, pending: list[str], report: CollectReport
+    def _line_images(  # noqa: PLR0911 - one return per outcome of a line
+        self, part: int, pending: list[str | TooLong], report: CollectReport
     ) -> tuple[LineResult, list[Any]] | None:
         """Take the first of ``pending`` result lines: its result and its generated ``Image`` models, or
         None when there is nothing to save (blank, another part's line, already saved, failed: a failed
-        line is recorded here). The line's text is dropped once parsed, before its images are decoded."""  # noqa: D205, D209
+        line is recorded here). The line's text is dropped once parsed, before its images are decoded.
+
+        One bad line never blocks the others: a line that is not a result (not JSON, over the size cap)
+        is recorded failed under the custom id it names, or counted unreadable, and reading goes on.
+        """  # noqa: D205
         self._tick()
         text = pending.pop(0)
+        if isinstance(text, TooLong):
+            cap = self._client.config.limits.max_body_bytes
+            reason = f"its result line is {text.size:,} bytes, over the {cap:,}-byte cap (max_download_bytes)"
+            self._unreadable(part, custom_id_in(text.head), "line_too_long", reason, report)
+            return None
         try:
             result = parse_result_line(text)
         except ValueError as exc:
-            raise APIResponseValidationError(
-                f"a line of a batch result file is not a result line ({exc})", status_code=200
-            ) from exc
+            self._unreadable(part, custom_id_in(text[:4096]), "invalid_result_line", str(exc), report)
+            return None
         del text  # the parsed line holds the base64 text; the raw line can go now
         if result is None:
             return None
@@ -407,6 +419,25 @@ class _JobBase(Generic[_ClientT]):
             report.lines_failed += 1
             return None
         return result, images
+
+    def _unreadable(
+        self, part: int, custom_id: str | None, code: str, reason: str, report: CollectReport
+    ) -> None:
+        """A result line that cannot be read: failed under its custom id when it is this part's line."""
+        where = self.journal.line_part(custom_id) if custom_id is not None else None
+        if custom_id is None or where is None or where[0] != part or where[1] == "done":
+            report.lines_unreadable += 1
+            return
+        self.journal.record_failed(custom_id, None, code, f"the result could not be read: {reason}")
+        report.lines_failed += 1
+
+    def _bad_image(
+        self, custom_id: str, saved: list[Path], exc: OAIImagesError, report: CollectReport
+    ) -> None:
+        """A line whose image cannot be decoded or downloaded: failed, with what was saved of it named."""
+        kept = f" ({', '.join(path.name for path in saved)} saved)" if saved else ""
+        self.journal.record_failed(custom_id, None, "invalid_image", f"{exc.message}{kept}")
+        report.lines_failed += 1
 
     def _tick(self) -> None:
         """Count a result line; commit the journal every `_COMMIT_EVERY` of them."""
@@ -647,7 +678,7 @@ class BatchJob(_JobBase["ImagesClient"]):
     def _collect_file(self, part: int, file_id: str, report: CollectReport) -> None:
         download = _operations()[1].DOWNLOAD_FILE
         with self._client.stream(download, path={"file_id": file_id}) as response:
-            splitter = LineSplitter()
+            splitter = LineSplitter(self._client.config.limits.max_body_bytes)
             self.journal.begin()
             try:
                 for chunk in response.iter_bytes():
@@ -660,17 +691,21 @@ class BatchJob(_JobBase["ImagesClient"]):
             finally:
                 self.journal.commit()  # what was saved stays recorded, even when the stream broke
 
-    def _collect_line(self, part: int, pending: list[str], report: CollectReport) -> None:
+    def _collect_line(self, part: int, pending: list[str | TooLong], report: CollectReport) -> None:
         found = self._line_images(part, pending, report)
         if found is None:
             return
         result, images = found
-        saved = []
-        for index, image in enumerate(images):
-            data = self._decoded(image)
-            if isinstance(data, str):
-                data = self._client.download(data)
-            saved.append(self._save(result.custom_id, index, data))
+        saved: list[Path] = []
+        try:
+            for index, image in enumerate(images):
+                data = self._decoded(image)
+                if isinstance(data, str):
+                    data = self._client.download(data)
+                saved.append(self._save(result.custom_id, index, data))
+        except (APIResponseValidationError, APIStatusError) as exc:
+            self._bad_image(result.custom_id, saved, exc, report)
+            return
         self.journal.record_done(result.custom_id, saved)
         report.lines_done += 1
         report.images_saved += len(saved)
@@ -803,7 +838,7 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
     async def _collect_file(self, part: int, file_id: str, report: CollectReport) -> None:
         download = _operations()[1].DOWNLOAD_FILE
         async with self._client.stream(download, path={"file_id": file_id}) as response:
-            splitter = LineSplitter()
+            splitter = LineSplitter(self._client.config.limits.max_body_bytes)
             self.journal.begin()
             try:
                 async for chunk in response.aiter_bytes():
@@ -816,17 +851,21 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
             finally:
                 self.journal.commit()
 
-    async def _collect_line(self, part: int, pending: list[str], report: CollectReport) -> None:
+    async def _collect_line(self, part: int, pending: list[str | TooLong], report: CollectReport) -> None:
         found = self._line_images(part, pending, report)
         if found is None:
             return
         result, images = found
-        saved = []
-        for index, image in enumerate(images):
-            data = self._decoded(image)
-            if isinstance(data, str):
-                data = await self._client.download(data)
-            saved.append(self._save(result.custom_id, index, data))
+        saved: list[Path] = []
+        try:
+            for index, image in enumerate(images):
+                data = self._decoded(image)
+                if isinstance(data, str):
+                    data = await self._client.download(data)
+                saved.append(self._save(result.custom_id, index, data))
+        except (APIResponseValidationError, APIStatusError) as exc:
+            self._bad_image(result.custom_id, saved, exc, report)
+            return
         self.journal.record_done(result.custom_id, saved)
         report.lines_done += 1
         report.images_saved += len(saved)

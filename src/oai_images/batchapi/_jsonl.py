@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import IO, Any
@@ -16,6 +17,8 @@ __all__ = [
     "LineSplitter",
     "Part",
     "PartWriter",
+    "TooLong",
+    "custom_id_in",
     "parse_result_line",
     "request_line",
 ]
@@ -126,29 +129,75 @@ class LineSplitter:
     that no frame keeps a line alive after the reader dropped it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_line_bytes: int = 2**40) -> None:
         self._buffer = bytearray()
+        self._limit = max_line_bytes
+        #: Bytes of the current line dropped past the cap (0: the line is within it).
+        self._dropped = 0
 
-    def feed(self, chunk: bytes) -> list[str]:
-        """The lines that ``chunk`` completes."""
-        lines = []
+    def feed(self, chunk: bytes) -> list[str | TooLong]:
+        """The lines that ``chunk`` completes (a line over the cap as a `TooLong`, its head kept)."""
+        lines: list[str | TooLong] = []
         view = memoryview(chunk)
         start = 0
         while (end := chunk.find(b"\n", start)) >= 0:
-            self._buffer += view[start:end]
+            self._add(view[start:end])
             lines.append(self._take())
             start = end + 1
-        self._buffer += view[start:]
+        self._add(view[start:])
         return lines
 
-    def flush(self) -> list[str]:
+    def flush(self) -> list[str | TooLong]:
         """The last line, when the stream does not end with a newline."""
-        return [self._take()] if self._buffer else []
+        return [self._take()] if self._buffer or self._dropped else []
 
-    def _take(self) -> str:
+    def _add(self, piece: memoryview) -> None:
+        room = self._limit - len(self._buffer)
+        if self._dropped or len(piece) > room:
+            # Past the cap the line's bytes are counted, not kept: only its head stays, to name it.
+            keep = max(0, min(room, _HEAD_BYTES - len(self._buffer)))
+            self._buffer += piece[:keep]
+            self._dropped += len(piece) - keep
+            if len(self._buffer) > _HEAD_BYTES:
+                del self._buffer[_HEAD_BYTES:]
+            return
+        self._buffer += piece
+
+    def _take(self) -> str | TooLong:
         text = self._buffer.decode("utf-8", errors="replace")
+        size = len(self._buffer) + self._dropped
         self._buffer.clear()
+        if self._dropped:
+            self._dropped = 0
+            return TooLong(head=text, size=size)
         return text.removesuffix("\r")
+
+
+#: How much of a line over the cap is kept: enough to find its custom id.
+_HEAD_BYTES = 4096
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TooLong:
+    """A result line longer than the cap: its first bytes, and its whole length."""
+
+    head: str
+    size: int
+
+
+_CUSTOM_ID = re.compile(r'"custom_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def custom_id_in(text: str) -> str | None:
+    """The custom id a result line names, found in its text even when the line is not whole JSON."""
+    match = _CUSTOM_ID.search(text)
+    if match is None:
+        return None
+    try:
+        value = json.loads(f'"{match.group(1)}"')
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
