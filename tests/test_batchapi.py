@@ -737,3 +737,34 @@ def test_collect_goes_past_bad_lines_and_records_each(tmp_path: Path) -> None:
     assert report.lines_unreadable == 1
     assert (report.lines_done, report.lines_failed) == (2, 3)
     assert sorted(path.name for path in tmp_path.glob("fox-*")) == ["fox-0-0.png", "fox-4-0.png"]
+
+
+class NeverEndingBatchAPI(ScriptedBatchAPI):
+    """A Batch API whose batch stays in a status the job does not know."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        """The scripted answer, with the batch's status replaced."""
+        response = super().__call__(request)
+        if "/batches" in request.url.path:
+            batch = {**response.json(), "status": "reticulating", "output_file_id": None}
+            return httpx.Response(200, json=batch)
+        return response
+
+
+def test_wait_ends_at_its_deadline_on_a_batch_that_never_ends(tmp_path: Path) -> None:
+    """A batch in an unknown status: wait gives up after the 24 h window and an hour (the seconds slept
+    count), and says the batch has not ended."""  # noqa: D205, D209
+    from oai_images.batchapi import DEFAULT_WAIT_SECONDS
+
+    slept: list[float] = []
+    server = NeverEndingBatchAPI(b"")
+    with (
+        httpx.Client(transport=httpx.MockTransport(server)) as http,
+        ImagesClient(api_key="sk-test-0123456789", http_client=http, sleep=slept.append) as client,
+        BatchJob(client, tmp_path) as job,
+    ):
+        job.submit(lines(1))
+        [info] = job.wait(poll_interval=60, max_poll_interval=3600)
+    assert not info.ended
+    assert info.status == "reticulating"
+    assert DEFAULT_WAIT_SECONDS - 3600 <= sum(slept) <= DEFAULT_WAIT_SECONDS

@@ -22,11 +22,20 @@ submitted twice, and nothing already saved is downloaded again. `AsyncBatchJob` 
 
 from __future__ import annotations
 
-from ._job import JOURNAL_NAME, AsyncBatchJob, BatchJob, CollectReport, ProgressCallback, image_stem
+from ._job import (
+    DEFAULT_WAIT_SECONDS,
+    JOURNAL_NAME,
+    AsyncBatchJob,
+    BatchJob,
+    CollectReport,
+    ProgressCallback,
+    image_stem,
+)
 from ._journal import ENDED_STATUSES, BatchInfo, LineOutcome
 from ._jsonl import MAX_BYTES, MAX_LINES
 
 __all__ = [
+    "DEFAULT_WAIT_SECONDS",
     "ENDED_STATUSES",
     "JOURNAL_NAME",
     "MAX_BYTES",

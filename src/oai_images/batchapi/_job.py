@@ -58,6 +58,9 @@ __all__ = ["AsyncBatchJob", "BatchJob", "CollectReport", "ProgressCallback"]
 ProgressCallback = Callable[[list[BatchInfo]], None]
 #: The name of the journal file in the output folder when none is given (the bulk engine's).
 JOURNAL_NAME = ".oai-images.sqlite"
+#: How long `wait` waits at most by default: the Batch API's completion window (24 h), and an hour more.
+#: A batch that has not ended by then (an unknown status, one long past its expiry) will not end by waiting.
+DEFAULT_WAIT_SECONDS = 25 * 3600.0
 #: Results are committed to the journal in groups of this many lines (and at the end of each file).
 _COMMIT_EVERY = 100
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -567,7 +570,7 @@ class BatchJob(_JobBase["ImagesClient"]):
         on_progress: ProgressCallback | None = None,
         poll_interval: float = 5.0,
         max_poll_interval: float = 60.0,
-        timeout: float | None = None,
+        timeout: float | None = DEFAULT_WAIT_SECONDS,
     ) -> list[BatchInfo]:
         """Poll until every batch has ended (or ``timeout`` passes), reporting each round.
 
@@ -580,7 +583,10 @@ class BatchJob(_JobBase["ImagesClient"]):
                 ``failed``, ``total``).
             poll_interval: Seconds before the second poll.
             max_poll_interval: The longest wait between polls.
-            timeout: Give up waiting after this many seconds (the batches keep running; wait again later).
+            timeout: Give up waiting after this many seconds (the batches keep running; wait again later):
+                25 h by default, the completion window and an hour, so that a batch in a status that never
+                ends (an unknown one, or one long past its expiry) cannot hold a wait for ever. The seconds
+                slept count, even with a ``sleep`` that does not really wait. None waits without end.
 
         Returns:
             The job's batches as last seen; check ``ended`` when a timeout was given.
@@ -588,7 +594,7 @@ class BatchJob(_JobBase["ImagesClient"]):
         Raises:
             APIStatusError: The server refused a poll for a reason that does not pass (a 401, a 404).
         """
-        started = time.monotonic()
+        waited = _Waited()
         interval = poll_interval
         sleep = self._client.config.sleep or time.sleep
         while True:
@@ -602,9 +608,10 @@ class BatchJob(_JobBase["ImagesClient"]):
                 on_progress(infos)
             if all(info.ended for info in infos if info.batch_id is not None):
                 return infos
-            if timeout is not None and time.monotonic() - started + interval > timeout:
+            if timeout is not None and waited.seconds() + interval > timeout:
                 return infos
             sleep(interval)
+            waited.slept(interval)
             interval = min(interval * 1.5, max_poll_interval)
 
     def cancel(self) -> list[BatchInfo]:
@@ -773,7 +780,7 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
         timeout: float | None = None,
     ) -> list[BatchInfo]:
         """As :meth:`BatchJob.wait`."""
-        started = time.monotonic()
+        waited = _Waited()
         interval = poll_interval
         sleep: Callable[[float], Awaitable[None]] = self._client.config.sleep or _async_sleep
         while True:
@@ -787,9 +794,10 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
                 on_progress(infos)
             if all(info.ended for info in infos if info.batch_id is not None):
                 return infos
-            if timeout is not None and time.monotonic() - started + interval > timeout:
+            if timeout is not None and waited.seconds() + interval > timeout:
                 return infos
             await sleep(interval)
+            waited.slept(interval)
             interval = min(interval * 1.5, max_poll_interval)
 
     async def cancel(self) -> list[BatchInfo]:
@@ -875,3 +883,18 @@ async def _async_sleep(seconds: float) -> None:
     import anyio  # noqa: PLC0415 - only async jobs need it
 
     await anyio.sleep(seconds)
+
+
+class _Waited:
+    """How long a wait has taken: the time that passed, or the sleeps it asked for when they add up to more
+    (a testing seam's sleep returns at once, and a wait bounded by the clock alone would never end)."""  # noqa: D205, D209
+
+    def __init__(self) -> None:
+        self._started = time.monotonic()
+        self._slept = 0.0
+
+    def slept(self, seconds: float) -> None:
+        self._slept += seconds
+
+    def seconds(self) -> float:
+        return max(time.monotonic() - self._started, self._slept)

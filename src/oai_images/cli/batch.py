@@ -669,6 +669,12 @@ class _BatchApiRun:
             f"journal: {self.journal}",
             err=True,
         )
+        if running and wait and all(info.batch_id is not None for info in running):
+            statuses = ", ".join(f"{info.batch_id} {info.status!r}" for info in running)
+            raise Failure(
+                f"gave up waiting after the Batch API's 24 h window and an hour more: {statuses}; "
+                f"run the same command again to collect what ends later: {command}"
+            )
         if running:
             if any(info.batch_id is None for info in running):
                 click.echo(f"a batch could not be created yet: run again to create it: {command}", err=True)
