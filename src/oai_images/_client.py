@@ -715,15 +715,20 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
 
         Raises:
             InvalidParameterError: A request that cannot be sent (an ``InvalidLineError`` naming the
-                line); nothing was sent.
+                line), a ``concurrency`` that is not a whole number of at least 1, or an ``out`` that is a
+                file; nothing was sent.
+            OAIImagesError: Another run uses ``out`` (a ``JournalError``: its journal cannot be used);
+                nothing was sent.
             BulkInterrupted: Ctrl-C: the sending stopped, the requests in flight were saved; it carries
                 the summary. Running again resumes.
 
         The run uses an ``httpx.AsyncClient`` of its own (over the emulator when this client uses it): an
         injected ``http_client`` is not used for it.
         """
-        from .bulk import load, run_bulk_sync  # noqa: PLC0415 - the bulk engine loads with its first run
+        from .bulk import check_run, load, run_bulk_sync  # noqa: PLC0415 - the engine loads with its first run
 
+        folder = Path(os.path.expanduser(os.fspath(out)))
+        check_run(folder, concurrency)
         # The client's own check: on Azure, the rules of the model behind the deployment.
         lines = load(requests, validate=self._config.validate, check=self.validate_fields)
         return run_bulk_sync(
@@ -731,7 +736,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
             # (an injected sync http_client cannot send awaited requests).
             lambda: AsyncImagesClient._from_config(self._config.for_async()),
             lines,
-            out=Path(os.path.expanduser(os.fspath(out))),
+            out=folder,
             concurrency=concurrency,
             retry_failed=retry_failed,
             on_event=on_event,
@@ -1001,14 +1006,16 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         Cancelling it stops at once: the lines in flight stay unfinished in the journal and are sent again
         by the next run.
         """
-        from .bulk import load, run_bulk  # noqa: PLC0415 - the bulk engine loads with its first run
+        from .bulk import check_run, load, run_bulk  # noqa: PLC0415 - the engine loads with its first run
 
+        folder = Path(os.path.expanduser(os.fspath(out)))
+        check_run(folder, concurrency)
         # The client's own check: on Azure, the rules of the model behind the deployment.
         lines = load(requests, validate=self._config.validate, check=self.validate_fields)
         return await run_bulk(
             self,
             lines,
-            out=Path(os.path.expanduser(os.fspath(out))),
+            out=folder,
             concurrency=concurrency,
             retry_failed=retry_failed,
             on_event=on_event,

@@ -41,20 +41,20 @@ _SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
 MAX_JSON_DEPTH = 64
 #: The extension a capped response carries when its body was cut at the cap (see `_send`).
 TRUNCATED = "oai_images.truncated"
-_NOT_JSON = object()
+NOT_JSON = object()
 
 
 def loads(text: str | bytes) -> object:
-    """Parsed JSON, or `_NOT_JSON` for text that is not JSON or is nested deeper than `MAX_JSON_DEPTH`."""
+    """Parsed JSON, or `NOT_JSON` for text that is not JSON or is nested deeper than `MAX_JSON_DEPTH`."""
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):
-        return _NOT_JSON
+        return NOT_JSON
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
-            return _NOT_JSON
+            return NOT_JSON
         if isinstance(item, dict):
             stack.extend((child, depth + 1) for child in item.values() if isinstance(child, dict | list))
         elif isinstance(item, list):
@@ -166,7 +166,7 @@ def status_error(response: httpx.Response, *, message: str | None = None) -> API
     # Redacted before decoding and again after: the key may be echoed JSON-escaped (\u0073k-...).
     text = body_text(response)
     parsed = loads(text)
-    body: object = text if parsed is _NOT_JSON else redact_json(parsed)
+    body: object = text if parsed is NOT_JSON else redact_json(parsed)
     envelope = _envelope(body)
     server_message = envelope.get("message")
     if server_message is None:

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from ..bulk._journal import open_journal
 
 __all__ = ["ENDED_STATUSES", "BatchInfo", "Journal", "LineOutcome"]
 
@@ -131,11 +132,7 @@ class Journal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are explicit (`transaction`), so a submit that fails
         # validation leaves no trace and results are committed in groups.
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        self._db = open_journal(self.path, _SCHEMA, timeout=5.0)
         self._in_transaction = False
 
     def close(self) -> None:

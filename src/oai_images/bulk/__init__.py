@@ -8,7 +8,7 @@ typed events (`_engine`, `_events`).
 
 from __future__ import annotations
 
-from ._engine import load, run_bulk, run_bulk_sync
+from ._engine import check_run, load, run_bulk, run_bulk_sync
 from ._events import (
     BulkEvent,
     BulkInterrupted,
@@ -22,7 +22,7 @@ from ._events import (
     RunStopping,
 )
 from ._input import BulkRequest, InvalidLineError, read_requests
-from ._journal import JOURNAL_NAME, Journal
+from ._journal import JOURNAL_NAME, Journal, JournalError
 from ._pacing import Pacer
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "BulkSummary",
     "InvalidLineError",
     "Journal",
+    "JournalError",
     "LineFailed",
     "LineRetrying",
     "LineSaved",
@@ -41,6 +42,7 @@ __all__ = [
     "Pacer",
     "RunStarted",
     "RunStopping",
+    "check_run",
     "load",
     "read_requests",
     "run_bulk",

@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .._errors import APIConnectionError, APIStatusError, OAIImagesError, RateLimitError
+from .._errors import (
+    APIConnectionError,
+    APIStatusError,
+    InvalidParameterError,
+    OAIImagesError,
+    RateLimitError,
+)
 from .._files import image_extension, slug, write_image
 from .._retries import is_transient, retry_delay
 from ._events import (
@@ -51,6 +57,21 @@ __all__ = ["load", "run_bulk", "run_bulk_sync"]
 
 #: How many 429s one line may meet before it is reported as failed.
 MAX_RATE_LIMITED = 20
+
+
+def check_run(out: Path, concurrency: object) -> None:
+    """Check a run's options before any line is read or sent.
+
+    Raises:
+        InvalidParameterError: ``concurrency`` is not a whole number of at least 1 (``0``, ``-5``, ``"8"``,
+            ``True``), or ``out`` is a file rather than a folder.
+    """
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        message = f"concurrency {concurrency!r} is not valid; allowed: a whole number of at least 1"
+        raise InvalidParameterError("concurrency", concurrency, ("a whole number of at least 1",), message)
+    if out.exists() and not out.is_dir():
+        message = f"out {str(out)!r} is a file; the images and the journal need a folder (give another --out)"
+        raise InvalidParameterError("out", str(out), ("a folder",), message)
 
 
 def load(requests: Any, *, validate: bool, check: Check | None = None) -> list[BulkRequest]:
@@ -375,8 +396,7 @@ async def run_bulk(
         abandon: Set it to stop without waiting for the requests in flight (they stay unfinished in the
             journal, and the next run sends them again).
     """
-    if concurrency < 1:
-        raise ValueError("concurrency must be 1 or more")
+    check_run(out, concurrency)
     run = _Run(
         client,
         requests,

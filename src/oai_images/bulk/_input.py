@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import InvalidParameterError
+from .._wire import MAX_JSON_DEPTH, NOT_JSON, loads
 
 __all__ = ["BulkRequest", "InvalidLineError", "prepare", "read_requests"]
 
@@ -210,10 +211,10 @@ def _json_lines(text: str, source: str) -> Iterator[tuple[int, Mapping[str, Any]
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            item = json.loads(line)
-        except ValueError as exc:
-            error = _line_error("line", line[:80], ("a JSON object",), f"not JSON: {exc}")
+        item = loads(line)
+        if item is NOT_JSON:
+            problem = f"not JSON, or nested deeper than {MAX_JSON_DEPTH} levels"
+            error = _line_error("line", line[:80], ("a JSON object",), problem)
             raise InvalidLineError(error, line=number, source=source) from None
         if not isinstance(item, dict):
             error = _line_error("line", item, ("a JSON object",), "not a JSON object")
@@ -226,8 +227,10 @@ def _csv_rows(text: str, source: str) -> Iterator[tuple[int, Mapping[str, Any]]]
 
     schemas = field_schemas(_operation())
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = [name.strip() for name in next(reader, [])]
-    for number, row in enumerate(reader, 2):
+    header = [name.strip() for name in _csv_row(reader, source) or []]
+    number = 1
+    while (row := _csv_row(reader, source)) is not None:
+        number += 1
         if not any(cell.strip() for cell in row):
             continue
         if len(row) > len(header):
@@ -249,6 +252,19 @@ def _csv_rows(text: str, source: str) -> Iterator[tuple[int, Mapping[str, Any]]]
         yield number, fields
 
 
+def _csv_row(reader: Any, source: str) -> list[str] | None:
+    """The next row, or None at the end.
+
+    Raises:
+        InvalidLineError: The row cannot be read as CSV (a NUL byte, a field over the size limit).
+    """
+    try:
+        return next(reader, None)
+    except csv.Error as exc:
+        error = _line_error("line", None, ("a CSV row",), f"not a CSV row: {exc}")
+        raise InvalidLineError(error, line=reader.line_num, source=source) from None
+
+
 def _cell_value(cell: str, kinds: frozenset[str]) -> object:
     """A CSV cell as the field's type; the rules then check the value itself.
 
@@ -266,7 +282,10 @@ def _cell_value(cell: str, kinds: frozenset[str]) -> object:
         except ValueError:
             pass
     if kinds & {"object", "any"} and text[:1] in ("{", "["):
-        return json.loads(text)
+        value = loads(text)
+        if value is NOT_JSON:
+            raise ValueError(cell)
+        return value
     if kinds & {"str", "enum", "any"}:
         return cell
     raise ValueError(cell)

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._errors import OAIImagesError
 from .._files import LOCK_NAME, lock_folder
 
-__all__ = ["JOURNAL_NAME", "LOCK_NAME", "Journal", "JournalEntry"]
+__all__ = ["JOURNAL_NAME", "LOCK_NAME", "Journal", "JournalEntry", "JournalError", "open_journal"]
 
 JOURNAL_NAME = ".oai-images.sqlite"
 #: A temporary file of an atomic write older than this was left by a killed process (a write takes far less).
@@ -42,6 +43,39 @@ CREATE TABLE IF NOT EXISTS lines (
     updated REAL NOT NULL
 )
 """
+
+
+class JournalError(OAIImagesError):
+    """An output folder's journal cannot be used: corrupt, unreadable, read-only, or on a full disk.
+
+    The message names the file and what to do. Nothing was sent: a run checks its journal first.
+    """
+
+
+def open_journal(path: Path, schema: str, *, timeout: float = 30.0) -> sqlite3.Connection:
+    """Open (or create) a journal in autocommit mode, WAL, with ``schema`` applied.
+
+    Raises:
+        JournalError: The file is not a database, cannot be opened or written (the message says how to
+            recover: move the file away, and the next run starts a new journal, re-sending what it lacks).
+    """
+    try:
+        db = sqlite3.connect(path, isolation_level=None, timeout=timeout)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.executescript(schema)
+        except BaseException:
+            db.close()
+            raise
+    except (sqlite3.Error, OSError) as exc:
+        message = (
+            f"the journal {path} cannot be used ({exc}); if it is damaged, move it away and run again: a new "
+            "journal starts, and the lines whose images are not in the folder are sent again"
+        )
+        raise JournalError(message) from None
+    return db
 
 
 def _sweep(folder: Path) -> None:
@@ -78,10 +112,11 @@ class Journal:
         self.path = folder / JOURNAL_NAME
         # Autocommit: every statement is its own transaction, committed (and, in WAL mode, safe from a
         # crash of this process) when it returns.
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+        try:
+            self._db = open_journal(self.path, _SCHEMA)
+        except BaseException:
+            self._lock.close()
+            raise
 
     def close(self) -> None:
         """Close the database and let another run use the folder."""
