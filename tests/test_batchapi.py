@@ -768,3 +768,106 @@ def test_wait_ends_at_its_deadline_on_a_batch_that_never_ends(tmp_path: Path) ->
     assert not info.ended
     assert info.status == "reticulating"
     assert DEFAULT_WAIT_SECONDS - 3600 <= sum(slept) <= DEFAULT_WAIT_SECONDS
+
+
+class StatefulBatchAPI:
+    """A Batch API that keeps its batches, lists them, and can lose (or never act on) a creation."""
+
+    def __init__(self) -> None:
+        self.batches: list[dict[str, Any]] = []
+        self.creates = 0
+        #: What happens to each next creation: "ok", "lost" (acted, answer lost), "failed" (not acted),
+        #: "killed" (acted, then the client process dies).
+        self.script: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        """Answer one request."""
+        path, method = request.url.path, request.method
+        if path.endswith("/files") and method == "POST":
+            return httpx.Response(
+                200,
+                json={
+                    "id": f"file-{len(self.batches)}",
+                    "object": "file",
+                    "bytes": 1,
+                    "created_at": 1,
+                    "filename": "in.jsonl",
+                    "purpose": "batch",
+                    "status": "processed",
+                },
+            )
+        if path.endswith("/batches") and method == "POST":
+            self.creates += 1
+            what = self.script.pop(0) if self.script else "ok"
+            if what == "failed":
+                raise httpx.ConnectError("connection refused")
+            body = json.loads(request.read())
+            batch = {
+                "id": f"batch_{len(self.batches) + 1}",
+                "object": "batch",
+                "endpoint": body["endpoint"],
+                "input_file_id": body["input_file_id"],
+                "completion_window": "24h",
+                "status": "in_progress",
+                "created_at": 1,
+                "request_counts": {"total": 1, "completed": 0, "failed": 0},
+            }
+            self.batches.append(batch)
+            if what == "lost":
+                raise httpx.RemoteProtocolError("server disconnected without sending a response")
+            if what == "killed":
+                raise KeyboardInterrupt  # the process dies after the server acted
+            return httpx.Response(200, json=batch)
+        if path.endswith("/batches") and method == "GET":
+            newest = self.batches[::-1]
+            return httpx.Response(
+                200,
+                json={
+                    "object": "list",
+                    "data": newest,
+                    "has_more": False,
+                    "first_id": newest[0]["id"] if newest else None,
+                    "last_id": newest[-1]["id"] if newest else None,
+                },
+            )
+        return httpx.Response(200, json=self.batches[-1])
+
+
+def _stateful_job(server: StatefulBatchAPI, out: Path, http: httpx.Client) -> BatchJob:
+    client = ImagesClient(api_key="sk-test-0123456789", http_client=http, sleep=lambda _: None)
+    return BatchJob(client, out)
+
+
+@pytest.mark.parametrize(("script", "creates"), [(["lost"], 1), (["failed"], 2), (["lost", "lost"], 1)])
+def test_a_creation_whose_answer_is_lost_is_found_not_repeated(
+    tmp_path: Path, script: list[str], creates: int
+) -> None:
+    """No answer to POST /batches: the job looks in the batch list for its input file's batch and records
+    it; it creates again only when the server has none (a creation that never reached it)."""  # noqa: D205, D209
+    server = StatefulBatchAPI()
+    server.script = list(script)
+    with (
+        httpx.Client(transport=httpx.MockTransport(server)) as http,
+        _stateful_job(server, tmp_path, http) as job,
+    ):
+        [batch_id] = job.submit(lines(1))
+    assert server.creates == creates
+    assert [batch["id"] for batch in server.batches] == [batch_id]
+
+
+def test_a_run_killed_during_creation_finds_its_batch_on_the_rerun(tmp_path: Path) -> None:
+    """A kill -9 after the server created the batch, before its answer was recorded: the rerun finds the
+    batch through the list and creates none (one batch for one input file)."""  # noqa: D205, D209
+    server = StatefulBatchAPI()
+    server.script = ["killed"]
+    with httpx.Client(transport=httpx.MockTransport(server)) as http:
+        job = _stateful_job(server, tmp_path, http)
+        with pytest.raises(KeyboardInterrupt):
+            job.submit(lines(1))
+        job.close()
+        with _stateful_job(server, tmp_path, http) as rerun:
+            assert [info.status for info in rerun.batches()] == ["creating"]
+            assert rerun.submit(lines(1)) == ["batch_1"]
+            infos = rerun.batches()
+    assert server.creates == 1
+    assert [(info.batch_id, info.status) for info in infos] == [("batch_1", "in_progress")]

@@ -356,6 +356,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         fields: Mapping[str, object] | None = None,
         *,
         path: Mapping[str, str] | None = None,
+        query: Mapping[str, str | int] | None = None,
         files: Any = None,
     ) -> httpx.Request:
         """The request of one operation, as this client sends it (no I/O, no validation).
@@ -382,6 +383,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
                 url,
                 json=request_body(operation, fields) if fields is not None else None,
                 files=files,
+                params=query,
                 headers=self._headers,
                 timeout=timeout,
             )
@@ -636,6 +638,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         fields: Mapping[str, object] | None = None,
         *,
         path: Mapping[str, str] | None = None,
+        query: Mapping[str, str | int] | None = None,
         files: Any = None,
     ) -> httpx.Response:
         """Send one operation of the spec (images, files, batches) and return its answer, read.
@@ -648,6 +651,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
             operation: A generated operation record (``oai_images_api.api.batch.CREATE_BATCH``, ...).
             fields: The JSON body's fields (or a multipart upload's, for an images operation).
             path: The values of the path's placeholders (``{"batch_id": ...}``).
+            query: The query's parameters (``{"limit": 100}``).
             files: A multipart body as httpx takes it (the generated ``to_multipart()``).
 
         Raises:
@@ -655,7 +659,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
             APIConnectionError: No answer, after the retries.
         """
         with self._guarded():
-            response = self._send(self._build(operation, fields, path=path, files=files))
+            response = self._send(self._build(operation, fields, path=path, query=query, files=files))
             self._check(response)
             return response
 
@@ -963,11 +967,12 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         fields: Mapping[str, object] | None = None,
         *,
         path: Mapping[str, str] | None = None,
+        query: Mapping[str, str | int] | None = None,
         files: Any = None,
     ) -> httpx.Response:
         """Send one operation of the spec and return its answer, read; as :meth:`ImagesClient.request`."""
         with self._guarded():
-            response = await self._send(self._build(operation, fields, path=path, files=files))
+            response = await self._send(self._build(operation, fields, path=path, query=query, files=files))
             self._check(response)
             return response
 

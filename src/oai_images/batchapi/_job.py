@@ -31,7 +31,7 @@ from .._errors import (
     OAIImagesError,
 )
 from .._files import lock_folder, slug, write_image
-from .._retries import is_transient
+from .._retries import is_transient, retry_delay
 from .._wire import request_id
 from ._journal import BatchInfo, Journal, LineOutcome
 from ._jsonl import (
@@ -61,6 +61,8 @@ JOURNAL_NAME = ".oai-images.sqlite"
 #: How long `wait` waits at most by default: the Batch API's completion window (24 h), and an hour more.
 #: A batch that has not ended by then (an unknown status, one long past its expiry) will not end by waiting.
 DEFAULT_WAIT_SECONDS = 25 * 3600.0
+#: How many pages of 100 batches (newest first) a lost creation is looked for in.
+_LIST_PAGES = 10
 #: Results are committed to the journal in groups of this many lines (and at the end of each file).
 _COMMIT_EVERY = 100
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -197,6 +199,19 @@ class _JobBase(Generic[_ClientT]):
         if self._metadata:
             fields["metadata"] = self._metadata
         return fields
+
+    @staticmethod
+    def _on_page(page: Any, file_id: str) -> tuple[Any, str | None]:
+        """The batch made from ``file_id`` on a page of the batch list (or None), and the id to list the next
+        page after (None on the last page)."""  # noqa: D205, D209
+        from oai_images_api.types import Unset  # noqa: PLC0415 - loaded with the first answer
+
+        for batch in page.data:
+            if batch.input_file_id == file_id:
+                return batch, None
+        last = page.last_id
+        more = page.has_more is True and isinstance(last, str) and not isinstance(last, Unset)
+        return None, str(last) if more else None
 
     def _read(self, response: httpx.Response, operation: Operation) -> Any:
         """The generated model of a 2xx answer."""
@@ -547,9 +562,48 @@ class BatchJob(_JobBase["ImagesClient"]):
                 uploaded = self._read(self._client.request(upload, files=files), upload)
             file_id = str(uploaded.id)
             self.journal.set_uploaded(part.number, file_id)
-        create = _operations()[0].CREATE_BATCH
-        batch = self._read(self._client.request(create, self._create_fields(file_id)), create)
+        batch = self._create(part.number, file_id)
         return self._record_batch(part.number, batch).batch_id or ""
+
+    def _create(self, part: int, file_id: str) -> Any:
+        """Create a part's batch, or find the one an earlier create made whose answer was lost: never two.
+
+        The journal says ``creating`` before the request goes out, so a run killed meanwhile looks first. A
+        creation that may have reached the server (no answer, a 5xx) is never blindly sent again: the batch
+        list is searched for the input file's batch, and only when it is not there is the creation retried.
+        """
+        create = _operations()[0].CREATE_BATCH
+        if self.journal.part_status(part) == "creating" and (found := self._find(file_id)) is not None:
+            return found
+        self.journal.set_creating(part, True)
+        once = self._client.with_options(max_retries=0)
+        config = self._client.config
+        sleep = config.sleep or time.sleep
+        for attempt in itertools.count():
+            try:
+                return self._read(once.request(create, self._create_fields(file_id)), create)
+            except OAIImagesError as exc:
+                if not is_transient(exc):
+                    self.journal.set_creating(part, False)  # refused: nothing was created
+                    raise
+                if (found := self._find(file_id)) is not None:
+                    return found
+                if attempt >= config.max_retries:
+                    raise
+                sleep(retry_delay(attempt, None, jitter=config.jitter))
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _find(self, file_id: str) -> Any:
+        """The batch made from an input file, from the batch list (newest first), or None."""
+        listing = _operations()[0].LIST_BATCHES
+        after: str | None = None
+        for _ in range(_LIST_PAGES):
+            query: dict[str, str | int] = {"limit": 100} if after is None else {"limit": 100, "after": after}
+            page = self._read(self._client.request(listing, query=query), listing)
+            found, after = self._on_page(page, file_id)
+            if found is not None or after is None:
+                return found
+        return None
 
     def status(self) -> list[BatchInfo]:
         """Ask the server about every batch not ended yet, record what it says, and return all the batches."""
@@ -753,9 +807,43 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
                 uploaded = self._read(await self._client.request(upload, files=files), upload)
             file_id = str(uploaded.id)
             self.journal.set_uploaded(part.number, file_id)
-        create = _operations()[0].CREATE_BATCH
-        batch = self._read(await self._client.request(create, self._create_fields(file_id)), create)
+        batch = await self._create(part.number, file_id)
         return self._record_batch(part.number, batch).batch_id or ""
+
+    async def _create(self, part: int, file_id: str) -> Any:
+        """As :meth:`BatchJob._create`: one batch per input file, whatever answer was lost."""
+        create = _operations()[0].CREATE_BATCH
+        if self.journal.part_status(part) == "creating" and (found := await self._find(file_id)) is not None:
+            return found
+        self.journal.set_creating(part, True)
+        once = self._client.with_options(max_retries=0)
+        config = self._client.config
+        sleep: Callable[[float], Awaitable[None]] = config.sleep or _async_sleep
+        for attempt in itertools.count():
+            try:
+                return self._read(await once.request(create, self._create_fields(file_id)), create)
+            except OAIImagesError as exc:
+                if not is_transient(exc):
+                    self.journal.set_creating(part, False)
+                    raise
+                if (found := await self._find(file_id)) is not None:
+                    return found
+                if attempt >= config.max_retries:
+                    raise
+                await sleep(retry_delay(attempt, None, jitter=config.jitter))
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    async def _find(self, file_id: str) -> Any:
+        """As :meth:`BatchJob._find`."""
+        listing = _operations()[0].LIST_BATCHES
+        after: str | None = None
+        for _ in range(_LIST_PAGES):
+            query: dict[str, str | int] = {"limit": 100} if after is None else {"limit": 100, "after": after}
+            page = self._read(await self._client.request(listing, query=query), listing)
+            found, after = self._on_page(page, file_id)
+            if found is not None or after is None:
+                return found
+        return None
 
     async def status(self) -> list[BatchInfo]:
         """As :meth:`BatchJob.status`."""

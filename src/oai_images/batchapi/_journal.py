@@ -286,6 +286,19 @@ class Journal:
 
     # --- batches --------------------------------------------------------------------------------------
 
+    def part_status(self, part: int) -> str | None:
+        """A part's status as last recorded (``pending``, ``creating``, or the batch's)."""
+        row = self._db.execute("SELECT status FROM batchapi_batches WHERE part = ?", (part,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_creating(self, part: int, creating: bool) -> None:
+        """Record, before its request goes out, that a part's batch may be being created (or that it was
+        not: the server refused the creation)."""  # noqa: D205, D209
+        self._db.execute(
+            "UPDATE batchapi_batches SET status = ?, updated_at = ? WHERE part = ? AND batch_id IS NULL",
+            ("creating" if creating else "pending", time.time(), part),
+        )
+
     def set_uploaded(self, part: int, input_file_id: str) -> None:
         """A part's input file is uploaded."""
         self._db.execute(
