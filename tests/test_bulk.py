@@ -277,3 +277,57 @@ async def test_generate_many_finishes_through_429s_that_name_no_limit(
     assert summary.done == 3
     assert summary.rate_limited == 2
     assert len(server.state.requests) == 3 + 2
+
+
+async def test_generate_many_stops_when_its_folder_is_deleted(
+    facade: Facade, server: EmulatorServer, tmp_path: Path
+) -> None:
+    """The output folder deleted mid-run: nothing more is sent, the folder is not recreated without its
+    journal, and the images that landed after it went are in a rescue folder the error names."""  # noqa: D205, D209
+    import shutil
+
+    from oai_images.bulk import OutputFolderGone
+
+    out = tmp_path / "out"
+    at_deletion: list[int] = []
+
+    def on_event(event: BulkEvent) -> None:
+        if isinstance(event, LineSaved) and out.exists():
+            shutil.rmtree(out)
+            at_deletion.append(len(server.state.requests))
+
+    with pytest.raises(OutputFolderGone) as caught:
+        await _many(
+            facade, server, [f"a fox {index}" for index in range(6)], out, concurrency=1, on_event=on_event
+        )
+    summary = caught.value.summary
+    sent = len(server.state.requests)
+    # Nothing was sent after the folder went: at most the one request already on its way (concurrency 1).
+    assert at_deletion[0] <= sent <= at_deletion[0] + 1 < 6
+    assert not out.exists() or not [path for path in out.iterdir() if path.suffix == ".png"]
+    rescued = [path for path in summary.paths if path.parent != out]
+    assert len(rescued) == sent - 1
+    assert all(path.exists() and str(path.parent) in str(caught.value) for path in rescued)
+
+
+async def test_generate_many_keeps_paid_images_when_no_disk_takes_them(
+    facade: Facade, server: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No folder can be written (a full disk): the line fails naming its request id, the bytes are kept in
+    the summary, the run stops sending, and no ExceptionGroup escapes."""  # noqa: D205, D209
+    import errno
+
+    from oai_images.bulk import _engine
+
+    def full(data: bytes, destination: Path) -> Path:
+        raise OSError(errno.ENOSPC, "No space left on device", str(destination))
+
+    monkeypatch.setattr(_engine, "_write", full)
+    summary = await _many(facade, server, [f"a fox {index}" for index in range(5)], tmp_path, concurrency=1)
+    sent = len(server.state.requests)
+    assert sent <= 2
+    assert summary.done == 0
+    assert len(summary.unsaved) == len(summary.failed) == sent
+    assert all(data.startswith(b"\x89PNG") for _, _, data in summary.unsaved)
+    assert all("req_" in error and "written anywhere" in error for _, error in summary.failed)
+    assert not summary.interrupted

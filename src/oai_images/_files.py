@@ -9,8 +9,10 @@ import re
 import secrets
 import string
 import sys
+import tempfile
 import time
 import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -408,3 +410,21 @@ def lock_folder(folder: Path) -> IO[bytes]:
         message = f"another oai-images run is using {path.parent}; let it finish (or stop it) first"
         raise OAIImagesError(message) from None
     return file
+
+
+def rescue_folders() -> Iterator[Callable[[], tuple[Path, bool]]]:
+    """Where a paid image goes when its folder fails, in order, each made only when tried: (folder, whether
+    it is new). A private new temporary folder, the user cache folder's ``rescued``, the working folder."""  # noqa: D205, D209
+
+    def private() -> tuple[Path, bool]:
+        # A private new folder (mkdtemp), so no other user of the machine can pre-empt it.
+        return Path(tempfile.mkdtemp(prefix="oai-images-rescue-")), True
+
+    def existing(folder: Path) -> tuple[Path, bool]:
+        return folder, not folder.exists()
+
+    import platformdirs  # noqa: PLC0415 -- only on this rare path
+
+    yield private
+    yield lambda: existing(Path(platformdirs.user_cache_dir("oai-images")) / "rescued")
+    yield lambda: existing(Path.cwd())

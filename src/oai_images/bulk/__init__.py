@@ -22,7 +22,7 @@ from ._events import (
     RunStopping,
 )
 from ._input import BulkRequest, InvalidLineError, read_requests
-from ._journal import JOURNAL_NAME, Journal, JournalError
+from ._journal import JOURNAL_NAME, Journal, JournalError, OutputFolderGone
 from ._pacing import Pacer
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "LineRetrying",
     "LineSaved",
     "LineSkipped",
+    "OutputFolderGone",
     "Pacer",
     "RunStarted",
     "RunStopping",

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import tempfile
 import threading
 import time
 from collections import deque
@@ -30,7 +29,7 @@ from .._errors import (
     OAIImagesError,
     RateLimitError,
 )
-from .._files import image_extension, slug, write_image
+from .._files import image_extension, rescue_folders, slug, write_image
 from .._retries import is_transient, retry_delay
 from ._events import (
     BulkEvent,
@@ -45,7 +44,7 @@ from ._events import (
     RunStopping,
 )
 from ._input import BulkRequest, Check, canonical, from_iterable, prepare, read_requests
-from ._journal import Journal
+from ._journal import Journal, OutputFolderGone
 from ._pacing import Pacer
 
 if TYPE_CHECKING:
@@ -128,6 +127,12 @@ class _Run:
         self.started = time.monotonic()
         self.wake = anyio.Event()
         self.stopping = False
+        #: The output folder went during the run (deleted or replaced): nothing more is sent.
+        self.folder_gone = False
+        #: The run stopped itself (a write failed): not an interruption, and running again resumes it.
+        self.halted = False
+        #: Paid images that could not be written anywhere (a full disk): the line, its file name, the bytes.
+        self.unsaved: list[tuple[BulkRequest, str, bytes]] = []
         self.journal = Journal(out)
 
     # --- bookkeeping -----------------------------------------------------------------------------------
@@ -172,10 +177,11 @@ class _Run:
             rate_limited=self.rate_limited,
             usage=self.usage,
             elapsed=time.monotonic() - self.started,
-            interrupted=self.stopping,
+            interrupted=self.stopping and not self.halted,
             journal=self.journal.path,
             paths=self.paths,
             failed_before=self.failed_before,
+            unsaved=self.unsaved,
         )
 
     # --- the run ---------------------------------------------------------------------------------------
@@ -218,7 +224,16 @@ class _Run:
                 group.cancel_scope.cancel()
         finally:
             self.journal.close()
-        return self.summary()
+        summary = self.summary()
+        if self.folder_gone:
+            rescued = sorted({str(path.parent) for path in self.paths if path.parent != self.out})
+            where = f"; the images that landed after it went are in {', '.join(rescued)}" if rescued else ""
+            message = (
+                f"the output folder {self.out} was deleted or replaced during the run, so nothing more was "
+                f"sent (a new folder would not know what was paid for){where}. Run again to start afresh"
+            )
+            raise OutputFolderGone(message, summary)
+        return summary
 
     async def schedule(self, group: TaskGroup) -> None:
         while not self.stopping:
@@ -231,6 +246,9 @@ class _Run:
             if delay is None or delay > 0:
                 await self.nap(delay)
                 continue
+            if not self.journal.intact():
+                self.folder_gone = self.stopping = True
+                break
             line = self.queue.popleft()
             line.attempts += 1
             request = line.request
@@ -328,13 +346,12 @@ class _Run:
             for index, image in enumerate(images, 1):
                 data = await image.aread()  # a URL is downloaded now, before it expires
                 name = self.free_name(request, stem if len(images) == 1 else f"{stem}-{index}", data)
-                try:
-                    path = await anyio.to_thread.run_sync(_write, data, self.out / name)
-                except OSError:
-                    # A paid image is never thrown away: a private rescue folder takes it.
-                    rescue = Path(tempfile.mkdtemp(prefix="oai-images-rescue-"))
-                    path = await anyio.to_thread.run_sync(_write, data, rescue / name)
-                    rescued = True
+                path = await self.store(request, name, data)
+                if path is None:
+                    unsaved = f"{len(images) - len(paths)} of its images could not be written anywhere"
+                    self.fail(line, f"{unsaved} (a full disk?); request id {result.request_id}")
+                    return
+                rescued = rescued or path.parent != self.out
                 paths.append(path)
         except OAIImagesError as exc:
             self.fail(line, f"could not download the image: {exc}")
@@ -354,6 +371,29 @@ class _Run:
             LineSaved(request, tuple(paths), result.request_id, revised, usage, self.progress(), rescued)
         )
         self.poke()
+
+    async def store(self, request: BulkRequest, name: str, data: bytes) -> Path | None:
+        """Write a paid image: in the output folder, else (the folder went, or a write failed: a full disk)
+        in the first rescue folder that takes it; None when none does. A failure stops the sending: paying
+        for images that cannot be kept helps nobody. The bytes of an image nowhere kept stay in memory, in
+        the summary's ``unsaved``."""  # noqa: D205, D209
+        if self.journal.intact():
+            try:
+                return await anyio.to_thread.run_sync(_write, data, self.out / name)
+            except OSError:
+                pass
+        else:
+            self.folder_gone = True
+        self.stopping = self.halted = True
+        self.poke()
+        for folder in rescue_folders():
+            try:
+                where, _ = folder()
+                return await anyio.to_thread.run_sync(_write, data, where / name)
+            except OSError:
+                continue
+        self.unsaved.append((request, name, data))
+        return None
 
 
 def _write(data: bytes, destination: Path) -> Path:

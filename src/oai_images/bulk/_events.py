@@ -151,6 +151,8 @@ class BulkSummary:
         journal: The journal's path.
         failed_before: Of the skipped lines, those an earlier run gave up on, with its reason: the folder
             still lacks their images (``retry_failed`` sends them again).
+        unsaved: Paid images that no folder would take (a full disk): the line, the file name it was to
+            have, and its bytes, to be written elsewhere by the caller. The run stopped sending then.
     """
 
     total: int
@@ -165,6 +167,7 @@ class BulkSummary:
     journal: Path
     paths: list[Path] = field(default_factory=list, repr=False)
     failed_before: list[tuple[BulkRequest, str]] = field(default_factory=list)
+    unsaved: list[tuple[BulkRequest, str, bytes]] = field(default_factory=list, repr=False)
 
     @property
     def unfinished(self) -> int:

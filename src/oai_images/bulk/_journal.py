@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
@@ -21,7 +22,15 @@ from typing import Any
 from .._errors import OAIImagesError
 from .._files import LOCK_NAME, lock_folder
 
-__all__ = ["JOURNAL_NAME", "LOCK_NAME", "Journal", "JournalEntry", "JournalError", "open_journal"]
+__all__ = [
+    "JOURNAL_NAME",
+    "LOCK_NAME",
+    "Journal",
+    "JournalEntry",
+    "JournalError",
+    "OutputFolderGone",
+    "open_journal",
+]
 
 JOURNAL_NAME = ".oai-images.sqlite"
 #: A temporary file of an atomic write older than this was left by a killed process (a write takes far less).
@@ -78,6 +87,23 @@ def open_journal(path: Path, schema: str, *, timeout: float = 30.0) -> sqlite3.C
     return db
 
 
+class OutputFolderGone(JournalError):
+    """The output folder was deleted or replaced during a run: the run stopped sending.
+
+    Attributes:
+        summary: What the run did (``BulkSummary``); images that landed after the folder went are in the
+            rescue folders its ``paths`` name.
+    """
+
+    def __init__(self, message: str, summary: Any) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int]:
+    return stat.st_dev, stat.st_ino
+
+
 def _sweep(folder: Path) -> None:
     """Remove the temporary files of atomic writes that a killed run left behind (they are hidden)."""
     now = time.time()
@@ -110,6 +136,7 @@ class Journal:
         self._lock = lock_folder(folder)
         _sweep(folder)
         self.path = folder / JOURNAL_NAME
+        self.folder = folder
         # Autocommit: every statement is its own transaction, committed (and, in WAL mode, safe from a
         # crash of this process) when it returns.
         try:
@@ -117,6 +144,19 @@ class Journal:
         except BaseException:
             self._lock.close()
             raise
+        self._identity = (_identity(os.stat(folder)), _identity(os.stat(self.path)))
+
+    def intact(self) -> bool:
+        """Whether the folder and the journal file are still the ones this journal opened.
+
+        A folder deleted (or replaced) during a run would otherwise be recreated by the next image
+        written, without the journal that knows what it holds: a rerun would pay for every line again.
+        """
+        try:
+            folder, database = os.stat(self.folder), os.stat(self.path)
+        except OSError:
+            return False
+        return _identity(folder) == self._identity[0] and _identity(database) == self._identity[1]
 
     def close(self) -> None:
         """Close the database and let another run use the folder."""

@@ -11,14 +11,13 @@ import dataclasses
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .._files import DEFAULT_NAME
+from .._files import DEFAULT_NAME, rescue_folders
 
 if TYPE_CHECKING:
     from .. import CompletedImageEvent, GeneratedImage, ImageResult, PartialImageEvent
@@ -188,7 +187,7 @@ class Names:
         except OSError as exc:
             first = exc
         where = self.output_file or self.out
-        for folder in _rescue_folders():
+        for folder in rescue_folders():
             try:
                 path = _save_in(image, folder, self.template + suffix)
             except OSError:
@@ -198,23 +197,6 @@ class Names:
         lost = f" (its URL, valid for 60 minutes: {image.url})" if image.url else ""
         which = f"image {image.index}{suffix}" if image.index is not None else f"the image{suffix}"
         raise OSError(f"{which} could not be kept anywhere{lost}; as {where}: {first}")
-
-
-def _rescue_folders() -> Iterator[Callable[[], tuple[Path, bool]]]:
-    """Where an image goes when --out fails, each made only when tried: (folder, whether it is new)."""
-
-    def private() -> tuple[Path, bool]:
-        # A private new folder (mkdtemp), so no other user of the machine can pre-empt it.
-        return Path(tempfile.mkdtemp(prefix="oai-images-rescue-")), True
-
-    def existing(folder: Path) -> tuple[Path, bool]:
-        return folder, not folder.exists()
-
-    import platformdirs  # noqa: PLC0415 -- only on this rare path
-
-    yield private
-    yield lambda: existing(Path(platformdirs.user_cache_dir("oai-images")) / "rescued")
-    yield lambda: existing(Path.cwd())
 
 
 def _save_in(image: GeneratedImage, folder: Callable[[], tuple[Path, bool]], template: str) -> Path:
