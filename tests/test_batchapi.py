@@ -871,3 +871,47 @@ def test_a_run_killed_during_creation_finds_its_batch_on_the_rerun(tmp_path: Pat
             infos = rerun.batches()
     assert server.creates == 1
     assert [(info.batch_id, info.status) for info in infos] == [("batch_1", "in_progress")]
+
+
+@pytest.mark.slow
+async def test_a_line_done_either_way_is_done(runner: Runner, tmp_path: Path) -> None:
+    """One folder, both ways: lines a Batch API job saved are skipped by a live run, and lines a live run
+    saved are not submitted by a Batch API job; only the new line is sent."""  # noqa: D205, D209
+    job = runner.job(tmp_path)
+    try:
+        await runner.call(job, "submit", lines(2))
+        runner.clock.now += 200
+        await runner.call(job, "collect")
+    finally:
+        await runner.close(job)
+    live_lines = [{"prompt": prompt, **fields} for _, (prompt, fields) in _split(lines(3))]
+    with ImagesClient(base_url=runner.server.base_url, api_key="sk-test") as client:
+        before = len(runner.server.state.requests)
+        summary = client.generate_many(live_lines, out=tmp_path)
+        sent_live = [
+            request
+            for request in list(runner.server.state.requests)[before:]
+            if request.path.endswith("/generations")
+        ]
+    assert (summary.done, summary.skipped) == (1, 2)
+    assert [request.json["prompt"] for request in sent_live if isinstance(request.json, dict)] == [
+        "a fox, take 2"
+    ]
+    again = runner.job(tmp_path)
+    try:
+        created = await runner.call(
+            again, "submit", [*lines(3), ("new", {**lines(1)[0][1], "prompt": "a new fox"})]
+        )
+        submitted = [outcome.custom_id for outcome in again.lines()]
+    finally:
+        await runner.close(again)
+    assert len(created) == 1
+    assert submitted == ["fox-0", "fox-1", "new"]
+
+
+def _split(items: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, tuple[str, dict[str, Any]]]]:
+    """``(custom_id, (prompt, the other fields))`` of each line."""
+    return [
+        (custom_id, (str(body["prompt"]), {k: v for k, v in body.items() if k != "prompt"}))
+        for custom_id, body in items
+    ]

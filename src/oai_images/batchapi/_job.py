@@ -33,6 +33,7 @@ from .._errors import (
 from .._files import lock_folder, slug, write_image
 from .._retries import is_transient, retry_delay
 from .._wire import request_id
+from ..bulk._journal import canonical_json
 from ._journal import BatchInfo, Journal, LineOutcome
 from ._jsonl import (
     MAX_BYTES,
@@ -234,6 +235,7 @@ class _JobBase(Generic[_ClientT]):
         skipped. The lines are in the journal when this returns, and in no part if it raises."""  # noqa: D205, D209
         url = self._client.batch_endpoint
         seen: set[str] = set()
+        live = self.journal.saved_live()  # lines a live run already saved here are done
         writer = PartWriter(self.journal.new_part, max_lines=self._max_lines, max_bytes=self._max_bytes)
         self.journal.begin()
         try:
@@ -258,6 +260,8 @@ class _JobBase(Generic[_ClientT]):
                 if self.journal.known(custom_id):
                     continue
                 fields = {name: value for name, value in dict(body).items() if value is not None}
+                if canonical_json(fields) in live:
+                    continue
                 try:
                     if fields.get("stream"):
                         raise InvalidParameterError(

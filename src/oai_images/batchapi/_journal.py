@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from ..bulk._journal import open_journal
+from ..bulk._journal import open_journal, saved_live
 
 __all__ = ["ENDED_STATUSES", "BatchInfo", "Journal", "LineOutcome"]
 
@@ -285,6 +285,10 @@ class Journal:
         return counts
 
     # --- batches --------------------------------------------------------------------------------------
+
+    def saved_live(self) -> set[str]:
+        """The canonical fields of the lines a live run saved into this folder (same journal file)."""
+        return saved_live(self._db)
 
     def part_status(self, part: int) -> str | None:
         """A part's status as last recorded (``pending``, ``creating``, or the batch's)."""

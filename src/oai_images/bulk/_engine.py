@@ -189,9 +189,18 @@ class _Run:
     def plan(self) -> None:
         """Skip what earlier runs finished; queue the rest."""
         known = self.journal.entries([request.key for request in self.requests])
+        elsewhere = self.journal.done_through_batch_api()
         for request in self.requests:
             entry = known.get(request.key)
-            if entry is not None and (
+            files = (
+                elsewhere.get(canonical(request.fields)) if entry is None or entry.state != "saved" else None
+            )
+            if files is not None:  # done through the Batch API into this folder
+                self.skipped += 1
+                self.emit(
+                    LineSkipped(request, "saved", tuple(Path(path) for path in files), None, self.progress())
+                )
+            elif entry is not None and (
                 entry.state == "saved" or (entry.state == "failed" and not self.retry_failed)
             ):
                 self.skipped += 1

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -20,6 +19,7 @@ from typing import Any
 
 from .._errors import InvalidParameterError
 from .._wire import MAX_JSON_DEPTH, NOT_JSON, loads
+from ._journal import canonical_json
 
 __all__ = ["BulkRequest", "InvalidLineError", "prepare", "read_requests"]
 
@@ -73,9 +73,7 @@ class BulkRequest:
         return self.id if self.id is not None else f"{self.number:05d}"
 
 
-def canonical(fields: Mapping[str, Any]) -> str:
-    """The canonical JSON of a request's fields: sorted keys, no spaces, UTF-8 as is."""
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+canonical = canonical_json
 
 
 def _operation() -> Any:

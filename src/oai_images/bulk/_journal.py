@@ -61,6 +61,21 @@ class JournalError(OAIImagesError):
     """
 
 
+def canonical_json(fields: Mapping[str, Any]) -> str:
+    """The canonical JSON of a request's fields: sorted keys, no spaces, UTF-8 as is (a line's identity,
+    whichever way it is sent)."""  # noqa: D205, D209
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def saved_live(db: sqlite3.Connection) -> set[str]:
+    """The canonical fields of the lines a live run saved (its table is ``lines``), from any connection to
+    the folder's journal."""  # noqa: D205, D209
+    try:
+        return {str(fields) for (fields,) in db.execute("SELECT fields FROM lines WHERE state = 'saved'")}
+    except sqlite3.OperationalError:  # no live run has used this folder
+        return set()
+
+
 def open_journal(path: Path, schema: str, *, timeout: float = 30.0) -> sqlite3.Connection:
     """Open (or create) a journal in autocommit mode, WAL, with ``schema`` applied.
 
@@ -145,6 +160,21 @@ class Journal:
             self._lock.close()
             raise
         self._identity = (_identity(os.stat(folder)), _identity(os.stat(self.path)))
+
+    def done_through_batch_api(self) -> dict[str, tuple[str, ...]]:
+        """The lines a Batch API job saved into this folder, by the canonical JSON of their body, with their
+        files: a line done either way is done (the job's table is ``batchapi_lines``, in the same file)."""  # noqa: D205, D209
+        try:
+            rows = self._db.execute("SELECT body, files FROM batchapi_lines WHERE state = 'done'").fetchall()
+        except sqlite3.OperationalError:  # no Batch API job has used this folder
+            return {}
+        done: dict[str, tuple[str, ...]] = {}
+        for body, files in rows:
+            try:
+                done[canonical_json(json.loads(body))] = tuple(json.loads(files or "[]"))
+            except (ValueError, TypeError):
+                continue
+        return done
 
     def intact(self) -> bool:
         """Whether the folder and the journal file are still the ones this journal opened.
