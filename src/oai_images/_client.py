@@ -358,6 +358,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         path: Mapping[str, str] | None = None,
         query: Mapping[str, str | int] | None = None,
         files: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Request:
         """The request of one operation, as this client sends it (no I/O, no validation).
 
@@ -384,7 +385,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
                 json=request_body(operation, fields) if fields is not None else None,
                 files=files,
                 params=query,
-                headers=self._headers,
+                headers={**self._headers, **headers} if headers else self._headers,
                 timeout=timeout,
             )
         except (
@@ -670,14 +671,16 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         fields: Mapping[str, object] | None = None,
         *,
         path: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Iterator[httpx.Response]:
         """Send one operation and hand its 2xx answer over unread, to be read as a stream (a file's content).
 
         As `request`, except that the body is read by the caller (``iter_bytes``) within the ``with`` block;
-        the connection is released when it ends. A broken stream raises ``APIConnectionError``.
+        the connection is released when it ends. A broken stream raises ``APIConnectionError``. ``headers``
+        are added to the request's (``Range``, to resume a download).
         """
         with self._guarded():
-            response = self._send(self._build(operation, fields, path=path), stream=True)
+            response = self._send(self._build(operation, fields, path=path, headers=headers), stream=True)
         try:
             with self._guarded():
                 self._check(response)
@@ -983,10 +986,12 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         fields: Mapping[str, object] | None = None,
         *,
         path: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[httpx.Response]:
         """Send one operation and hand its 2xx answer over unread; as :meth:`ImagesClient.stream`."""
         with self._guarded():
-            response = await self._send(self._build(operation, fields, path=path), stream=True)
+            request = self._build(operation, fields, path=path, headers=headers)
+            response = await self._send(request, stream=True)
         try:
             with self._guarded():
                 self._check(response)

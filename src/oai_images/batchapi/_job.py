@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 import httpx
 
 from .._errors import (
+    APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
     InvalidParameterError,
@@ -159,6 +160,11 @@ class _JobBase(Generic[_ClientT]):
         self._max_bytes = max_bytes
         self._uncommitted = 0  # result lines recorded since the last commit
         self._metadata = dict(metadata) if metadata else None
+
+    @property
+    def max_line_bytes(self) -> int:
+        """The longest result line read (the client's ``max_download_bytes``); a longer one fails alone."""
+        return self._client.config.limits.max_body_bytes
 
     def close(self) -> None:
         """Close the journal and let another run use the folder (the client is the caller's)."""
@@ -735,26 +741,42 @@ class BatchJob(_JobBase["ImagesClient"]):
             if info.collected:
                 continue
             for which, file_id in self._to_collect(info):
-                self._collect_file(info.part, file_id, report)
+                self._collect_file(info.part, which, file_id, report)
                 self.journal.set_collected(info.part, which)
             self._finish_batch(info, report)
         return report
 
-    def _collect_file(self, part: int, file_id: str, report: CollectReport) -> None:
+    def _collect_file(self, part: int, which: str, file_id: str, report: CollectReport) -> None:
+        """Read a result file from where the last read stopped, line by line, resuming while it progresses.
+
+        The byte offset of the last whole line is recorded with the lines' outcomes, so a download cut by
+        its attempt's deadline (a file of gigabytes), a broken connection or a killed process goes on from
+        there (an HTTP range; a server that ignores it is skipped forward), never from byte 0.
+        """
         download = _operations()[1].DOWNLOAD_FILE
-        with self._client.stream(download, path={"file_id": file_id}) as response:
-            splitter = LineSplitter(self._client.config.limits.max_body_bytes)
-            self.journal.begin()
+        while True:
+            start = self.journal.offset(part, which)
             try:
-                for chunk in response.iter_bytes():
-                    pending = splitter.feed(chunk)
-                    while pending:
-                        self._collect_line(part, pending, report)
-                pending = splitter.flush()
-                while pending:
-                    self._collect_line(part, pending, report)
-            finally:
-                self.journal.commit()  # what was saved stays recorded, even when the stream broke
+                with self._client.stream(
+                    download, path={"file_id": file_id}, headers=_range(start)
+                ) as response:
+                    reader = _ResultReader(self, part, which, start, response.status_code)
+                    self.journal.begin()
+                    try:
+                        for chunk in response.iter_bytes():
+                            for pending in reader.feed(chunk):
+                                while pending:
+                                    self._collect_line(part, pending, report)
+                                reader.done()
+                        pending = reader.flush()
+                        while pending:
+                            self._collect_line(part, pending, report)
+                    finally:
+                        self.journal.commit()  # what was saved stays recorded, even when the stream broke
+                return
+            except APIConnectionError:
+                if self.journal.offset(part, which) == start:
+                    raise  # no progress at all: collecting again later resumes from here
 
     def _collect_line(self, part: int, pending: list[str | TooLong], report: CollectReport) -> None:
         found = self._line_images(part, pending, report)
@@ -930,26 +952,37 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
             if info.collected:
                 continue
             for which, file_id in self._to_collect(info):
-                await self._collect_file(info.part, file_id, report)
+                await self._collect_file(info.part, which, file_id, report)
                 self.journal.set_collected(info.part, which)
             self._finish_batch(info, report)
         return report
 
-    async def _collect_file(self, part: int, file_id: str, report: CollectReport) -> None:
+    async def _collect_file(self, part: int, which: str, file_id: str, report: CollectReport) -> None:
+        """As :meth:`BatchJob._collect_file`."""
         download = _operations()[1].DOWNLOAD_FILE
-        async with self._client.stream(download, path={"file_id": file_id}) as response:
-            splitter = LineSplitter(self._client.config.limits.max_body_bytes)
-            self.journal.begin()
+        while True:
+            start = self.journal.offset(part, which)
             try:
-                async for chunk in response.aiter_bytes():
-                    pending = splitter.feed(chunk)
-                    while pending:
-                        await self._collect_line(part, pending, report)
-                pending = splitter.flush()
-                while pending:
-                    await self._collect_line(part, pending, report)
-            finally:
-                self.journal.commit()
+                async with self._client.stream(
+                    download, path={"file_id": file_id}, headers=_range(start)
+                ) as response:
+                    reader = _ResultReader(self, part, which, start, response.status_code)
+                    self.journal.begin()
+                    try:
+                        async for chunk in response.aiter_bytes():
+                            for pending in reader.feed(chunk):
+                                while pending:
+                                    await self._collect_line(part, pending, report)
+                                reader.done()
+                        pending = reader.flush()
+                        while pending:
+                            await self._collect_line(part, pending, report)
+                    finally:
+                        self.journal.commit()
+                return
+            except APIConnectionError:
+                if self.journal.offset(part, which) == start:
+                    raise
 
     async def _collect_line(self, part: int, pending: list[str | TooLong], report: CollectReport) -> None:
         found = self._line_images(part, pending, report)
@@ -990,3 +1023,40 @@ class _Waited:
 
     def seconds(self) -> float:
         return max(time.monotonic() - self._started, self._slept)
+
+
+def _range(start: int) -> dict[str, str] | None:
+    """The headers that ask for a file from byte ``start`` on (none from the start)."""
+    return {"Range": f"bytes={start}-"} if start else None
+
+
+class _ResultReader:
+    """A result file's bytes as lines, from a recorded offset: it skips what a server that ignored the
+    range sent again, and records the offset of the last whole line once its lines are handled."""  # noqa: D205, D209
+
+    def __init__(self, job: _JobBase[Any], part: int, which: str, start: int, status: int) -> None:
+        self._journal = job.journal
+        self._part = part
+        self._which = which
+        self._start = start
+        # 206: the answer starts at ``start``; 200: at byte 0, so its first ``start`` bytes were read before.
+        self._skip = start if start and status != 206 else 0
+        self._splitter = LineSplitter(job.max_line_bytes)
+
+    def feed(self, chunk: bytes) -> list[list[str | TooLong]]:
+        """The lines ``chunk`` completes, as one batch to handle before `done` (none while skipping)."""
+        if self._skip:
+            taken = min(self._skip, len(chunk))
+            self._skip -= taken
+            chunk = chunk[taken:]
+            if not chunk:
+                return []
+        return [self._splitter.feed(chunk)]
+
+    def done(self) -> None:
+        """The lines fed so far are handled: record where the file is read to."""
+        self._journal.set_offset(self._part, self._which, self._start + self._splitter.consumed)
+
+    def flush(self) -> list[str | TooLong]:
+        """The last line, when the file does not end with a newline."""
+        return self._splitter.flush()

@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS batchapi_batches (
     error_file_id TEXT,
     output_collected INTEGER NOT NULL DEFAULT 0,
     error_collected INTEGER NOT NULL DEFAULT 0,
+    output_offset INTEGER NOT NULL DEFAULT 0,
+    error_offset INTEGER NOT NULL DEFAULT 0,
     errors TEXT,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
@@ -134,6 +136,12 @@ class Journal:
         # validation leaves no trace and results are committed in groups.
         self._db = open_journal(self.path, _SCHEMA, timeout=5.0)
         self._in_transaction = False
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(batchapi_batches)")}
+        for column in ("output_offset", "error_offset"):  # journals written before collects resumed
+            if column not in columns:
+                self._db.execute(
+                    f"ALTER TABLE batchapi_batches ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0"
+                )
 
     def close(self) -> None:
         """Close the database connection."""
@@ -352,6 +360,19 @@ class Journal:
             "UPDATE batchapi_batches SET status = 'failed', errors = ?, updated_at = ? WHERE part = ?",
             (json.dumps([reason]), time.time(), part),
         )
+
+    def offset(self, part: int, which: str) -> int:
+        """How many bytes of a part's output or error file are read and recorded (where a collect resumes)."""
+        column = {"output": "output_offset", "error": "error_offset"}[which]
+        query = f"SELECT {column} FROM batchapi_batches WHERE part = ?"  # noqa: S608 - one of two fixed names
+        row = self._db.execute(query, (part,)).fetchone()
+        return int(row[0]) if row is not None else 0
+
+    def set_offset(self, part: int, which: str, offset: int) -> None:
+        """Where a part's output or error file is read to (in the transaction of the lines it holds)."""
+        column = {"output": "output_offset", "error": "error_offset"}[which]
+        query = f"UPDATE batchapi_batches SET {column} = ? WHERE part = ?"  # noqa: S608 - one of two fixed names
+        self._db.execute(query, (offset, part))
 
     def set_collected(self, part: int, which: str) -> None:
         """A part's output or error file is read to its end (``which``: 'output' or 'error')."""

@@ -134,10 +134,17 @@ class LineSplitter:
         self._limit = max_line_bytes
         #: Bytes of the current line dropped past the cap (0: the line is within it).
         self._dropped = 0
+        self._fed = 0
+
+    @property
+    def consumed(self) -> int:
+        """Bytes fed so far that belong to whole lines (up to and with the last newline)."""
+        return self._fed - len(self._buffer) - self._dropped
 
     def feed(self, chunk: bytes) -> list[str | TooLong]:
         """The lines that ``chunk`` completes (a line over the cap as a `TooLong`, its head kept)."""
         lines: list[str | TooLong] = []
+        self._fed += len(chunk)
         view = memoryview(chunk)
         start = 0
         while (end := chunk.find(b"\n", start)) >= 0:
