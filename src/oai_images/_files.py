@@ -202,6 +202,7 @@ def write_image(
     *,
     overwrite: bool = False,
     naming: Naming | None = None,
+    create_folder: bool = True,
 ) -> Path:
     """Write image bytes to a file atomically and return its path.
 
@@ -214,6 +215,8 @@ def write_image(
         overwrite: Replace an existing file instead of raising (in a folder: instead of adding ``-v2``).
         naming: How a file in a folder is named; `DEFAULT_NAME` with no prompt unless given. When the name
             is taken, ``-v2``, ``-v3``, ... is added: an earlier file is never replaced.
+        create_folder: Make the file's folder when it is missing. False for a folder that must already be
+            there (a run's output folder: one deleted meanwhile must not come back without its journal).
 
     Raises:
         FileExistsError: The file exists and ``overwrite`` is False.
@@ -227,15 +230,17 @@ def write_image(
         for version in range(1, _MAX_VERSIONS + 1):
             name = stem if version == 1 else f"{stem}-v{version}"
             try:
-                return _write(data, target / f"{name}{extension}", overwrite=overwrite)
+                return _write(data, target / f"{name}{extension}", overwrite=overwrite, create=create_folder)
             except FileExistsError:
                 continue
         raise _exists(target / f"{stem}-v{_MAX_VERSIONS}{extension}")
-    return _write(data, target.with_name(_named_for(target.name, extension)), overwrite=overwrite)
+    final = target.with_name(_named_for(target.name, extension))
+    return _write(data, final, overwrite=overwrite, create=create_folder)
 
 
-def _write(data: bytes, target: Path, *, overwrite: bool) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _write(data: bytes, target: Path, *, overwrite: bool, create: bool = True) -> Path:
+    if create:
+        target.parent.mkdir(parents=True, exist_ok=True)
     # The bytes go to a temporary file in the same folder, then take the final name in one step, so a
     # reader never sees half an image.
     # A short name of its own, so that a target name near the file system's limit still has room.

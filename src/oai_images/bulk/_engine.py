@@ -388,7 +388,7 @@ class _Run:
         the summary's ``unsaved``."""  # noqa: D205, D209
         if self.journal.intact():
             try:
-                return await anyio.to_thread.run_sync(_write, data, self.out / name)
+                return await anyio.to_thread.run_sync(_write_in_place, data, self.out / name)
             except OSError:
                 pass
         else:
@@ -403,6 +403,11 @@ class _Run:
                 continue
         self.unsaved.append((request, name, data))
         return None
+
+
+def _write_in_place(data: bytes, destination: Path) -> Path:
+    """As `_write`, in a folder that must still be there (a deleted one fails, and is not made again)."""
+    return write_image(data, destination, overwrite=True, create_folder=False)
 
 
 def _write(data: bytes, destination: Path) -> Path:
