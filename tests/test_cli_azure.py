@@ -126,3 +126,37 @@ def test_cli_serve_refuses_a_malformed_azure_deployment() -> None:
     result = CliRunner().invoke(main, ["serve", "--port", "0", "--azure-deployment", "house=dall-e-9"])
     assert result.exit_code == 2
     assert "NAME=MODEL" in result.output
+
+
+@pytest.mark.slow
+def test_cli_uses_azure_only_when_asked(server: EmulatorServer, tmp_path: Path) -> None:
+    """An exported AZURE_OPENAI_ENDPOINT alone takes no command over: OPENAI_BASE_URL and --base-url still
+    apply; an --azure-* option or OAI_IMAGES_PROVIDER=azure selects Azure, and a missing version is
+    named as the command line's option and variable."""  # noqa: D205, D209
+    azure_env = {"AZURE_OPENAI_ENDPOINT": server.base_url.removesuffix("/v1"), "AZURE_OPENAI_API_KEY": KEY}
+    plain = run(
+        "generate", "a fox", "-o", str(tmp_path), "-m", "dall-e-2",
+        env={**azure_env, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test-0123456789"},
+    )  # fmt: skip
+    assert plain.returncode == 0, plain.stderr
+    assert server.state.requests[-1].path == "/v1/images/generations"
+    flag = run(
+        "generate", "a fox", "-o", str(tmp_path), "-m", "dall-e-2", "--base-url", server.base_url,
+        env={**azure_env, "OPENAI_API_KEY": "sk-test-0123456789"},
+    )  # fmt: skip
+    assert flag.returncode == 0, flag.stderr
+    assert server.state.requests[-1].path == "/v1/images/generations"
+    switched = run(
+        "generate", "a fox", "-o", str(tmp_path), "-m", "gpt-image-1.5",
+        env={**azure_env, "OAI_IMAGES_PROVIDER": "azure", "OPENAI_API_VERSION": VERSION},
+    )  # fmt: skip
+    assert switched.returncode == 0, switched.stderr
+    assert server.state.requests[-1].path == "/openai/deployments/gpt-image-1.5/images/generations"
+    no_version = run("generate", "a fox", "--azure-deployment", "gpt-image-1.5", env=azure_env)
+    assert no_version.returncode == 2
+    assert "--api-version" in no_version.stderr
+    assert "OPENAI_API_VERSION" in no_version.stderr
+    assert "api_version=" not in no_version.stderr
+    wrong = run("generate", "a fox", env={**azure_env, "OAI_IMAGES_PROVIDER": "aws"})
+    assert wrong.returncode == 2
+    assert "OAI_IMAGES_PROVIDER" in wrong.stderr

@@ -197,10 +197,32 @@ class AzureSettings:
     api_version: str | None = None
 
     def selected(self, *, emulator: bool) -> bool:
-        """Whether the command goes to Azure (or to the emulator's Azure routes)."""
+        """Whether the command goes to Azure (or to the emulator's Azure routes): only when asked for, by an
+        ``--azure-*`` option or ``OAI_IMAGES_PROVIDER=azure``; an exported ``AZURE_OPENAI_ENDPOINT`` alone
+        does not take a command over.
+
+        Raises:
+            InvalidInput: ``OAI_IMAGES_PROVIDER`` names no provider.
+        """  # noqa: D205
         if emulator:
             return self.deployment is not None
-        return self.endpoint is not None
+        return self.endpoint is not None or self.deployment is not None or provider() == "azure"
+
+
+#: Where commands send when no option says: ``openai`` (the default) or ``azure``.
+PROVIDER_ENV = "OAI_IMAGES_PROVIDER"
+
+
+def provider() -> str:
+    """The provider ``OAI_IMAGES_PROVIDER`` names (``openai`` when unset).
+
+    Raises:
+        InvalidInput: It names another.
+    """
+    value = os.environ.get(PROVIDER_ENV, "").strip().lower() or "openai"
+    if value not in ("openai", "azure"):
+        raise InvalidInput(f"{PROVIDER_ENV}={value!r} is not a provider; allowed: openai, azure")
+    return value
 
 
 def azure_options(function: _F) -> _F:
@@ -227,10 +249,10 @@ def azure_options(function: _F) -> _F:
             "--azure-endpoint",
             cls=GroupedOption,
             help_group=AZURE_OPTIONS,
-            envvar="AZURE_OPENAI_ENDPOINT",
-            help="Send to Azure OpenAI: the resource's endpoint, https://NAME.openai.azure.com "
-            "[env: AZURE_OPENAI_ENDPOINT]. The key comes from AZURE_OPENAI_API_KEY (or a Microsoft Entra ID "
-            "token from AZURE_OPENAI_AD_TOKEN).",
+            help="Send to Azure OpenAI: the resource's endpoint, https://NAME.openai.azure.com. Azure is "
+            "used only when asked for: by an --azure-* option, or OAI_IMAGES_PROVIDER=azure; then "
+            "AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY (or AZURE_OPENAI_AD_TOKEN) and OPENAI_API_VERSION "
+            "fill in what the options leave out.",
         ),
         click.option(
             "--azure-deployment",
@@ -279,8 +301,6 @@ def make_client(
     azure = _azure_settings()
     if azure.selected(emulator=emulator):
         return _azure_client(azure, emulator=emulator, base_url=base_url, options=options)
-    if azure.deployment is not None:
-        raise InvalidInput("--azure-deployment needs --azure-endpoint (or --emulator, for its Azure routes)")
     return ImagesClient(base_url=base_url, emulator=emulator, **options)
 
 
@@ -298,10 +318,15 @@ def azure_deployment() -> str | None:
 def _azure_client(
     azure: AzureSettings, *, emulator: bool, base_url: str | None, options: dict[str, Any]
 ) -> AzureImagesClient:
-    from .. import AzureImagesClient, MissingAPIKeyError  # noqa: PLC0415 -- keep `oai-images --help` fast
+    from .. import (  # noqa: PLC0415 -- keep `oai-images --help` fast
+        AzureImagesClient,
+        InvalidParameterError,
+        MissingAPIKeyError,
+    )
 
     if base_url is not None:
-        raise InvalidInput("--base-url and --azure-endpoint are mutually exclusive: give one")
+        message = "--base-url sends to another OpenAI-compatible server, not to Azure: drop one of them"
+        raise InvalidInput(message)
     try:
         return AzureImagesClient(
             azure_endpoint=None if emulator else azure.endpoint,
@@ -312,6 +337,16 @@ def _azure_client(
         )
     except MissingAPIKeyError:
         raise InvalidInput(NO_AZURE_CREDENTIALS) from None
+    except InvalidParameterError as exc:
+        hints = {
+            "azure_endpoint": "no Azure endpoint: give --azure-endpoint https://NAME.openai.azure.com or set "
+            "AZURE_OPENAI_ENDPOINT",
+            "api_version": "no Azure API version: give --api-version (2025-04-01-preview, say, or v1) or set "
+            "OPENAI_API_VERSION",
+        }
+        if exc.param in hints:
+            raise InvalidInput(hints[exc.param]) from None
+        raise
 
 
 def read_prompt(prompt: str | None) -> str:
