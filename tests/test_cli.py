@@ -1137,3 +1137,35 @@ PNG_CLI = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
 PNG_B64_CLI = base64.b64encode(PNG_CLI).decode()
+
+
+def test_python_dash_m_runs_the_command_line(tmp_path: Path) -> None:
+    """`python -m oai_images` is `oai-images`: its help, and a real generation with the emulator."""
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OPENAI_")}
+    shown = subprocess.run(
+        [sys.executable, "-m", "oai_images", "--help"], capture_output=True, text=True, env=env, check=False
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("Usage: oai-images")
+    done = subprocess.run(
+        [sys.executable, "-m", "oai_images", "generate", "a fox", "--emulator", "-o", str(tmp_path)],
+        capture_output=True, text=True, env=env, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).is_file()
+
+
+@pytest.mark.parametrize(
+    ("words", "cword"),
+    [("oai-images edit 'a fox' ", 3), ("oai-images edit 'a fox' in.png --mask ", 5), ("oai-images vary ", 2)],
+)
+def test_completion_offers_file_names_for_images(words: str, cword: int) -> None:
+    """Tab completion completes file names for edit's IMAGE and --mask and for vary's IMAGE."""
+    result = CliRunner().invoke(
+        main, [], prog_name="oai-images",
+        env={"_OAI_IMAGES_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(cword)},
+    )  # fmt: skip
+    assert result.exit_code == 0
+    assert result.output.splitlines()[0].startswith("file,")

@@ -63,6 +63,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run in ``cwd``, with a history of its own there: a test never writes the real user history."""
+    env.setdefault("OAI_IMAGES_HOME", str(cwd / "oai-images-home"))
     return subprocess.run(
         args, cwd=cwd, capture_output=True, text=True, env=_clean_env(**env), timeout=300, check=False
     )
@@ -100,6 +102,7 @@ def test_wheel_cli_generates_with_the_emulator(installed: Path, tmp_path: Path) 
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / done.stdout.strip()).is_file()
+    assert (tmp_path / "oai-images-home" / "history.sqlite").is_file()  # never the real user history
     models = _run([str(installed / "oai-images"), "models"], tmp_path)
     assert "gpt-image-2" in models.stdout
 

@@ -71,10 +71,11 @@ def input_of(text: str) -> object:
     skip=frozenset({"stream"}),  # --partial-images streams
 )
 @click.argument("prompt")
-@click.argument("images", metavar="IMAGE...", nargs=-1, required=True)
+@click.argument("images", metavar="IMAGE...", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option(
     "--mask",
     metavar="FILE",
+    type=click.Path(dir_okay=False),
     help="A PNG with an alpha channel, the size of the first image: its transparent pixels are edited.",
 )
 @save_options

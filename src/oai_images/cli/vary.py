@@ -30,7 +30,7 @@ Examples:
 
 
 @click.command(cls=FieldsCommand, epilog=_EXAMPLES, operation=_operation)
-@click.argument("image")
+@click.argument("image", type=click.Path(dir_okay=False))
 @save_options
 @client_options
 @no_history_option
