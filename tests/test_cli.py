@@ -1169,3 +1169,17 @@ def test_completion_offers_file_names_for_images(words: str, cword: int) -> None
     )  # fmt: skip
     assert result.exit_code == 0
     assert result.output.splitlines()[0].startswith("file,")
+
+
+def test_near_miss_model_names_are_refused_with_a_suggestion(tmp_path: Path) -> None:
+    """`-m gpt-image-1.6`: exit 2, "did you mean gpt-image-1.5?", nothing sent; --no-validate sends it as
+    given, and a name far from every known one (a server's own model) goes to the server."""  # noqa: D205, D209
+    near = run("generate", "a fox", "--emulator", "-m", "gpt-image-1.6", "-o", str(tmp_path))
+    assert near.returncode == 2
+    assert "did you mean gpt-image-1.5?" in near.stderr
+    assert not list(tmp_path.iterdir())
+    sent = run("generate", "a fox", "--emulator", "-m", "gpt-image-1.6", "--no-validate", "-o", str(tmp_path))
+    assert sent.returncode == 1  # the emulator, like the API, refuses the name
+    assert "the API answered 400" in sent.stderr
+    far = run("generate", "a fox", "--emulator", "-m", "cat-v1", "-o", str(tmp_path))
+    assert "did you mean" not in far.stderr

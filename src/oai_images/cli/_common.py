@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 import click
@@ -347,6 +347,32 @@ def _azure_client(
         if exc.param in hints:
             raise InvalidInput(hints[exc.param]) from None
         raise
+
+
+def check_model_name(fields: Mapping[str, object], *, no_validate: bool, emulator: bool) -> None:
+    """Refuse a model name a letter or two from a known one ("did you mean gpt-image-1.5?") before anything
+    is sent; any other name goes to the server, and ``--no-validate`` sends even a near miss as given.
+
+    On Azure a model names a deployment, which may be named anything: nothing is checked there.
+
+    Raises:
+        InvalidInput: A near miss.
+    """  # noqa: D205
+    import difflib  # noqa: PLC0415 -- only when a command sends
+
+    from ..rules import MODEL_RULES  # noqa: PLC0415 -- loads the rules table: only when a command sends
+
+    model = fields.get("model")
+    if no_validate or not isinstance(model, str) or model in MODEL_RULES:
+        return
+    if _azure_settings().selected(emulator=emulator):
+        return
+    close = difflib.get_close_matches(model, list(MODEL_RULES), n=1, cutoff=0.85)
+    if close:
+        raise InvalidInput(
+            f"model {model!r} is not a model oai-images knows; did you mean {close[0]}? "
+            "(--no-validate sends it as given, for a server with models of its own)"
+        )
 
 
 def read_prompt(prompt: str | None) -> str:

@@ -16,6 +16,7 @@ from .._errors import OAIImagesError
 from ._common import (
     azure_deployment,
     azure_options,
+    check_model_name,
     client_options,
     make_client,
     read_prompt,
@@ -107,6 +108,7 @@ def edit(
     """
     prompt = read_prompt(prompt)
     fields: dict[str, Any] = field_values(options)
+    check_model_name(fields, no_validate=no_validate, emulator=emulator)
     streaming = fields.get("partial_images") is not None
     names = Names(out.expanduser())
     notices = RetryNotices()

@@ -16,6 +16,7 @@ from ._common import (
     InvalidInput,
     azure_deployment,
     azure_options,
+    check_model_name,
     client_options,
     make_client,
     read_prompt,
@@ -152,6 +153,7 @@ def generate(
     """
     prompt = read_prompt(prompt)
     fields = field_values(options)
+    check_model_name(fields, no_validate=no_validate, emulator=emulator)
     streaming = fields.get("partial_images") is not None
     names = _names(out, name_template, output_file, overwrite, fields)
     notices = RetryNotices()

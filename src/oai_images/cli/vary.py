@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from .._errors import OAIImagesError
-from ._common import client_options, make_client, translated_errors
+from ._common import check_model_name, client_options, make_client, translated_errors
 from ._fields import FieldsCommand, field_values
 from ._output import Names, RetryNotices, report, save_answer, save_options, say, spinner
 from .history import no_history_option, record_generation
@@ -55,6 +55,7 @@ def vary(
     130 interrupted.
     """
     fields: dict[str, Any] = field_values(options)
+    check_model_name(fields, no_validate=no_validate, emulator=emulator)
     # Named after the input, since a variation has no prompt: <time>-<input>-variation-<index>.
     from .._files import slug  # noqa: PLC0415 -- light, loaded with the facade anyway
 
