@@ -34,6 +34,11 @@ def run(
     """Run the installed console script, with no OpenAI variables unless given."""
     clean = {key: value for key, value in os.environ.items() if not key.startswith("OPENAI_")}
     clean.update(env or {})
+    if stdin is None:  # nothing piped: as from a terminal-less job, whatever this test run's own input is
+        return subprocess.run(
+            [EXE, *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, env=clean, timeout=120,
+            check=False,
+        )  # fmt: skip
     return subprocess.run(
         [EXE, *args], input=stdin, capture_output=True, text=True, env=clean, timeout=120, check=False
     )
@@ -1183,3 +1188,15 @@ def test_near_miss_model_names_are_refused_with_a_suggestion(tmp_path: Path) -> 
     assert "the API answered 400" in sent.stderr
     far = run("generate", "a fox", "--emulator", "-m", "cat-v1", "-o", str(tmp_path))
     assert "did you mean" not in far.stderr
+
+
+def test_piped_text_is_added_to_the_prompt_argument(tmp_path: Path) -> None:
+    """`echo … | oai-images generate "a fox"`: the argument, then the piped text (as llm joins them)."""
+    done = run("generate", "a fox", "--emulator", "-m", "dall-e-3", "-o", str(tmp_path), "--json",
+               stdin="in the style of a woodcut\n")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [image] = json.loads(done.stdout)["images"]
+    assert "a-fox-in-the-style-of-a-woodcut" in Path(image["path"]).name
+    alone = run("generate", "a fox", "--emulator", "-m", "dall-e-3", "-o", str(tmp_path), stdin="")
+    assert alone.returncode == 0, alone.stderr
+    assert Path(alone.stdout.strip()).name.endswith("-a-fox-1.png")

@@ -376,16 +376,50 @@ def check_model_name(fields: Mapping[str, object], *, no_validate: bool, emulato
 
 
 def read_prompt(prompt: str | None) -> str:
-    """The prompt argument; ``-``, or no argument with a pipe on standard input, reads standard input.
+    """The prompt: the argument, then what is piped on standard input, joined by a newline (as ``llm``
+    does: ``cat notes.txt | oai-images generate "a poster of"``); ``-``, or no argument, reads standard
+    input alone.
 
     Raises:
-        InvalidInput: No prompt anywhere, or standard input is not UTF-8 text.
-    """
+        click.UsageError: No prompt anywhere, or standard input is not UTF-8 text.
+    """  # noqa: D205
     if prompt is not None and prompt != "-":
-        return prompt
+        piped = _piped() if _has_piped_input() else ""
+        return f"{prompt}\n{piped}" if piped else prompt
     if prompt is None and sys.stdin.isatty():
         raise click.UsageError("Missing argument 'PROMPT' (or pipe the prompt on standard input).")
+    return _piped()
+
+
+def _piped() -> str:
     try:
         return sys.stdin.buffer.read().decode("utf-8-sig").strip()  # -sig: drop a byte order mark
     except UnicodeDecodeError as exc:
         raise click.UsageError(f"the prompt on standard input is not UTF-8 text ({exc.reason})") from exc
+
+
+def _has_piped_input() -> bool:
+    """Whether standard input holds a prompt to add: a file, or a pipe that has data within a moment
+    (never a terminal, and never a long wait on a pipe nobody writes to, as a CI runner's may be)."""  # noqa: D205, D209
+    stdin = sys.stdin
+    if stdin is None or stdin.closed or stdin.isatty():
+        return False
+    try:
+        descriptor = stdin.fileno()
+    except (OSError, ValueError):  # an in-memory stream (a test runner's): reading it never blocks
+        return True
+    import select  # noqa: PLC0415 -- only with a prompt argument and a redirected standard input
+    import stat  # noqa: PLC0415 -- as select
+
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+            return True  # a file, or /dev/null: read at once
+        ready, _, _ = select.select([descriptor], [], [], _PIPE_WAIT)
+    except (OSError, ValueError):
+        return False
+    return bool(ready)
+
+
+#: How long a pipe on standard input may take to bring its first byte, when a prompt argument is given.
+_PIPE_WAIT = 0.5
