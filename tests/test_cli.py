@@ -1200,3 +1200,32 @@ def test_piped_text_is_added_to_the_prompt_argument(tmp_path: Path) -> None:
     alone = run("generate", "a fox", "--emulator", "-m", "dall-e-3", "-o", str(tmp_path), stdin="")
     assert alone.returncode == 0, alone.stderr
     assert Path(alone.stdout.strip()).name.endswith("-a-fox-1.png")
+
+
+def test_small_escapes_are_clear_errors(tmp_path: Path) -> None:
+    """A NUL in an upload path, a huge format width in --name, a non-UTF-8 --search and a dangling link as
+    --output-file: each a clear error (exit 2, nothing sent), never a traceback or a paid image in a rescue
+    folder."""  # noqa: D205, D209
+    from oai_images import ImagesClient, InvalidParameterError
+
+    with ImagesClient(emulator=True) as client, pytest.raises(InvalidParameterError) as caught:
+        client.edit("a hat", image="fox\x00.png", model="gpt-image-1.5")
+    assert caught.value.param == "image"
+    huge = run(
+        "generate", "a fox", "--emulator", "-o", str(tmp_path), "--name", "{index:>9223372036854775807}"
+    )
+    assert huge.returncode == 2, huge.stderr
+    assert "Traceback" not in huge.stderr
+    assert "MemoryError" not in huge.stderr
+    search = subprocess.run(
+        [EXE, "history", "--search", os.fsdecode(b"\xff")],
+        capture_output=True, text=True, check=False, env={**os.environ, "OAI_IMAGES_HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert search.returncode == 2, search.stderr
+    assert "UTF-8" in search.stderr
+    link = tmp_path / "fox.png"
+    link.symlink_to(tmp_path / "missing" / "fox.png")
+    dangling = run("generate", "a fox", "--emulator", "--output-file", str(link))
+    assert dangling.returncode == 2, dangling.stderr
+    assert "link to nothing" in dangling.stderr
+    assert not [path for path in tmp_path.rglob("*") if path.is_file()]

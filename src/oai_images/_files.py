@@ -136,13 +136,19 @@ def check_name_template(template: str) -> None:
             raise ValueError(f"{template!r} uses {{{field}}}, which is not one of {known}")
         if spec and field != "index":
             raise ValueError(f"{template!r}: only {{index}} takes a format, such as {{index:03d}}")
+        if any(int(width) > _MAX_NAME_BYTES for width in re.findall(r"\d+", spec or "")):
+            raise ValueError(f"{template!r}: a width over {_MAX_NAME_BYTES} cannot fit in a file name")
     try:
         template.format(slug="x", index=1, id="0" * 8, time="t")
-    except ValueError as exc:
-        raise ValueError(f"{template!r} is not a valid template ({exc})") from exc
+    except (ValueError, OverflowError, MemoryError) as exc:
+        raise ValueError(f"{template!r} is not a valid template ({type(exc).__name__}: {exc})") from None
     has_field = any(field is not None for _, field, _, _ in parsed)
     if not has_field and not _UNSAFE.sub("", template).strip(". "):
         raise ValueError(f"{template!r} gives an empty file name")
+
+
+#: The longest file name most file systems take, in bytes.
+_MAX_NAME_BYTES = 255
 
 
 def file_stem(

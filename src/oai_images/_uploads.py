@@ -327,6 +327,9 @@ def _as_stream(value: object) -> IO[bytes]:
 def _read_path(value: str | os.PathLike[str], param: str) -> Upload:
     path = Path(value)
     shown = str(value)
+    if "\x00" in shown:  # no file system has such a name (os.stat would raise a bare ValueError)
+        message = f"{param} {shown!r} is not a file path: it holds a NUL character"
+        raise InvalidParameterError(param, shown, ("a file path",), message)
     try:
         if path.is_dir():
             raise IsADirectoryError(shown)

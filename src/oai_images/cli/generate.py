@@ -6,6 +6,7 @@ to the server.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -263,6 +264,9 @@ def _names(
         )
     if expected is not None and not suffix:
         path = path.with_name(path.name + _EXTENSIONS.get(expected, (f".{expected}",))[0])
+    if os.path.lexists(path) and not path.is_file() and not path.is_dir():
+        # A link to nothing: the save could not make the file (and would fall back to a rescue folder).
+        raise InvalidInput(f"--output-file {path} is a link to nothing ({os.readlink(path)}); name a file")
     if path.exists() and not overwrite:
         raise InvalidInput(f"--output-file {path} exists; pass --overwrite to replace it")
     if path.is_dir():

@@ -269,6 +269,11 @@ def history(*, as_json: bool, limit: int, search: str | None, show_all: bool) ->
     overrides it): prompt, model, size, time, request id, usage and the files. --no-history on a command, or
     OAI_IMAGES_NO_HISTORY=1, turns the recording off.
     """
+    if search is not None:
+        try:
+            search.encode("utf-8")
+        except UnicodeEncodeError:  # bytes of another encoding on the command line
+            raise click.BadParameter("is not UTF-8 text", param_hint="--search") from None
     folder = history_home()
     if not (folder / HISTORY_NAME).exists():
         if not as_json:
