@@ -808,7 +808,7 @@ def test_output_file_saves_the_one_image_there(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--output-file", "fox.jpg"], "must end in .png"),
+        (["-m", "dall-e-3", "--output-file", "fox.jpg"], "must end in .png"),  # a model that gives only PNG
         (["--output-format", "jpeg", "--output-file", "fox.png"], "must end in .jpg or .jpeg"),
         (["-n", "2", "--output-file", "fox.png"], "saves one image"),
         (["--output-file", "fox.png", "-o", "out"], "does not go with --out"),
@@ -886,16 +886,16 @@ def test_piped_prompt_is_read_without_an_argument(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "allowed", "refused"),
     [
-        (["-m", "dall-e-3", "-s", "1792X1024"], "allowed: 1024x1024, 1792x1024, 1024x1792", "WxH"),
+        (["-m", "dall-e-3", "-s", "1792x1000"], "allowed: 1024x1024, 1792x1024, 1024x1792", "WxH"),
         (["-m", "dall-e-2", "-s", "1"], "allowed: 256x256, 512x512, 1024x1024", "WxH"),
         (["-m", "dall-e-3", "-q", "ultra"], "allowed: standard, hd", "medium"),
-        (["-m", "gpt-image-1.5", "-s", "1792X1024"], "allowed: 1024x1024, 1536x1024, 1024x1536, auto", "WxH"),
+        (["-m", "gpt-image-1.5", "-s", "1792x1000"], "allowed: 1024x1024, 1536x1024, 1024x1536, auto", "WxH"),
     ],
 )
 def test_errors_list_what_that_model_accepts(
     recorder: Recorder, args: list[str], allowed: str, refused: str
 ) -> None:
-    """An upper-case X is refused (the API is case-sensitive); the error lists that model's values only."""
+    """A size the model does not take is refused; the error lists that model's values only."""
     done = run("generate", "a cat", "--base-url", _base_url(recorder), *args, env={"OPENAI_API_KEY": SECRET})
     assert done.returncode == 2
     assert allowed in done.stderr
@@ -1229,3 +1229,27 @@ def test_small_escapes_are_clear_errors(tmp_path: Path) -> None:
     assert dangling.returncode == 2, dangling.stderr
     assert "link to nothing" in dangling.stderr
     assert not [path for path in tmp_path.rglob("*") if path.is_file()]
+
+
+def test_format_from_the_file_name_and_values_in_any_case(tmp_path: Path) -> None:
+    """--output-file fox.webp asks for WebP when no --output-format says otherwise (a model that gives only
+    PNG is refused, before sending); --output-format JPEG and -s 1024X1536 are sent as the spec writes
+    them."""  # noqa: D205, D209
+    webp = run(
+        "generate", "a fox", "--emulator", "-m", "gpt-image-1.5", "--output-file", str(tmp_path / "fox.webp")
+    )
+    assert webp.returncode == 0, webp.stderr
+    with Image.open(tmp_path / "fox.webp") as image:
+        assert image.format == "WEBP"
+    png_only = run(
+        "generate", "a fox", "--emulator", "-m", "dall-e-3", "--output-file", str(tmp_path / "x.webp")
+    )
+    assert png_only.returncode == 2
+    cased = run(
+        "generate", "a fox", "--emulator", "-m", "gpt-image-1.5", "--output-format", "JPEG",
+        "-s", "1024X1536", "-o", str(tmp_path / "out"), "--json",
+    )  # fmt: skip
+    assert cased.returncode == 0, cased.stderr
+    [image] = json.loads(cased.stdout)["images"]
+    with Image.open(image["path"]) as saved:
+        assert (saved.format, saved.size) == ("JPEG", (1024, 1536))

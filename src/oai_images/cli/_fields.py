@@ -12,7 +12,8 @@ models load then, so ``oai-images --help`` stays fast.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -101,7 +102,28 @@ def _field_options(schema: FieldSchema, path: tuple[str, ...]) -> Iterator[click
         default=None,
         help=_help(schema),
         shell_complete=_completer(name, schema.values),
+        callback=None if numeric else _canonical(name, schema.values),
     )
+
+
+def _canonical(name: str, values: tuple[str, ...]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A callback that sends a value typed in another case as the spec writes it (``JPEG``: ``jpeg``,
+    ``1024X1024``: ``1024x1024``); any other value is left for the rules to judge."""  # noqa: D205, D209
+    lookup = {value.lower(): value for value in values}
+
+    def canonical(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if value.lower() in lookup:
+            return lookup[value.lower()]
+        if name == "size" and (match := _SIZE.fullmatch(value.strip())) is not None:
+            return f"{match.group(1)}x{match.group(2)}"
+        return value
+
+    return canonical
+
+
+_SIZE = re.compile(r"(\d+)\s*[xX\u00d7]\s*(\d+)")  # x, X or the multiplication sign
 
 
 def _completer(name: str, values: tuple[str, ...]) -> Completer | None:

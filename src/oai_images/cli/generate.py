@@ -254,8 +254,9 @@ def _names(
             f"--output-file saves one image, but -n {n} asks for {n}: use --out DIR (and --name) instead"
         )
     path = output_file.expanduser()
-    expected = _format_of(fields)
     suffix = path.suffix.lower()
+    _format_from_extension(suffix, fields)
+    expected = _format_of(fields)
     if suffix and expected is not None and suffix not in _EXTENSIONS.get(expected, ()):
         wanted = " or ".join(_EXTENSIONS.get(expected, (f".{expected}",)))
         raise InvalidInput(
@@ -272,6 +273,21 @@ def _names(
     if path.is_dir():
         raise InvalidInput(f"--output-file {path} is a folder; use --out for a folder")
     return Names(path.parent, output_file=path, overwrite=overwrite)
+
+
+def _format_from_extension(suffix: str, fields: dict[str, Any]) -> None:
+    """Ask for the format an --output-file's extension names (``fox.webp``: webp) when no --output-format
+    says otherwise and the model takes it; a model that cannot is then refused by the name check."""  # noqa: D205, D209
+    if "output_format" in fields:
+        return
+    wanted = next((fmt for fmt, suffixes in _EXTENSIONS.items() if suffix in suffixes), None)
+    if wanted is None or wanted == "png":
+        return
+    from ..rules import MODEL_RULES, resolve_model  # noqa: PLC0415 -- loaded with the facade anyway
+
+    rules = MODEL_RULES.get(resolve_model(fields) or "")
+    if rules is not None and wanted in rules.allowed("output_format"):
+        fields["output_format"] = wanted
 
 
 def _format_of(fields: dict[str, Any]) -> str | None:
