@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from pathlib import Path
 
 import httpx
@@ -282,19 +283,50 @@ def test_default_viewer_without_display_says_so(monkeypatch: pytest.MonkeyPatch,
     assert "a.png" in str(caught.value)
 
 
-def test_default_viewer_uses_xdg_open(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """With a display, xdg-open is started on the file, detached."""
-    launched: list[list[str]] = []
+def _fake_opener(folder: Path) -> Path:
+    """An ``xdg-open`` that records its argument in ``folder/opened``; returns its folder."""
+    script = folder / "xdg-open"
+    script.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {folder / "opened"}\n')
+    script.chmod(0o755)
+    return folder
 
-    def popen(command: list[str], **options: object) -> None:
-        launched.append(command)
+
+# click.launch leaves the opener running on its own (as it should: the viewer outlives the call), and Python
+# warns when it collects that Popen object.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_default_viewer_opens_the_absolute_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """With a display, the platform opener (click.launch: xdg-open) gets the file's absolute path, also for
+    a path saved relative to the working folder."""  # noqa: D205, D209
+    bin_dir = _fake_opener(tmp_path)
+    monkeypatch.setattr("oai_images._files.sys.platform", "linux")
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    open_in_default_viewer(Path("out/a.png"))
+    deadline = time.monotonic() + 10
+    while not (bin_dir / "opened").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert (bin_dir / "opened").read_text() == str(tmp_path / "out" / "a.png")
+
+
+def test_show_without_a_viewer_says_so_and_leaves_no_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A display but no viewer at all: a clear error, and the temporary copy of an unsaved image is gone."""
+    import tempfile
+
+    from oai_images import GeneratedImage
 
     monkeypatch.setattr("oai_images._files.sys.platform", "linux")
     monkeypatch.setenv("DISPLAY", ":0")
-    monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/xdg-open")
-    monkeypatch.setattr("subprocess.Popen", popen)
-    open_in_default_viewer(tmp_path / "a.png")
-    assert launched == [["/usr/bin/xdg-open", str(tmp_path / "a.png")]]
+    monkeypatch.setenv("PATH", str(tmp_path))  # no xdg-open anywhere
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    image = GeneratedImage(b64_json=base64.b64encode(b"\x89PNG\r\n\x1a\n").decode())
+    with pytest.raises(OAIImagesError, match="no viewer"):
+        image.show()
+    assert [path for path in tmp_path.iterdir() if path.name.startswith("oai-images-")] == []
 
 
 def test_image_repr_is_short() -> None:

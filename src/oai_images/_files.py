@@ -343,39 +343,24 @@ def _exists(target: Path) -> FileExistsError:
 
 
 def open_in_default_viewer(path: Path) -> None:
-    """Open a file with the platform's default application: ``os.startfile``, ``open`` or ``xdg-open``,
-    else the web browser.
+    """Open a file with the platform's default application (``click.launch``: ``os.startfile``, ``open``
+    or ``xdg-open``), by its absolute path.
 
     Raises:
         OAIImagesError: No display, or nothing that can open the file.
     """  # noqa: D205 - the summary names the openers and needs two lines
-    # Imported here: only showing needs them, and they would add to every `import oai_images`.
-    import shutil  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
-    import webbrowser  # noqa: PLC0415
+    import click  # noqa: PLC0415 - only showing needs it, and it would add to every `import oai_images`
 
-    if sys.platform == "win32":
-        os.startfile(path)  # noqa: S606 - opening a file we just wrote with its registered application
-        return
-    if sys.platform == "darwin":
-        command = ["open", str(path)]
-    else:
-        problem = display_problem()
-        if problem:
-            raise OAIImagesError(f"{problem}; the image is saved at {path}")
-        xdg_open = shutil.which("xdg-open")
-        if xdg_open is None:
-            if not webbrowser.open(path.as_uri()):
-                raise OAIImagesError(f"found no viewer or browser to show the image; it is saved at {path}")
-            return
-        command = [xdg_open, str(path)]
+    path = path.resolve()  # a viewer started elsewhere, and a file URI, need the absolute path
+    problem = display_problem()
+    if problem:
+        raise OAIImagesError(f"{problem}; the image is saved at {path}")
     try:
-        # Detached: the viewer outlives this call, and its output is not ours to print.
-        subprocess.Popen(  # noqa: S603 - fixed program, the argument is a path we wrote
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-        )
+        status = click.launch(str(path))
     except OSError as exc:
         raise OAIImagesError(f"could not open a viewer ({exc}); the image is saved at {path}") from exc
+    if status != 0:
+        raise OAIImagesError(f"found no viewer to show the image; it is saved at {path}")
 
 
 def display_problem() -> str:

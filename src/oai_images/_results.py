@@ -214,7 +214,7 @@ class GeneratedImage:
         return self._open(await self.aread(), opener)
 
     def _open(self, data: bytes, opener: Opener | None) -> Path:
-        path = self.path if self.path is not None and self.path.exists() else None
+        path = self.path.resolve() if self.path is not None and self.path.exists() else None
         if path is not None:
             (opener or open_in_default_viewer)(path)
             return path
