@@ -1253,3 +1253,42 @@ def test_format_from_the_file_name_and_values_in_any_case(tmp_path: Path) -> Non
     [image] = json.loads(cased.stdout)["images"]
     with Image.open(image["path"]) as saved:
         assert (saved.format, saved.size) == ("JPEG", (1024, 1536))
+
+
+def test_default_model_from_the_environment_or_the_config_file(tmp_path: Path) -> None:
+    """No -m: OAI_IMAGES_MODEL, else `model` in the config file, is sent; with neither, a warning says the
+    API's default is the retired dall-e-2; -m and a batch line's own model win."""  # noqa: D205, D209
+    home = tmp_path / "home"
+    home.mkdir()
+    base = {"OAI_IMAGES_HOME": str(home)}
+    bare = run("generate", "a fox", "--emulator", "-o", str(tmp_path / "a"), "--json", env=base)
+    assert bare.returncode == 0, bare.stderr
+    assert "retired" in bare.stderr
+    assert "OAI_IMAGES_MODEL" in bare.stderr
+    assert json.loads(bare.stdout)["model"] == "dall-e-2"
+    (home / "config.toml").write_text('model = "gpt-image-1.5"\n')
+    configured = run("generate", "a fox", "--emulator", "-o", str(tmp_path / "b"), "--json", env=base)
+    assert configured.returncode == 0, configured.stderr
+    assert "retired" not in configured.stderr
+    assert json.loads(configured.stdout)["model"] == "gpt-image-1.5"
+    env_wins = run("generate", "a fox", "--emulator", "-o", str(tmp_path / "c"), "--json",
+                   env={**base, "OAI_IMAGES_MODEL": "gpt-image-2"})  # fmt: skip
+    assert json.loads(env_wins.stdout)["model"] == "gpt-image-2"
+    flag_wins = run("generate", "a fox", "--emulator", "-m", "dall-e-3", "-o", str(tmp_path / "d"), "--json",
+                    env=base)  # fmt: skip
+    assert json.loads(flag_wins.stdout)["model"] == "dall-e-3"
+    lines = tmp_path / "lines.jsonl"
+    lines.write_text('{"prompt": "a fox"}\n{"prompt": "a cat", "model": "dall-e-3"}\n')
+    batch = run("batch", str(lines), "--emulator", "--out", str(tmp_path / "e"), "--json", env=base)
+    assert batch.returncode == 0, batch.stderr
+    saved = [json.loads(line) for line in batch.stdout.splitlines() if '"saved"' in line]
+    assert len(saved) == 2
+    recorded = run("history", "--json", "--limit", "2", env=base)
+    models = {entry["prompt"]: entry["model"] for entry in map(json.loads, recorded.stdout.splitlines())}
+    assert models == {"a fox": "gpt-image-1.5", "a cat": "dall-e-3"}  # the default, and the line's own
+    broken = run("generate", "a fox", "--emulator", env={**base, "OAI_IMAGES_MODEL": ""}, stdin="")
+    assert broken.returncode == 0
+    (home / "config.toml").write_text("model = [1, 2]\n")
+    refused = run("generate", "a fox", "--emulator", "-o", str(tmp_path / "f"), env=base)
+    assert refused.returncode == 2
+    assert "config.toml" in refused.stderr

@@ -73,15 +73,18 @@ def check_run(out: Path, concurrency: object) -> None:
         raise InvalidParameterError("out", str(out), ("a folder",), message)
 
 
-def load(requests: Any, *, validate: bool, check: Check | None = None) -> list[BulkRequest]:
+def load(
+    requests: Any, *, validate: bool, check: Check | None = None, defaults: Mapping[str, Any] | None = None
+) -> list[BulkRequest]:
     """The checked requests of a file path or an iterable (see `read_requests` and `prepare`).
 
-    Requests already checked (`BulkRequest` objects, as this returns) are taken as they are.
+    Requests already checked (`BulkRequest` objects, as this returns) are taken as they are. ``defaults``
+    (a file's lines only) are fields a line gets unless it sets them.
     """
     if isinstance(requests, list) and all(isinstance(item, BulkRequest) for item in requests):
         return requests
     if isinstance(requests, str | Path) or hasattr(requests, "__fspath__"):
-        return read_requests(requests, validate=validate, check=check)
+        return read_requests(requests, validate=validate, check=check, defaults=defaults)
     return prepare(from_iterable(requests), validate=validate, check=check)
 
 

@@ -166,7 +166,11 @@ def from_iterable(requests: Iterable[str | Mapping[str, Any]]) -> Iterator[tuple
 
 
 def read_requests(
-    path: str | os.PathLike[str], *, validate: bool = True, check: Check | None = None
+    path: str | os.PathLike[str],
+    *,
+    validate: bool = True,
+    check: Check | None = None,
+    defaults: Mapping[str, Any] | None = None,
 ) -> list[BulkRequest]:
     """Read and check every line of a ``.txt``, ``.jsonl`` or ``.csv`` file of requests.
 
@@ -178,6 +182,8 @@ def read_requests(
     Raises:
         InvalidLineError: A line that cannot be sent (nothing is sent).
         InvalidParameterError: The file cannot be read or is of no known kind.
+
+    ``defaults`` are fields every line gets unless it sets them itself (a line's own fields win).
     """
     file = Path(path)
     suffix = file.suffix.lower()
@@ -195,6 +201,8 @@ def read_requests(
         items = _json_lines(text, source)
     else:
         items = _csv_rows(text, source)
+    if defaults:
+        items = ((number, {**defaults, **fields}) for number, fields in items)
     return prepare(items, source=source, validate=validate, check=check)
 
 

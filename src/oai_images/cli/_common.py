@@ -14,6 +14,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 import click
@@ -347,6 +348,72 @@ def _azure_client(
         if exc.param in hints:
             raise InvalidInput(hints[exc.param]) from None
         raise
+
+
+#: The model a command sends when -m is not given: this variable, else ``model`` in the config file.
+MODEL_ENV = "OAI_IMAGES_MODEL"
+#: The config file, in the user's config folder (``$OAI_IMAGES_HOME`` when set, as for the history).
+CONFIG_NAME = "config.toml"
+#: What the API falls back on with no model: a model OpenAI retired on 2026-05-12.
+_RETIRED_DEFAULT = "dall-e-2"
+
+
+def config_path() -> Path:
+    """Where the config file is: ``$OAI_IMAGES_HOME/config.toml``, else the platform's user config folder."""
+    home = os.environ.get("OAI_IMAGES_HOME", "").strip()
+    if home:
+        return Path(home).expanduser() / CONFIG_NAME
+    import platformdirs  # noqa: PLC0415 -- only when a command sends with no -m
+
+    return Path(platformdirs.user_config_dir("oai-images", appauthor=False)) / CONFIG_NAME
+
+
+def default_model() -> str | None:
+    """The configured default model: ``OAI_IMAGES_MODEL``, else ``model = "..."`` in the config file.
+
+    Raises:
+        InvalidInput: The config file is not TOML, or its ``model`` is not a string.
+    """
+    value = os.environ.get(MODEL_ENV, "").strip()
+    if value:
+        return value
+    path = config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read the config file {path}: {exc}") from None
+    import tomllib  # noqa: PLC0415 -- only with a config file
+
+    try:
+        model = tomllib.loads(text).get("model")
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"the config file {path} is not TOML: {exc}") from None
+    if model is not None and not isinstance(model, str):
+        raise InvalidInput(f'the config file {path}: model must be a string, like model = "gpt-image-1.5"')
+    return model.strip() or None if isinstance(model, str) else None
+
+
+def with_default_model(fields: dict[str, Any], *, operation: str = "generate") -> dict[str, Any]:
+    """The fields with the configured default model when no -m was given; with none configured, a
+    warning on standard error when the API's own default would be a retired model."""  # noqa: D205, D209
+    azure = _azure_settings()
+    if fields.get("model") is not None or azure.endpoint or azure.deployment or provider() == "azure":
+        return fields  # on Azure the model is a deployment's name: the deployment says it
+    model = default_model()
+    if model is not None:
+        return {**fields, "model": model}
+    from ..rules import resolve_model  # noqa: PLC0415 -- loaded with the facade anyway
+
+    if operation == "generate" and resolve_model(fields) == _RETIRED_DEFAULT:
+        click.echo(
+            f"warning: no model given, so the API's default applies: {_RETIRED_DEFAULT}, which OpenAI "
+            f"retired on 2026-05-12. Pass -m gpt-image-1.5 (say), or set a default with {MODEL_ENV}=... or "
+            f'model = "..." in {config_path()}',
+            err=True,
+        )
+    return fields
 
 
 def check_model_name(fields: Mapping[str, object], *, no_validate: bool, emulator: bool) -> None:

@@ -24,6 +24,7 @@ from ._common import (
     Interrupted,
     InvalidInput,
     client_options,
+    default_model,
     make_client,
     translated_errors,
 )
@@ -160,7 +161,7 @@ def batch(
     with translated_errors(debug=debug):
         from ..bulk import load  # noqa: PLC0415 -- loads the generated models: only when run
 
-        lines = load(file, validate=not no_validate)
+        lines = load(file, validate=not no_validate, defaults=_model_default())
         client = make_client(
             emulator=emulator,
             base_url=base_url,
@@ -173,6 +174,12 @@ def batch(
                 client, lines, out=out, concurrency=concurrency, retry_failed=retry_failed, render=render
             )
     _finish(summary, file=file, out=out, as_json=as_json)
+
+
+def _model_default() -> dict[str, str] | None:
+    """The configured default model, for the lines that name none (a line's own model wins)."""
+    model = default_model()
+    return {"model": model} if model is not None else None
 
 
 def _live(client: Any, lines: Any, *, render: Callable[[BulkEvent], None], **options: Any) -> BulkSummary:
@@ -456,7 +463,7 @@ def _batch_api_command(
             if not cancel:
                 from ..bulk import load  # noqa: PLC0415 -- loads the generated models: only when run
 
-                lines = load(file, validate=not no_validate)
+                lines = load(file, validate=not no_validate, defaults=_model_default())
             client = make_client(
                 emulator=emulator,
                 base_url=base_url,

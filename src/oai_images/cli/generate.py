@@ -22,6 +22,7 @@ from ._common import (
     make_client,
     read_prompt,
     translated_errors,
+    with_default_model,
 )
 from ._fields import FieldsCommand, field_values
 from ._output import Names, Outcome, RetryNotices, report, save_answer, save_stream, say, spinner
@@ -153,7 +154,7 @@ def generate(
     network failure, 130 interrupted.
     """
     prompt = read_prompt(prompt)
-    fields = field_values(options)
+    fields = with_default_model(field_values(options))
     check_model_name(fields, no_validate=no_validate, emulator=emulator)
     streaming = fields.get("partial_images") is not None
     names = _names(out, name_template, output_file, overwrite, fields)
