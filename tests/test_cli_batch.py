@@ -227,3 +227,28 @@ def test_batch_piped_into_head_finishes_its_paid_work(tmp_path: Path) -> None:
     assert "unexpected" not in stderr
     assert "6 done" in stderr
     assert len(_images(out)) == 6
+
+
+def test_batch_reports_every_bad_line_in_one_run(tmp_path: Path, server: EmulatorServer) -> None:
+    """Several bad lines (not JSON, a size the model refuses, a duplicate id): one run names them all,
+    exit 2, nothing sent; over 20 bad lines, the first 20 and how many more."""  # noqa: D205, D209
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text(
+        '{"prompt": "ok", "id": "a"}\n'
+        "not json\n"
+        '{"prompt": "x", "model": "dall-e-2", "size": "13x13"}\n'
+        '{"prompt": "y", "id": "a"}\n'
+        '{"prompt": "fine"}\n'
+    )
+    done = run("batch", str(requests), "--out", str(tmp_path / "out"), "--base-url", server.base_url)
+    assert done.returncode == 2
+    assert "3 lines cannot be sent" in done.stderr
+    for where in ("requests.jsonl:2:", "requests.jsonl:3:", "requests.jsonl:4:"):
+        assert where in done.stderr
+    assert len(server.state.requests) == 0
+    many = tmp_path / "many.txt"
+    many.write_text("".join(f"{'x' * 1001}\n" for _ in range(25)))
+    lots = run("batch", str(many), "-o", str(tmp_path / "out2"), "--base-url", server.base_url)
+    assert lots.returncode == 2
+    assert "25 lines cannot be sent" in lots.stderr
+    assert "and 5 more" in lots.stderr

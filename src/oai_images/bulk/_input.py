@@ -33,9 +33,14 @@ _SUFFIXES = (".txt", ".jsonl", ".csv")
 class InvalidLineError(InvalidParameterError):
     """A line of a bulk input that cannot be sent; nothing was sent.
 
+    Every line is checked before this is raised: it names the first bad line (``line``, ``param``, ...),
+    and its message and ``errors`` hold every bad line, up to `MAX_REPORTED`.
+
     Attributes:
         line: The line number (1-based; for CSV, the header is line 1) or the item's position.
         source: The file the line is in, or None for an iterable.
+        errors: Every bad line found (this one first), at most `MAX_REPORTED`.
+        count: How many bad lines there are in all.
     """
 
     def __init__(self, error: InvalidParameterError, *, line: int, source: str | None = None) -> None:
@@ -43,6 +48,35 @@ class InvalidLineError(InvalidParameterError):
         super().__init__(error.param, error.value, error.allowed, f"{where}: {error.message}")
         self.line = line
         self.source = source
+        self.errors: tuple[InvalidLineError, ...] = (self,)
+        self.count = 1
+
+    @classmethod
+    def of(cls, errors: list[InvalidLineError], count: int) -> InvalidLineError:
+        """The error of a whole input: the first bad line's, with every one listed in its message."""
+        first = errors[0]
+        if count == 1:
+            return first
+        combined = cls(first, line=first.line, source=None)
+        more = f"\n  … and {count - len(errors)} more" if count > len(errors) else ""
+        listed = "\n  ".join(error.message for error in errors)
+        combined.message = f"{count} lines cannot be sent (nothing was sent):\n  {listed}{more}"
+        combined.args = (combined.message,)
+        combined.source = first.source
+        combined.errors = tuple(errors)
+        combined.count = count
+        return combined
+
+
+#: How many bad lines one error lists.
+MAX_REPORTED = 20
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A line that is not a request at all (not JSON, a broken CSV row), found while reading."""
+
+    error: InvalidLineError
 
 
 @dataclass(frozen=True)
@@ -92,13 +126,13 @@ Check = Callable[[Any, Mapping[str, object]], None]
 
 
 def prepare(
-    items: Iterable[tuple[int, Mapping[str, Any]]],
+    items: Iterable[tuple[int, Mapping[str, Any] | _Unreadable]],
     *,
     source: str | None = None,
     validate: bool = True,
     check: Check | None = None,
 ) -> list[BulkRequest]:
-    """Check every raw line and give the requests; raise on the first bad one.
+    """Check every raw line and give the requests; raise after the last, naming every bad one.
 
     Args:
         items: ``(line number, object)`` pairs; an object holds ``prompt``, any generate fields, and
@@ -112,46 +146,79 @@ def prepare(
     """
     from .. import rules  # noqa: PLC0415 - loads the rules table only when a run starts
 
-    operation = _operation()
     requests: list[BulkRequest] = []
     seen_ids: dict[str, int] = {}
     copies: dict[str, int] = {}
+    problems: list[InvalidLineError] = []
+    bad = 0
     for number, raw in items:
         try:
-            fields = dict(raw)
-            line_id = fields.pop("id", None)
-            if line_id is not None:
-                if not isinstance(line_id, str | int) or isinstance(line_id, bool):
-                    raise _line_error("id", line_id, ("a string",), "id must be a string")
-                line_id = str(line_id)
-                if not _ID.fullmatch(line_id):
-                    message = (
-                        f"id {line_id!r} cannot name a file: use 1 to 64 letters, digits, '.', '_' or '-', "
-                        "starting with a letter or digit"
-                    )
-                    raise _line_error("id", line_id, ("[A-Za-z0-9][A-Za-z0-9._-]{0,63}",), message)
-                if line_id in seen_ids:
-                    message = f"id {line_id!r} is already the id of line {seen_ids[line_id]}"
-                    raise _line_error("id", line_id, ("an id no other line has",), message)
-                seen_ids[line_id] = number
-            for name in _NOT_IN_BULK:
-                if name in fields:
-                    message = f"{name} is not available in a bulk run (each image is saved from one answer)"
-                    raise _line_error(name, fields[name], ("not set",), message)
-            if validate:
-                (check or rules.validate)(operation, fields)
-            elif not isinstance(fields.get("prompt"), str):
-                raise _line_error("prompt", fields.get("prompt"), ("a string",), "prompt is required")
+            if isinstance(raw, _Unreadable):
+                raise raw.error
+            fields, line_id = _line_fields(
+                raw, number, seen_ids, validate=validate, check=check or rules.validate
+            )
         except InvalidParameterError as exc:
-            raise InvalidLineError(exc, line=number, source=source) from None
+            bad += 1
+            if len(problems) < MAX_REPORTED:
+                problems.append(
+                    exc
+                    if isinstance(exc, InvalidLineError)
+                    else InvalidLineError(exc, line=number, source=source)
+                )
+            continue
         text = canonical(fields)
         copy = copies[text] = copies.get(text, 0) + 1
         key = hashlib.sha256(f"{text}\n{copy}".encode()).hexdigest()
         requests.append(BulkRequest(number, fields, line_id, key))
+    if problems:
+        raise InvalidLineError.of(problems, bad)
     return requests
 
 
-def from_iterable(requests: Iterable[str | Mapping[str, Any]]) -> Iterator[tuple[int, Mapping[str, Any]]]:
+def _line_fields(
+    raw: Mapping[str, Any],
+    number: int,
+    seen_ids: dict[str, int],
+    *,
+    validate: bool,
+    check: Check,
+) -> tuple[dict[str, Any], str | None]:
+    """A line's fields and id, once they can be sent.
+
+    Raises:
+        InvalidParameterError: Naming the field and what is allowed.
+    """
+    fields = dict(raw)
+    line_id = fields.pop("id", None)
+    if line_id is not None:
+        if not isinstance(line_id, str | int) or isinstance(line_id, bool):
+            raise _line_error("id", line_id, ("a string",), "id must be a string")
+        line_id = str(line_id)
+        if not _ID.fullmatch(line_id):
+            message = (
+                f"id {line_id!r} cannot name a file: use 1 to 64 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit"
+            )
+            raise _line_error("id", line_id, ("[A-Za-z0-9][A-Za-z0-9._-]{0,63}",), message)
+        if line_id in seen_ids:
+            message = f"id {line_id!r} is already the id of line {seen_ids[line_id]}"
+            raise _line_error("id", line_id, ("an id no other line has",), message)
+        seen_ids[line_id] = number
+    for name in _NOT_IN_BULK:
+        if name in fields:
+            message = f"{name} is not available in a bulk run (each image is saved from one answer)"
+            raise _line_error(name, fields[name], ("not set",), message)
+    if validate:
+        check(_operation(), fields)
+    elif not isinstance(fields.get("prompt"), str):
+        raise _line_error("prompt", fields.get("prompt"), ("a string",), "prompt is required")
+    return fields, line_id
+
+
+def from_iterable(
+    requests: Iterable[str | Mapping[str, Any]],
+) -> Iterator[tuple[int, Mapping[str, Any] | _Unreadable]]:
     """Number the items of an iterable: a string is a prompt, a mapping a line's object."""
     for number, item in enumerate(requests, 1):
         if isinstance(item, str):
@@ -162,7 +229,7 @@ def from_iterable(requests: Iterable[str | Mapping[str, Any]]) -> Iterator[tuple
             error = _line_error(
                 "request", item, ("a prompt string", "a mapping"), "not a prompt or a mapping"
             )
-            raise InvalidLineError(error, line=number)
+            yield number, _Unreadable(InvalidLineError(error, line=number))
 
 
 def read_requests(
@@ -196,13 +263,16 @@ def read_requests(
         raise InvalidParameterError("file", str(file), ("a readable UTF-8 file",), f"{file}: {exc}") from exc
     source = file.name
     if suffix == ".txt":
-        items: Iterable[tuple[int, Mapping[str, Any]]] = _text_lines(text)
+        items: Iterable[tuple[int, Mapping[str, Any] | _Unreadable]] = _text_lines(text)
     elif suffix == ".jsonl":
         items = _json_lines(text, source)
     else:
         items = _csv_rows(text, source)
     if defaults:
-        items = ((number, {**defaults, **fields}) for number, fields in items)
+        items = (
+            (number, fields if isinstance(fields, _Unreadable) else {**defaults, **fields})
+            for number, fields in items
+        )
     return prepare(items, source=source, validate=validate, check=check)
 
 
@@ -213,7 +283,7 @@ def _text_lines(text: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
             yield number, {"prompt": prompt}
 
 
-def _json_lines(text: str, source: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+def _json_lines(text: str, source: str) -> Iterator[tuple[int, Mapping[str, Any] | _Unreadable]]:
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -221,14 +291,16 @@ def _json_lines(text: str, source: str) -> Iterator[tuple[int, Mapping[str, Any]
         if item is NOT_JSON:
             problem = f"not JSON, or nested deeper than {MAX_JSON_DEPTH} levels"
             error = _line_error("line", line[:80], ("a JSON object",), problem)
-            raise InvalidLineError(error, line=number, source=source) from None
+            yield number, _Unreadable(InvalidLineError(error, line=number, source=source))
+            continue
         if not isinstance(item, dict):
             error = _line_error("line", item, ("a JSON object",), "not a JSON object")
-            raise InvalidLineError(error, line=number, source=source)
+            yield number, _Unreadable(InvalidLineError(error, line=number, source=source))
+            continue
         yield number, item
 
 
-def _csv_rows(text: str, source: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+def _csv_rows(text: str, source: str) -> Iterator[tuple[int, Mapping[str, Any] | _Unreadable]]:
     from ..rules import field_schemas  # noqa: PLC0415 - loads the generated models only when needed
 
     schemas = field_schemas(_operation())
@@ -243,8 +315,10 @@ def _csv_rows(text: str, source: str) -> Iterator[tuple[int, Mapping[str, Any]]]
             error = _line_error(
                 "line", row, (f"{len(header)} cells",), f"{len(row)} cells under a header of {len(header)}"
             )
-            raise InvalidLineError(error, line=number, source=source)
+            yield number, _Unreadable(InvalidLineError(error, line=number, source=source))
+            continue
         fields: dict[str, Any] = {}
+        unreadable: InvalidLineError | None = None
         for name, cell in zip(header, row, strict=False):
             if cell == "":
                 continue
@@ -254,8 +328,9 @@ def _csv_rows(text: str, source: str) -> Iterator[tuple[int, Mapping[str, Any]]]
             except ValueError:
                 kinds = schema.describe() if schema is not None else "a string"
                 error = _line_error(name, cell, (kinds,), f"{name} {cell!r} is not {kinds}")
-                raise InvalidLineError(error, line=number, source=source) from None
-        yield number, fields
+                unreadable = InvalidLineError(error, line=number, source=source)
+                break
+        yield number, (fields if unreadable is None else _Unreadable(unreadable))
 
 
 def _csv_row(reader: Any, source: str) -> list[str] | None:
