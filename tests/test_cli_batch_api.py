@@ -127,7 +127,7 @@ def test_batch_api_submits_once_then_wait_collects_images(
 def test_batch_api_records_collected_images_in_the_history(
     tmp_path: Path, batch_server: EmulatorServer, history_home: Path
 ) -> None:
-    """Each collected line is one `batch` row of the history, with its prompt and file; --no-history: none."""
+    """Each collected line is one `batch-api` row of the history, with prompt and file; --no-history: none."""
     batch_server.state.config.batch_seconds = 0.0
     requests = _requests_file(tmp_path)
     quiet = _batch_api(requests, tmp_path / "quiet", batch_server, "--wait", "--no-history")
@@ -138,8 +138,8 @@ def test_batch_api_records_collected_images_in_the_history(
     with contextlib.closing(sqlite3.connect(history_home / HISTORY_NAME)) as db:
         rows = db.execute("SELECT kind, prompt, model, paths FROM generations ORDER BY id").fetchall()
     assert [(kind, prompt, model) for kind, prompt, model, _ in rows] == [
-        ("batch", "a red fox", "dall-e-2"),
-        ("batch", "a blue whale", "dall-e-2"),
+        ("batch-api", "a red fox", "dall-e-2"),
+        ("batch-api", "a blue whale", "dall-e-2"),
     ]
     assert json.loads(rows[0][3]) == [str(tmp_path / "out" / "fox-0.png")]
 

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from oai_images.cli.history import HISTORY_NAME, History
 from oai_images.emulator import EmulatorServer
-from tests.test_cli import SECRET, run
+from tests.test_cli import EXE, SECRET, run
+
+
+def run_in(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The console script in ``cwd``, with no OpenAI variables and no input."""
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("OPENAI_")}
+    return subprocess.run(
+        [EXE, *args], cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        env={**clean, **env}, timeout=120, check=False,
+    )  # fmt: skip
 
 
 @pytest.mark.slow
@@ -87,3 +98,36 @@ def test_history_lists_with_search_and_limit(history_home: Path) -> None:
     plain = CliRunner().invoke(main, ["history"])
     assert "a blue whale" in plain.output
     assert plain.output.count("x.png") == 3
+
+
+@pytest.mark.slow
+def test_history_records_inputs_answers_and_how_a_batch_ran(tmp_path: Path) -> None:
+    """An edit records its input image and mask, a variation its input's absolute path; a Batch API line
+    its request id and usage, as "batch-api" (a live batch line stays "batch")."""  # noqa: D205, D209
+    from PIL import Image
+
+    home = tmp_path / "home"
+    env = {"OAI_IMAGES_HOME": str(home), "OAI_IMAGES_MODEL": "gpt-image-1.5"}
+    Image.new("RGBA", (256, 256), (200, 30, 30, 255)).save(tmp_path / "in.png")
+    Image.new("RGBA", (256, 256), (0, 0, 0, 0)).save(tmp_path / "mask.png")
+    edited = run_in(
+        tmp_path, "edit", "a hat", "in.png", "--mask", "mask.png", "-m", "dall-e-2", "-s", "256x256",
+        "--emulator", env=env,
+    )  # fmt: skip
+    assert edited.returncode == 0, edited.stderr
+    varied = run_in(tmp_path, "vary", "in.png", "-s", "256x256", "--emulator", env=env)
+    assert varied.returncode == 0, varied.stderr
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a fox\n")
+    live = run_in(tmp_path, "batch", "prompts.txt", "-o", "live", "--emulator", env=env)
+    assert live.returncode == 0, live.stderr
+    api = run_in(tmp_path, "batch", "prompts.txt", "-o", "api", "--via", "batch-api", "--emulator", env=env)
+    assert api.returncode == 0, api.stderr
+    listed = run_in(tmp_path, "history", "--json", "--all", env=env)
+    entries = {entry["kind"]: entry for entry in map(json.loads, listed.stdout.splitlines())}
+    assert entries["edit"]["fields"]["image"] == [str(tmp_path / "in.png")]
+    assert entries["edit"]["fields"]["mask"] == str(tmp_path / "mask.png")
+    assert entries["vary"]["fields"]["image"] == str(tmp_path / "in.png")
+    assert entries["batch-api"]["request_id"].startswith("req_")
+    assert entries["batch-api"]["usage"]["total_tokens"] > 0
+    assert entries["batch"]["request_id"].startswith("req_")

@@ -793,7 +793,8 @@ class BatchJob(_JobBase["ImagesClient"]):
         except (APIResponseValidationError, APIStatusError) as exc:
             self._bad_image(result.custom_id, saved, exc, report)
             return
-        self.journal.record_done(result.custom_id, saved)
+        usage = result.body.get("usage") if result.body is not None else None
+        self.journal.record_done(result.custom_id, saved, request_id=result.request_id, usage=usage)
         report.lines_done += 1
         report.images_saved += len(saved)
 
@@ -999,7 +1000,8 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
         except (APIResponseValidationError, APIStatusError) as exc:
             self._bad_image(result.custom_id, saved, exc, report)
             return
-        self.journal.record_done(result.custom_id, saved)
+        usage = result.body.get("usage") if result.body is not None else None
+        self.journal.record_done(result.custom_id, saved, request_id=result.request_id, usage=usage)
         report.lines_done += 1
         report.images_saved += len(saved)
 

@@ -55,7 +55,9 @@ CREATE TABLE IF NOT EXISTS batchapi_lines (
     files TEXT,
     status_code INTEGER,
     error_code TEXT,
-    error_message TEXT
+    error_message TEXT,
+    request_id TEXT,
+    usage TEXT
 );
 CREATE INDEX IF NOT EXISTS batchapi_lines_by_part ON batchapi_lines (part, state);
 """
@@ -142,6 +144,10 @@ class Journal:
                 self._db.execute(
                     f"ALTER TABLE batchapi_batches ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0"
                 )
+        line_columns = {row[1] for row in self._db.execute("PRAGMA table_info(batchapi_lines)")}
+        for column in ("request_id", "usage"):  # journals written before lines kept their answer's
+            if column not in line_columns:
+                self._db.execute(f"ALTER TABLE batchapi_lines ADD COLUMN {column} TEXT")
 
     def close(self) -> None:
         """Close the database connection."""
@@ -236,14 +242,27 @@ class Journal:
             return None
         record = dict(zip([column[0] for column in cursor.description], row, strict=True))
         record["files"] = json.loads(str(record["files"])) if record["files"] else []
+        record["usage"] = json.loads(str(record["usage"])) if record.get("usage") else None
         return record
 
-    def record_done(self, custom_id: str, files: Iterable[Path]) -> None:
-        """A line's images are saved."""
+    def record_done(
+        self,
+        custom_id: str,
+        files: Iterable[Path],
+        *,
+        request_id: str | None = None,
+        usage: object = None,
+    ) -> None:
+        """A line's images are saved (with its answer's request id and usage, when it had them)."""
         self._db.execute(
             "UPDATE batchapi_lines SET state = 'done', files = ?, status_code = 200, error_code = NULL, "
-            "error_message = NULL WHERE custom_id = ?",
-            (json.dumps([str(path) for path in files]), custom_id),
+            "error_message = NULL, request_id = ?, usage = ? WHERE custom_id = ?",
+            (
+                json.dumps([str(path) for path in files]),
+                request_id,
+                json.dumps(usage) if isinstance(usage, dict) else None,
+                custom_id,
+            ),
         )
 
     def record_failed(self, custom_id: str, status_code: int | None, code: str | None, message: str) -> None:

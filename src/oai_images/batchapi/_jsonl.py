@@ -217,6 +217,7 @@ class LineResult:
         body: The answer's JSON body (an images response when ``ok``), or None.
         error_code: The error's code, for a failed request.
         error_message: The error's message, for a failed request.
+        request_id: The answer's request id, when the line names it.
     """
 
     custom_id: str
@@ -224,6 +225,7 @@ class LineResult:
     body: dict[str, Any] | None
     error_code: str | None = None
     error_message: str | None = None
+    request_id: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -248,7 +250,8 @@ def parse_result_line(text: str) -> LineResult | None:
         raw_status = response.get("status_code")
         status = raw_status if isinstance(raw_status, int) else None
         body = response.get("body") if isinstance(response.get("body"), dict) else None
-    result = LineResult(line["custom_id"], status, body)
+    rid = response.get("request_id") if isinstance(response, dict) else None
+    result = LineResult(line["custom_id"], status, body, request_id=rid if isinstance(rid, str) else None)
     if result.ok:
         return result
     error = line.get("error")

@@ -622,11 +622,11 @@ class _BatchApiRun:
         fields = json.loads(str(record["body"])) if record is not None else {}
         model = fields.get("model")
         record_generation(
-            "batch",
+            "batch-api",
             fields,
             model=model if isinstance(model, str) else None,
-            request_id=None,  # the journal keeps the saved files, not each answer's id or usage
-            usage=None,
+            request_id=str(record["request_id"]) if record is not None and record.get("request_id") else None,
+            usage=record.get("usage") if record is not None else None,
             paths=line.files,
             history=store,
         )

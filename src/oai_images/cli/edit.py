@@ -65,6 +65,20 @@ def input_of(text: str) -> object:
     return Path(text)
 
 
+def _inputs(inputs: list[Any], mask: str | None) -> dict[str, Any]:
+    """The inputs of an edit as its history records them: absolute paths, or the URLs and file ids."""
+
+    def shown(item: object) -> str:
+        if isinstance(item, Path):
+            return str(item.resolve())
+        return str(getattr(item, "url", None) or getattr(item, "id", None) or item)
+
+    recorded: dict[str, Any] = {"image": [shown(item) for item in inputs]}
+    if mask is not None:
+        recorded["mask"] = shown(input_of(mask))
+    return recorded
+
+
 @click.command(
     cls=FieldsCommand,
     epilog=_EXAMPLES,
@@ -141,7 +155,7 @@ def edit(
     report(outcome, paths, names.partials, model=model, as_json=as_json, show=show)
     record_generation(
         "edit",
-        {"prompt": prompt, **fields},
+        {"prompt": prompt, **fields, **_inputs(inputs, mask)},
         model=model,
         request_id=outcome.request_id,
         usage=outcome.usage,

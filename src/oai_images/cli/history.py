@@ -215,7 +215,7 @@ def record_generation(
     """Record a command-line generation, unless the history is turned off; never raises.
 
     Args:
-        kind: ``generate``, ``edit``, ``vary`` or ``batch``.
+        kind: ``generate``, ``edit``, ``vary``, ``batch`` (a live bulk run) or ``batch-api``.
         fields: The request's fields, the prompt among them.
         model: The model used, if known.
         request_id: The answer's request id.

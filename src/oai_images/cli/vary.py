@@ -82,7 +82,7 @@ def vary(
     report(outcome, paths, names.partials, model=model, as_json=as_json, show=show)
     record_generation(
         "vary",
-        {"image": image, **fields},
+        {"image": str(Path(image).resolve()), **fields},
         model=model,
         request_id=outcome.request_id,
         usage=outcome.usage,
