@@ -252,3 +252,23 @@ def test_batch_reports_every_bad_line_in_one_run(tmp_path: Path, server: Emulato
     assert lots.returncode == 2
     assert "25 lines cannot be sent" in lots.stderr
     assert "and 5 more" in lots.stderr
+
+
+@pytest.mark.slow
+def test_batch_takes_the_api_options_of_generate(tmp_path: Path) -> None:
+    """`batch -m … -s … -q …` applies to every line that does not set the field; a line's own field wins."""
+    from PIL import Image
+
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text('{"prompt": "a fox"}\n{"prompt": "a cat", "size": "1024x1024"}\n')
+    out = tmp_path / "out"
+    done = run(
+        "batch", str(requests), "--out", str(out), "--emulator", "-m", "gpt-image-1.5", "-s", "1536x1024",
+        "-q", "low",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    sizes = {}
+    for path in sorted(out.glob("*.png")):
+        with Image.open(path) as image:
+            sizes[path.name] = image.size
+    assert sizes == {"00001-a-fox.png": (1536, 1024), "00002-a-cat.png": (1024, 1024)}

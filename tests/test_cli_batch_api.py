@@ -376,3 +376,16 @@ def test_batch_api_run_refuses_a_folder_another_run_uses(
     assert live.returncode == 1, live.stderr
     assert "another oai-images run is using" in live.stderr
     assert _batch_calls(batch_server) == ["/v1/batches"]
+
+
+@pytest.mark.slow
+def test_batch_api_follow_up_repeats_the_api_options(batch_server: EmulatorServer, tmp_path: Path) -> None:
+    """The command printed to collect later carries -m/-s as given, so it makes the very same lines (and
+    running it submits nothing new)."""  # noqa: D205, D209
+    requests, out = _requests_file(tmp_path), tmp_path / "out"
+    first = _batch_api(requests, out, batch_server, "-m", "dall-e-2", "-s", "256x256")
+    assert first.returncode == 0, first.stderr
+    assert "--model dall-e-2 --size 256x256" in first.stderr
+    again = _batch_api(requests, out, batch_server, "-m", "dall-e-2", "-s", "256x256")
+    assert again.returncode == 0, again.stderr
+    assert _batch_calls(batch_server).count("/v1/batches") == 1  # one creation in all

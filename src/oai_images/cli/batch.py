@@ -23,11 +23,14 @@ from ._common import (
     Failure,
     Interrupted,
     InvalidInput,
+    azure_deployment,
+    azure_options,
     client_options,
     default_model,
     make_client,
     translated_errors,
 )
+from ._fields import FieldsCommand, field_values
 from ._output import emit
 from .history import History, history_enabled, no_history_option, record_generation
 
@@ -53,7 +56,18 @@ Examples:
 """
 
 
-@click.command(epilog=_EXAMPLES)
+def _operation() -> Any:
+    from oai_images_api.api.images import CREATE_IMAGE  # noqa: PLC0415 -- loads the models: only when needed
+
+    return CREATE_IMAGE
+
+
+@click.command(
+    cls=FieldsCommand,
+    epilog=_EXAMPLES,
+    operation=_operation,
+    skip=frozenset({"stream", "partial_images"}),  # each line's images come in one answer
+)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "-o",
@@ -100,6 +114,7 @@ Examples:
 )
 @no_history_option
 @client_options
+@azure_options
 def batch(
     file: Path,
     *,
@@ -117,8 +132,12 @@ def batch(
     max_retries: int,
     no_validate: bool,
     debug: bool,
+    **options: Any,
 ) -> None:
     """Generate the images of every request in FILE, at the server's rate limit; resumable.
+
+    The API options (-m, -s, -q, ...) apply to every line that does not set that field itself; with no -m
+    and no model in a line, the default model (OAI_IMAGES_MODEL, or model in the config file) applies.
 
     FILE is .txt (one prompt a line), .jsonl (one JSON object a line: "prompt", any generate field, an
     optional "id") or .csv (a header row of field names). Every line is checked before anything is sent.
@@ -139,9 +158,12 @@ def batch(
     """
     del resume  # every run resumes: the option says so explicitly for scripts and readers
     out = out.expanduser()
+    defaults = _line_defaults(options)
     if via == "batch-api":
         _batch_api_command(
             file,
+            defaults=defaults,
+            field_flags=_field_flags(options),
             out=out,
             wait=wait,
             cancel=cancel,
@@ -161,7 +183,7 @@ def batch(
     with translated_errors(debug=debug):
         from ..bulk import load  # noqa: PLC0415 -- loads the generated models: only when run
 
-        lines = load(file, validate=not no_validate, defaults=_model_default())
+        lines = load(file, validate=not no_validate, defaults=defaults)
         client = make_client(
             emulator=emulator,
             base_url=base_url,
@@ -176,10 +198,26 @@ def batch(
     _finish(summary, file=file, out=out, as_json=as_json)
 
 
-def _model_default() -> dict[str, str] | None:
-    """The configured default model, for the lines that name none (a line's own model wins)."""
-    model = default_model()
-    return {"model": model} if model is not None else None
+def _line_defaults(options: dict[str, Any]) -> dict[str, Any]:
+    """The fields every line gets unless it sets them: the command line's API options, and the configured
+    default model when -m is not given (a line's own fields win)."""  # noqa: D205, D209
+    fields = dict(field_values(options))
+    azure = azure_deployment() is not None
+    if "model" not in fields and not azure and (model := default_model()) is not None:
+        fields["model"] = model
+    return fields
+
+
+def _field_flags(options: dict[str, Any]) -> list[str]:
+    """The API options given, as flags again: the follow-up command must make the very same lines."""
+    context = click.get_current_context()
+    flags: list[str] = []
+    for param in context.command.get_params(context):
+        value = options.get(param.name or "")
+        if isinstance(param, click.Option) and value is not None:
+            flag = next((opt for opt in param.opts if opt.startswith("--")), param.opts[0])
+            flags += [flag, str(value).lower() if isinstance(value, bool) else str(value)]
+    return flags
 
 
 def _live(client: Any, lines: Any, *, render: Callable[[BulkEvent], None], **options: Any) -> BulkSummary:
@@ -417,6 +455,8 @@ _MAX_POLL_INTERVAL = 60.0
 def _batch_api_command(
     file: Path,
     *,
+    defaults: dict[str, Any],
+    field_flags: list[str],
     out: Path,
     wait: bool,
     cancel: bool,
@@ -439,7 +479,7 @@ def _batch_api_command(
         )
     if cancel and retry_failed:
         raise InvalidInput("--cancel and --retry-failed contradict each other: give one of them")
-    follow_up = ["oai-images", "batch", str(file), "--out", str(out), "--via", "batch-api"]
+    follow_up = ["oai-images", "batch", str(file), "--out", str(out), "--via", "batch-api", *field_flags]
     if base_url is not None:
         follow_up += ["--base-url", base_url]
     if no_validate:
@@ -463,7 +503,7 @@ def _batch_api_command(
             if not cancel:
                 from ..bulk import load  # noqa: PLC0415 -- loads the generated models: only when run
 
-                lines = load(file, validate=not no_validate, defaults=_model_default())
+                lines = load(file, validate=not no_validate, defaults=defaults)
             client = make_client(
                 emulator=emulator,
                 base_url=base_url,
