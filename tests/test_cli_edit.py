@@ -131,3 +131,27 @@ def test_vary_not_square_exits_2_and_sends_nothing(recorder: Recorder, tmp_path:
     assert done.returncode == 2
     assert "only square images" in done.stderr
     assert recorder.requests == []
+
+
+@pytest.mark.slow
+def test_edit_and_vary_take_the_output_options_of_generate(tmp_path: Path) -> None:
+    """The edit and vary commands take --output-file (its extension asks for the format), --overwrite
+    and --name, as generate does: one option set for every command that saves."""  # noqa: D205, D209
+    image = picture(tmp_path / "in.png", mode="RGBA", fmt="PNG")
+    edited = run("edit", "a hat", str(image), "--emulator", "-m", "gpt-image-1.5", "--output-file",
+                 str(tmp_path / "hat.webp"))  # fmt: skip
+    assert edited.returncode == 0, edited.stderr
+    with Image.open(tmp_path / "hat.webp") as saved:
+        assert saved.format == "WEBP"
+    again = run("edit", "a hat", str(image), "--emulator", "-m", "gpt-image-1.5", "--output-file",
+                str(tmp_path / "hat.webp"))  # fmt: skip
+    assert again.returncode == 2
+    assert "--overwrite" in again.stderr
+    replaced = run("edit", "a hat", str(image), "--emulator", "-m", "gpt-image-1.5", "--output-file",
+                   str(tmp_path / "hat.webp"), "--overwrite")  # fmt: skip
+    assert replaced.returncode == 0, replaced.stderr
+    square = picture(tmp_path / "square.png", mode="RGBA", fmt="PNG")
+    varied = run("vary", str(square), "--emulator", "-n", "2", "-o", str(tmp_path / "vars"),
+                 "--name", "var-{index:02d}")  # fmt: skip
+    assert varied.returncode == 0, varied.stderr
+    assert sorted(path.name for path in (tmp_path / "vars").iterdir()) == ["var-01.png", "var-02.png"]

@@ -23,7 +23,7 @@ from ._common import (
     translated_errors,
 )
 from ._fields import FieldsCommand, field_values
-from ._output import Names, RetryNotices, report, save_answer, save_options, save_stream, say, spinner
+from ._output import RetryNotices, names_for, report, save_answer, save_options, save_stream, say, spinner
 from .history import no_history_option, record_generation
 
 __all__ = ["edit", "input_of"]
@@ -102,7 +102,10 @@ def edit(
     images: tuple[str, ...],
     *,
     mask: str | None,
-    out: Path,
+    out: Path | None,
+    name_template: str | None,
+    output_file: Path | None,
+    overwrite: bool,
     show: bool,
     as_json: bool,
     emulator: bool,
@@ -124,7 +127,7 @@ def edit(
     fields: dict[str, Any] = field_values(options)
     check_model_name(fields, no_validate=no_validate, emulator=emulator)
     streaming = fields.get("partial_images") is not None
-    names = Names(out.expanduser())
+    names = names_for(out, name_template, output_file, overwrite, fields)
     notices = RetryNotices()
     with translated_errors(debug=debug):
         inputs: list[Any] = [input_of(text) for text in images]  # paths, ImageURL or FileID

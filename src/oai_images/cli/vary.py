@@ -10,7 +10,7 @@ import click
 from .._errors import OAIImagesError
 from ._common import check_model_name, client_options, make_client, translated_errors
 from ._fields import FieldsCommand, field_values
-from ._output import Names, RetryNotices, report, save_answer, save_options, say, spinner
+from ._output import RetryNotices, names_for, report, save_answer, save_options, say, spinner
 from .history import no_history_option, record_generation
 
 __all__ = ["vary"]
@@ -37,7 +37,10 @@ Examples:
 def vary(
     image: str,
     *,
-    out: Path,
+    out: Path | None,
+    name_template: str | None,
+    output_file: Path | None,
+    overwrite: bool,
     show: bool,
     as_json: bool,
     emulator: bool,
@@ -59,7 +62,8 @@ def vary(
     # Named after the input, since a variation has no prompt: <time>-<input>-variation-<index>.
     from .._files import slug  # noqa: PLC0415 -- light, loaded with the facade anyway
 
-    names = Names(out.expanduser(), f"{{time}}-{slug(Path(image).stem)}-variation-{{index}}")
+    default = f"{{time}}-{slug(Path(image).stem)}-variation-{{index}}"
+    names = names_for(out, name_template, output_file, overwrite, fields, default_template=default)
     notices = RetryNotices()
     with translated_errors(debug=debug):
         client = make_client(
