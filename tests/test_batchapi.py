@@ -131,9 +131,9 @@ async def test_job_submit_wait_collect_saves_every_image(runner: Runner, tmp_pat
     assert progress[0][0].status == "validating"
     assert progress[-1][0].ended
     assert report == CollectReport(images_saved=4, lines_done=4, batches_collected=1)
-    with Image.open(tmp_path / "fox-2-0.png") as image:
+    with Image.open(tmp_path / "fox-2-a-fox-take-2.png") as image:
         assert image.size == (1024, 1024)
-    assert (tmp_path / "dog-0.png").is_file()  # dall-e-2 answers with a URL: downloaded
+    assert (tmp_path / "dog-a-dog.png").is_file()  # dall-e-2 answers with a URL: downloaded
     assert runner.sleeps[:3] == [20, 30, 45]
 
 
@@ -238,7 +238,7 @@ async def test_job_collect_records_per_line_errors(runner: Runner, tmp_path: Pat
     assert failed.custom_id == "huge"
     assert (failed.status_code, failed.error_code) == (400, "invalid_value")
     assert str(failed.error_message).startswith("n 99 is not valid")
-    assert done.files == (tmp_path / "fox-0-0.png",)
+    assert done.files == (tmp_path / "fox-0-a-fox-take-0.png",)
     assert counts == {"submitted": 0, "done": 1, "failed": 1}
 
 
@@ -266,7 +266,9 @@ async def test_job_cancel_keeps_completed_lines_and_retry_sends_the_rest(
     assert report.lines_failed == 2
     assert len(retried) == 1
     assert final.lines_done == 2
-    assert sorted(path.name for path in tmp_path.glob("*.png")) == [f"fox-{i}-0.png" for i in range(4)]
+    assert sorted(path.name for path in tmp_path.glob("*.png")) == [
+        f"fox-{i}-a-fox-take-{i}.png" for i in range(4)
+    ]
 
 
 @pytest.mark.slow
@@ -392,9 +394,9 @@ def test_job_collect_after_a_broken_download_resumes_where_it_broke(
         again = job.collect()
     assert transport.ranges == [None, f"bytes={transport.first_length}-"]
     assert sorted(path.name for path in tmp_path.glob("*.png")) == [
-        "fox-0-0.png",
-        "fox-1-0.png",
-        "fox-2-0.png",
+        "fox-0-a-fox-take-0.png",
+        "fox-1-a-fox-take-1.png",
+        "fox-2-a-fox-take-2.png",
     ]
     assert (report.lines_done, report.lines_skipped, report.batches_collected) == (3, 0, 1)
     assert (again.lines_done, again.batches_collected) == (0, 0)  # collected: nothing is downloaded again
@@ -610,7 +612,7 @@ def test_batch_job_runs_on_azure(
         [(_, body_json), _] = job.journal.lines(info.part)
     assert info.status == "completed"
     assert report.images_saved == 2
-    assert sorted(path.name for path in tmp_path.glob("fox-*")) == ["fox-0-0.png", "fox-1-0.png"]
+    assert sorted(path.name for path in tmp_path.glob("fox-*")) == ["fox-0-a-fox-0.png", "fox-1-a-fox-1.png"]
     prefix = "/openai/v1" if api_version == "v1" else "/openai"
     assert {request.url.path for request in sent} >= {f"{prefix}/files", f"{prefix}/batches"}
     assert all(request.url.path.startswith(prefix + "/") for request in sent)
@@ -751,7 +753,10 @@ def test_collect_goes_past_bad_lines_and_records_each(tmp_path: Path) -> None:
     assert "4,000-byte cap" in (failed["fox-3"].error_message or "")
     assert report.lines_unreadable == 1
     assert (report.lines_done, report.lines_failed) == (2, 3)
-    assert sorted(path.name for path in tmp_path.glob("fox-*")) == ["fox-0-0.png", "fox-4-0.png"]
+    assert sorted(path.name for path in tmp_path.glob("fox-*")) == [
+        "fox-0-a-fox-take-0.png",
+        "fox-4-a-fox-take-4.png",
+    ]
 
 
 class NeverEndingBatchAPI(ScriptedBatchAPI):
@@ -975,7 +980,7 @@ def test_collect_resumes_past_what_a_server_that_ignores_ranges_sends_again(tmp_
     assert ranges == [None, f"bytes={len(_result_line('fox-0', png))}-"]
     assert (report.lines_done, report.lines_skipped, report.lines_unreadable) == (3, 0, 0)
     assert sorted(path.name for path in tmp_path.glob("fox-*")) == [
-        "fox-0-0.png",
-        "fox-1-0.png",
-        "fox-2-0.png",
+        "fox-0-a-fox-take-0.png",
+        "fox-1-a-fox-take-1.png",
+        "fox-2-a-fox-take-2.png",
     ]

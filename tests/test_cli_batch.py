@@ -272,3 +272,24 @@ def test_batch_takes_the_api_options_of_generate(tmp_path: Path) -> None:
         with Image.open(path) as image:
             sizes[path.name] = image.size
     assert sizes == {"00001-a-fox.png": (1536, 1024), "00002-a-cat.png": (1024, 1024)}
+
+
+@pytest.mark.slow
+def test_batch_prints_paths_one_way_plain_json_saved_or_skipped(tmp_path: Path) -> None:
+    """The paths a batch prints are the same whatever way: relative to the working folder when inside it,
+    in plain output and in --json, for lines saved now and lines skipped as saved before."""  # noqa: D205, D209
+    (tmp_path / "prompts.txt").write_text("a red fox\n")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OPENAI_")}
+
+    def batch(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [EXE, "batch", "prompts.txt", "-o", "out", "--emulator", *extra], cwd=tmp_path, env=env,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    plain = batch()
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.strip() == "out/00001-a-red-fox.png"
+    again = batch("--json")
+    skipped = [json.loads(line) for line in again.stdout.splitlines() if '"skipped"' in line]
+    assert skipped[0]["paths"] == ["out/00001-a-red-fox.png"]

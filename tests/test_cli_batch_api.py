@@ -111,8 +111,8 @@ def test_batch_api_submits_once_then_wait_collects_images(
     assert waited.returncode == 0, waited.stderr
     assert len(_batch_calls(batch_server)) == 1
     assert _journal(out)[0] == [(batch_id, "completed")]
-    assert waited.stdout.split() == [str(out / "fox-0.png"), str(out / "00002-0.png")]
-    with Image.open(out / "fox-0.png") as fox, Image.open(out / "00002-0.png") as whale:
+    assert waited.stdout.split() == [str(out / "fox-a-red-fox.png"), str(out / "00002-a-blue-whale.png")]
+    with Image.open(out / "fox-a-red-fox.png") as fox, Image.open(out / "00002-a-blue-whale.png") as whale:
         assert fox.size == (256, 256)
         assert whale.size == (512, 512)
     assert "2 saved, 0 failed" in waited.stderr
@@ -141,7 +141,7 @@ def test_batch_api_records_collected_images_in_the_history(
         ("batch-api", "a red fox", "dall-e-2"),
         ("batch-api", "a blue whale", "dall-e-2"),
     ]
-    assert json.loads(rows[0][3]) == [str(tmp_path / "out" / "fox-0.png")]
+    assert json.loads(rows[0][3]) == [str(tmp_path / "out" / "fox-a-red-fox.png")]
 
 
 @pytest.mark.slow
@@ -178,7 +178,7 @@ def test_batch_api_against_served_emulator_on_loopback(tmp_path: Path) -> None:
         assert len(batches) == 1
         assert batches[0][1] == "completed"
         assert lines == [("00001", "done", 1), ("00003", "done", 1)]  # named by line number, as live runs
-        for name in ("00001-0.png", "00003-0.png"):
+        for name in ("00001-a-red-fox.png", "00003-a-blue-whale.png"):
             with Image.open(out / name) as image:
                 image.verify()
     finally:
@@ -196,8 +196,8 @@ def test_batch_api_with_the_in_process_emulator_waits_and_saves(tmp_path: Path) 
     done = run("batch", str(prompts), "--out", str(out), "--via", "batch-api", "--emulator", env=env)
     assert done.returncode == 0, done.stderr
     assert "waiting for them" in done.stderr
-    assert done.stdout.split() == [str(out / "00001-0.png")]
-    with Image.open(out / "00001-0.png") as image:
+    assert done.stdout.split() == [str(out / "00001-a-red-fox.png")]
+    with Image.open(out / "00001-a-red-fox.png") as image:
         image.verify()
     again = run("batch", str(prompts), "--out", str(out), "--via", "batch-api", "--emulator", env=env)
     assert again.returncode == 0, again.stderr
@@ -281,7 +281,7 @@ def test_batch_api_retry_failed_resubmits_the_failed_lines(
     assert "line 1 (odd) failed" in first.stderr
     assert "13x13" in first.stderr
     assert "--no-validate --wait --retry-failed" in first.stderr  # the follow-up keeps the options
-    assert first.stdout.split() == [str(out / "ok-0.png")]
+    assert first.stdout.split() == [str(out / "ok-a-fox.png")]
     assert len(_batch_calls(batch_server)) == 1
 
     retried = _batch_api(requests, out, batch_server, "--no-validate", "--retry-failed", "--wait")
@@ -304,8 +304,8 @@ def test_batch_api_changed_line_is_a_new_line(tmp_path: Path, batch_server: Emul
     prompts.write_text("a red fox in the snow\n")
     changed = _batch_api(prompts, out, batch_server, "--wait")
     assert changed.returncode == 0, changed.stderr
-    assert changed.stdout.split() == [str(out / "00001-v2-0.png")]
-    assert (out / "00001-0.png").is_file()
+    assert changed.stdout.split() == [str(out / "00001-v2-a-red-fox-in-the-snow.png")]
+    assert (out / "00001-a-red-fox.png").is_file()
     again = _batch_api(prompts, out, batch_server, "--wait")
     assert "submitted" not in again.stderr
 
@@ -332,7 +332,7 @@ def test_batch_api_json_prints_progress_lines_and_a_summary(
         "event": "saved",
         "id": "fox",
         "line": 1,
-        "paths": [str(tmp_path / "out" / "fox-0.png")],
+        "paths": [str(tmp_path / "out" / "fox-a-red-fox.png")],
     }
     assert documents[-1]["lines"] == {"submitted": 0, "done": 2, "failed": 0}
     assert documents[-1]["via"] == "batch-api"

@@ -5,8 +5,9 @@ A job is a set of image generation requests, each a ``(custom_id, body)`` pair, 
 - `BatchJob.submit` writes them as JSON Lines (several input files past 50,000 lines or 200 MB), uploads
   each and creates its batch (``/v1/images/generations``, window ``24h``);
 - `BatchJob.wait` polls until every batch has ended, reporting ``request_counts``;
-- `BatchJob.collect` streams the output and error files, saves every image as ``<custom_id>-<index>.<ext>``
-  and records each line's outcome; `BatchJob.cancel` and `BatchJob.retry_failed` do what they say.
+- `BatchJob.collect` streams the output and error files, saves every image as
+  ``<custom_id>-<prompt slug>[-<k>].<ext>`` (as a live run names it) and records each line's outcome;
+  `BatchJob.cancel` and `BatchJob.retry_failed` do what they say.
 
 Every call may be repeated with the same journal (from another process, after a crash): nothing is
 submitted twice, and nothing already saved is downloaded again. `AsyncBatchJob` is the awaited twin.

@@ -10,6 +10,7 @@ in ``_JobBase``.
 from __future__ import annotations
 
 import binascii
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -495,10 +496,19 @@ class _JobBase(Generic[_ClientT]):
             "an image of a batch result has neither b64_json nor url", status_code=200
         )
 
-    def _save(self, custom_id: str, index: int, data: bytes) -> Path:
+    def _save(self, custom_id: str, index: int, count: int, data: bytes) -> Path:
+        """Save one image of a line, named as a live run names it: ``<custom id>-<prompt slug>``, with
+        ``-1``, ``-2``, ... (from 1) when the line has several images."""  # noqa: D205, D209
+        record = self.journal.line(custom_id)
+        prompt = ""
+        if record is not None:
+            with contextlib.suppress(ValueError, TypeError):
+                prompt = str(json.loads(str(record["body"])).get("prompt") or "")
+        stem = f"{image_stem(custom_id)}-{slug(prompt)}" if prompt else image_stem(custom_id)
+        name = stem if count == 1 else f"{stem}-{index + 1}"
         # Overwrite: the name is this line's own, and a file of that name can only be a copy written
         # before an interruption kept the journal from recording it.
-        return write_image(data, self.out / f"{image_stem(custom_id)}-{index}", overwrite=True)
+        return write_image(data, self.out / name, overwrite=True)
 
     def _finish_batch(self, info: BatchInfo, report: CollectReport) -> None:
         """After an ended batch's files are read: lines with no result never ran; the batch is done."""
@@ -720,10 +730,10 @@ class BatchJob(_JobBase["ImagesClient"]):
         """Save the images of every ended batch, and record each line's outcome.
 
         The output and error files are read as streams, line by line: each line's images are decoded
-        straight to files (``<custom_id>-<index>.<ext>`` in ``out``), so memory stays within a few images
-        however large the file. Lines already saved are skipped, and a batch fully collected is not
-        downloaded again. Expired and cancelled batches give what completed; their other lines are
-        recorded as failed, for `retry_failed`.
+        straight to files (``<custom_id>-<prompt slug>[-<k>].<ext>`` in ``out``, as a live run names
+        them), so memory stays within a few images however large the file. Lines already saved are
+        skipped, and a batch fully collected is not downloaded again. Expired and cancelled batches give
+        what completed; their other lines are recorded as failed, for `retry_failed`.
 
         Returns:
             What was saved, failed and skipped.
@@ -789,7 +799,7 @@ class BatchJob(_JobBase["ImagesClient"]):
                 data = self._decoded(image)
                 if isinstance(data, str):
                     data = self._client.download(data)
-                saved.append(self._save(result.custom_id, index, data))
+                saved.append(self._save(result.custom_id, index, len(images), data))
         except (APIResponseValidationError, APIStatusError) as exc:
             self._bad_image(result.custom_id, saved, exc, report)
             return
@@ -996,7 +1006,7 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
                 data = self._decoded(image)
                 if isinstance(data, str):
                     data = await self._client.download(data)
-                saved.append(self._save(result.custom_id, index, data))
+                saved.append(self._save(result.custom_id, index, len(images), data))
         except (APIResponseValidationError, APIStatusError) as exc:
             self._bad_image(result.custom_id, saved, exc, report)
             return

@@ -185,6 +185,16 @@ def format_of(fields: dict[str, Any]) -> str | None:
     return "png" if resolve_model(fields) is not None else None
 
 
+def shown_path(path: Path | str) -> str:
+    """A saved file's path as every command prints it (plain or JSON, saved now or before): relative to the
+    working folder when it is inside it, else absolute."""  # noqa: D205, D209
+    absolute = Path(path).absolute()
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
+
+
 def say(text: str) -> None:
     """A line on standard error."""
     click.echo(text, err=True)

@@ -31,7 +31,7 @@ from ._common import (
     translated_errors,
 )
 from ._fields import FieldsCommand, field_values
-from ._output import emit
+from ._output import emit, shown_path
 from .history import History, history_enabled, no_history_option, record_generation
 
 if TYPE_CHECKING:
@@ -148,7 +148,8 @@ def batch(
     With --via batch-api the lines go to OpenAI's Batch API instead (half the price, results within 24 h;
     up to 50,000 lines / 200 MB a batch, more make more batches): the command submits the lines not yet
     submitted, prints each batch's status and saves the images of every batch that has ended, as
-    <id or line number>-<index>.<ext>. Run it again to collect; --wait polls until every batch has ended;
+    <id or line number>-<prompt>.<ext>, as a live run names them. Run it again to collect; --wait polls
+    until every batch has ended;
     --cancel cancels the batches still running. With --emulator it always waits (the in-process
     emulator's batches end with the process).
 
@@ -333,7 +334,7 @@ def _plain_event(event: BulkEvent) -> None:
 
     if isinstance(event, LineSaved):
         for path in event.paths:
-            emit(str(path))
+            emit(shown_path(path))
         if event.rescued:
             click.echo(
                 f"warning: line {event.request.number} saved in a rescue folder: {event.paths[0].parent}",
@@ -372,13 +373,14 @@ def _json_event(event: BulkEvent) -> None:
     if isinstance(event, LineSaved):
         document = {
             "event": "saved",
-            "paths": [str(path) for path in event.paths],
+            "paths": [shown_path(path) for path in event.paths],
             "request_id": event.request_id,
             "revised_prompts": list(event.revised_prompts),
             "usage": event.usage,
         }
     elif isinstance(event, LineSkipped):
-        document = {"event": "skipped", "state": event.state, "paths": [str(path) for path in event.paths]}
+        paths = [shown_path(path) for path in event.paths]
+        document = {"event": "skipped", "state": event.state, "paths": paths}
     elif isinstance(event, LineFailed):
         document = {"event": "failed", "error": event.error}
     else:
@@ -650,12 +652,12 @@ class _BatchApiRun:
                 "event": "saved",
                 "id": line.custom_id,
                 "line": number,
-                "paths": [str(path) for path in line.files],
+                "paths": [shown_path(path) for path in line.files],
             }
             emit(json.dumps(document))
         else:
             for path in line.files:
-                emit(str(path))
+                emit(shown_path(path))
         if store is None:
             return
         record = job.journal.line(line.custom_id)
