@@ -17,11 +17,20 @@ def _modules(folder: Path) -> list[Path]:
     return sorted(path for path in folder.rglob("*.py") if "__pycache__" not in path.parts)
 
 
-def _imports(path: Path) -> Iterator[str]:
-    """The absolute module names a file imports (relative imports resolved against its package)."""
+def _imports(path: Path, *, runtime: bool = False) -> Iterator[str]:
+    """The absolute module names a file imports (relative imports resolved against its package); with
+    ``runtime``, less the ``if TYPE_CHECKING:`` blocks, whose imports never run."""  # noqa: D205, D209
+    tree = ast.parse(path.read_text())
+    if runtime:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and ast.unparse(node.test) in (
+                "TYPE_CHECKING",
+                "typing.TYPE_CHECKING",
+            ):
+                node.body = []
     # The package a file's relative imports start from: its folder (for __init__.py too).
     package = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)[:-1]
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -103,23 +112,6 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _runtime_imports(path: Path) -> Iterator[str]:
-    """What `_imports` finds, less the ``if TYPE_CHECKING:`` blocks: annotations never import at run time."""
-    tree = ast.parse(path.read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
-            node.body = []
-    package = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)[:-1]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = package[: len(package) - node.level + 1] if node.level else []
-            module = ".".join([*base, node.module] if node.module else base)
-            yield module
-            yield from (f"{module}.{alias.name}" for alias in node.names)
-
-
 def test_no_import_circle_among_the_facade_modules() -> None:
     """No module of src/ imports (at the top or inside a function) one that imports it back: a circle held
     off by an import inside a function is still a circle. Imports for type annotations only
@@ -128,7 +120,7 @@ def test_no_import_circle_among_the_facade_modules() -> None:
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         targets = set()
-        for imported in _runtime_imports(path):
+        for imported in _imports(path, runtime=True):
             # "from . import rules" names a module through its package; "from ._x import y" a module.
             target = imported
             while target and target not in modules:
