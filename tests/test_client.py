@@ -493,7 +493,7 @@ async def test_generate_stream_yields_partial_then_completed_events(
     }
     partial, completed = events
     assert isinstance(partial, PartialImageEvent)
-    assert partial.index == 0
+    assert partial.index == 1  # from 1, as every index counts (the API's partial_image_index was 0)
     assert partial.request_id == "req_s"
     assert isinstance(completed, CompletedImageEvent)
     assert completed.usage is not None

@@ -162,7 +162,7 @@ async def test_edit_stream_yields_partial_then_completed(facade: Facade, httpx_m
     got = await facade.edit_stream(image=png_bytes(), model="gpt-image-1.5", partial_images=1)
     assert [type(event) for event in got] == [PartialImageEvent, CompletedImageEvent]
     assert isinstance(got[0], PartialImageEvent)
-    assert got[0].index == 0
+    assert got[0].index == 1
     assert fields_of(httpx_mock.get_requests()[0])["stream"] == "true"
 
 

@@ -164,7 +164,7 @@ async def test_facade_streams_partial_and_final_images(facade: Facade, where: di
     finally:
         await facade.close(client)
     assert [type(event) for event in events] == [PartialImageEvent] * 3 + [CompletedImageEvent]
-    assert [event.index for event in events if isinstance(event, PartialImageEvent)] == [0, 1, 2]
+    assert [event.index for event in events if isinstance(event, PartialImageEvent)] == [1, 2, 3]
     final = events[-1]
     assert isinstance(final, CompletedImageEvent)
     assert final.usage is not None

@@ -393,7 +393,8 @@ class PartialImageEvent(_ImageEvent):
 
     Attributes:
         image: The partial image (base64; ``read``, ``save`` and ``show`` work with either client).
-        index: 0-based index of this partial image.
+        index: Which partial image of its image this is, from 1 (as every index here counts; the API's
+            ``partial_image_index`` counts from 0).
         created_at: When the event was created, in Unix seconds.
         size: The size being generated.
         quality: The quality being generated.
@@ -415,7 +416,8 @@ class PartialImageEvent(_ImageEvent):
     ) -> PartialImageEvent:
         """Wrap the generated event model; ``image_index`` numbers the image it is a partial of, from 1."""
         common = cls._common(event, request_id, prompt, image_index)
-        return cls(index=_value(event.partial_image_index), **common)
+        number = _value(event.partial_image_index)
+        return cls(index=number + 1 if isinstance(number, int) else None, **common)
 
 
 @dataclass(frozen=True)

@@ -457,7 +457,7 @@ def save_stream(
                 finals.append(event)
                 paths.append(names.save(event.image))
                 continue
-            path = names.save(event.image, f"-partial{(event.index or 0) + 1}")
+            path = names.save(event.image, f"-partial{event.index or 1}")
             names.partials.append(path)
             line(f"partial image: {path}")
     last = finals[-1] if finals else None
