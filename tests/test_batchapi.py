@@ -984,3 +984,34 @@ def test_collect_resumes_past_what_a_server_that_ignores_ranges_sends_again(tmp_
         "fox-1-a-fox-take-1.png",
         "fox-2-a-fox-take-2.png",
     ]
+
+
+def test_an_input_file_upload_is_one_multipart_body_read_anew_on_a_retry(tmp_path: Path) -> None:
+    """The Batch API upload goes through the client's one multipart path: a declared length, the file read
+    from disk on each attempt (the retry after a 503 sends the same bytes)."""  # noqa: D205, D209
+    server = StatefulBatchAPI()
+    uploads: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/files"):
+            request.read()
+            uploads.append(request)
+            if len(uploads) == 1:
+                return httpx.Response(503, json={"error": {"message": "busy"}})
+        return server(request)
+
+    with (
+        httpx.Client(transport=httpx.MockTransport(handler)) as http,
+        ImagesClient(api_key="sk-test-0123456789", http_client=http, sleep=lambda _: None) as client,
+        BatchJob(client, tmp_path) as job,
+    ):
+        job.submit(lines(2))
+    assert len(uploads) == 2
+    first, second = (request.content for request in uploads)
+    assert first == second
+    assert b'"custom_id":"fox-1"' in second
+    assert b'name="purpose"\r\n\r\nbatch\r\n' in second
+    assert all(int(request.headers["content-length"]) == len(request.content) for request in uploads)
+    assert all(
+        request.headers["content-type"].startswith("multipart/form-data; boundary=") for request in uploads
+    )

@@ -357,13 +357,12 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         *,
         path: Mapping[str, str] | None = None,
         query: Mapping[str, str | int] | None = None,
-        files: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Request:
         """The request of one operation, as this client sends it (no I/O, no validation).
 
-        Images fields go as JSON, or as a multipart upload streamed from disk on each attempt; ``files``
-        (the generated ``to_multipart()`` of a file upload) goes as it is.
+        Fields go as JSON, or, for a multipart operation (edits, variations, file uploads), as the one
+        multipart body (`_uploads.MultipartBody`): files streamed from disk, read anew on each attempt.
         """
         http = self._http
         if http.is_closed:
@@ -373,7 +372,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             fields = route.outgoing(fields)
         url = route.url(operation.path.format(**path) if path else operation.path, fields or {})
         timeout = self._config.timeout
-        if operation.content_type == "multipart/form-data" and files is None:
+        if operation.content_type == "multipart/form-data":
             from ._uploads import multipart_request  # noqa: PLC0415 - only edits and variations need it
 
             request = http.build_request(operation.method, url, headers=self._headers, timeout=timeout)
@@ -383,7 +382,6 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
                 operation.method,
                 url,
                 json=request_body(operation, fields) if fields is not None else None,
-                files=files,
                 params=query,
                 headers={**self._headers, **headers} if headers else self._headers,
                 timeout=timeout,
@@ -640,7 +638,6 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         *,
         path: Mapping[str, str] | None = None,
         query: Mapping[str, str | int] | None = None,
-        files: Any = None,
     ) -> httpx.Response:
         """Send one operation of the spec (images, files, batches) and return its answer, read.
 
@@ -653,14 +650,13 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
             fields: The JSON body's fields (or a multipart upload's, for an images operation).
             path: The values of the path's placeholders (``{"batch_id": ...}``).
             query: The query's parameters (``{"limit": 100}``).
-            files: A multipart body as httpx takes it (the generated ``to_multipart()``).
 
         Raises:
             APIStatusError: The server answered with an error status (a subclass per status).
             APIConnectionError: No answer, after the retries.
         """
         with self._guarded():
-            response = self._send(self._build(operation, fields, path=path, query=query, files=files))
+            response = self._send(self._build(operation, fields, path=path, query=query))
             self._check(response)
             return response
 
@@ -971,11 +967,10 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         *,
         path: Mapping[str, str] | None = None,
         query: Mapping[str, str | int] | None = None,
-        files: Any = None,
     ) -> httpx.Response:
         """Send one operation of the spec and return its answer, read; as :meth:`ImagesClient.request`."""
         with self._guarded():
-            response = await self._send(self._build(operation, fields, path=path, query=query, files=files))
+            response = await self._send(self._build(operation, fields, path=path, query=query))
             self._check(response)
             return response
 

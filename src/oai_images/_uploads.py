@@ -253,6 +253,18 @@ class Upload:
     def __repr__(self) -> str:
         return f"Upload({self.param!r}, {self.info.name!r}, {self.info.byte_size} bytes)"
 
+    @classmethod
+    def document(cls, param: str, path: Path, content_type: str) -> Upload:
+        """A file that is no image (a Batch API input file), streamed from disk on each attempt like one.
+
+        Raises:
+            OSError: It cannot be read.
+        """
+        info = ImageInfo(format="", width=0, height=0, byte_size=path.stat().st_size, name=str(path))
+        upload = cls(param, info, path.name, path=path)
+        upload.content_type = content_type
+        return upload
+
     def chunks(self) -> Iterator[bytes]:
         """The bytes, from the start, in chunks: the file is opened here, for this attempt only.
 

@@ -34,6 +34,7 @@ from .._errors import (
 )
 from .._files import lock_folder, slug, write_image
 from .._retries import is_transient, retry_delay
+from .._uploads import Upload
 from .._wire import request_id
 from ..bulk._journal import canonical_json
 from ._journal import BatchInfo, Journal, LineOutcome
@@ -188,15 +189,13 @@ class _JobBase(Generic[_ClientT]):
     # --- requests (through the generated operation records) ---------------------------------------------
 
     @staticmethod
-    def _upload_body(handle: Any, name: str) -> Any:
-        """The multipart body of an input file's upload (``purpose=batch``), streamed from ``handle``."""
-        from oai_images_api.types import File  # noqa: PLC0415 - loaded with the first request
-
-        operation = _operations()[1].CREATE_FILE
-        body = operation.body(
-            file=File(payload=handle, file_name=name, mime_type="application/jsonl"), purpose="batch"
-        )
-        return body.to_multipart()
+    def _upload_fields(part: Part) -> dict[str, object]:
+        """The multipart fields of an input file's upload (``purpose=batch``): the client's one multipart
+        path streams the file from disk, anew on each attempt."""  # noqa: D205, D209
+        name = f"oai-images-part-{part.number}.jsonl"
+        upload = Upload.document("file", part.path, "application/jsonl")
+        upload.filename = name
+        return {"file": upload, "purpose": "batch"}
 
     def _create_fields(self, input_file_id: str) -> dict[str, object]:
         fields: dict[str, object] = {
@@ -577,9 +576,7 @@ class BatchJob(_JobBase["ImagesClient"]):
         file_id = self.journal.input_file(part.number)
         if file_id is None:
             upload = _operations()[1].CREATE_FILE
-            with part.path.open("rb") as handle:
-                files = self._upload_body(handle, f"oai-images-part-{part.number}.jsonl")
-                uploaded = self._read(self._client.request(upload, files=files), upload)
+            uploaded = self._read(self._client.request(upload, self._upload_fields(part)), upload)
             file_id = str(uploaded.id)
             self.journal.set_uploaded(part.number, file_id)
         batch = self._create(part.number, file_id)
@@ -837,11 +834,8 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
     async def _send_part(self, part: Part) -> str:
         file_id = self.journal.input_file(part.number)
         if file_id is None:
-            # httpx streams a multipart file from a sync handle in async clients too (read in chunks).
             upload = _operations()[1].CREATE_FILE
-            with part.path.open("rb") as handle:
-                files = self._upload_body(handle, f"oai-images-part-{part.number}.jsonl")
-                uploaded = self._read(await self._client.request(upload, files=files), upload)
+            uploaded = self._read(await self._client.request(upload, self._upload_fields(part)), upload)
             file_id = str(uploaded.id)
             self.journal.set_uploaded(part.number, file_id)
         batch = await self._create(part.number, file_id)
