@@ -112,12 +112,31 @@ def generate(into: Path, generator_version: str) -> None:
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"openapi-python-client failed:\n{done.stdout}{done.stderr}")
+    drop_unused(into)
     for path in sorted(into.rglob("*.py")):
         path.write_text(BANNER.format(version=generator_version) + path.read_text())
     (into / "py.typed").write_text("")
     # ruff leaves no cache with --no-cache, but guard against a stray one all the same.
     for cache in into.rglob("__pycache__"):
         shutil.rmtree(cache)
+
+
+#: What the generator writes that nothing uses: the facade sends every request itself, from the operation
+#: records our templates write into each ``api/<tag>/__init__.py`` (see the facade's ``_client``), so the
+#: generated ``Client`` classes, their error type and the per-endpoint ``sync``/``asyncio`` modules are never
+#: imported. They are left out rather than kept as dead code.
+UNUSED = ("client.py", "errors.py")
+
+
+def drop_unused(package: Path) -> None:
+    """Remove the generated modules nothing imports (see `UNUSED`): the client classes, their error, and
+    every endpoint module (``api/<tag>/<operation>.py``); the models, ``types`` and the operation records
+    stay."""  # noqa: D205, D209
+    for name in UNUSED:
+        (package / name).unlink(missing_ok=True)
+    for module in package.glob("api/*/*.py"):
+        if module.name != "__init__.py":
+            module.unlink()
 
 
 def differences(expected: Path, actual: Path) -> list[str]:

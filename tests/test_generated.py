@@ -278,17 +278,26 @@ def test_stream_events_need_only_type_and_data() -> None:
 
 
 def test_generated_operation_parts_have_the_shape_the_facade_relies_on() -> None:
-    """The facade sends what the generated operation's `_get_kwargs` builds: a generator upgrade that changes
-    its shape must fail here, not in users' requests."""  # noqa: D205, D209 - one sentence over two lines
-    from oai_images_api.api.images import create_image
+    """The facade builds every request from the operation record our templates write (method, path, content
+    type, body model), and nothing else of the generator's: a generator upgrade that changes these must
+    fail here, not in users' requests; the client classes and endpoint modules are not generated at all."""  # noqa: D205, D209
+    import importlib.util
 
-    kwargs = create_image._get_kwargs(body=CreateImageRequest(prompt="x", size="256x256"))
-    assert kwargs == {
-        "method": "post",
-        "url": "/images/generations",
-        "json": {"prompt": "x", "size": "256x256"},
-        "headers": {"Content-Type": "application/json"},
+    from oai_images_api.api.images import CREATE_IMAGE
+
+    assert (CREATE_IMAGE.method, CREATE_IMAGE.path) == ("POST", "/images/generations")
+    assert CREATE_IMAGE.content_type == "application/json"
+    assert CREATE_IMAGE.body is CreateImageRequest
+    assert CreateImageRequest.from_dict({"prompt": "x", "size": "256x256"}).to_dict() == {
+        "prompt": "x",
+        "size": "256x256",
     }
+    for unused in (
+        "oai_images_api.client",
+        "oai_images_api.errors",
+        "oai_images_api.api.images.create_image",
+    ):
+        assert importlib.util.find_spec(unused) is None
 
 
 def test_bodiless_operations_are_described_with_their_path_and_query() -> None:

@@ -2,23 +2,5 @@
 # Change the spec or generator/config.yaml, then run `make generate`.
 """A client library for accessing OpenAI Images API (images fragment, oai-images)"""
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .client import AuthenticatedClient, Client
-
-__all__ = (
-    "AuthenticatedClient",
-    "Client",
-)
-
-
-# Loaded at first use (an oai-images template): importing a model or an operation description does not
-# import the client classes and their dependencies.
-def __getattr__(name: str) -> Any:
-    if name not in __all__:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(".client", __name__), name)
-    globals()[name] = value
-    return value
+# The models are in ``models``, and each operation's description (method, path, body and response models,
+# fields) in ``api.<tag>``; oai-images sends the requests itself, so no client class is generated.
