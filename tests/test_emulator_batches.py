@@ -255,3 +255,35 @@ def test_config_batch_seconds_from_env_and_serve_option() -> None:
     assert "--batch-seconds" in help_text
     with pytest.raises(ValueError, match="BATCH_SECONDS"):
         EmulatorConfig.from_env({"OAI_IMAGES_EMULATOR_BATCH_SECONDS": "-1"})
+
+
+def test_files_list_and_expiry_as_the_official_client_sees_them(
+    official: OpenAI, server: EmulatorServer, clock: FakeClock
+) -> None:
+    """files.list works (newest first, by purpose, paged); a batch file expires in 30 days unless
+    expires_after says otherwise (an hour to 30 days, both fields), and an expired file is gone."""  # noqa: D205, D209
+    first = upload(official, jsonl(request("a")))
+    second = official.files.create(
+        file=("short.jsonl", io.BytesIO(jsonl(request("b")))),
+        purpose="batch",
+        expires_after={"anchor": "created_at", "seconds": 3600},
+    )
+    listed = official.files.list()
+    ids = [file.id for file in listed.data]
+    assert ids[:2] == [second.id, first]
+    assert official.files.list(purpose="batch", limit=1).data[0].id == second.id
+    info = official.files.retrieve(first)
+    assert info.expires_at == info.created_at + 30 * 86400
+    assert second.expires_at == second.created_at + 3600
+    for bad in ({"anchor": "created_at", "seconds": 59}, {"anchor": "created_at", "seconds": 2592001}):
+        with pytest.raises(BadRequestError):
+            official.files.create(
+                file=("x.jsonl", io.BytesIO(jsonl(request("c")))),
+                purpose="batch",
+                expires_after=bad,  # type: ignore[arg-type]  # out of range on purpose
+            )
+    clock.now += 3601
+    with pytest.raises(NotFoundError):
+        official.files.retrieve(second.id)
+    assert second.id not in [file.id for file in official.files.list().data]
+    assert official.files.retrieve(first).id == first

@@ -37,6 +37,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Scope
 
+from . import _protocol as protocol
 from ._config import EmulatorConfig
 
 __all__ = ["BATCHES_PATH", "FILES_API_PATH", "BatchHooks", "batch_routes", "post_json"]
@@ -51,6 +52,10 @@ MAX_BATCH_FILE_BYTES = 200 * 1024 * 1024
 #: The largest upload the API takes.
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 _PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+#: How long a batch input file lives unless the upload says otherwise (the API's default).
+_BATCH_FILE_DAYS = 30
+#: The range of ``expires_after[seconds]`` (the spec's FileExpirationAfter): an hour to 30 days.
+_EXPIRY_RANGE = (3600, 2592000)
 #: Statuses a batch does not leave.
 ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
 #: Shares of ``batch_seconds``: validating, then the lines one after another, then finalizing.
@@ -137,6 +142,7 @@ class _File:
     path: Path
     bytes: int
     created_at: int
+    expires_at: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -144,7 +150,7 @@ class _File:
             "object": "file",
             "bytes": self.bytes,
             "created_at": self.created_at,
-            "expires_at": None,
+            "expires_at": self.expires_at,
             "filename": self.filename,
             "purpose": self.purpose,
             "status": "processed",
@@ -236,8 +242,11 @@ class BatchService:
     def _new_path(self) -> Path:
         return self.folder / f"{next(self._serial):06d}-{secrets.token_hex(4)}.jsonl"
 
-    def add_file(self, source: IO[bytes], filename: str, purpose: str) -> _File | str:
-        """Copy an upload to disk, in chunks; the file, or why it was refused."""
+    def add_file(
+        self, source: IO[bytes], filename: str, purpose: str, expires_after: int | None = None
+    ) -> _File | str:
+        """Copy an upload to disk, in chunks; the file, or why it was refused. A batch input file expires
+        after 30 days unless ``expires_after`` (seconds) says otherwise, as the API's do."""  # noqa: D205, D209
         path = self._new_path()
         size = 0
         limit = min(MAX_UPLOAD_BYTES, self.config.max_batch_store_bytes - self.stored_bytes())
@@ -249,8 +258,25 @@ class BatchService:
                     path.unlink(missing_ok=True)
                     return "the file is too large for the emulator's file store (max_batch_store_bytes)"
                 target.write(chunk)
-        file = _File(f"file-{secrets.token_hex(12)}", filename, purpose, path, size, int(self.config.clock()))
+        now = int(self.config.clock())
+        lifetime = (
+            expires_after
+            if expires_after is not None
+            else (_BATCH_FILE_DAYS * 86400 if purpose == "batch" else None)
+        )
+        file = _File(
+            f"file-{secrets.token_hex(12)}", filename, purpose, path, size, now,
+            None if lifetime is None else now + lifetime,
+        )  # fmt: skip
         self.files[file.id] = file
+        return file
+
+    def live_file(self, file_id: str) -> _File | None:
+        """A file that exists and has not expired (an expired one is deleted, as the API deletes them)."""
+        file = self.files.get(file_id)
+        if file is not None and file.expires_at is not None and self.config.clock() >= file.expires_at:
+            self.delete_file(file_id)
+            return None
         return file
 
     def _register(self, path: Path, filename: str) -> _File:
@@ -491,7 +517,7 @@ def batch_routes(config: EmulatorConfig, hooks: BatchHooks) -> list[Route]:  # n
     def missing_batch(batch_id: str) -> JSONResponse:
         return error(404, f"No batch found with id '{batch_id}'.", param="batch_id", code="not_found")
 
-    async def upload(request: Request) -> Response:
+    async def upload(request: Request) -> Response:  # noqa: PLR0911 - one return per refusal
         if (refused := hooks.check_auth(request)) is not None:
             return refused
         try:
@@ -513,8 +539,11 @@ def batch_routes(config: EmulatorConfig, hooks: BatchHooks) -> list[Route]:  # n
                     param="purpose",
                     code="invalid_value",
                 )
+            expiry = _expires_after(form)
+            if isinstance(expiry, Response):
+                return expiry
             added = await anyio.to_thread.run_sync(
-                service.add_file, upload.file, upload.filename or "upload.jsonl", purpose
+                service.add_file, upload.file, upload.filename or "upload.jsonl", purpose, expiry
             )
         finally:
             await form.close()
@@ -525,7 +554,7 @@ def batch_routes(config: EmulatorConfig, hooks: BatchHooks) -> list[Route]:  # n
     async def file_info(request: Request) -> Response:
         if (refused := hooks.check_auth(request)) is not None:
             return refused
-        file = service.files.get(request.path_params["file_id"])
+        file = service.live_file(request.path_params["file_id"])
         if file is None:
             return missing_file(request.path_params["file_id"])
         if request.method == "DELETE":
@@ -533,10 +562,44 @@ def batch_routes(config: EmulatorConfig, hooks: BatchHooks) -> list[Route]:  # n
             return JSONResponse({"id": file.id, "object": "file", "deleted": True})
         return JSONResponse(file.to_json())
 
+    async def file_list(request: Request) -> Response:
+        """``GET /v1/files``: newest first (``order=asc``: oldest), by ``purpose``, ``limit``, ``after``."""
+        if (refused := hooks.check_auth(request)) is not None:
+            return refused
+        query = request.query_params
+        try:
+            limit = int(query.get("limit", "10000"))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 10000:  # the API's documented range
+            return error(400, "limit must be between 1 and 10000.", param="limit", code="invalid_value")
+        order = query.get("order", "desc")
+        if order not in ("asc", "desc"):
+            message = f"Invalid value for 'order': {order!r}. Supported values are: 'asc' and 'desc'."
+            return error(400, message, param="order", code="invalid_value")
+        files = [file for file_id in list(service.files) if (file := service.live_file(file_id)) is not None]
+        if (purpose := query.get("purpose")) is not None:
+            files = [file for file in files if file.purpose == purpose]
+        if order == "desc":
+            files.reverse()
+        if (after := query.get("after")) is not None:
+            ids = [file.id for file in files]
+            files = files[ids.index(after) + 1 :] if after in ids else []
+        page = files[:limit]
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [file.to_json() for file in page],
+                "first_id": page[0].id if page else None,
+                "last_id": page[-1].id if page else None,
+                "has_more": len(files) > limit,
+            }
+        )
+
     async def file_content(request: Request) -> Response:
         if (refused := hooks.check_auth(request)) is not None:
             return refused
-        file = service.files.get(request.path_params["file_id"])
+        file = service.live_file(request.path_params["file_id"])
         if file is None or not file.path.exists():
             return missing_file(request.path_params["file_id"])
         # Streamed from disk in chunks: an output file of images can be many gigabytes.
@@ -639,6 +702,7 @@ def batch_routes(config: EmulatorConfig, hooks: BatchHooks) -> list[Route]:  # n
 
     return [
         Route(FILES_API_PATH, upload, methods=["POST"]),
+        Route(FILES_API_PATH, file_list, methods=["GET"]),
         Route(FILES_API_PATH + "/{file_id}", file_info, methods=["GET", "DELETE"]),
         Route(FILES_API_PATH + "/{file_id}/content", file_content, methods=["GET"]),
         Route(BATCHES_PATH, create, methods=["POST"]),
@@ -646,3 +710,23 @@ def batch_routes(config: EmulatorConfig, hooks: BatchHooks) -> list[Route]:  # n
         Route(BATCHES_PATH + "/{batch_id}", retrieve, methods=["GET"]),
         Route(BATCHES_PATH + "/{batch_id}/cancel", cancel, methods=["POST"]),
     ]
+
+
+def _expires_after(form: Any) -> int | Response | None:
+    """The seconds of an upload's ``expires_after`` (``anchor`` ``created_at`` and ``seconds``, both
+    required, an hour to 30 days), None when not given, or the API's 400."""  # noqa: D205, D209
+    anchor, seconds = form.get("expires_after[anchor]"), form.get("expires_after[seconds]")
+    if anchor is None and seconds is None:
+        return None
+    if anchor != "created_at":
+        message = "Invalid value for 'expires_after[anchor]': it must be 'created_at'."
+        return protocol.error(400, message, param="expires_after.anchor", code="invalid_value")
+    try:
+        value = int(str(seconds))
+    except ValueError:
+        value = -1
+    low, high = _EXPIRY_RANGE
+    if not low <= value <= high:
+        message = f"Invalid value for 'expires_after[seconds]': it must be from {low} to {high}."
+        return protocol.error(400, message, param="expires_after.seconds", code="invalid_value")
+    return value
