@@ -9,6 +9,7 @@ import base64
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -287,3 +288,40 @@ def test_files_list_and_expiry_as_the_official_client_sees_them(
         official.files.retrieve(second.id)
     assert second.id not in [file.id for file in official.files.list().data]
     assert official.files.retrieve(first).id == first
+
+
+@pytest.mark.slow
+def test_serve_stopped_by_sigterm_leaves_no_files_behind(tmp_path: Path) -> None:
+    """`oai-images serve` stopped with SIGTERM removes its batch files' folder (a signal skips exit hooks)."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import time
+
+    from tests.test_cli import EXE
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    server = subprocess.Popen(
+        [EXE, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()  # listening
+        with OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-anything", max_retries=0) as client:
+            client.files.create(file=("input.jsonl", io.BytesIO(jsonl(request("a")))), purpose="batch")
+        assert [path.name for path in tmp_path.iterdir() if path.name.startswith("oai-images-emulator-")]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)
+    deadline = time.monotonic() + 5
+    while any(tmp_path.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmp_path.iterdir()) == []

@@ -18,7 +18,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, cast
 
@@ -124,6 +124,8 @@ class EmulatorState:
             max_bytes=config.max_stored_bytes,
         )
         self.requests: deque[RecordedRequest] = deque(maxlen=config.max_recorded_requests)
+        #: What `close` runs: the route groups' clean-ups (the batch files' folder).
+        self.cleanups: list[Callable[[], None]] = []
         #: The bytes of the bodies in ``requests``: bounded by ``config.max_recorded_bytes``.
         self.recorded_bytes = 0
         self.fault_counts: dict[FaultSpec, int] = {}
@@ -152,6 +154,11 @@ class EmulatorState:
         self.recorded_bytes += len(request.body)
         while self.recorded_bytes > cap and len(self.requests) > 1:
             self.recorded_bytes -= len(self.requests.popleft().body)
+
+    def close(self) -> None:
+        """Remove what the app keeps on disk (the batch files); a server calls it as it stops."""
+        for cleanup in self.cleanups:
+            cleanup()
 
 
 def _fault_response(fault: FaultSpec, config: EmulatorConfig) -> Response | None:
@@ -543,7 +550,10 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
             Route(GENERATIONS_PATH, generations, methods=["POST"]),
             *edit_routes(state),
             Route(FILES_PATH + "/{name}", files, methods=["GET"]),
-            *batch_routes(state.config, BatchHooks(respond=batch_line, error=error, check_auth=check_auth)),
+            *batch_routes(
+                state.config,
+                BatchHooks(respond=batch_line, error=error, check_auth=check_auth, cleanups=state.cleanups),
+            ),
         ],
         exception_handlers={HTTPException: not_found, Exception: failed},
     )

@@ -80,11 +80,14 @@ class BatchHooks:
             on the event loop; the batch clockwork calls it from its worker thread).
         error: Builds the API's error envelope answer.
         check_auth: The answer to a request without a usable key, or None.
+        cleanups: Clean-ups the app runs as it stops.
     """
 
     respond: Respond
     error: ErrorAnswer
     check_auth: Callable[[Request], Response | None]
+    #: Where the routes register what the app must run as it stops (their files' folder's removal).
+    cleanups: list[Callable[[], None]] = dataclasses.field(default_factory=list)
 
 
 async def post_json(app: ASGIApp, path: str, body: bytes, base_url: str) -> tuple[int, bytes]:
@@ -234,6 +237,13 @@ class BatchService:
             self._folder = Path(tempfile.mkdtemp(prefix="oai-images-emulator-"))
             weakref.finalize(self, shutil.rmtree, self._folder, ignore_errors=True)
         return self._folder
+
+    def close(self) -> None:
+        """Remove the file folder now (a server stopping by a signal skips the finalizer at exit)."""
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+            self.files.clear()
 
     def stored_bytes(self) -> int:
         """The bytes of every file the app holds."""
@@ -506,6 +516,7 @@ def _line_problems(line: dict[str, Any], endpoint: str, seen: set[str]) -> list[
 def batch_routes(config: EmulatorConfig, hooks: BatchHooks) -> list[Route]:  # noqa: PLR0915 - closures over one service
     """The routes of ``/v1/files`` and ``/v1/batches``."""
     service = BatchService(config, hooks)
+    hooks.cleanups.append(service.close)
     error = hooks.error
 
     def base_url(request: Request) -> str:

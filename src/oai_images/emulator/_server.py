@@ -62,6 +62,16 @@ class _Server(uvicorn.Server):
         if self._on_started is not None and self.started:
             self._on_started()
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Stop serving, then remove the app's files: uvicorn re-raises a SIGTERM once it has stopped, and
+        a process ended by a signal runs no exit handlers."""  # noqa: D205, D209
+        try:
+            await super().shutdown(sockets=sockets)
+        finally:
+            app = self.config.app
+            if isinstance(app, EmulatorApp):
+                app.state.close()
+
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
