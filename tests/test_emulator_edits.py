@@ -398,3 +398,65 @@ def test_pytest_plugin_emulator_serves_edits_in_process(images_emulator: ImagesE
     assert request.path == "/v1/images/edits"
     assert request.json is None  # multipart
     assert b'name="prompt"' in request.body
+
+
+def _vm_hwm_mb(pid: int) -> float:
+    """The peak resident memory of a process, in MB (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+@pytest.mark.slow
+def test_hostile_edit_inputs_are_400s_within_a_memory_bound(tmp_path: Path) -> None:
+    """A small PNG claiming 13000x13000 pixels, and a PNG whose header is fine but whose pixel data is
+    broken: each a 400 naming the image (never a 500 a client would retry), and the served emulator's peak
+    memory stays within 300 MB (it took +2 GB before)."""  # noqa: D205, D209
+    import os
+    import signal
+    import socket
+    import subprocess
+
+    import httpx as http_client
+
+    from tests.test_cli import EXE
+
+    huge = tmp_path / "huge.png"
+    Image.new("1", (13000, 13000)).save(huge)
+    assert huge.stat().st_size < 2 * 1024 * 1024
+    whole = io.BytesIO()
+    Image.frombytes("RGBA", (256, 256), os.urandom(256 * 256 * 4)).save(whole, format="PNG")
+    damaged = bytearray(whole.getvalue())
+    middle = len(damaged) // 2
+    damaged[middle : middle + 64] = bytes(byte ^ 0xFF for byte in damaged[middle : middle + 64])
+    broken = bytes(damaged)  # the header as it was, the pixel data broken in the middle
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [EXE, "serve", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()
+        answers = []
+        for name, data in (("huge.png", huge.read_bytes()), ("broken.png", broken)):
+            answers.append(
+                http_client.post(
+                    f"http://127.0.0.1:{port}/v1/images/edits",
+                    headers={"Authorization": "Bearer sk-anything"},
+                    data={"prompt": "a hat", "model": "gpt-image-1.5"},
+                    files={"image": (name, data, "image/png")},
+                    timeout=60,
+                )
+            )
+        peak = _vm_hwm_mb(server.pid)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)
+    assert [answer.status_code for answer in answers] == [400, 400]
+    assert "13000x13000" in answers[0].json()["error"]["message"]
+    assert answers[1].json()["error"]["code"] == "invalid_image"
+    assert peak < 300, f"the emulator peaked at {peak:.0f} MB"

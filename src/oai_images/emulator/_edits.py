@@ -70,15 +70,37 @@ class _BadRequest(Exception):
         self.response = response
 
 
+#: The most pixels an input may decode to: a small file may claim 13000x13000 (a 676 MB RGBA image) in its
+#: header; the API's largest inputs (50 MB, 3840x2160 outputs) are far below this.
+MAX_INPUT_PIXELS = 40_000_000
+
+
 def _describe(data: bytes, name: str) -> ImageInfo:
-    """An input as the rules see it, from Pillow: real format, size, alpha channel."""
+    """An input as the rules see it, from Pillow: real format, size, alpha channel; its pixels decoded too.
+
+    Raises:
+        _BadRequest: The image claims more than `MAX_INPUT_PIXELS`, or its header is fine but its pixel data
+            is broken: the API's 400, never a 500 that a client would retry.
+    """
     try:
         with Image.open(io.BytesIO(data)) as image:
             fmt = _PILLOW_FORMATS.get(image.format or "", "")
             alpha = image.mode in _ALPHA_MODES or "transparency" in image.info
-            return ImageInfo(fmt, image.width, image.height, len(data), alpha, name)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+            info = ImageInfo(fmt, image.width, image.height, len(data), alpha, name)
+            if fmt and image.width * image.height > MAX_INPUT_PIXELS:
+                message = (
+                    f"Invalid image: {image.width}x{image.height} is more pixels than the emulator decodes "
+                    f"({MAX_INPUT_PIXELS:,})."
+                )
+                raise _BadRequest(error(400, message, param=name, code="invalid_image"))
+            if fmt:
+                image.load()  # the pixels, not just the header: broken data is the sender's error
+            return info
+    except (UnidentifiedImageError, Image.DecompressionBombError):
         return ImageInfo("", 0, 0, len(data), False, name)
+    except (OSError, ValueError, SyntaxError) as exc:
+        message = f"Invalid image: the file's image data cannot be decoded ({type(exc).__name__})."
+        raise _BadRequest(error(400, message, param=name, code="invalid_image")) from None
 
 
 def _typed(operation: Operation, name: str, text: str) -> object:
