@@ -325,3 +325,31 @@ def test_serve_stopped_by_sigterm_leaves_no_files_behind(tmp_path: Path) -> None
     while any(tmp_path.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_batch_answers_keep_within_the_file_store_cap(
+    official: OpenAI, server: EmulatorServer, clock: FakeClock
+) -> None:
+    """Batch output files count against max_batch_store_bytes: past it a line fails with file_store_full,
+    and the store never holds more than the cap."""  # noqa: D205, D209
+    file_id = upload(
+        official, jsonl(*(request(f"l{index}", model="gpt-image-1", quality="low") for index in range(6)))
+    )
+    server.state.config.max_batch_store_bytes = 150_000  # room for a few of the answers, not all
+    batch = official.batches.create(
+        input_file_id=file_id, endpoint="/v1/images/generations", completion_window="24h"
+    )
+    for _ in range(12):
+        clock.now += 10
+        batch = official.batches.retrieve(batch.id)
+    assert batch.status == "completed"
+    assert batch.request_counts is not None
+    assert batch.request_counts.completed >= 1
+    assert batch.request_counts.failed >= 1
+    assert batch.request_counts.completed + batch.request_counts.failed == 6
+    kept = sum(file.bytes for file in official.files.list().data)
+    assert kept <= 150_000
+    assert batch.error_file_id
+    errors = [json.loads(line) for line in official.files.content(batch.error_file_id).text.splitlines()]
+    assert {error["error"]["code"] for error in errors} == {"file_store_full"}

@@ -453,7 +453,23 @@ class BatchService:
                     "error": None,
                 }
                 target = output if 200 <= status < 300 else error
-                target.write(json.dumps(answer, separators=(",", ":")).encode() + b"\n")
+                encoded = json.dumps(answer, separators=(",", ":")).encode() + b"\n"
+                room = self.config.max_batch_store_bytes - self.stored_bytes() - output.tell() - error.tell()
+                if len(encoded) > room:
+                    # The store is full (max_batch_store_bytes): the line fails, its answer is not kept.
+                    answer = {
+                        "id": answer["id"],
+                        "custom_id": line["custom_id"],
+                        "response": None,
+                        "error": {
+                            "code": "file_store_full",
+                            "message": "The emulator's file store is full (max_batch_store_bytes); the "
+                            "answer of this request was not kept.",
+                        },
+                    }
+                    target = error
+                    encoded = json.dumps(answer, separators=(",", ":")).encode() + b"\n"
+                target.write(encoded)
                 if target is output:
                     batch.completed += 1
                 else:
