@@ -359,3 +359,14 @@ def test_transport_close_stops_its_thread() -> None:
         assert client.get("/nowhere").status_code == 404
         assert "oai-images-emulator" in {thread.name for thread in threading.enumerate()} - before
     assert "oai-images-emulator" not in {thread.name for thread in threading.enumerate()} - before
+
+
+def test_the_api_defaults_sent_explicitly_are_accepted_by_the_rules_and_the_emulator() -> None:
+    """partial_images 0 without streaming and output_compression 100 with PNG are the API's own defaults:
+    neither the client's rules nor the emulator refuse them (the official spec's example sends the latter)."""  # noqa: D205, D209
+    from oai_images import ImagesClient
+
+    for validate in (True, False):
+        with ImagesClient(emulator=True, validate=validate) as client:
+            result = client.generate("a fox", model="gpt-image-1.5", output_compression=100, partial_images=0)
+            assert result.images[0].read().startswith(b"\x89PNG")

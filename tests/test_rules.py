@@ -401,7 +401,8 @@ def test_free_sizes_accepted_exactly_as_documented(width: int, height: int) -> N
 def test_gpt_format_rules_accepted_exactly_as_documented(
     output_format: str | None, background: str | None, output_compression: int | None
 ) -> None:
-    """Compression only with jpeg/webp; transparency only with png/webp (png being the default)."""
+    """Compression only with jpeg/webp (its API default, 100, with any format); transparency only with
+    png/webp (png being the default)."""  # noqa: D205, D209
     chosen = {
         "output_format": output_format,
         "background": background,
@@ -409,7 +410,7 @@ def test_gpt_format_rules_accepted_exactly_as_documented(
     }
     fields = {"prompt": "p", "model": "gpt-image-1", **{k: v for k, v in chosen.items() if v is not None}}
     effective = output_format or "png"
-    documented = (output_compression is None or effective in ("jpeg", "webp")) and (
+    documented = (output_compression in (None, 100) or effective in ("jpeg", "webp")) and (
         background != "transparent" or effective in ("png", "webp")
     )
     assert _accepted(fields) == documented

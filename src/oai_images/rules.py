@@ -89,8 +89,10 @@ class Requires:
 
 #: The documented cross-field rules of the GPT image models.
 GPT_CROSS_FIELD_RULES: Final = (
-    Requires("partial_images", (), "stream", (True,)),
-    Requires("output_compression", (), "output_format", ("jpeg", "webp")),
+    # The API's own defaults are not refused when sent explicitly (partial_images 0, output_compression 100):
+    # the official spec's example of a JSON edit sends output_compression 100 with PNG.
+    Requires("partial_images", (1, 2, 3), "stream", (True,)),
+    Requires("output_compression", tuple(range(100)), "output_format", ("jpeg", "webp")),
     Requires("background", ("transparent",), "output_format", ("png", "webp")),
     Requires("frame_count", (), "output_format", ("gif",)),
     Requires("frame_duration_ms", (), "output_format", ("gif",)),
