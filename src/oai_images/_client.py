@@ -10,7 +10,6 @@ validation, request building, answer and error mapping, retry decisions) lives i
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import threading
 import time
@@ -35,6 +34,7 @@ from ._auth import KeyAuth
 from ._backends import Backend, load_backend
 from ._errors import APIResponseValidationError, InvalidParameterError, OAIImagesError
 from ._limits import parse_rate_limit
+from ._operations import operations
 from ._redact import redact, scrub
 from ._results import AsyncDownload, CompletedImageEvent, Download, ImageResult, PartialImageEvent
 from ._retries import OnRetry, RetryBudget, connection_error
@@ -87,15 +87,6 @@ _EXPIRED_MESSAGE = (
     "the image URL has expired or is no longer valid (image URLs are valid for 60 minutes after "
     "generation); generate again, or ask for response_format='b64_json' to get the bytes in the response"
 )
-
-
-@functools.cache
-def _operations() -> Any:
-    """The generated descriptions of the operations, imported at the first request (they load every
-    request and response model, which ``import oai_images`` does not need)."""  # noqa: D205, D209 - one sentence over two lines
-    from oai_images_api.api import images  # noqa: PLC0415 - see the docstring
-
-    return images
 
 
 def _fields(prompt: str, params: Mapping[str, object], **fixed: object) -> dict[str, object]:
@@ -337,7 +328,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             scrub(exc, self._secrets)
             raise
 
-    def validate_fields(self, operation: Operation, fields: Mapping[str, object]) -> None:
+    def validate_fields(self, operation: Operation[Any, Any], fields: Mapping[str, object]) -> None:
         """Check an operation's fields against the documented rules of the model they go to.
 
         On Azure, the rules of the model behind the deployment. This checks whatever ``validate`` says;
@@ -352,7 +343,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
 
     def _build(
         self,
-        operation: Operation,
+        operation: Operation[Any, Any],
         fields: Mapping[str, object] | None = None,
         *,
         path: Mapping[str, str] | None = None,
@@ -394,7 +385,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         ) as exc:  # what validate=False let through
             raise unsendable(fields or {}, exc) from exc
 
-    def _request(self, operation: Operation, fields: Mapping[str, object]) -> httpx.Request:
+    def _request(self, operation: Operation[Any, Any], fields: Mapping[str, object]) -> httpx.Request:
         """Validate ``fields`` (unless told not to) and build the operation's request; no I/O happens here."""
         if self._config.validate:
             self.validate_fields(operation, fields)
@@ -407,7 +398,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         Raises:
             InvalidParameterError: A value the API would reject, or one JSON cannot carry.
         """  # noqa: D205
-        operation = _operations().CREATE_IMAGE
+        operation = operations().create_image
         fields = self._config.route.batch_fields(fields)
         if self._config.validate:
             self.validate_fields(operation, fields)
@@ -419,7 +410,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
     @property
     def batch_endpoint(self) -> str:
         """The ``endpoint`` (and each line's ``url``) of a Batch API job of image generations."""
-        return "/v1" + str(_operations().CREATE_IMAGE.path)
+        return "/v1" + str(operations().create_image.path)
 
     def _download_request(self, http: httpx.Client | httpx.AsyncClient, url: str) -> httpx.Request:
         """A request for a signed image URL: a third party, so no API key or account header goes there.
@@ -540,7 +531,11 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             raise InvalidParameterError("stream", True, ("false",), message)
         fixed: dict[str, object] = {"stream": True} if stream else {}
         name, fields = edit_fields(prompt, image, mask, params, **fixed)
-        return self._request(getattr(_operations(), name), fields), fields
+        ops = operations()
+        return self._request(
+            (ops.create_image_edit_json if name == "CREATE_IMAGE_EDIT_JSON" else ops.create_image_edit),
+            fields,
+        ), fields
 
     def _variation_request(
         self, image: object, params: Mapping[str, object]
@@ -549,7 +544,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         from ._uploads import variation_fields  # noqa: PLC0415 - only variations need it
 
         fields = variation_fields(image, params)
-        return self._request(_operations().CREATE_IMAGE_VARIATION, fields), fields
+        return self._request(operations().create_image_variation, fields), fields
 
     def _generate_fields(self, prompt: str, params: Mapping[str, object]) -> dict[str, object]:
         """The fields of a one-answer generation; streaming has its own method, whose answer differs."""
@@ -622,7 +617,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
 
     def _generate(self, fields: Mapping[str, object]) -> ImageResult:
         with self._guarded():
-            request = self._request(_operations().CREATE_IMAGE, fields)
+            request = self._request(operations().create_image, fields)
         return self._answer(request, fields)
 
     def _answer(self, request: httpx.Request, fields: Mapping[str, object]) -> ImageResult:
@@ -633,7 +628,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
 
     def request(
         self,
-        operation: Operation,
+        operation: Operation[Any, Any],
         fields: Mapping[str, object] | None = None,
         *,
         path: Mapping[str, str] | None = None,
@@ -663,7 +658,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
     @contextlib.contextmanager
     def stream(
         self,
-        operation: Operation,
+        operation: Operation[Any, Any],
         fields: Mapping[str, object] | None = None,
         *,
         path: Mapping[str, str] | None = None,
@@ -765,7 +760,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         """
         fields = _fields(prompt, params, stream=True)
         with self._guarded():
-            request = self._request(_operations().CREATE_IMAGE, fields)
+            request = self._request(operations().create_image, fields)
         return self._stream(request, prompt)
 
     def _stream(self, request: httpx.Request, prompt: str) -> Generator[StreamEvent]:
@@ -950,7 +945,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
 
     async def _generate(self, fields: Mapping[str, object]) -> ImageResult:
         with self._guarded():
-            request = self._request(_operations().CREATE_IMAGE, fields)
+            request = self._request(operations().create_image, fields)
         return await self._answer(request, fields)
 
     async def _answer(self, request: httpx.Request, fields: Mapping[str, object]) -> ImageResult:
@@ -962,7 +957,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
 
     async def request(
         self,
-        operation: Operation,
+        operation: Operation[Any, Any],
         fields: Mapping[str, object] | None = None,
         *,
         path: Mapping[str, str] | None = None,
@@ -977,7 +972,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
     @contextlib.asynccontextmanager
     async def stream(
         self,
-        operation: Operation,
+        operation: Operation[Any, Any],
         fields: Mapping[str, object] | None = None,
         *,
         path: Mapping[str, str] | None = None,
@@ -1037,7 +1032,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         """
         fields = _fields(prompt, params, stream=True)
         with self._guarded():
-            request = self._request(_operations().CREATE_IMAGE, fields)
+            request = self._request(operations().create_image, fields)
         return self._stream(request, prompt)
 
     async def _stream(self, request: httpx.Request, prompt: str) -> AsyncGenerator[StreamEvent]:

@@ -70,7 +70,7 @@ def body_text(response: httpx.Response) -> str:
     return redact(text)
 
 
-def request_body(operation: Operation, fields: Mapping[str, object]) -> dict[str, Any]:
+def request_body(operation: Operation[Any, Any], fields: Mapping[str, object]) -> dict[str, Any]:
     """The JSON body of a request carrying exactly ``fields``, as the operation's generated model writes it.
 
     Generated models given by the caller (an ``SvgOptions``, say) are written as their ``to_dict()``.

@@ -103,7 +103,7 @@ def _describe(data: bytes, name: str) -> ImageInfo:
         raise _BadRequest(error(400, message, param=name, code="invalid_image")) from None
 
 
-def _typed(operation: Operation, name: str, text: str) -> object:
+def _typed(operation: Operation[Any, Any], name: str, text: str) -> object:
     """A multipart field's text as the type the schema gives the field (forms carry only text)."""
     schema = field_schemas(operation).get(name)
     if schema is None or "str" in schema.kinds or "enum" in schema.kinds:
@@ -125,7 +125,7 @@ def _typed(operation: Operation, name: str, text: str) -> object:
 
 
 async def _read_form(
-    request: Request, operation: Operation
+    request: Request, operation: Operation[Any, Any]
 ) -> tuple[dict[str, object], list[_Input], _Input | None]:
     """The fields, images and mask of a multipart request."""
     try:
@@ -323,7 +323,7 @@ def edit_routes(state: EmulatorState) -> list[Route]:
 class _Job:
     """One request to answer: its operation, checked fields, decoded inputs and what to draw."""
 
-    operation: Operation
+    operation: Operation[Any, Any]
     fields: dict[str, object]
     images: list[_Input]
     mask: _Input | None
@@ -389,7 +389,7 @@ class _EditRoutes:
 
     def _job(
         self,
-        operation: Operation,
+        operation: Operation[Any, Any],
         fields: dict[str, object],
         images: list[_Input],
         mask: _Input | None,
@@ -510,7 +510,7 @@ class _EditRoutes:
             yield sse(completed)
 
 
-def _validate(operation: Operation, fields: dict[str, object]) -> None:
+def _validate(operation: Operation[Any, Any], fields: dict[str, object]) -> None:
     """The SDK's own validation; a violation becomes the API's 400."""
     try:
         validate(operation, fields)

@@ -90,7 +90,7 @@ _IMAGE_TOKENS = {"low": 272, "medium": 1056, "high": 4160, "xhigh": 6240, "max":
 _FORMAT_NAMES = frozenset({"PNG", "JPEG", "WebP"})
 
 
-def invalid(exc: InvalidParameterError, operation: Operation) -> JSONResponse:
+def invalid(exc: InvalidParameterError, operation: Operation[Any, Any]) -> JSONResponse:
     """The envelope of a rule violation, coded as the API codes it (for generations, edits, variations)."""
     known = exc.param in field_schemas(operation) or exc.param in ("image_url", "file_id")
     if not known or not exc.allowed:  # a field the model does not take is unknown to it
