@@ -379,3 +379,28 @@ def test_interrupt_while_writing_leaves_no_partial_file(
     assert os.listdir(tmp_path) == []
     monkeypatch.undo()
     assert image.read() == JPEG
+
+
+def test_the_generated_response_model_is_built_from_the_payload_when_read() -> None:
+    """``result.response`` is the generated model of the whole answer, built on first read (and kept);
+    an accounting object off the documented shape is dropped from it, never the images."""  # noqa: D205, D209
+    from oai_images_api.models import ImagesResponse
+
+    from oai_images import ImageResult
+
+    payload = {
+        "created": 7,
+        "data": [{"b64_json": "aGk=", "revised_prompt": "r"}],
+        "usage": {"input_tokens": "not a count"},
+        "extra": 1,
+    }
+    result = ImageResult.from_response(payload)
+    assert result.usage is None  # not the documented shape
+    assert [image.revised_prompt for image in result.images] == ["r"]
+    response = result.response
+    assert isinstance(response, ImagesResponse)
+    assert response is result.response  # built once
+    assert response.created == 7
+    assert response["extra"] == 1
+    assert response.data[0].b64_json == "aGk="
+    assert ImageResult(created=0, images=[]).response is None

@@ -81,7 +81,26 @@ StreamEvent = PartialImageEvent | CompletedImageEvent
 _ACCOUNT_HEADERS = ("Authorization", "api-key", "OpenAI-Organization", "OpenAI-Project")
 #: Default headers of the httpx clients this package opens itself (nothing secret: the key goes per request).
 _OWN_HEADERS = {"User-Agent": USER_AGENT}
+
+
 #: Statuses with which a signed image URL says it is no longer valid.
+class _Guard:
+    """The context of `_BaseClient._guarded`: scrubs the client's credentials from an error of ours that
+    leaves it. A plain class, not a generator: it is entered a few times on every call."""  # noqa: D205, D209
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: _ClientBase[Any, Any]) -> None:
+        self._client = client
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
+        if isinstance(exc, OAIImagesError):
+            scrub(exc, self._client._secrets)
+
+
 _EXPIRED_STATUSES = frozenset({403, 404, 410})
 _EXPIRED_MESSAGE = (
     "the image URL has expired or is no longer valid (image URLs are valid for 60 minutes after "
@@ -315,18 +334,13 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         config = self._config
         return RetryBudget(config.max_retries, config.jitter, on_retry=config.on_retry)
 
-    @contextlib.contextmanager
-    def _guarded(self) -> Iterator[None]:
+    def _guarded(self) -> _Guard:
         """Around every call: what escapes is one of our errors, which holds no credential this client sent.
 
         A chained httpx exception carries the request (with the key) and the server's words; a
         JSON error carries the whole body. They are replaced by redacted stand-ins (see `clean_chain`).
         """
-        try:
-            yield
-        except OAIImagesError as exc:
-            scrub(exc, self._secrets)
-            raise
+        return _Guard(self)
 
     def validate_fields(self, operation: Operation[Any, Any], fields: Mapping[str, object]) -> None:
         """Check an operation's fields against the documented rules of the model they go to.
@@ -372,7 +386,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             return http.build_request(
                 operation.method,
                 url,
-                json=request_body(operation, fields) if fields is not None else None,
+                json=request_body(fields) if fields is not None else None,
                 params=query,
                 headers={**self._headers, **headers} if headers else self._headers,
                 timeout=timeout,
@@ -403,7 +417,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         if self._config.validate:
             self.validate_fields(operation, fields)
         try:
-            return request_body(operation, fields)
+            return request_body(fields)
         except (TypeError, ValueError, UnicodeError, RecursionError) as exc:
             raise unsendable(fields, exc) from exc
 

@@ -611,13 +611,11 @@ class _BatchApiRun:
         A line changed since it was submitted (its body differs from the journal's) is a new line, with a
         ``-v2`` (``-v3`` …) custom id: its earlier images are kept, and the change is not silently ignored.
         """
-        from oai_images_api.api.images import CREATE_IMAGE  # noqa: PLC0415 -- loaded with the command
-
-        from .._wire import request_body  # noqa: PLC0415 -- as above
+        from .._wire import request_body  # noqa: PLC0415 -- loaded with the command
 
         for request in lines:
             fields = {name: value for name, value in request.fields.items() if value is not None}
-            body = json.dumps(request_body(CREATE_IMAGE, fields), separators=(",", ":"), ensure_ascii=False)
+            body = json.dumps(request_body(fields), separators=(",", ":"), ensure_ascii=False)
             custom_id, version = request.label, 1
             while (record := job.journal.line(custom_id)) is not None and record["body"] != body:
                 version += 1

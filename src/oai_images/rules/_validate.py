@@ -129,6 +129,49 @@ def validate(operation: Operation[Any, Any], fields: Mapping[str, object]) -> No
         InvalidParameterError: Naming the field, the value, the model and what is allowed. Building the
             message never raises, whatever the value.
     """
+    prompt = fields.get("prompt")
+    key = _memo_key(operation, fields) if type(prompt) is str else None
+    if key is not None and (passed := _passed.get(key)) is not None:
+        # These options passed with another prompt: only the prompt's own checks remain.
+        rule, rules, label = passed
+        _check_field(rule, prompt, rules, label)
+        if rules is not None:
+            _check_prompt_length(rules, label, prompt)
+        return
+    _validate(operation, fields)
+    if key is not None:
+        if len(_passed) >= _PASSED_MAX:
+            _passed.clear()
+        model = resolve_model(fields, operation)
+        rules = MODEL_RULES[model] if model is not None else None
+        label = _label(model, fields, operation) if model is not None else ""
+        _passed[key] = (field_schemas(operation)["prompt"], rules, label)
+
+
+#: The plain values a remembered combination of options may hold (the type is part of the key: 1 is not
+#: True, and a subclass could compare as it likes).
+_PLAIN: Final = frozenset({str, int, float, bool})
+#: How many combinations of options are remembered, across operations, before starting over.
+_PASSED_MAX: Final = 512
+#: The combinations of options (every field but the prompt) that passed, with what the prompt's checks need:
+#: a run of many prompts with the same options checks those options once. Read and written without a lock:
+#: a lost entry only means checking again.
+_passed: dict[tuple[object, ...], tuple[FieldSchema, ModelRules | None, str]] = {}
+
+
+def _memo_key(operation: Operation[Any, Any], fields: Mapping[str, object]) -> tuple[object, ...] | None:
+    """The key of a request's options, or None when one of them is not a plain immutable value."""
+    key: list[object] = [operation]
+    for name, value in fields.items():
+        if name != "prompt":
+            if type(value) not in _PLAIN:
+                return None
+            key.append((name, type(value), value))
+    return tuple(key)
+
+
+def _validate(operation: Operation[Any, Any], fields: Mapping[str, object]) -> None:
+    """Every check, in order: `validate` without its memory."""
     schema = field_schemas(operation)
     for name, value in fields.items():
         if name not in schema:
@@ -318,9 +361,7 @@ def _check_operation(
     raise InvalidParameterError("model", value, models, message)
 
 
-def _check_model(rules: ModelRules, label: str, fields: Mapping[str, object]) -> None:
-    """The rules of one known model that are not about a single field's values."""
-    prompt = fields.get("prompt")
+def _check_prompt_length(rules: ModelRules, label: str, prompt: object) -> None:
     if isinstance(prompt, str) and len(prompt) > rules.max_prompt_chars:
         raise InvalidParameterError(
             "prompt",
@@ -328,6 +369,11 @@ def _check_model(rules: ModelRules, label: str, fields: Mapping[str, object]) ->
             (f"at most {rules.max_prompt_chars} characters",),
             f"prompt is {len(prompt)} characters long; {label} accepts at most {rules.max_prompt_chars}",
         )
+
+
+def _check_model(rules: ModelRules, label: str, fields: Mapping[str, object]) -> None:
+    """The rules of one known model that are not about a single field's values."""
+    _check_prompt_length(rules, label, fields.get("prompt"))
     n = fields.get("n", 1)
     if isinstance(n, int) and n > rules.max_n:
         allowed = ("1",) if rules.max_n == 1 else (f"1 to {rules.max_n}",)
