@@ -402,5 +402,6 @@ def test_the_generated_response_model_is_built_from_the_payload_when_read() -> N
     assert response is result.response  # built once
     assert response.created == 7
     assert response["extra"] == 1
+    assert isinstance(response.data, list)
     assert response.data[0].b64_json == "aGk="
     assert ImageResult(created=0, images=[]).response is None
