@@ -6,8 +6,8 @@ send, read and wait.
 
 Each attempt has a deadline: the client's ``timeout`` bounds the whole attempt (connect, send, answer and
 body), not each read, so a server that drips a byte at a time cannot hold a call for ever. httpx only has
-per-read timeouts; the async loop runs each step under a time limit (`_TimeLimit`), and the sync one arms a
-`_Watchdog` that shuts the attempt's socket down at its deadline. Bodies are read in chunks under caps:
+per-read timeouts; the async loop runs each attempt under one time limit (`_TimeLimit`), and the sync one
+arms a `_Watchdog` that shuts the attempt's socket down at its deadline. Bodies are read in chunks under caps:
 an error body is cut at ``max_error_body_bytes`` (only its first 200 characters reach a message), a 2xx
 body (an answer, a download) larger than ``max_body_bytes`` is refused with a clear error, and the bytes
 are kept in one growing buffer, so the peak memory of a download is near the image's size.
@@ -320,28 +320,19 @@ def _read(response: httpx.Response, limits: Limits, deadline: Deadline) -> httpx
     return _answer(response, body.buffer.getvalue(), truncated=body.truncated)
 
 
-async def _aread(response: httpx.Response, limits: Limits, deadline: Deadline) -> httpx.Response:
+async def _aread(response: httpx.Response, limits: Limits) -> httpx.Response:
+    """As `_read`, run inside the attempt's one time limit (`asend`)."""
     limit = _limit_for(response, limits)
     declared = _declared_length(response)
     if response.is_success and declared is not None and declared > limit:
         raise _too_large(response, limit)
     if declared is not None and declared <= limit and not _encoded(response):  # as in _read
-        try:
-            async with _TimeLimit(deadline.remaining()):
-                await response.aread()
-        except TimeoutError:
-            raise deadline.timeout_error() from None
+        await response.aread()
         return response
     body = _Body(limit)
-    chunks = response.aiter_bytes(_CHUNK)
-    try:
-        while True:
-            async with _TimeLimit(deadline.remaining()):
-                chunk = await anext(chunks, None)
-            if chunk is None or not body.add(chunk):
-                break
-    except TimeoutError:
-        raise deadline.timeout_error() from None
+    async for chunk in response.aiter_bytes(_CHUNK):
+        if not body.add(chunk):
+            break
     if body.truncated and response.is_success:
         raise _too_large(response, limit)
     return _answer(response, body.buffer.getvalue(), truncated=body.truncated)
@@ -421,28 +412,31 @@ async def asend(
     stream: bool = False,
     follow_redirects: bool = False,
 ) -> httpx.Response:
-    """The awaited twin of `send`."""
+    """The awaited twin of `send`: each attempt (its answer and, unless streamed, its body) runs under one
+    time limit, the deadline's."""  # noqa: D205, D209
     while True:
         deadline = Deadline(limits.timeout)
+        response: httpx.Response | None = None
         try:
             async with _TimeLimit(deadline.remaining()):
                 response = await http.send(request, stream=True, auth=auth, follow_redirects=follow_redirects)
+                budget.reached_server(response)
+                if stream and response.is_success:
+                    response.extensions[DEADLINE] = deadline
+                    return response
+                read = await _aread(response, limits)
         except (httpx.HTTPError, TimeoutError) as exc:
-            failure = exc if isinstance(exc, httpx.HTTPError) and not deadline.passed() else None
-            await sleep(budget.after_error(failure or deadline.timeout_error()))
-            continue
-        budget.reached_server(response)
-        if stream and response.is_success:
-            response.extensions[DEADLINE] = deadline
-            return response
-        try:
-            read = await _aread(response, limits, deadline)
-        except httpx.HTTPError as exc:
-            failure = deadline.timeout_error() if deadline.passed() else exc
-            await sleep(budget.after_error(failure, answered=True))
+            if response is None:  # no answer (the request may still have reached the server): retried
+                failure = exc if isinstance(exc, httpx.HTTPError) and not deadline.passed() else None
+                await sleep(budget.after_error(failure or deadline.timeout_error()))
+                continue
+            # An answer came: a broken or late body (the deadline passed while it was read) may be billed.
+            broken = exc if isinstance(exc, httpx.HTTPError) and not deadline.passed() else None
+            await sleep(budget.after_error(broken or deadline.timeout_error(), answered=True))
             continue
         finally:
-            await response.aclose()
+            if response is not None and not (stream and response.is_success):
+                await response.aclose()
         retry = budget.after_response(read)
         if retry is None:
             return read
