@@ -97,43 +97,53 @@ class Located:
     problem: str | None = None
 
 
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+def _resolve(path: Path) -> Path | None:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return None
 
 
-def locate(recorded: str, root: Path | None) -> Located:  # noqa: PLR0911 - one return per verdict
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def locate(recorded: str, root: Path | None) -> Located:
     """Whether a path a journal or the history recorded may be linked, and where it is.
 
     Args:
-        recorded: The path as recorded (absolute, normally; a relative one is taken from ``root``).
+        recorded: The path as recorded: absolute (a live run, the history), or relative to the folder the
+            job ran from (a Batch API job given a relative ``--out``).
         root: The run's folder, resolved: only files inside it are linked, whatever symlinks say. A folder
-            moved since the run still works: a recorded path outside it is looked for by its name inside
-            it. None for the history, whose files may be anywhere: they must only still exist.
+            moved since the run (or a relative path) still works: a recorded path that is not there is
+            looked for by its name in the folder. None for the history, whose files may be anywhere: they
+            must only still exist.
     """
     if not recorded or "\0" in recorded:
         return Located(None, "no file was recorded")
     given = Path(recorded)
-    if root is not None and not given.is_absolute():
-        given = root / given
-    try:
-        resolved = given.resolve()
-    except (OSError, RuntimeError):  # a symlink loop
-        return Located(None, f"cannot be resolved: {recorded}")
-    if root is not None and not _inside(resolved, root):
-        moved = root / given.name
-        with contextlib.suppress(OSError, RuntimeError):
-            moved_resolved = moved.resolve()
-            if given.name and _inside(moved_resolved, root) and moved_resolved.is_file():
-                resolved = moved_resolved
-        if not _inside(resolved, root):
-            return Located(None, f"outside the folder, not linked: {recorded}")
+    if root is None:
+        resolved = _resolve(given)
+        if resolved is None or not _is_file(resolved):
+            return Located(None, f"the file is gone: {recorded}")
+    else:
+        candidates = [given if given.is_absolute() else root / given, root / given.name]
+        found = [
+            path
+            for path in map(_resolve, candidates)
+            if path is not None and (path == root or root in path.parents) and _is_file(path)
+        ]
+        if not found:
+            first = _resolve(candidates[0])
+            if first is not None and root not in first.parents and _is_file(first):
+                return Located(None, f"outside the folder, not linked: {recorded}")
+            return Located(None, f"the file is gone: {recorded}")
+        resolved = found[0]
     if resolved.suffix.lower() not in IMAGE_SUFFIXES:
         return Located(None, f"not an image file, not linked: {recorded}")
-    try:
-        if not resolved.is_file():
-            return Located(None, f"the file is gone: {recorded}")
-    except OSError:
-        return Located(None, f"the file is gone: {recorded}")
     return Located(resolved)
 
 
