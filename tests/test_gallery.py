@@ -10,16 +10,23 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 import urllib.parse
 from html.parser import HTMLParser
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 from PIL import Image
 
 from oai_images.batchapi._journal import Journal as BatchApiJournal
 from oai_images.bulk import JOURNAL_NAME, Journal
+from oai_images.cli import main
 from oai_images.cli.history import HISTORY_NAME, History
 from oai_images.gallery import THUMB_FOLDER, build_gallery
 from oai_images.gallery._model import (
@@ -34,7 +41,7 @@ from oai_images.gallery._model import (
 )
 from oai_images.gallery._page import render_page
 from oai_images.gallery._thumbs import make_thumbnails
-from tests.test_cli import run
+from tests.test_cli import EXE, run
 
 ODD_NAMES = [
     "a fox.png",
@@ -82,7 +89,7 @@ def _target(url: str, page_folder: Path) -> Path:
     assert url.startswith("./"), url
     assert urllib.parse.urlsplit(url).query == ""
     assert urllib.parse.urlsplit(url).fragment == ""
-    return (page_folder / urllib.parse.unquote(url)).resolve()
+    return (page_folder / urllib.parse.unquote(url, errors="surrogateescape")).resolve()
 
 
 def _bulk_run(folder: Path, lines: list[tuple[dict[str, object], str, list[Path] | str]]) -> None:
@@ -581,3 +588,92 @@ def test_cli_gallery_refuses_what_it_cannot_show(tmp_path: Path) -> None:
     damaged = run("gallery", str(corrupt))
     assert damaged.returncode == 1
     assert "cannot read the journal" in damaged.stderr
+
+
+# --- hostile bytes, interruptions -------------------------------------------------------------------------
+
+
+def test_a_lone_surrogate_in_a_journal_does_not_stop_the_page(tmp_path: Path) -> None:
+    """A prompt whose JSON holds an unpaired surrogate escape (a damaged journal) still gives a page."""
+    run_folder = tmp_path / "run"
+    _bulk_run(run_folder, [({"prompt": "a fox"}, "saved", [_image(run_folder / "fox.png")])])
+    with contextlib.closing(sqlite3.connect(run_folder / JOURNAL_NAME)) as db:
+        db.execute("UPDATE lines SET fields = ?", ('{"prompt": "a fox \\ud800 <b>"}',))
+        db.commit()
+    page = build_gallery(run_folder).page.read_text(encoding="utf-8")
+    assert "a fox ? &lt;b&gt;" in page
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names of any bytes are a POSIX file system's")
+def test_a_file_name_that_is_not_utf8_links_to_its_bytes(tmp_path: Path) -> None:
+    """A Latin-1 file name (not UTF-8) is linked by its own bytes, percent-encoded."""
+    run_folder = tmp_path / "run"
+    image = _image(run_folder / os.fsdecode(b"caf\xe9.png"))
+    _bulk_run(run_folder, [({"prompt": "a café"}, "saved", [image])])
+    page = build_gallery(run_folder).page.read_text(encoding="utf-8")
+    assert 'href="./caf%E9.png"' in page
+    assert os.path.exists(run_folder / os.fsdecode(urllib.parse.unquote_to_bytes("caf%E9.png")))
+
+
+def test_stale_temporary_thumbnails_are_swept(tmp_path: Path) -> None:
+    """A temporary file a killed build left (older than a minute) goes; a fresh one (a live build's) stays."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    stale, fresh = cache / ".oai-images-0123456789ab.part", cache / ".oai-images-ba9876543210.part"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"half")
+    os.utime(stale, (1_000_000_000, 1_000_000_000))
+    make_thumbnails([_image(tmp_path / "fox.png")], cache)
+    assert not stale.exists()
+    assert fresh.exists()
+
+
+def test_cli_gallery_open_launches_the_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--open hands the written page to the desktop's browser (click.launch)."""
+    run_folder = tmp_path / "run"
+    _bulk_run(run_folder, [({"prompt": "a fox"}, "saved", [_image(run_folder / "fox.png")])])
+    launched: list[str] = []
+
+    def launch(url: str, **options: object) -> int:
+        launched.append(url)
+        return 0
+
+    monkeypatch.setattr(click, "launch", launch)
+    result = CliRunner().invoke(main, ["gallery", str(run_folder), "--open"])
+    assert result.exit_code == 0, result.output
+    assert launched == [str((run_folder / "gallery.html").resolve())]
+
+
+@pytest.mark.slow
+def test_cli_gallery_interrupted_stops_at_once_and_leaves_no_half_file(tmp_path: Path) -> None:
+    """Ctrl-C during the thumbnails: exit 130 within a moment (the queued images are dropped), no
+    temporary file left, no page; the next build keeps the thumbnails already made."""  # noqa: D205, D209
+    run_folder = tmp_path / "run"
+    source = tmp_path / "noise.png"
+    Image.effect_noise((1024, 1024), 80).convert("RGB").save(source)
+    images = []
+    for number in range(400):
+        images.append(run_folder / f"{number:03d}.png")
+        run_folder.mkdir(exist_ok=True)
+        os.link(source, images[-1])
+    _bulk_run(run_folder, [({"prompt": f"p{i}"}, "saved", [image]) for i, image in enumerate(images)])
+    process = subprocess.Popen(
+        [EXE, "gallery", str(run_folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    thumbs = run_folder / THUMB_FOLDER
+    deadline = time.monotonic() + 60
+    while not (thumbs.is_dir() and any(thumbs.glob("*.webp"))) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert process.poll() is None, "the build ended before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert time.monotonic() - started < 5
+    assert not list(thumbs.glob(".oai-images-*.part"))
+    assert not (run_folder / "gallery.html").exists()
+    made = len(list(thumbs.glob("*.webp")))
+    assert 0 < made < len(images)
+    again = run("gallery", str(run_folder))
+    assert again.returncode == 0, again.stderr
+    assert f"{made} cached" in again.stderr

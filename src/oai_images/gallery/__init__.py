@@ -13,16 +13,13 @@ quality, cost, date and request id, and a card for each failed or unfinished lin
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ._model import Card, Cost, cards_from_history, cards_from_journal, history_costs
 from ._page import render_page
-from ._thumbs import THUMB_FOLDER, make_thumbnails
+from ._thumbs import THUMB_FOLDER, make_thumbnails, write_atomic
 
 __all__ = ["PAGE_NAME", "THUMB_FOLDER", "Card", "Cost", "GalleryReport", "build_gallery"]
 
@@ -53,17 +50,6 @@ class GalleryReport:
     thumbnails_cached: int
     unreadable: dict[Path, str]
     seconds: float
-
-
-def _write_page(target: Path, text: str) -> None:
-    """Write the page under a temporary name, then rename it: a browser never sees half a page."""
-    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
-    try:
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
 
 
 def build_gallery(
@@ -113,7 +99,8 @@ def build_gallery(
     text = render_page(
         cards, title=title, page_folder=page.parent, thumbnails=thumbs.thumbnails, failed=thumbs.failed
     )
-    _write_page(page, text)
+    # "replace": a lone surrogate that a damaged journal's JSON escapes decode to cannot stop the page.
+    write_atomic(page, text.encode("utf-8", "replace"))
     return GalleryReport(
         page=page,
         cards=len(cards),

@@ -155,7 +155,10 @@ def relative_url(target: Path, page_folder: Path, *, folder: bool = False) -> st
         relative = Path(os.path.relpath(target, page_folder)).as_posix()
     except ValueError:
         return target.as_uri() + ("/" if folder else "")
-    url = "./" + urllib.parse.quote(relative, safe="/") if relative != "." else "./"
+    # surrogateescape: a file name that is not UTF-8 (POSIX) is encoded as its own bytes, as the browser
+    # will look it up.
+    quoted = urllib.parse.quote(relative, safe="/", errors="surrogateescape")
+    url = "./" + quoted if relative != "." else "./"
     return url + "/" if folder and not url.endswith("/") else url
 
 

@@ -12,18 +12,21 @@ import contextlib
 import hashlib
 import os
 import secrets
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["THUMB_FOLDER", "THUMB_PIXELS", "ThumbReport", "make_thumbnails", "thumbnail_name"]
+__all__ = ["THUMB_FOLDER", "THUMB_PIXELS", "ThumbReport", "make_thumbnails", "thumbnail_name", "write_atomic"]
 
 #: The cache folder, beside the page (hidden, so that a run's listing of its images does not show it).
 THUMB_FOLDER = ".oai-images-thumbs"
 #: The longest side of a thumbnail, in pixels (cards show them at half that, sharp on high-DPI screens).
 THUMB_PIXELS = 320
 _FORMAT, _SUFFIX = "WEBP", ".webp"
+#: A temporary file older than this was left by a killed build (writing a thumbnail takes milliseconds).
+_STALE_PART_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +52,24 @@ def thumbnail_name(image: Path, stat: os.stat_result) -> str:
     return hashlib.sha256(key).hexdigest()[:32] + _SUFFIX
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
-    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+def write_atomic(target: Path, data: bytes) -> None:
+    """Write a file under a temporary name in its folder, then rename it: no reader sees half of it."""
+    partial = target.with_name(f".oai-images-{secrets.token_hex(6)}.part")
     try:
         partial.write_bytes(data)
         os.replace(partial, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
+
+
+def _sweep(cache: Path) -> None:
+    """Remove the temporary files a killed build left (kill -9 skips every clean-up)."""
+    now = time.time()
+    for part in cache.glob(".oai-images-*.part"):
+        with contextlib.suppress(OSError):
+            if now - part.stat().st_mtime > _STALE_PART_SECONDS:
+                part.unlink()
 
 
 def _make(image: Path, target: Path) -> None:
@@ -70,7 +83,7 @@ def _make(image: Path, target: Path) -> None:
         small = opened if opened.mode in ("RGB", "RGBA") else opened.convert("RGBA")
         buffer = io.BytesIO()
         small.save(buffer, format=_FORMAT, quality=75, method=4)
-    _write_atomic(target, buffer.getvalue())
+    write_atomic(target, buffer.getvalue())
 
 
 def make_thumbnails(images: Iterable[Path], cache: Path, *, workers: int | None = None) -> ThumbReport:
@@ -85,6 +98,7 @@ def make_thumbnails(images: Iterable[Path], cache: Path, *, workers: int | None 
         OSError: The cache folder cannot be created.
     """
     cache.mkdir(parents=True, exist_ok=True)
+    _sweep(cache)
     thumbnails: dict[Path, Path] = {}
     failed: dict[Path, str] = {}
     todo: list[tuple[Path, Path]] = []
@@ -110,11 +124,14 @@ def make_thumbnails(images: Iterable[Path], cache: Path, *, workers: int | None 
             return f"{type(exc).__name__}: {exc}"
         return None
 
-    count = workers or min(8, os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=count) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1))
+    try:
         for (image, target), problem in zip(todo, pool.map(attempt, todo), strict=True):
             if problem is None:
                 thumbnails[image] = target
             else:
                 failed[image] = problem
+    finally:
+        # On Ctrl-C, drop the thumbnails not started instead of making them all before stopping.
+        pool.shutdown(wait=True, cancel_futures=True)
     return ThumbReport(thumbnails, len(todo) - sum(1 for image, _ in todo if image in failed), cached, failed)
