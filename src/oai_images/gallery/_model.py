@@ -131,17 +131,18 @@ def locate(recorded: str, root: Path | None) -> Located:
             return Located(None, f"the file is gone: {recorded}")
     else:
         candidates = [given if given.is_absolute() else root / given, root / given.name]
-        found = [
+        inside = (
             path
             for path in map(_resolve, candidates)
-            if path is not None and (path == root or root in path.parents) and _is_file(path)
-        ]
-        if not found:
+            if path is not None and root in path.parents and _is_file(path)
+        )
+        found = next(inside, None)
+        if found is None:
             first = _resolve(candidates[0])
             if first is not None and root not in first.parents and _is_file(first):
                 return Located(None, f"outside the folder, not linked: {recorded}")
             return Located(None, f"the file is gone: {recorded}")
-        resolved = found[0]
+        resolved = found
     if resolved.suffix.lower() not in IMAGE_SUFFIXES:
         return Located(None, f"not an image file, not linked: {recorded}")
     return Located(resolved)
