@@ -379,7 +379,7 @@ def test_cost_slot_is_empty_without_a_cost_column(tmp_path: Path) -> None:
     cards = cards_from_journal(run_folder)
     assert cards[0].cost is None
     page = build_gallery(run_folder).page.read_text()
-    assert f"· {NO_COST}</div>" in page
+    assert f"· cost {NO_COST}</div>" in page
     assert "cost $" not in page
 
 

@@ -144,7 +144,7 @@ def _card(card: Card, page_folder: Path, thumbnails: dict[Path, Path], failed: d
     details = [card.model or "default model", card.size or "default size"]
     if card.quality:
         details.append(f"quality {card.quality}")
-    details.append(cost_label(card.cost))
+    details.append(f"cost {cost_label(card.cost)}")
     parts.append(f'<div class="meta">{escape(" · ".join(details))}</div>')
     when = "" if card.time is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(card.time))
     origin = [item for item in (when, card.source, card.label, card.request_id) if item]
