@@ -118,6 +118,26 @@ def _check_filters(view: Page) -> None:
     view.select_option("#model", "")
     view.select_option("#state", "failed")
     assert view.locator("article.card:visible").count() == 1
+    view.select_option("#state", "")
+    # The date filters, bounded by the run's first and last day.
+    first, last = view.get_attribute("#from", "min"), view.get_attribute("#to", "max")
+    assert first
+    assert last
+    view.fill("#from", "2999-01-01")
+    assert view.locator("article.card:visible").count() == 0
+    view.fill("#from", first)
+    view.fill("#to", last)
+    assert view.locator("article.card:visible").count() == len(LINES)
+
+
+def _check_full_image_link(view: Page) -> None:
+    """The first card's "full image" link opens an image that decodes."""
+    link = view.locator("article.card.saved a", has_text="full image").first
+    href = link.get_attribute("href")
+    assert href
+    assert href.startswith("./")
+    view.goto(view.evaluate("(href) => new URL(href, document.baseURI).href", href))
+    assert view.evaluate("document.images.length === 1 && document.images[0].naturalWidth > 0")
 
 
 def _screenshot(view: Page, tmp_path: Path) -> None:
@@ -164,6 +184,7 @@ def test_gallery_of_a_bulk_run_in_chromium(tmp_path: Path, server: EmulatorServe
             _screenshot(view, tmp_path)
             _check_filters(view)
             assert errors == []
+            _check_full_image_link(view)
         finally:
             browser.close()
 
