@@ -677,3 +677,22 @@ def test_cli_gallery_interrupted_stops_at_once_and_leaves_no_half_file(tmp_path:
     again = run("gallery", str(run_folder))
     assert again.returncode == 0, again.stderr
     assert f"{made} cached" in again.stderr
+
+
+@pytest.mark.slow
+def test_cli_gallery_of_the_history(tmp_path: Path, history_home: Path) -> None:
+    """`oai-images gallery` after two real `generate` runs: the history's page, newest first, in the
+    history's folder; a deleted image gets a card that says it is gone."""  # noqa: D205, D209
+    for prompt in ("a quiet harbour", "a loud parade"):
+        made = run("generate", prompt, "-m", "gpt-image-1.5", "--emulator", "--out", str(tmp_path / "images"))
+        assert made.returncode == 0, made.stderr
+    first_image = next((tmp_path / "images").glob("*a-quiet-harbour*"))
+    first_image.unlink()
+    done = run("gallery", "--limit", "5")
+    assert done.returncode == 0, done.stderr
+    page = Path(done.stdout.strip())
+    assert page == (history_home / "gallery.html").resolve()
+    text = page.read_text()
+    assert text.index("a loud parade") < text.index("a quiet harbour")
+    assert "the file is gone" in text
+    assert text.count("<img ") == 1
