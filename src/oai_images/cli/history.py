@@ -169,7 +169,11 @@ class History:
 
     def entries(self, *, limit: int | None = None, search: str | None = None) -> Iterator[HistoryEntry]:
         """The recorded generations, newest first; ``search`` matches the prompt (case-insensitive)."""
-        query = "SELECT * FROM generations"
+        # The columns by name: a history that a newer version extended (a ``cost`` column) still reads.
+        query = (
+            "SELECT id, time, kind, prompt, model, size, fields, request_id, usage, paths, revised_prompts "
+            "FROM generations"
+        )
         parameters: list[object] = []
         if search:
             escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
