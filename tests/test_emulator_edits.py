@@ -261,6 +261,32 @@ def test_edit_form_field_of_wrong_type_is_400(server: EmulatorServer) -> None:
     }
 
 
+def test_edits_take_whole_numbers_written_as_floats(server: EmulatorServer) -> None:
+    """``n`` as ``2.0`` works in a multipart edit and in a JSON edit; ``2.5`` is a 400 naming it."""
+    auth = {"Authorization": f"Bearer {KEY}"}
+    url = f"{server.base_url}/images/edits"
+    form = {"prompt": "x", "model": "gpt-image-1.5", "size": "1024x1024", "n": "2.0"}
+    answer = httpx.post(url, data=form, files={"image": ("a.png", hole_png())}, headers=auth, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["data"]) == 2
+    data_url = "data:image/png;base64," + base64.b64encode(hole_png()).decode()
+    body = {"prompt": "x", "model": "gpt-image-1.5", "size": "1024x1024", "images": [{"image_url": data_url}]}
+    answer = httpx.post(url, json={**body, "n": 2.0}, headers=auth, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["data"]) == 2
+    refused = httpx.post(url, json={**body, "n": 2.5}, headers=auth, timeout=30)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["param"] == "n"
+    assert "2.5" in refused.json()["error"]["message"]
+    form["n"] = "2.5"
+    refused = httpx.post(url, data=form, files={"image": ("a.png", hole_png())}, headers=auth, timeout=30)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == (
+        "Invalid type for 'n': expected an integer (a number with no fractional part), "
+        "but got a string instead."
+    )
+
+
 @pytest.mark.parametrize(
     ("body", "param", "code"),
     [

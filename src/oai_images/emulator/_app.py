@@ -47,6 +47,7 @@ from ._protocol import (
     check_auth,
     error,
     invalid,
+    json_fields,
     make_plan,
     new_request_id,
     revise,
@@ -381,8 +382,7 @@ def _parse(body: bytes) -> tuple[dict[str, object], Plan] | Response:
         )
     if not isinstance(decoded, dict):
         return error(400, "The request body must be a JSON object.", code="invalid_type")
-    # The API reads an explicit null as "use the default".
-    fields: dict[str, object] = {name: value for name, value in decoded.items() if value is not None}
+    fields = json_fields(CREATE_IMAGE, decoded)
     try:
         validate(CREATE_IMAGE, fields)
     except InvalidParameterError as exc:

@@ -19,6 +19,7 @@ import binascii
 import hashlib
 import io
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from oai_images import InvalidParameterError
 from oai_images.rules import MODEL_RULES, ImageInfo, field_schemas, resolve_model, validate
 
 from ._draw import draw_image, draw_partial
-from ._protocol import FILES_PATH, Plan, check_auth, error, invalid, make_plan, sse, usage_of
+from ._protocol import FILES_PATH, Plan, check_auth, error, invalid, json_fields, make_plan, sse, usage_of
 from ._store import StoredImage
 
 if TYPE_CHECKING:
@@ -117,6 +118,14 @@ def _typed(operation: Operation, name: str, text: str) -> object:
             return int(text)
         except ValueError:
             expected = "an integer"
+        try:  # a whole number written as a float ("2.0") is that integer, as in a JSON body
+            number = float(text)
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(number) and number.is_integer():
+                return int(number)
+            expected = "an integer (a number with no fractional part)"
     else:
         return text
 
@@ -208,7 +217,7 @@ def _resolve_reference(state: EmulatorState, reference: object, where: str) -> _
 
 
 def _read_json(body: bytes) -> dict[str, object]:
-    """The fields of a JSON edit (an explicit null reads as "use the default", as for generations)."""
+    """The fields of a JSON edit, read as for generations (`json_fields`)."""
     try:
         decoded = json.loads(body)
     except (ValueError, RecursionError) as exc:
@@ -216,7 +225,7 @@ def _read_json(body: bytes) -> dict[str, object]:
         raise _BadRequest(error(400, message, code="invalid_json")) from exc
     if not isinstance(decoded, dict):
         raise _BadRequest(error(400, "The request body must be a JSON object.", code="invalid_type"))
-    return {name: value for name, value in decoded.items() if value is not None}
+    return json_fields(CREATE_IMAGE_EDIT_JSON, decoded)
 
 
 def _resolve_references(
