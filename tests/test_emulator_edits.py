@@ -18,6 +18,7 @@ from oai_images import (
     CompletedImageEvent,
     ImagesClient,
     ImageURL,
+    InvalidParameterError,
     PartialImageEvent,
 )
 from oai_images.emulator import EmulatorServer, parse_fault
@@ -391,6 +392,114 @@ def test_facade_edit_answers_in_the_requested_format(
             "x", image=hole_png(), model="gpt-image-1.5", output_format=fmt, size="1024x1024"
         )
     assert result.images[0].read().startswith(signature)
+
+
+def test_official_edit_takes_the_preview_fields_of_generations(official: openai.OpenAI) -> None:
+    """complexity, frame_count and frame_duration_ms, which the 3.51 client documents for edits: a gif of that
+    many frames, each shown that long."""  # noqa: D205, D209
+    response = official.images.edit(
+        image=("a.png", hole_png(hole=False), "image/png"),
+        prompt="make it wave",
+        model="gpt-image-2",
+        size="1024x1024",
+        complexity="high",
+        output_format="gif",
+        frame_count=5,
+        frame_duration_ms=70,
+    )
+    assert response.data is not None
+    out = decode(response.data[0].b64_json)
+    assert (out.format, out.size, getattr(out, "n_frames", 1)) == ("GIF", (1024, 1024), 5)
+    assert out.info["duration"] == 70
+
+
+def test_edit_preview_fields_keep_their_ranges_and_rules(official: openai.OpenAI) -> None:
+    """frame_count out of range, or without a gif, is a 400 naming it."""
+    image = ("a.png", hole_png(hole=False), "image/png")
+    with pytest.raises(openai.BadRequestError) as caught:
+        official.images.edit(
+            image=image, prompt="x", model="gpt-image-2", output_format="gif", frame_count=17
+        )
+    assert "frame_count" in str(caught.value)
+    with pytest.raises(openai.BadRequestError) as caught:
+        official.images.edit(image=image, prompt="x", model="gpt-image-2", frame_count=3)
+    assert "output_format" in str(caught.value)
+
+
+def _marks(size: tuple[int, int] = (256, 256)) -> bytes:
+    """A transparent PNG with one opaque blue stroke: a markup."""
+    image = Image.new("RGBA", size, (0, 0, 0, 0))
+    image.paste((0, 0, 255, 255), (0, 0, size[0], 8))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_official_edit_markup_is_laid_over_the_image(official: openai.OpenAI) -> None:
+    """gpt-image-2.5 takes a markup: the answer differs from the same edit without one."""
+    common: dict[str, object] = {
+        "image": ("a.png", hole_png(hole=False), "image/png"),
+        "prompt": "a hat",
+        "model": "gpt-image-2.5-flare",
+        "size": "1024x1024",
+    }
+    plain = official.images.edit(**common)  # type: ignore[call-overload]  # the keywords above
+    marked = official.images.edit(markup=("m.png", _marks(), "image/png"), **common)  # type: ignore[call-overload]
+    assert plain.data is not None
+    assert marked.data is not None
+    assert decode(marked.data[0].b64_json).size == (1024, 1024)
+    assert plain.data[0].b64_json != marked.data[0].b64_json
+
+
+@pytest.mark.parametrize(
+    ("model", "markup", "mask", "expected"),
+    [
+        ("gpt-image-1.5", _marks(), None, "Unknown parameter: 'markup'"),
+        ("gpt-image-2.5-flare", _marks(), hole_png(), "markup cannot be sent with a mask"),
+        ("gpt-image-2.5-flare", _marks((128, 128)), None, "dimensions of the first image"),
+        ("gpt-image-2.5-flare", hole_png(hole=False, mode="RGB"), None, "no alpha channel"),
+    ],
+    ids=["model", "with-mask", "dimensions", "opaque"],
+)
+def test_edit_markup_rules_are_a_400_naming_it(
+    server: EmulatorServer, model: str, markup: bytes, mask: bytes | None, expected: str
+) -> None:
+    """A markup for a model before 2.5, with a mask, of other dimensions or with no alpha: 400 on markup;
+    the facade refuses the same before sending."""  # noqa: D205, D209
+    files = {"image": ("a.png", hole_png(hole=False)), "markup": ("m.png", markup)}
+    if mask is not None:
+        files["mask"] = ("k.png", mask)
+    response = httpx.post(
+        f"{server.base_url}/images/edits",
+        data={"prompt": "x", "model": model},
+        files=files,
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["param"] == "markup"
+    assert expected in error["message"]
+    server.state.reset()
+    with (
+        ImagesClient(base_url=server.base_url, api_key=KEY) as client,
+        pytest.raises(InvalidParameterError) as caught,
+    ):
+        client.edit("x", image=hole_png(hole=False), mask=mask, markup=markup, model=model)
+    assert caught.value.param == "markup"
+    assert not server.state.requests
+
+
+def test_facade_edit_markup_is_an_upload_only(server: EmulatorServer, tmp_path: Path) -> None:
+    """The facade sends a markup path as a part of the multipart edit; with references it refuses it."""
+    (tmp_path / "m.png").write_bytes(_marks())
+    with ImagesClient(base_url=server.base_url, api_key=KEY) as client:
+        result = client.edit(
+            "a hat", image=hole_png(hole=False), markup=tmp_path / "m.png", model="gpt-image-2.5-flare"
+        )
+        assert result.images[0].read()
+        assert b'name="markup"' in server.state.requests[-1].body
+        with pytest.raises(InvalidParameterError, match="JSON edit of references cannot carry one"):
+            client.edit("x", image=ImageURL("https://x.test/a.png"), markup=_marks())
 
 
 # --- the drawing --------------------------------------------------------------------------------------------

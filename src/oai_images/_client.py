@@ -528,6 +528,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         prompt: str,
         image: object,
         mask: object,
+        markup: object,
         params: Mapping[str, object],
         *,
         stream: bool,
@@ -539,7 +540,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             message = "stream True is not accepted by edit(); use edit_stream() to stream"
             raise InvalidParameterError("stream", True, ("false",), message)
         fixed: dict[str, object] = {"stream": True} if stream else {}
-        name, fields = edit_fields(prompt, image, mask, params, **fixed)
+        name, fields = edit_fields(prompt, image, mask, params, markup=markup, **fixed)
         return self._request(getattr(_operations(), name), fields), fields
 
     def _variation_request(
@@ -791,6 +792,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         *,
         image: EditImages,
         mask: ImageInput | ImageReference | None = None,
+        markup: ImageInput | None = None,
         **params: Unpack[CreateImageEditParams],
     ) -> ImageResult:
         """Edit or extend images given a prompt (``POST /images/edits``).
@@ -807,6 +809,9 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
                 models PNG, WebP or JPEG files under 50 MB each.
             mask: A PNG with an alpha channel and the dimensions of the first image: its fully transparent
                 pixels are where the image changes. An upload, or a reference when the images are.
+            markup: Preview (gpt-image-2.5 and later): a PNG with transparent pixels and the dimensions of
+                the first image, laid over it to guide the edit (what is drawn on it shows what to change).
+                An upload only, and not with a mask.
             **params: The request's optional fields, as the spec declares them
                 (``oai_images.types.EditParams``): ``model`` (API default gpt-image-1.5), ``n``, ``size``,
                 ``quality``, ``input_fidelity``, ``background``, ``output_format``, ...
@@ -820,7 +825,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
             APIConnectionError: No answer, after the retries (``APITimeoutError`` for a timeout).
         """
         with self._guarded():
-            request, fields = self._edit_request(prompt, image, mask, params, stream=False)
+            request, fields = self._edit_request(prompt, image, mask, markup, params, stream=False)
         return self._answer(request, fields)
 
     def edit_stream(
@@ -829,6 +834,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         *,
         image: EditImages,
         mask: ImageInput | ImageReference | None = None,
+        markup: ImageInput | None = None,
         **params: Unpack[CreateImageEditParams],
     ) -> Generator[PartialImageEvent | CompletedImageEvent]:
         """Edit in streaming mode (GPT image models): partial images, then the final one.
@@ -838,7 +844,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         :meth:`generate_stream`.
         """
         with self._guarded():
-            request, _ = self._edit_request(prompt, image, mask, params, stream=True)
+            request, _ = self._edit_request(prompt, image, mask, markup, params, stream=True)
         return self._stream(request, prompt)
 
     def create_variation(
@@ -1065,6 +1071,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         *,
         image: EditImages,
         mask: ImageInput | ImageReference | None = None,
+        markup: ImageInput | None = None,
         **params: Unpack[CreateImageEditParams],
     ) -> ImageResult:
         """Edit images; the arguments and errors are those of :meth:`ImagesClient.edit`.
@@ -1073,7 +1080,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         from disk while the request is sent.
         """
         with self._guarded():
-            request, fields = self._edit_request(prompt, image, mask, params, stream=False)
+            request, fields = self._edit_request(prompt, image, mask, markup, params, stream=False)
         return await self._answer(request, fields)
 
     def edit_stream(
@@ -1082,11 +1089,12 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         *,
         image: EditImages,
         mask: ImageInput | ImageReference | None = None,
+        markup: ImageInput | None = None,
         **params: Unpack[CreateImageEditParams],
     ) -> AsyncGenerator[PartialImageEvent | CompletedImageEvent]:
         """Stream an edit with ``async for``; as :meth:`ImagesClient.edit_stream`."""
         with self._guarded():
-            request, _ = self._edit_request(prompt, image, mask, params, stream=True)
+            request, _ = self._edit_request(prompt, image, mask, markup, params, stream=True)
         return self._stream(request, prompt)
 
     async def create_variation(

@@ -415,14 +415,21 @@ def _inputs(image: object) -> list[object]:
 
 
 def edit_fields(
-    prompt: str, image: object, mask: object, params: Mapping[str, object], **fixed: object
+    prompt: str,
+    image: object,
+    mask: object,
+    params: Mapping[str, object],
+    *,
+    markup: object = None,
+    **fixed: object,
 ) -> tuple[str, dict[str, object]]:
     """The form of an edit and its fields: uploads as multipart, or references (`ImageURL`, `FileID`) as JSON.
 
     Returns:
         The operation's name (``CREATE_IMAGE_EDIT`` or ``CREATE_IMAGE_EDIT_JSON``) and the request's fields:
-        the prompt, the images (an `Upload` or a list of them; a list of references), the mask, every
-        keyword set (None means not set) and ``fixed``.
+        the prompt, the images (an `Upload` or a list of them; a list of references), the mask, the markup
+        (an upload only: the API documents it for multipart edits alone), every keyword set (None means not
+        set) and ``fixed``.
 
     Raises:
         InvalidParameterError: No image, uploads mixed with references, or an input that cannot be read.
@@ -439,8 +446,13 @@ def edit_fields(
                 message = "mask must be an ImageURL or FileID when the images are (a JSON edit cannot upload)"
                 raise InvalidParameterError("mask", mask, ("ImageURL", "FileID"), message)
             fields["mask"] = mask.reference()  # type: ignore[attr-defined]  # a reference, checked above
+        if markup is not None:
+            message = (
+                "markup is an upload (a path, bytes, a file); a JSON edit of references cannot carry one"
+            )
+            raise InvalidParameterError("markup", markup, ("an upload with uploaded images",), message)
         name = "CREATE_IMAGE_EDIT_JSON"
-    elif any(references) or _is_reference(mask):
+    elif any(references) or _is_reference(mask) or _is_reference(markup):
         message = (
             "image and mask must all be uploads (paths, bytes, files) or all references (ImageURL, FileID): "
             "one edit is either an upload or a JSON request"
@@ -452,6 +464,8 @@ def edit_fields(
         fields["image"] = uploads if is_many else uploads[0]
         if mask is not None:
             fields["mask"] = read_upload(mask, "mask")
+        if markup is not None:
+            fields["markup"] = read_upload(markup, "markup")
         name = "CREATE_IMAGE_EDIT"
     fields.update((key, value) for key, value in params.items() if value is not None)
     fields.update(fixed)

@@ -221,6 +221,7 @@ _GPT_ONLY = frozenset(
         "frame_duration_ms",
         "svg",
         "input_fidelity",
+        "markup",
     }
 )
 _MB: Final = 1024 * 1024
@@ -281,7 +282,8 @@ _GPT_IMAGE_1 = ModelRules(
         "output_format": ("png", "jpeg", "webp", "gif", "svg"),
         "input_fidelity": ("high", "low"),
     },
-    unsupported=frozenset({"response_format", "style"}),
+    # markup (3.51 client: "Supports GPT Image 2.5") is for gpt-image-2.5 and the models after it.
+    unsupported=frozenset({"response_format", "style", "markup"}),
     defaults={
         "n": 1,
         "quality": "auto",
@@ -305,10 +307,11 @@ _GPT_IMAGE_2 = replace(
     free_sizes=True,
     unsupported=_GPT_IMAGE_1.unsupported | {"input_fidelity"},
 )
-# gpt-image-2.5-* adds the xhigh and max qualities ("xhigh/max: gpt-image-2.5-* only").
+# gpt-image-2.5-* adds the xhigh and max qualities ("xhigh/max: gpt-image-2.5-* only") and an edit's markup.
 _GPT_IMAGE_2_5 = replace(
     _GPT_IMAGE_2,
     values={**_GPT_IMAGE_2.values, "quality": ("low", "medium", "high", "xhigh", "max", "auto")},
+    unsupported=_GPT_IMAGE_2.unsupported - {"markup"},
 )
 # gpt-image-2.6-* and chatgpt-image-latest are named by the API, but their sizes are not documented:
 # rather than refuse a paid request on a guess, they take free sizes too. xhigh and max stay 2.5-only, as
@@ -316,7 +319,7 @@ _GPT_IMAGE_2_5 = replace(
 _GPT_UNDESCRIBED = replace(
     _GPT_IMAGE_2,
     # input_fidelity is not documented for them either: the server decides, not a guess here.
-    unsupported=_GPT_IMAGE_1.unsupported,
+    unsupported=_GPT_IMAGE_1.unsupported - {"markup"},
     note="sizes not documented: checked as gpt-image-2's, free WxH sizes included",
 )
 
@@ -787,6 +790,8 @@ def _check_inputs(
     images = _images(value)
     if images is None:  # not read by the facade (validate=False never gets here): nothing to check
         return
+    if rules is not None and not rules.accepts(name):
+        _not_accepted(name, images[0].name if images else value, label)
     info = rule.info
     limit = info.max_items if info is not None and info.max_items is not None else 1
     if not images:
@@ -798,9 +803,12 @@ def _check_inputs(
     inputs = rules.inputs if rules is not None else None
     if inputs is None:
         return
-    if name == "mask":
+    if name in ("mask", "markup"):
+        if name == "markup" and "mask" in fields:
+            message = "markup cannot be sent with a mask: give one or the other"
+            raise InvalidParameterError("markup", images[0].name, ("no mask",), message)
         first = _images(fields.get("image"))
-        _check_mask(images[0], inputs, first[0] if first else None)
+        _check_overlay(name, images[0], inputs, first[0] if first else None)
         return
     if len(images) > inputs.max_images:
         allowed = (f"at most {inputs.max_images}",)
@@ -835,25 +843,34 @@ def _check_image(name: str, image: ImageInfo, inputs: InputRules, label: str, *,
         raise InvalidParameterError(name, image.name, ("a PNG with an alpha channel",), message)
 
 
-def _check_mask(mask: ImageInfo, inputs: InputRules, first: ImageInfo | None) -> None:
-    shown = f"'{mask.name}'" if mask.name else "the mask"
+def _check_overlay(name: str, mask: ImageInfo, inputs: InputRules, first: ImageInfo | None) -> None:
+    """A mask, or an edit's markup: a PNG with an alpha channel and the first image's dimensions.
+
+    A markup has no size limit of its own documented: it is held to the model's limit for an input image.
+    """
+    shown = f"'{mask.name}'" if mask.name else f"the {name}"
+    purpose = "its fully transparent pixels say where to edit"
+    if name == "markup":
+        purpose = "it is laid over the first image, which shows through its transparent pixels"
     if mask.format != "png":
-        message = f"mask {shown} is {_article(mask.format)}{_format_name(mask.format)}; a mask must be a PNG"
-        raise InvalidParameterError("mask", mask.name, ("PNG",), message)
-    if mask.byte_size >= inputs.mask_max_bytes:
-        limit = f"less than {inputs.mask_max_bytes // _MB} MB"
-        message = f"mask {shown} is {mask.byte_size / _MB:.1f} MB; a mask must be {limit}"
-        raise InvalidParameterError("mask", mask.name, (limit,), message)
+        found = f"{_article(mask.format)}{_format_name(mask.format)}"
+        message = f"{name} {shown} is {found}; a {name} must be a PNG"
+        raise InvalidParameterError(name, mask.name, ("PNG",), message)
+    most = inputs.mask_max_bytes if name == "mask" else inputs.max_bytes
+    if mask.byte_size >= most:
+        limit = f"less than {most // _MB} MB"
+        message = f"{name} {shown} is {mask.byte_size / _MB:.1f} MB; a {name} must be {limit}"
+        raise InvalidParameterError(name, mask.name, (limit,), message)
     if not mask.has_alpha:
-        message = f"mask {shown} has no alpha channel; its fully transparent pixels say where to edit"
-        raise InvalidParameterError("mask", mask.name, ("a PNG with an alpha channel",), message)
+        message = f"{name} {shown} has no alpha channel; {purpose}"
+        raise InvalidParameterError(name, mask.name, ("a PNG with an alpha channel",), message)
     if first is not None and (mask.width, mask.height) != (first.width, first.height):
         size = f"{first.width}x{first.height}"
         message = (
-            f"mask {shown} is {mask.width}x{mask.height}; it must have the dimensions of the first image "
+            f"{name} {shown} is {mask.width}x{mask.height}; it must have the dimensions of the first image "
             f"({first.name or 'image'}: {size})"
         )
-        raise InvalidParameterError("mask", mask.name, (size,), message)
+        raise InvalidParameterError(name, mask.name, (size,), message)
 
 
 def _article(fmt: str) -> str:

@@ -1,15 +1,16 @@
 """The emulator's ``POST /v1/images/edits`` and ``POST /v1/images/variations``.
 
-Both forms of an edit are read (``multipart/form-data`` uploads with ``image`` or ``image[]`` and ``mask``;
-``application/json`` with ``images`` references by data URL, by a URL this emulator served, or by file id),
-every input is decoded with Pillow, and the request is validated by the SDK's own rules (the public
+Both forms of an edit are read (``multipart/form-data`` uploads with ``image`` or ``image[]``, ``mask`` and
+``markup``; ``application/json`` with ``images`` references by data URL, by a URL this emulator served, or by
+file id), every input is decoded with Pillow, and the request is validated by the SDK's own rules (the public
 `oai_images.rules`, the same `validate` as the facade's, given each input's `ImageInfo`), so the emulator
 refuses exactly what the facade refuses, with the API's error envelope.
 
 The answer is a real image of the requested size and format that is visibly the input: the first image,
 fitted to the size, blended with a pattern drawn from the prompt (variations: from the image's own bytes).
 With a mask (or, for dall-e-2, the image's own transparency) only the pixels where the mask is fully
-transparent change. Everything is a pure function of the inputs, the prompt, the index and the seed.
+transparent change; a markup is laid over the first image before it is edited. Everything is a pure function
+of the inputs, the prompt, the index and the seed.
 """
 
 from __future__ import annotations
@@ -135,8 +136,8 @@ def _typed(operation: Operation, name: str, text: str) -> object:
 
 async def _read_form(
     request: Request, operation: Operation
-) -> tuple[dict[str, object], list[_Input], _Input | None]:
-    """The fields, images and mask of a multipart request."""
+) -> tuple[dict[str, object], list[_Input], dict[str, _Input]]:
+    """The fields and images of a multipart request, and its other uploads (``mask``, ``markup``) by name."""
     try:
         form = await request.form(max_files=64, max_fields=256)
     except Exception as exc:  # python-multipart's and Starlette's parse errors have no common base
@@ -145,7 +146,7 @@ async def _read_form(
         ) from exc
     fields: dict[str, object] = {}
     images: list[_Input] = []
-    mask: _Input | None = None
+    others: dict[str, _Input] = {}
     many = False
     try:
         for key, value in form.multi_items():
@@ -156,8 +157,8 @@ async def _read_form(
                 if name == "image":
                     images.append(item)
                     many = many or key.endswith("[]")
-                elif name == "mask":
-                    mask = item
+                elif name in ("mask", "markup"):
+                    others[name] = item
                 else:
                     fields[name] = value.filename or name  # a file where text belongs: validate names it
             else:
@@ -166,9 +167,8 @@ async def _read_form(
         await form.close()  # its spooled temporary files
     if images:
         fields["image"] = [item.info for item in images] if many or len(images) > 1 else images[0].info
-    if mask is not None:
-        fields["mask"] = mask.info
-    return fields, images, mask
+    fields.update((name, item.info) for name, item in others.items())
+    return fields, images, others
 
 
 def _data_url(url: str, where: str) -> bytes:
@@ -242,6 +242,15 @@ def _resolve_references(
     return images, mask
 
 
+def _marked_up(source: bytes, markup: bytes) -> bytes:
+    """The first image with the markup laid over it (the rules checked both have the same dimensions)."""
+    with Image.open(io.BytesIO(source)) as base, Image.open(io.BytesIO(markup)) as marks:
+        combined = Image.alpha_composite(base.convert("RGBA"), marks.convert("RGBA").resize(base.size))
+    buffer = io.BytesIO()
+    combined.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 def _fit(image: Image.Image, width: int, height: int) -> Image.Image:
     """Scale and centre-crop to exactly ``width`` x ``height`` (the input fills the output)."""
     scale = max(width / image.width, height / image.height)
@@ -264,6 +273,8 @@ def derive_image(
     compression: int | None,
     strength: float,
     use_own_alpha: bool,
+    frame_count: int = 2,
+    frame_duration_ms: int = 500,
 ) -> bytes:
     """The edited image: ``source`` fitted to the size, blended with a pattern drawn from the prompt where
     the mask (else, with ``use_own_alpha``, the source itself) is fully transparent; everywhere without a
@@ -295,9 +306,15 @@ def derive_image(
         edited.save(buffer, "JPEG", quality=quality)
     elif output_format == "webp":
         edited.save(buffer, "WEBP", quality=quality)
-    elif output_format == "gif":  # preview format: the edit, then the input, as a two-frame animation
-        frames = [edited.convert("RGB"), base.convert("RGB")]
-        frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=500, loop=0)
+    elif output_format == "gif":  # preview format: the input fading into the edit, frame_count frames
+        steps = max(2, frame_count)
+        frames = [
+            Image.blend(base.convert(edited.mode), edited, step / (steps - 1)).convert("RGB")
+            for step in range(steps)
+        ]
+        frames[-1].save(
+            buffer, "GIF", save_all=True, append_images=frames[:-1], duration=frame_duration_ms, loop=0
+        )
     elif output_format == "svg":  # preview format: an SVG document of the size holding the edit
         edited.save(buffer, "PNG")
         data = base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -336,6 +353,7 @@ class _Job:
     fields: dict[str, object]
     images: list[_Input]
     mask: _Input | None
+    markup: _Input | None
     plan: Plan
     strength: float
     own_alpha: bool
@@ -355,8 +373,10 @@ class _EditRoutes:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         try:
             if media == "multipart/form-data":
-                fields, images, mask = await _read_form(request, CREATE_IMAGE_EDIT)
-                job = self._job(CREATE_IMAGE_EDIT, fields, images, mask)
+                fields, images, others = await _read_form(request, CREATE_IMAGE_EDIT)
+                job = self._job(
+                    CREATE_IMAGE_EDIT, fields, images, others.get("mask"), markup=others.get("markup")
+                )
             elif media == "application/json":
                 job = self._json_job(_read_json(await request.body()))
             else:
@@ -403,6 +423,7 @@ class _EditRoutes:
         images: list[_Input],
         mask: _Input | None,
         *,
+        markup: _Input | None = None,
         checked: bool = False,
     ) -> _Job:
         """Validate (unless done) and plan the answer."""
@@ -425,6 +446,7 @@ class _EditRoutes:
             fields,
             images,
             mask,
+            markup,
             make_plan(plan_fields, model),
             _VARIATION_STRENGTH if variation else _EDIT_STRENGTH,
             not variation and rules.inputs is not None and rules.inputs.alpha_without_mask,
@@ -434,9 +456,10 @@ class _EditRoutes:
         plan = job.plan
         fmt = plan.output_format
         mask = job.mask.data if job.mask is not None else None
+        markup = job.markup.data if job.markup is not None else None
         return await anyio.to_thread.run_sync(
             lambda: derive_image(
-                job.images[0].data,
+                job.images[0].data if markup is None else _marked_up(job.images[0].data, markup),
                 mask,
                 prompt=plan.prompt,
                 index=index,
@@ -448,6 +471,8 @@ class _EditRoutes:
                 compression=plan.compression,
                 strength=job.strength,
                 use_own_alpha=job.own_alpha,
+                frame_count=plan.frame_count,
+                frame_duration_ms=plan.frame_duration_ms,
             )
         )
 

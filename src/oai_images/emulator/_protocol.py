@@ -98,7 +98,7 @@ def invalid(exc: InvalidParameterError, operation: Operation) -> JSONResponse:
         return error(
             400, f"Unknown parameter: '{exc.param}'. {exc.message}", param=exc.param, code="unknown_parameter"
         )
-    if exc.param in ("image", "mask"):
+    if exc.param in ("image", "mask", "markup"):
         # A format the model does not take is refused by the API as an unsupported file type.
         unsupported = bool(exc.allowed) and set(exc.allowed) <= _FORMAT_NAMES
         code = "unsupported_file_mimetype" if unsupported else "invalid_image"

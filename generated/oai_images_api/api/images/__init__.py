@@ -110,6 +110,12 @@ class CreateImageEditParams(TypedDict, total=False):
     quality: ImageQuality | None
     #: A stable identifier for your end user (for example a hash of their username), to help detect abuse.
     safety_identifier: str | None
+    #: Preview: how much detail the model should aim for. The client documents no closed set of values.
+    complexity: str | None
+    #: Preview, output_format `gif` only: the number of frames.
+    frame_count: int | None
+    #: Preview, output_format `gif` only: how long each frame shows, in milliseconds.
+    frame_duration_ms: int | None
 
 
 class CreateImageEditBody(CreateImageEditParams):
@@ -121,6 +127,8 @@ class CreateImageEditBody(CreateImageEditParams):
     prompt: str
     #: A PNG under 4 MB with an alpha channel and the dimensions of the first image; its fully transparent pixels are where the first image is edited.
     mask: NotRequired[File | None]
+    #: Preview: a PNG with transparent pixels and the dimensions of the first image, laid over it to guide the edit (drawn marks show what to change). Not with a mask.
+    markup: NotRequired[File | None]
 
 
 CREATE_IMAGE_EDIT = Operation(
@@ -225,6 +233,27 @@ CREATE_IMAGE_EDIT = Operation(
             "safety_identifier",
             description="A stable identifier for your end user (for example a hash of their username), to help detect abuse.",
         ),
+        "complexity": FieldInfo(
+            "complexity",
+            description="Preview: how much detail the model should aim for. The client documents no closed set of values.",
+        ),
+        "frame_count": FieldInfo(
+            "frame_count",
+            description="Preview, output_format `gif` only: the number of frames.",
+            minimum=2.0,
+            maximum=16.0,
+        ),
+        "frame_duration_ms": FieldInfo(
+            "frame_duration_ms",
+            description="Preview, output_format `gif` only: how long each frame shows, in milliseconds.",
+            minimum=1.0,
+            maximum=655350.0,
+        ),
+        "markup": FieldInfo(
+            "markup",
+            description="Preview: a PNG with transparent pixels and the dimensions of the first image, laid over it to guide the edit (drawn marks show what to change). Not with a mask.",
+            binary=True,
+        ),
     },
     nested={
         ImageRefParamDict: IMAGE_REF_PARAM_DICT_FIELDS,
@@ -267,6 +296,12 @@ class CreateImageEditJsonParams(TypedDict, total=False):
     partial_images: int | None
     #: A stable identifier for your end user (for example a hash of their username), to help detect abuse.
     safety_identifier: str | None
+    #: Preview: how much detail the model should aim for. The client documents no closed set of values.
+    complexity: str | None
+    #: Preview, output_format `gif` only: the number of frames.
+    frame_count: int | None
+    #: Preview, output_format `gif` only: how long each frame shows, in milliseconds.
+    frame_duration_ms: int | None
 
 
 class CreateImageEditJsonBody(CreateImageEditJsonParams):
@@ -378,6 +413,22 @@ CREATE_IMAGE_EDIT_JSON = Operation(
         "safety_identifier": FieldInfo(
             "safety_identifier",
             description="A stable identifier for your end user (for example a hash of their username), to help detect abuse.",
+        ),
+        "complexity": FieldInfo(
+            "complexity",
+            description="Preview: how much detail the model should aim for. The client documents no closed set of values.",
+        ),
+        "frame_count": FieldInfo(
+            "frame_count",
+            description="Preview, output_format `gif` only: the number of frames.",
+            minimum=2.0,
+            maximum=16.0,
+        ),
+        "frame_duration_ms": FieldInfo(
+            "frame_duration_ms",
+            description="Preview, output_format `gif` only: how long each frame shows, in milliseconds.",
+            minimum=1.0,
+            maximum=655350.0,
         ),
     },
     nested={
