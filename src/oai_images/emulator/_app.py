@@ -36,7 +36,7 @@ from oai_images import InvalidParameterError
 from oai_images.rules import MODEL_RULES, resolve_model, validate
 
 from ._asgi import read_body
-from ._azure import AzureRoutes, is_azure_generations
+from ._azure import AzureRoutes, is_azure_images
 from ._batches import BATCHES_PATH, BatchHooks, batch_routes, post_json
 from ._config import EmulatorConfig, FaultSpec, parse_fault, parse_latency
 from ._draw import DrawnImages, draw_image, draw_partial
@@ -227,7 +227,7 @@ class EmulatorApp:
         path = scope["path"]
         # Faults and recording apply to the image calls and to the batch calls (small JSON bodies); never to
         # file uploads, whose bodies may be hundreds of megabytes.
-        image_call = scope["method"] == "POST" and (path in _API_PATHS or is_azure_generations(path))
+        image_call = scope["method"] == "POST" and (path in _API_PATHS or is_azure_images(path))
         if not image_call and not path.startswith(BATCHES_PATH):
             await self.app(scope, receive, send_with_id)
             return

@@ -37,6 +37,7 @@ from starlette.routing import Route
 from oai_images import InvalidParameterError
 from oai_images.rules import MODEL_RULES, ImageInfo, field_schemas, resolve_model, validate
 
+from ._azure import azure_model
 from ._draw import draw_image, draw_partial
 from ._protocol import FILES_PATH, Plan, check_auth, error, invalid, json_fields, make_plan, sse, usage_of
 from ._store import StoredImage
@@ -371,14 +372,20 @@ class _EditRoutes:
         if denied is not None:
             return denied
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        deployments = self.state.config.azure_deployments
         try:
             if media == "multipart/form-data":
                 fields, images, others = await _read_form(request, CREATE_IMAGE_EDIT)
+                if (refused := azure_model(request.scope, fields, deployments)) is not None:
+                    return refused
                 job = self._job(
                     CREATE_IMAGE_EDIT, fields, images, others.get("mask"), markup=others.get("markup")
                 )
             elif media == "application/json":
-                job = self._json_job(_read_json(await request.body()))
+                fields = _read_json(await request.body())
+                if (refused := azure_model(request.scope, fields, deployments)) is not None:
+                    return refused
+                job = self._json_job(fields)
             else:
                 return _unsupported_media(media, "multipart/form-data or application/json")
         except _BadRequest as bad:
