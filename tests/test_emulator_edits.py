@@ -16,6 +16,7 @@ from oai_images import (
     AsyncImagesClient,
     BadRequestError,
     CompletedImageEvent,
+    FileID,
     ImagesClient,
     ImageURL,
     InvalidParameterError,
@@ -25,6 +26,7 @@ from oai_images.emulator import EmulatorServer, parse_fault
 from oai_images.emulator._edits import derive_image
 from oai_images.testing import ImagesEmulator
 from oai_images.types import ImageOutputFormat
+from tests.conftest import FakeClock
 
 # openai 3.51 marks images.create_variation deprecated (dall-e-2 is retired); it still calls the endpoint.
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")]
@@ -322,6 +324,72 @@ def test_json_edit_reference_errors(
     assert response.status_code == 400
     error = response.json()["error"]
     assert (error["param"], error["code"]) == (param, code)
+
+
+def test_official_client_uploads_then_edits_by_file_id(official: openai.OpenAI) -> None:
+    """files.create(purpose="vision") then a JSON edit naming the file ids (image and mask): the answer is
+    made from the uploaded image, and only the mask's transparent pixels change."""  # noqa: D205, D209
+    image = official.files.create(file=("a.png", hole_png(hole=False, mode="RGB")), purpose="vision")
+    mask = official.files.create(file=("m.png", hole_png()), purpose="user_data")
+    answer = official.post(
+        "/images/edits",
+        body={
+            "prompt": "a window",
+            "model": "gpt-image-1.5",
+            "size": "1024x1024",
+            "images": [{"file_id": image.id}],
+            "mask": {"file_id": mask.id},
+        },
+        cast_to=openai.types.ImagesResponse,
+    )
+    assert answer.data is not None
+    out = decode(answer.data[0].b64_json).convert("RGB")
+    assert out.size == (1024, 1024)
+    assert out.getpixel((10, 10)) == RED[:3]
+    assert out.getpixel((512, 512)) != RED[:3]
+
+
+def test_facade_edits_by_file_id(server: EmulatorServer) -> None:
+    """The facade's FileID references are read from the emulator's file store."""
+    with openai.OpenAI(base_url=server.base_url, api_key=KEY) as official:
+        uploaded = official.files.create(file=("a.png", hole_png(hole=False)), purpose="vision")
+    with ImagesClient(base_url=server.base_url, api_key=KEY) as client:
+        result = client.edit("a hat", image=[FileID(uploaded.id)], model="gpt-image-2", size="1536x1024")
+    assert Image.open(io.BytesIO(result.images[0].read())).size == (1536, 1024)
+
+
+def test_json_edit_file_id_refusals_name_the_id(
+    server: EmulatorServer, official: openai.OpenAI, clock: FakeClock
+) -> None:
+    """A file id that is unknown, expired, of another purpose, or not an image: a 400 naming the id."""
+    batch_file = official.files.create(file=("in.jsonl", b"{}\n"), purpose="batch")
+    short_lived = official.files.create(
+        file=("a.png", hole_png()),
+        purpose="vision",
+        expires_after={"anchor": "created_at", "seconds": 3600},
+    )
+    not_image = official.files.create(file=("a.png", b"not an image"), purpose="user_data")
+    clock.now += 3601
+    try:
+        cases = [
+            ("file-nope", "file_not_found", "No such File object: file-nope"),
+            (short_lived.id, "file_not_found", f"No such File object: {short_lived.id}"),
+            (batch_file.id, "invalid_file_purpose", f"File {batch_file.id} has purpose 'batch'"),
+            (not_image.id, "unsupported_file_mimetype", ""),
+        ]
+        for file_id, code, message in cases:
+            response = httpx.post(
+                f"{server.base_url}/images/edits",
+                json={"prompt": "x", "images": [{"file_id": file_id}], "mask": {"file_id": file_id}},
+                headers={"Authorization": f"Bearer {KEY}"},
+            )
+            assert response.status_code == 400
+            error = response.json()["error"]
+            assert error["code"] == code
+            assert message in error["message"]
+            assert error["param"] in ("images[0].file_id", "image")
+    finally:
+        clock.now -= 3601
 
 
 # --- the facade against the real server ---------------------------------------------------------------------

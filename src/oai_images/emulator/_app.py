@@ -37,7 +37,7 @@ from oai_images.rules import MODEL_RULES, resolve_model, validate
 
 from ._asgi import read_body
 from ._azure import AzureRoutes, is_azure_images
-from ._batches import BATCHES_PATH, BatchHooks, batch_routes, post_json
+from ._batches import BATCHES_PATH, BatchHooks, BatchService, batch_routes, post_json
 from ._config import EmulatorConfig, FaultSpec, parse_fault, parse_latency
 from ._draw import DrawnImages, draw_image, draw_partial
 from ._edits import edit_routes
@@ -133,6 +133,9 @@ class EmulatorState:
         self.rng = random.Random(config.seed)  # noqa: S311 (latency jitter, not cryptography)
         self.drawn = DrawnImages()
         self.rate_limits = RateLimits()
+        #: The Files API's store (uploads and batch files), set by `create_app`: JSON edits read file ids
+        #: from it.
+        self.files: BatchService | None = None
 
     def reset(self) -> None:
         """Forget the recorded requests and the fault counters (stored images stay)."""
@@ -545,15 +548,16 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
         # no recording), so it gets exactly the answer and errors a request would.
         return await post_json(app, GENERATIONS_PATH, json.dumps(body).encode(), base_url)
 
+    state.files = BatchService(
+        state.config,
+        BatchHooks(respond=batch_line, error=error, check_auth=check_auth, cleanups=state.cleanups),
+    )
     app = Starlette(
         routes=[
             Route(GENERATIONS_PATH, generations, methods=["POST"]),
             *edit_routes(state),
             Route(FILES_PATH + "/{name}", files, methods=["GET"]),
-            *batch_routes(
-                state.config,
-                BatchHooks(respond=batch_line, error=error, check_auth=check_auth, cleanups=state.cleanups),
-            ),
+            *batch_routes(state.files),
         ],
         exception_handlers={HTTPException: not_found, Exception: failed},
     )

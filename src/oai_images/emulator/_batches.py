@@ -40,7 +40,7 @@ from starlette.types import ASGIApp, Message, Scope
 from . import _protocol as protocol
 from ._config import EmulatorConfig
 
-__all__ = ["BATCHES_PATH", "FILES_API_PATH", "BatchHooks", "batch_routes", "post_json"]
+__all__ = ["BATCHES_PATH", "FILES_API_PATH", "BatchHooks", "BatchService", "batch_routes", "post_json"]
 
 FILES_API_PATH = "/v1/files"
 BATCHES_PATH = "/v1/batches"
@@ -529,9 +529,9 @@ def _line_problems(line: dict[str, Any], endpoint: str, seen: set[str]) -> list[
     return problems
 
 
-def batch_routes(config: EmulatorConfig, hooks: BatchHooks) -> list[Route]:  # noqa: PLR0915 - closures over one service
-    """The routes of ``/v1/files`` and ``/v1/batches``."""
-    service = BatchService(config, hooks)
+def batch_routes(service: BatchService) -> list[Route]:  # noqa: PLR0915 - closures over one service
+    """The routes of ``/v1/files`` and ``/v1/batches``, over the app's files and batches."""
+    hooks = service.hooks
     hooks.cleanups.append(service.close)
     error = hooks.error
 

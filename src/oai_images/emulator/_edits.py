@@ -186,7 +186,7 @@ def _data_url(url: str, where: str) -> bytes:
 
 
 def _resolve_reference(state: EmulatorState, reference: object, where: str) -> _Input:
-    """The bytes of an ImageRefParam: a data URL, or a URL this emulator served; file ids are unknown."""
+    """The bytes of an ImageRefParam: a data URL, a URL this emulator served, or a file uploaded to it."""
     if (
         not isinstance(reference, dict)
         or len(reference) != 1
@@ -195,8 +195,8 @@ def _resolve_reference(state: EmulatorState, reference: object, where: str) -> _
         message = f"Invalid {where}: provide exactly one of 'image_url' or 'file_id'."
         raise _BadRequest(error(400, message, param=where, code="invalid_value"))
     if "file_id" in reference:
-        message = f"No such File object: {reference['file_id']!s} (the emulator holds no uploaded files)."
-        raise _BadRequest(error(400, message, param=f"{where}.file_id", code="file_not_found"))
+        data = _uploaded_image(state, reference["file_id"], f"{where}.file_id")
+        return _Input(_describe(data, f"{where}.file_id"), data)
     url = reference["image_url"]
     if not isinstance(url, str):
         raise _BadRequest(
@@ -215,6 +215,39 @@ def _resolve_reference(state: EmulatorState, reference: object, where: str) -> _
         "the URLs it served."
     )
     raise _BadRequest(error(400, message, param=f"{where}.image_url", code="invalid_image_url"))
+
+
+#: The purposes an uploaded file may have to be an edit's input image. The spec says only "the File API ID of
+#: an uploaded image"; of the purposes an upload may take, `vision` is the one for images ("images used for
+#: vision fine-tuning", and the spec's image inputs elsewhere ask for it) and `user_data` is "flexible file
+#: type for any purpose". A batch, fine-tuning, evals or assistants file, or a batch's output, is not an
+#: image input: refused, naming the file and its purpose.
+IMAGE_FILE_PURPOSES = ("vision", "user_data")
+#: A file larger than every model's input limit is refused without being read.
+_MAX_INPUT_BYTES = max(rules.inputs.max_bytes for rules in MODEL_RULES.values() if rules.inputs is not None)
+
+
+def _uploaded_image(state: EmulatorState, file_id: object, where: str) -> bytes:
+    """The bytes of a file uploaded to the emulator's ``/v1/files``, for an edit's ``{"file_id": ...}``."""
+    if not isinstance(file_id, str):
+        message = f"Invalid {where}: expected a string."
+        raise _BadRequest(error(400, message, param=where, code="invalid_type"))
+    file = state.files.live_file(file_id) if state.files is not None else None
+    if file is None:  # never uploaded, deleted, or expired (the API deletes a file when it expires)
+        message = f"No such File object: {file_id} (it was never uploaded, was deleted or has expired)."
+        raise _BadRequest(error(400, message, param=where, code="file_not_found"))
+    if file.purpose not in IMAGE_FILE_PURPOSES:
+        allowed = " or ".join(f"'{purpose}'" for purpose in IMAGE_FILE_PURPOSES)
+        message = (
+            f"File {file_id} has purpose '{file.purpose}'; an input image must be uploaded with purpose "
+            f"{allowed}."
+        )
+        raise _BadRequest(error(400, message, param=where, code="invalid_file_purpose"))
+    if file.bytes >= _MAX_INPUT_BYTES:
+        limit = f"{_MAX_INPUT_BYTES:,}"
+        message = f"File {file_id} is {file.bytes:,} bytes; an input image must be less than {limit}."
+        raise _BadRequest(error(400, message, param=where, code="invalid_image"))
+    return file.path.read_bytes()
 
 
 def _read_json(body: bytes) -> dict[str, object]:
