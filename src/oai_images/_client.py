@@ -401,13 +401,17 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         return self._build(operation, fields)
 
     def batch_body(self, fields: Mapping[str, object]) -> dict[str, object]:
-        """The JSON body of an image generation as a Batch API line sends it: checked (unless ``validate``
-        is off) and named as this client names its model (on Azure, the deployment).
+        """The JSON body of an image generation or edit as a Batch API line sends it: checked (unless
+        ``validate`` is off) and named as this client names its model (on Azure, the deployment).
+
+        A body with ``images`` is a JSON edit (its images by URL or file id: a batch line cannot upload);
+        any other body is a generation. `batch_endpoint_for` says where each goes.
 
         Raises:
             InvalidParameterError: A value the API would reject, or one JSON cannot carry.
         """  # noqa: D205
-        operation = _operations().CREATE_IMAGE
+        operations = _operations()
+        operation = operations.CREATE_IMAGE_EDIT_JSON if "images" in fields else operations.CREATE_IMAGE
         fields = self._config.route.batch_fields(fields)
         if self._config.validate:
             self.validate_fields(operation, fields)
@@ -420,6 +424,13 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
     def batch_endpoint(self) -> str:
         """The ``endpoint`` (and each line's ``url``) of a Batch API job of image generations."""
         return "/v1" + str(_operations().CREATE_IMAGE.path)
+
+    def batch_endpoint_for(self, body: Mapping[str, object]) -> str:
+        """The Batch API ``endpoint`` of a line's body: image edits for a body with ``images``, else
+        generations (as `batch_body` reads it)."""  # noqa: D205, D209
+        if "images" in body:
+            return "/v1" + str(_operations().CREATE_IMAGE_EDIT_JSON.path)
+        return self.batch_endpoint
 
     def _download_request(self, http: httpx.Client | httpx.AsyncClient, url: str) -> httpx.Request:
         """A request for a signed image URL: a third party, so no API key or account header goes there.

@@ -543,10 +543,10 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
             )
         return error(404, f"Invalid URL ({request.method} {request.url.path})")
 
-    async def batch_line(body: object, base_url: str) -> tuple[int, bytes]:
-        # A batch line is answered by the generation route itself (not through EmulatorApp: no fault,
+    async def batch_line(endpoint: str, body: object, base_url: str) -> tuple[int, bytes]:
+        # A batch line is answered by the endpoint's route itself (not through EmulatorApp: no fault,
         # no recording), so it gets exactly the answer and errors a request would.
-        return await post_json(app, GENERATIONS_PATH, json.dumps(body).encode(), base_url)
+        return await post_json(app, endpoint, json.dumps(body).encode(), base_url)
 
     state.files = BatchService(
         state.config,

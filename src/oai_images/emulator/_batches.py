@@ -1,4 +1,4 @@
-"""The Batch API in the emulator: ``/v1/files`` and ``/v1/batches`` for image generation requests.
+"""The Batch API in the emulator: ``/v1/files`` and ``/v1/batches`` for image generations and edits.
 
 A batch moves through the real statuses (validating → in_progress → finalizing → completed; failed for an
 input file that is not a valid batch file; expired when its window ends first; cancelling → cancelled),
@@ -6,9 +6,10 @@ at a pace set by ``EmulatorConfig.batch_seconds`` and measured on ``EmulatorConf
 a fake clock decides when a batch is done.
 
 A batch is advanced when it is looked at (retrieved, listed or cancelled), not by a background task: its
-lines whose time has come are answered then, from a worker thread, each by the app's own generation
-route (`post_json`), so a line gets exactly the images and the error envelope a request would. That works
-the same over a socket and in-process, where no event loop outlives a request.
+lines whose time has come are answered then, from a worker thread, each by the app's own route for the
+batch's endpoint (`post_json`: generations, or JSON edits), so a line gets exactly the images and the error
+envelope a request would. That works the same over a socket and in-process, where no event loop outlives a
+request.
 
 Uploaded and produced files live on disk, in a temporary folder of the app's own (removed when the app is
 collected or the process ends), bounded by ``EmulatorConfig.max_batch_store_bytes``.
@@ -44,8 +45,9 @@ __all__ = ["BATCHES_PATH", "FILES_API_PATH", "BatchHooks", "BatchService", "batc
 
 FILES_API_PATH = "/v1/files"
 BATCHES_PATH = "/v1/batches"
-#: The endpoints a batch may name; the emulator runs image generations only.
-_ENDPOINTS = ("/v1/images/generations",)
+#: The endpoints a batch may name: the image ones of the spec's ``CreateBatchRequest.endpoint``. An edit line
+#: is a JSON edit (images by URL or file id): a batch input file is JSON Lines, with no room for an upload.
+_ENDPOINTS = ("/v1/images/generations", "/v1/images/edits")
 #: The API's limits on a batch input file.
 MAX_BATCH_LINES = 50_000
 MAX_BATCH_FILE_BYTES = 200 * 1024 * 1024
@@ -65,8 +67,9 @@ _RUNNING_SHARE = 0.8
 _MAX_LISTED_ERRORS = 20
 _COPY_CHUNK = 1024 * 1024
 
-#: Answers one request body: (status code, body bytes). Given by the app, which owns the generation route.
-Respond = Callable[[object, str], Coroutine[Any, Any, tuple[int, bytes]]]
+#: Answers one request body sent to an endpoint: (endpoint, body, base URL) → (status code, body bytes). Given
+#: by the app, which owns the image routes.
+Respond = Callable[[str, object, str], Coroutine[Any, Any, tuple[int, bytes]]]
 #: Builds an error envelope answer: (status, message, code, param).
 ErrorAnswer = Callable[..., JSONResponse]
 
@@ -76,8 +79,8 @@ class BatchHooks:
     """What the batch routes borrow from the app, passed in so that this module does not import it.
 
     Attributes:
-        respond: Answers one generation request body, as ``POST /v1/images/generations`` does (awaited
-            on the event loop; the batch clockwork calls it from its worker thread).
+        respond: Answers one request body, as ``POST`` to the batch's endpoint does (awaited on the event
+            loop; the batch clockwork calls it from its worker thread).
         error: Builds the API's error envelope answer.
         check_auth: The answer to a request without a usable key, or None.
         cleanups: Clean-ups the app runs as it stops.
@@ -441,7 +444,7 @@ class BatchService:
                 if not raw.strip():
                     continue
                 line = json.loads(raw)
-                status, body = self._respond(line["body"], base_url)
+                status, body = self._respond(batch.endpoint, line["body"], base_url)
                 answer = {
                     "id": f"batch_req_{secrets.token_hex(12)}",
                     "custom_id": line["custom_id"],
@@ -476,8 +479,8 @@ class BatchService:
                     batch.failed += 1
             batch.offset = source.tell()
 
-    def _respond(self, body: dict[str, Any], base_url: str) -> tuple[int, object]:
-        """A line's answer, from the generation route (on the event loop; this runs in a worker thread)."""
+    def _respond(self, endpoint: str, body: dict[str, Any], base_url: str) -> tuple[int, object]:
+        """A line's answer, from the endpoint's route (on the event loop; this runs in a worker thread)."""
         if body.get("stream") is True:
             return 400, {
                 "error": {
@@ -487,7 +490,7 @@ class BatchService:
                     "code": "invalid_value",
                 }
             }
-        status, raw = anyio.from_thread.run(self.hooks.respond, body, base_url)
+        status, raw = anyio.from_thread.run(self.hooks.respond, endpoint, body, base_url)
         try:
             return status, json.loads(raw)
         except ValueError:
