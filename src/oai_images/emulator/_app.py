@@ -35,9 +35,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from oai_images import InvalidParameterError
 from oai_images.rules import MODEL_RULES, resolve_model, validate
 
-from ._asgi import read_body
+from ._asgi import read_prefix
 from ._azure import AzureRoutes, is_azure_images
 from ._batches import BATCHES_PATH, BatchHooks, BatchService, batch_routes, post_json
+from ._bodies import BodyTooLarge, body_limit, capped, declared_length, too_large
 from ._config import EmulatorConfig, FaultSpec, parse_fault, parse_latency
 from ._draw import DrawnImages, draw_image, draw_partial
 from ._edits import edit_routes
@@ -212,12 +213,40 @@ class EmulatorApp:
         self.app = app
         self.state = state
 
-    async def __call__(  # noqa: PLR0915 - the ASGI entry: every step in request order, readable as one
-        self, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Every body is capped by its route before anything reads it: a declared length over the cap is a
+        # 413 at once; a body streaming past it stops the request with the same 413.
+        path = scope["path"]
+        limit = body_limit(self.state.config, path)
+        declared = declared_length(scope)
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        if declared is not None and declared > limit:
+            await self._with_id(too_large(limit, path), scope, receive, send)
+            return
+        try:
+            await self._serve(scope, capped(receive, limit, path), tracked)
+        except BodyTooLarge as exc:
+            if started:  # pragma: no cover - the routes read their body before they answer
+                raise
+            await self._with_id(too_large(exc.limit, exc.path), scope, receive, send)
+
+    @staticmethod
+    async def _with_id(response: Response, scope: Scope, receive: Receive, send: Send) -> None:
+        response.headers["x-request-id"] = new_request_id()
+        await response(scope, receive, send)
+
+    async def _serve(  # noqa: PLR0915 - the ASGI entry: every step in request order, readable as one
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         request_id = new_request_id()
 
         async def send_with_id(message: Message) -> None:
@@ -235,19 +264,24 @@ class EmulatorApp:
             await self.app(scope, receive, send_with_id)
             return
 
-        body = await read_body(receive)
-        headers = _recorded_headers(scope)
+        # Recorded: the body up to max_recorded_bytes (read here), the rest streams on to the app unread.
         cap = self.state.config.max_recorded_bytes
-        parsed = _loads(body) if len(body) <= cap else None
-        self.state.record(RecordedRequest(scope["method"], scope["path"], headers, body, parsed, request_id))
-        replayed = False
+        chunks, more = await read_prefix(receive, cap)
+        body = b"".join(chunks)[:cap] if more else b"".join(chunks)
+        headers = _recorded_headers(scope)
+        parsed = _loads(body) if not more and len(body) <= cap else None
+        recorded = RecordedRequest(scope["method"], scope["path"], headers, body, parsed, request_id)
+        self.state.record(dataclasses.replace(recorded, truncated=True) if more else recorded)
+        del body
+        pending = deque(chunks)
+        del chunks
 
         async def replay() -> Message:
-            # The body was read above (to record it); hand it to the app once, then pass messages on.
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
+            # The start of the body was read above (to record it): hand its chunks to the app one by one
+            # (each dropped once handed on), then pass the rest of the messages on as they come.
+            if pending:
+                chunk = pending.popleft()
+                return {"type": "http.request", "body": chunk, "more_body": more or bool(pending)}
             return await receive()
 
         config = self.state.config
@@ -329,7 +363,7 @@ async def _answering_500(app: ASGIApp, scope: Scope, receive: Receive, send: Sen
 
     try:
         await app(scope, receive, tracked)
-    except ConnectionDropped:
+    except (ConnectionDropped, BodyTooLarge):
         raise
     except Exception:
         if finished:
@@ -533,6 +567,10 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
     async def failed(request: Request, exc: Exception) -> Response:
         return error(500, "The server had an error while processing your request.", type="server_error")
 
+    async def body_too_large(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, BodyTooLarge)  # registered for it alone
+        return too_large(exc.limit, exc.path)
+
     async def not_found(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         if status == 405:
@@ -559,7 +597,7 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
             Route(FILES_PATH + "/{name}", files, methods=["GET"]),
             *batch_routes(state.files),
         ],
-        exception_handlers={HTTPException: not_found, Exception: failed},
+        exception_handlers={HTTPException: not_found, BodyTooLarge: body_too_large, Exception: failed},
     )
     # Azure's routes sit between the recording layer and the routes: rewritten onto the OpenAI route.
     return EmulatorApp(AzureRoutes(app, GENERATIONS_PATH, lambda: state.config.azure_deployments), state)

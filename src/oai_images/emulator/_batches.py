@@ -39,6 +39,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Scope
 
 from . import _protocol as protocol
+from ._bodies import BodyTooLarge
 from ._config import EmulatorConfig
 
 __all__ = ["BATCHES_PATH", "FILES_API_PATH", "BatchHooks", "BatchService", "batch_routes", "post_json"]
@@ -552,6 +553,8 @@ def batch_routes(service: BatchService) -> list[Route]:  # noqa: PLR0915 - closu
             return refused
         try:
             form = await request.form(max_part_size=1024 * 1024)
+        except BodyTooLarge:
+            raise  # the app's 413
         except (
             Exception
         ) as exc:  # any malformed multipart body is the client's 400 (python-multipart's errors vary)

@@ -38,6 +38,7 @@ from oai_images import InvalidParameterError
 from oai_images.rules import MODEL_RULES, ImageInfo, field_schemas, resolve_model, validate
 
 from ._azure import azure_model
+from ._bodies import BodyTooLarge
 from ._draw import draw_image, draw_partial
 from ._protocol import FILES_PATH, Plan, check_auth, error, invalid, json_fields, make_plan, sse, usage_of
 from ._store import StoredImage
@@ -141,6 +142,8 @@ async def _read_form(
     """The fields and images of a multipart request, and its other uploads (``mask``, ``markup``) by name."""
     try:
         form = await request.form(max_files=64, max_fields=256)
+    except BodyTooLarge:
+        raise  # the app's 413
     except Exception as exc:  # python-multipart's and Starlette's parse errors have no common base
         raise _BadRequest(
             error(400, f"Could not parse multipart form: {exc}", code="invalid_multipart")
@@ -153,6 +156,12 @@ async def _read_form(
         for key, value in form.multi_items():
             name = key[:-2] if key.endswith("[]") else key
             if isinstance(value, UploadFile):
+                if value.size is not None and value.size >= _MAX_INPUT_BYTES:  # refused unread
+                    message = (
+                        f"Invalid image: '{value.filename or name}' is {value.size:,} bytes; an input image "
+                        f"must be less than {_MAX_INPUT_BYTES:,}."
+                    )
+                    raise _BadRequest(error(400, message, param=name, code="invalid_image"))
                 data = await value.read()
                 item = _Input(await anyio.to_thread.run_sync(_describe, data, value.filename or name), data)
                 if name == "image":
