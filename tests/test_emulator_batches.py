@@ -275,6 +275,59 @@ def test_batches_refuse_other_endpoints_and_windows(official: OpenAI) -> None:
     assert "completion_window" in str(window.value)
 
 
+def test_batches_check_a_create_in_the_api_order(official: OpenAI) -> None:
+    """As the official client's own test suite sends it (endpoint /v1/responses, input_file_id
+    "input_file_id"): the unknown file is the 400, as the API answers; an endpoint outside the spec's list is
+    an invalid value; an endpoint the API takes but the emulator does not run is said to be so, only once the
+    file exists."""  # noqa: D205, D209
+    with pytest.raises(BadRequestError) as unknown_file:
+        official.batches.create(
+            input_file_id="input_file_id", endpoint="/v1/responses", completion_window="24h"
+        )
+    assert unknown_file.value.body is not None
+    assert "No such File object: input_file_id" in str(unknown_file.value)
+    with pytest.raises(BadRequestError) as outside:
+        official.batches.create(
+            input_file_id="input_file_id",
+            endpoint="/v1/nope",  # type: ignore[arg-type]  # deliberately outside the client's Literal
+            completion_window="24h",
+        )
+    assert "Supported values are" in str(outside.value)
+    assert "/v1/videos" in str(outside.value)
+    file_id = upload(official, jsonl(request("a")))
+    with pytest.raises(BadRequestError) as unsupported:
+        official.batches.create(input_file_id=file_id, endpoint="/v1/responses", completion_window="24h")
+    assert "the emulator runs batches of" in str(unsupported.value)
+
+
+@pytest.mark.slow
+def test_batches_output_expires_after(official: OpenAI, clock: FakeClock) -> None:
+    """output_expires_after gives the output file its expires_at (then it is gone); out of range is a 400."""
+    file_id = upload(official, jsonl(request("a", model="gpt-image-1", quality="low")))
+    with pytest.raises(BadRequestError) as refused:
+        official.batches.create(
+            input_file_id=file_id,
+            endpoint="/v1/images/generations",
+            completion_window="24h",
+            output_expires_after={"anchor": "created_at", "seconds": 60},
+        )
+    assert "output_expires_after" in str(refused.value)
+    batch = official.batches.create(
+        input_file_id=file_id,
+        endpoint="/v1/images/generations",
+        completion_window="24h",
+        output_expires_after={"anchor": "created_at", "seconds": 3600},
+    )
+    clock.now += 200
+    batch = official.batches.retrieve(batch.id)
+    assert batch.output_file_id is not None
+    output = official.files.retrieve(batch.output_file_id)
+    assert output.expires_at == output.created_at + 3600
+    clock.now += 3600
+    with pytest.raises(NotFoundError):
+        official.files.retrieve(batch.output_file_id)
+
+
 def test_files_retrieve_content_and_delete(official: OpenAI) -> None:
     """An uploaded file is described, read back byte for byte, and deleted."""
     content = jsonl(request("a"))

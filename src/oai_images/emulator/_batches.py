@@ -49,6 +49,17 @@ BATCHES_PATH = "/v1/batches"
 #: The endpoints a batch may name: the image ones of the spec's ``CreateBatchRequest.endpoint``. An edit line
 #: is a JSON edit (images by URL or file id): a batch input file is JSON Lines, with no room for an upload.
 _ENDPOINTS = ("/v1/images/generations", "/v1/images/edits")
+#: Every endpoint the spec's ``CreateBatchRequest.endpoint`` names (the API takes them all).
+_SPEC_ENDPOINTS = (
+    "/v1/responses",
+    "/v1/chat/completions",
+    "/v1/embeddings",
+    "/v1/completions",
+    "/v1/moderations",
+    "/v1/images/generations",
+    "/v1/images/edits",
+    "/v1/videos",
+)
 #: The API's limits on a batch input file.
 MAX_BATCH_LINES = 50_000
 MAX_BATCH_FILE_BYTES = 200 * 1024 * 1024
@@ -187,6 +198,8 @@ class _Batch:
     error_file_id: str | None = None
     times: dict[str, int] = dataclasses.field(default_factory=dict)
     cancel_at: float | None = None
+    #: Seconds the output and error files live (``output_expires_after``); None: no expiry.
+    output_lifetime: int | None = None
 
     @property
     def done_lines(self) -> int:
@@ -293,14 +306,16 @@ class BatchService:
             return None
         return file
 
-    def _register(self, path: Path, filename: str) -> _File:
+    def _register(self, path: Path, filename: str, lifetime: int | None = None) -> _File:
+        now = int(self.config.clock())
         file = _File(
             f"file-{secrets.token_hex(12)}",
             filename,
             "batch_output",
             path,
             path.stat().st_size,
-            int(self.config.clock()),
+            now,
+            None if lifetime is None else now + lifetime,
         )
         self.files[file.id] = file
         return file
@@ -315,9 +330,13 @@ class BatchService:
 
     # --- the clockwork -------------------------------------------------------------------------------
 
-    def create(self, input_file: _File, endpoint: str, metadata: object) -> _Batch:
-        """A new batch, validating."""
+    def create(
+        self, input_file: _File, endpoint: str, metadata: object, output_lifetime: int | None = None
+    ) -> _Batch:
+        """A new batch, validating; its output and error files expire ``output_lifetime`` seconds after they
+        are made (None: never)."""  # noqa: D205, D209
         batch = _Batch(
+            output_lifetime=output_lifetime,
             id=f"batch_{secrets.token_hex(12)}",
             input_file=input_file,
             endpoint=endpoint,
@@ -505,7 +524,7 @@ class BatchService:
             if path.stat().st_size == 0:
                 path.unlink(missing_ok=True)
                 continue
-            file = self._register(path, f"{batch.id}_{kind}.jsonl")
+            file = self._register(path, f"{batch.id}_{kind}.jsonl", batch.output_lifetime)
             if kind == "output":
                 batch.output_file_id = file.id
             else:
@@ -650,11 +669,13 @@ def batch_routes(service: BatchService) -> list[Route]:  # noqa: PLR0915 - closu
         for name in ("input_file_id", "endpoint", "completion_window"):
             if not isinstance(body.get(name), str):
                 return error(400, f"Missing required parameter: '{name}'.", param=name, code="missing")
-        if body["endpoint"] not in _ENDPOINTS:
+        # In the order the API checks: the body's schema, then the file it names; only then what the emulator
+        # cannot run (an endpoint the API takes but the emulator does not serve).
+        if body["endpoint"] not in _SPEC_ENDPOINTS:
+            allowed = ", ".join(f"'{name}'" for name in _SPEC_ENDPOINTS)
             return error(
                 400,
-                f"Invalid value for 'endpoint': '{body['endpoint']}'. The emulator runs batches of "
-                f"{', '.join(_ENDPOINTS)} only.",
+                f"Invalid value for 'endpoint': '{body['endpoint']}'. Supported values are: {allowed}.",
                 param="endpoint",
                 code="invalid_value",
             )
@@ -666,7 +687,10 @@ def batch_routes(service: BatchService) -> list[Route]:  # noqa: PLR0915 - closu
                 param="completion_window",
                 code="invalid_value",
             )
-        file = service.files.get(body["input_file_id"])
+        output_lifetime = _output_expires_after(body.get("output_expires_after"))
+        if isinstance(output_lifetime, Response):
+            return output_lifetime
+        file = service.live_file(body["input_file_id"])
         if file is None:
             return error(
                 400,
@@ -674,7 +698,15 @@ def batch_routes(service: BatchService) -> list[Route]:  # noqa: PLR0915 - closu
                 param="input_file_id",
                 code="invalid_value",
             )
-        batch = service.create(file, body["endpoint"], body.get("metadata"))
+        if body["endpoint"] not in _ENDPOINTS:
+            return error(
+                400,
+                f"Unsupported endpoint '{body['endpoint']}': the emulator runs batches of "
+                f"{' and '.join(_ENDPOINTS)} only.",
+                param="endpoint",
+                code="unsupported_value",
+            )
+        batch = service.create(file, body["endpoint"], body.get("metadata"), output_lifetime)
         return JSONResponse(batch.to_json())
 
     async def looked_at(batch: _Batch, request: Request) -> Response:
@@ -743,6 +775,29 @@ def batch_routes(service: BatchService) -> list[Route]:  # noqa: PLR0915 - closu
         Route(BATCHES_PATH + "/{batch_id}", retrieve, methods=["GET"]),
         Route(BATCHES_PATH + "/{batch_id}/cancel", cancel, methods=["POST"]),
     ]
+
+
+def _output_expires_after(value: object) -> int | Response | None:
+    """The seconds of a batch's ``output_expires_after`` (the spec's BatchFileExpirationAfter: ``anchor``
+    ``created_at`` and ``seconds`` from an hour to 30 days, both required), None when not given, or the
+    API's 400."""  # noqa: D205, D209
+    if value is None:
+        return None
+    low, high = _EXPIRY_RANGE
+    seconds = value.get("seconds") if isinstance(value, dict) else None
+    if (
+        not isinstance(value, dict)
+        or value.get("anchor") != "created_at"
+        or not isinstance(seconds, int)
+        or isinstance(seconds, bool)
+        or not low <= seconds <= high
+    ):
+        message = (
+            'Invalid value for \'output_expires_after\': it must be {"anchor": "created_at", "seconds": '
+            f"{low} to {high}}}."
+        )
+        return protocol.error(400, message, param="output_expires_after", code="invalid_value")
+    return seconds
 
 
 def _expires_after(form: Any) -> int | Response | None:
