@@ -6,6 +6,8 @@ clock: a wait of minutes takes no time.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -135,6 +137,62 @@ async def test_job_submit_wait_collect_saves_every_image(runner: Runner, tmp_pat
         assert image.size == (1024, 1024)
     assert (tmp_path / "dog-a-dog.png").is_file()  # dall-e-2 answers with a URL: downloaded
     assert runner.sleeps[:3] == [20, 30, 45]
+
+
+def _png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (90, 30, 160)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _png_data_url() -> str:
+    return "data:image/png;base64," + base64.b64encode(_png_bytes()).decode()
+
+
+@pytest.mark.slow
+async def test_job_runs_edit_lines_as_a_batch_of_edits(runner: Runner, tmp_path: Path) -> None:
+    """Lines with ``images`` are JSON edits: they go to a batch of /v1/images/edits of their own, beside the
+    generations' batch, and their images are saved like any other; an edit line that breaks the edit rules is
+    refused before anything is sent."""  # noqa: D205, D209
+    uploaded = httpx.post(
+        f"{runner.server.base_url}/files",
+        headers={"Authorization": "Bearer sk-test"},
+        data={"purpose": "vision"},
+        files={"file": ("a.png", _png_bytes())},
+    ).json()["id"]
+    edit = {"model": "gpt-image-1.5", "size": "1024x1536"}
+    job = runner.job(tmp_path)
+    try:
+        ids = await runner.call(
+            job,
+            "submit",
+            [
+                *lines(1),
+                ("hat", {"prompt": "a hat", "images": [{"image_url": _png_data_url()}], **edit}),
+                ("scarf", {"prompt": "a scarf", "images": [{"file_id": uploaded}], **edit}),
+            ],
+        )
+        infos = await runner.call(job, "wait", poll_interval=20)
+        report = await runner.call(job, "collect")
+        bad = {"prompt": "x", "images": [{"image_url": _png_data_url()}], "model": "dall-e-2"}
+        with pytest.raises(InvalidParameterError, match="line 'bad'"):
+            await runner.call(job, "submit", [("bad", bad)])
+    finally:
+        await runner.close(job)
+    assert len(ids) == 2
+    assert sorted(info.total for info in infos) == [1, 2]
+    assert all(info.status == "completed" for info in infos)
+    assert report.images_saved == 3
+    with Image.open(tmp_path / "hat-a-hat.png") as image:
+        assert image.size == (1024, 1536)
+    with Image.open(tmp_path / "scarf-a-scarf.png") as image:
+        assert image.size == (1024, 1536)
+    created = [
+        json.loads(request.content)
+        for request in runner.requests
+        if request.method == "POST" and request.url.path.endswith("/batches")
+    ]
+    assert sorted(body["endpoint"] for body in created) == ["/v1/images/edits", "/v1/images/generations"]
 
 
 @pytest.mark.slow

@@ -104,6 +104,26 @@ def test_edit_api_failure_exits_1(recorder: Recorder, tmp_path: Path) -> None:
     assert SECRET not in done.stderr
 
 
+def test_edit_markup_and_preview_fields(tmp_path: Path) -> None:
+    """--markup, --complexity and --frame-count reach the emulator: a gif of that many frames is saved."""
+    image = picture(tmp_path / "pool.png", mode="RGB")
+    marks = picture(tmp_path / "marks.png")
+    done = run(
+        "edit", "a flamingo", str(image), "--markup", str(marks), "-m", "gpt-image-2.5-flare",
+        "--complexity", "high", "--output-format", "gif", "--frame-count", "3", "-s", "1024x1024",
+        "--emulator", "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with Image.open(done.stdout.splitlines()[0]) as saved:
+        assert (saved.format, getattr(saved, "n_frames", 1)) == ("GIF", 3)
+    refused = run(
+        "edit", "x", str(image), "--markup", str(marks), "--mask", str(marks), "-m", "gpt-image-2.5-flare",
+        "--emulator", "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "markup" in refused.stderr
+
+
 def test_edit_help_lists_the_generated_options() -> None:
     """The edit options come from the spec: --input-fidelity is there, the uploads are arguments."""
     done = run("edit", "--help")

@@ -251,6 +251,43 @@ def test_generations_null_fields_mean_defaults(http: httpx.Client) -> None:
     assert answer.status_code == 200
 
 
+def test_generations_take_whole_numbers_written_as_floats(http: httpx.Client) -> None:
+    """JSON Schema counts 2.0 as an integer, so the API takes it: ``n``, ``output_compression`` and
+    ``partial_images`` sent as whole floats are read as the integers they are."""  # noqa: D205, D209
+    answer = post(http, {"prompt": "x", "model": "dall-e-2", "n": 2.0, "size": "256x256"})
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["data"]) == 2
+    body = {"prompt": "x", "model": "gpt-image-1", "output_format": "jpeg", "output_compression": 50.0}
+    assert post(http, body).status_code == 200
+    stream = post(http, {"prompt": "x", "model": "gpt-image-1", "stream": True, "partial_images": 1.0})
+    assert [kind for kind, _ in sse_events(stream.text)] == [
+        "image_generation.partial_image",
+        "image_generation.completed",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "model"),
+    [("n", 2.5, "dall-e-2"), ("output_compression", 49.9, "gpt-image-1"), ("n", 1e400, "dall-e-2")],
+)
+def test_generations_refuse_floats_with_a_fraction(
+    http: httpx.Client, field: str, value: float, model: str
+) -> None:
+    """A float with a fraction (or not finite) is no integer: a 400 naming the field, value and range."""
+    fields: dict[str, object] = {"prompt": "x", "model": model, field: value}
+    if model != "dall-e-2":
+        fields["output_format"] = "jpeg"
+    body = json.dumps(fields).replace("Infinity", "1e400")  # 1e400 reads back as infinity
+    answer = http.post("/images/generations", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["param"] == field
+    assert "integer" in error["message"]
+    if value == 2.5:
+        assert "2.5" in error["message"]
+        assert "from 1 to 10" in error["message"]
+
+
 @pytest.mark.parametrize("content", [b"{not json", b"[1, 2]", b""])
 def test_generations_malformed_body_is_400(http: httpx.Client, content: bytes) -> None:
     """A body that is not a JSON object is a 400 envelope."""

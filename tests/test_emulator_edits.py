@@ -16,14 +16,17 @@ from oai_images import (
     AsyncImagesClient,
     BadRequestError,
     CompletedImageEvent,
+    FileID,
     ImagesClient,
     ImageURL,
+    InvalidParameterError,
     PartialImageEvent,
 )
 from oai_images.emulator import EmulatorServer, parse_fault
 from oai_images.emulator._edits import derive_image
 from oai_images.testing import ImagesEmulator
 from oai_images.types import ImageOutputFormat
+from tests.conftest import FakeClock
 
 # openai 3.51 marks images.create_variation deprecated (dall-e-2 is retired); it still calls the endpoint.
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")]
@@ -261,6 +264,32 @@ def test_edit_form_field_of_wrong_type_is_400(server: EmulatorServer) -> None:
     }
 
 
+def test_edits_take_whole_numbers_written_as_floats(server: EmulatorServer) -> None:
+    """``n`` as ``2.0`` works in a multipart edit and in a JSON edit; ``2.5`` is a 400 naming it."""
+    auth = {"Authorization": f"Bearer {KEY}"}
+    url = f"{server.base_url}/images/edits"
+    form = {"prompt": "x", "model": "gpt-image-1.5", "size": "1024x1024", "n": "2.0"}
+    answer = httpx.post(url, data=form, files={"image": ("a.png", hole_png())}, headers=auth, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["data"]) == 2
+    data_url = "data:image/png;base64," + base64.b64encode(hole_png()).decode()
+    body = {"prompt": "x", "model": "gpt-image-1.5", "size": "1024x1024", "images": [{"image_url": data_url}]}
+    answer = httpx.post(url, json={**body, "n": 2.0}, headers=auth, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["data"]) == 2
+    refused = httpx.post(url, json={**body, "n": 2.5}, headers=auth, timeout=30)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["param"] == "n"
+    assert "2.5" in refused.json()["error"]["message"]
+    form["n"] = "2.5"
+    refused = httpx.post(url, data=form, files={"image": ("a.png", hole_png())}, headers=auth, timeout=30)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == (
+        "Invalid type for 'n': expected an integer (a number with no fractional part), "
+        "but got a string instead."
+    )
+
+
 @pytest.mark.parametrize(
     ("body", "param", "code"),
     [
@@ -295,6 +324,72 @@ def test_json_edit_reference_errors(
     assert response.status_code == 400
     error = response.json()["error"]
     assert (error["param"], error["code"]) == (param, code)
+
+
+def test_official_client_uploads_then_edits_by_file_id(official: openai.OpenAI) -> None:
+    """files.create(purpose="vision") then a JSON edit naming the file ids (image and mask): the answer is
+    made from the uploaded image, and only the mask's transparent pixels change."""  # noqa: D205, D209
+    image = official.files.create(file=("a.png", hole_png(hole=False, mode="RGB")), purpose="vision")
+    mask = official.files.create(file=("m.png", hole_png()), purpose="user_data")
+    answer = official.post(
+        "/images/edits",
+        body={
+            "prompt": "a window",
+            "model": "gpt-image-1.5",
+            "size": "1024x1024",
+            "images": [{"file_id": image.id}],
+            "mask": {"file_id": mask.id},
+        },
+        cast_to=openai.types.ImagesResponse,
+    )
+    assert answer.data is not None
+    out = decode(answer.data[0].b64_json).convert("RGB")
+    assert out.size == (1024, 1024)
+    assert out.getpixel((10, 10)) == RED[:3]
+    assert out.getpixel((512, 512)) != RED[:3]
+
+
+def test_facade_edits_by_file_id(server: EmulatorServer) -> None:
+    """The facade's FileID references are read from the emulator's file store."""
+    with openai.OpenAI(base_url=server.base_url, api_key=KEY) as official:
+        uploaded = official.files.create(file=("a.png", hole_png(hole=False)), purpose="vision")
+    with ImagesClient(base_url=server.base_url, api_key=KEY) as client:
+        result = client.edit("a hat", image=[FileID(uploaded.id)], model="gpt-image-2", size="1536x1024")
+    assert Image.open(io.BytesIO(result.images[0].read())).size == (1536, 1024)
+
+
+def test_json_edit_file_id_refusals_name_the_id(
+    server: EmulatorServer, official: openai.OpenAI, clock: FakeClock
+) -> None:
+    """A file id that is unknown, expired, of another purpose, or not an image: a 400 naming the id."""
+    batch_file = official.files.create(file=("in.jsonl", b"{}\n"), purpose="batch")
+    short_lived = official.files.create(
+        file=("a.png", hole_png()),
+        purpose="vision",
+        expires_after={"anchor": "created_at", "seconds": 3600},
+    )
+    not_image = official.files.create(file=("a.png", b"not an image"), purpose="user_data")
+    clock.now += 3601
+    try:
+        cases = [
+            ("file-nope", "file_not_found", "No such File object: file-nope"),
+            (short_lived.id, "file_not_found", f"No such File object: {short_lived.id}"),
+            (batch_file.id, "invalid_file_purpose", f"File {batch_file.id} has purpose 'batch'"),
+            (not_image.id, "unsupported_file_mimetype", ""),
+        ]
+        for file_id, code, message in cases:
+            response = httpx.post(
+                f"{server.base_url}/images/edits",
+                json={"prompt": "x", "images": [{"file_id": file_id}], "mask": {"file_id": file_id}},
+                headers={"Authorization": f"Bearer {KEY}"},
+            )
+            assert response.status_code == 400
+            error = response.json()["error"]
+            assert error["code"] == code
+            assert message in error["message"]
+            assert error["param"] in ("images[0].file_id", "image")
+    finally:
+        clock.now -= 3601
 
 
 # --- the facade against the real server ---------------------------------------------------------------------
@@ -365,6 +460,114 @@ def test_facade_edit_answers_in_the_requested_format(
             "x", image=hole_png(), model="gpt-image-1.5", output_format=fmt, size="1024x1024"
         )
     assert result.images[0].read().startswith(signature)
+
+
+def test_official_edit_takes_the_preview_fields_of_generations(official: openai.OpenAI) -> None:
+    """complexity, frame_count and frame_duration_ms, which the 3.51 client documents for edits: a gif of that
+    many frames, each shown that long."""  # noqa: D205, D209
+    response = official.images.edit(
+        image=("a.png", hole_png(hole=False), "image/png"),
+        prompt="make it wave",
+        model="gpt-image-2",
+        size="1024x1024",
+        complexity="high",
+        output_format="gif",
+        frame_count=5,
+        frame_duration_ms=70,
+    )
+    assert response.data is not None
+    out = decode(response.data[0].b64_json)
+    assert (out.format, out.size, getattr(out, "n_frames", 1)) == ("GIF", (1024, 1024), 5)
+    assert out.info["duration"] == 70
+
+
+def test_edit_preview_fields_keep_their_ranges_and_rules(official: openai.OpenAI) -> None:
+    """frame_count out of range, or without a gif, is a 400 naming it."""
+    image = ("a.png", hole_png(hole=False), "image/png")
+    with pytest.raises(openai.BadRequestError) as caught:
+        official.images.edit(
+            image=image, prompt="x", model="gpt-image-2", output_format="gif", frame_count=17
+        )
+    assert "frame_count" in str(caught.value)
+    with pytest.raises(openai.BadRequestError) as caught:
+        official.images.edit(image=image, prompt="x", model="gpt-image-2", frame_count=3)
+    assert "output_format" in str(caught.value)
+
+
+def _marks(size: tuple[int, int] = (256, 256)) -> bytes:
+    """A transparent PNG with one opaque blue stroke: a markup."""
+    image = Image.new("RGBA", size, (0, 0, 0, 0))
+    image.paste((0, 0, 255, 255), (0, 0, size[0], 8))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_official_edit_markup_is_laid_over_the_image(official: openai.OpenAI) -> None:
+    """gpt-image-2.5 takes a markup: the answer differs from the same edit without one."""
+    common: dict[str, object] = {
+        "image": ("a.png", hole_png(hole=False), "image/png"),
+        "prompt": "a hat",
+        "model": "gpt-image-2.5-flare",
+        "size": "1024x1024",
+    }
+    plain = official.images.edit(**common)  # type: ignore[call-overload]  # the keywords above
+    marked = official.images.edit(markup=("m.png", _marks(), "image/png"), **common)  # type: ignore[call-overload]
+    assert plain.data is not None
+    assert marked.data is not None
+    assert decode(marked.data[0].b64_json).size == (1024, 1024)
+    assert plain.data[0].b64_json != marked.data[0].b64_json
+
+
+@pytest.mark.parametrize(
+    ("model", "markup", "mask", "expected"),
+    [
+        ("gpt-image-1.5", _marks(), None, "Unknown parameter: 'markup'"),
+        ("gpt-image-2.5-flare", _marks(), hole_png(), "markup cannot be sent with a mask"),
+        ("gpt-image-2.5-flare", _marks((128, 128)), None, "dimensions of the first image"),
+        ("gpt-image-2.5-flare", hole_png(hole=False, mode="RGB"), None, "no alpha channel"),
+    ],
+    ids=["model", "with-mask", "dimensions", "opaque"],
+)
+def test_edit_markup_rules_are_a_400_naming_it(
+    server: EmulatorServer, model: str, markup: bytes, mask: bytes | None, expected: str
+) -> None:
+    """A markup for a model before 2.5, with a mask, of other dimensions or with no alpha: 400 on markup;
+    the facade refuses the same before sending."""  # noqa: D205, D209
+    files = {"image": ("a.png", hole_png(hole=False)), "markup": ("m.png", markup)}
+    if mask is not None:
+        files["mask"] = ("k.png", mask)
+    response = httpx.post(
+        f"{server.base_url}/images/edits",
+        data={"prompt": "x", "model": model},
+        files=files,
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["param"] == "markup"
+    assert expected in error["message"]
+    server.state.reset()
+    with (
+        ImagesClient(base_url=server.base_url, api_key=KEY) as client,
+        pytest.raises(InvalidParameterError) as caught,
+    ):
+        client.edit("x", image=hole_png(hole=False), mask=mask, markup=markup, model=model)
+    assert caught.value.param == "markup"
+    assert not server.state.requests
+
+
+def test_facade_edit_markup_is_an_upload_only(server: EmulatorServer, tmp_path: Path) -> None:
+    """The facade sends a markup path as a part of the multipart edit; with references it refuses it."""
+    (tmp_path / "m.png").write_bytes(_marks())
+    with ImagesClient(base_url=server.base_url, api_key=KEY) as client:
+        result = client.edit(
+            "a hat", image=hole_png(hole=False), markup=tmp_path / "m.png", model="gpt-image-2.5-flare"
+        )
+        assert result.images[0].read()
+        assert b'name="markup"' in server.state.requests[-1].body
+        with pytest.raises(InvalidParameterError, match="JSON edit of references cannot carry one"):
+            client.edit("x", image=ImageURL("https://x.test/a.png"), markup=_marks())
 
 
 # --- the drawing --------------------------------------------------------------------------------------------

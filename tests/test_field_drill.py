@@ -80,7 +80,7 @@ def drilled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
     spec = root / "openapi" / "images.yaml"
     text = spec.read_text()
-    anchor = "        complexity:\n"
+    anchor = "        svg:\n"  # a field of createImage only
     assert text.count(anchor) == 1
     spec.write_text(text.replace(anchor, NEW_FIELD + anchor))
     subprocess.run(

@@ -406,13 +406,17 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         return self._build(operation, fields)
 
     def batch_body(self, fields: Mapping[str, object]) -> dict[str, object]:
-        """The JSON body of an image generation as a Batch API line sends it: checked (unless ``validate``
-        is off) and named as this client names its model (on Azure, the deployment).
+        """The JSON body of an image generation or edit as a Batch API line sends it: checked (unless
+        ``validate`` is off) and named as this client names its model (on Azure, the deployment).
+
+        A body with ``images`` is a JSON edit (its images by URL or file id: a batch line cannot upload);
+        any other body is a generation. `batch_endpoint_for` says where each goes.
 
         Raises:
             InvalidParameterError: A value the API would reject, or one JSON cannot carry.
         """  # noqa: D205
-        operation = operations().create_image
+        ops = operations()
+        operation = ops.create_image_edit_json if "images" in fields else ops.create_image
         fields = self._config.route.batch_fields(fields)
         if self._config.validate:
             self.validate_fields(operation, fields)
@@ -425,6 +429,13 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
     def batch_endpoint(self) -> str:
         """The ``endpoint`` (and each line's ``url``) of a Batch API job of image generations."""
         return "/v1" + str(operations().create_image.path)
+
+    def batch_endpoint_for(self, body: Mapping[str, object]) -> str:
+        """The Batch API ``endpoint`` of a line's body: image edits for a body with ``images``, else
+        generations (as `batch_body` reads it)."""  # noqa: D205, D209
+        if "images" in body:
+            return "/v1" + str(operations().create_image_edit_json.path)
+        return self.batch_endpoint
 
     def _download_request(self, http: httpx.Client | httpx.AsyncClient, url: str) -> httpx.Request:
         """A request for a signed image URL: a third party, so no API key or account header goes there.
@@ -533,6 +544,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         prompt: str,
         image: object,
         mask: object,
+        markup: object,
         params: Mapping[str, object],
         *,
         stream: bool,
@@ -544,7 +556,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             message = "stream True is not accepted by edit(); use edit_stream() to stream"
             raise InvalidParameterError("stream", True, ("false",), message)
         fixed: dict[str, object] = {"stream": True} if stream else {}
-        name, fields = edit_fields(prompt, image, mask, params, **fixed)
+        name, fields = edit_fields(prompt, image, mask, params, markup=markup, **fixed)
         ops = operations()
         return self._request(
             (ops.create_image_edit_json if name == "CREATE_IMAGE_EDIT_JSON" else ops.create_image_edit),
@@ -800,6 +812,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         *,
         image: EditImages,
         mask: ImageInput | ImageReference | None = None,
+        markup: ImageInput | None = None,
         **params: Unpack[CreateImageEditParams],
     ) -> ImageResult:
         """Edit or extend images given a prompt (``POST /images/edits``).
@@ -816,6 +829,9 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
                 models PNG, WebP or JPEG files under 50 MB each.
             mask: A PNG with an alpha channel and the dimensions of the first image: its fully transparent
                 pixels are where the image changes. An upload, or a reference when the images are.
+            markup: Preview (gpt-image-2.5 and later): a PNG with transparent pixels and the dimensions of
+                the first image, laid over it to guide the edit (what is drawn on it shows what to change).
+                An upload only, and not with a mask.
             **params: The request's optional fields, as the spec declares them
                 (``oai_images.types.EditParams``): ``model`` (API default gpt-image-1.5), ``n``, ``size``,
                 ``quality``, ``input_fidelity``, ``background``, ``output_format``, ...
@@ -829,7 +845,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
             APIConnectionError: No answer, after the retries (``APITimeoutError`` for a timeout).
         """
         with self._guarded():
-            request, fields = self._edit_request(prompt, image, mask, params, stream=False)
+            request, fields = self._edit_request(prompt, image, mask, markup, params, stream=False)
         return self._answer(request, fields)
 
     def edit_stream(
@@ -838,6 +854,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         *,
         image: EditImages,
         mask: ImageInput | ImageReference | None = None,
+        markup: ImageInput | None = None,
         **params: Unpack[CreateImageEditParams],
     ) -> Generator[PartialImageEvent | CompletedImageEvent]:
         """Edit in streaming mode (GPT image models): partial images, then the final one.
@@ -847,7 +864,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         :meth:`generate_stream`.
         """
         with self._guarded():
-            request, _ = self._edit_request(prompt, image, mask, params, stream=True)
+            request, _ = self._edit_request(prompt, image, mask, markup, params, stream=True)
         return self._stream(request, prompt)
 
     def create_variation(
@@ -1074,6 +1091,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         *,
         image: EditImages,
         mask: ImageInput | ImageReference | None = None,
+        markup: ImageInput | None = None,
         **params: Unpack[CreateImageEditParams],
     ) -> ImageResult:
         """Edit images; the arguments and errors are those of :meth:`ImagesClient.edit`.
@@ -1082,7 +1100,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         from disk while the request is sent.
         """
         with self._guarded():
-            request, fields = self._edit_request(prompt, image, mask, params, stream=False)
+            request, fields = self._edit_request(prompt, image, mask, markup, params, stream=False)
         return await self._answer(request, fields)
 
     def edit_stream(
@@ -1091,11 +1109,12 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         *,
         image: EditImages,
         mask: ImageInput | ImageReference | None = None,
+        markup: ImageInput | None = None,
         **params: Unpack[CreateImageEditParams],
     ) -> AsyncGenerator[PartialImageEvent | CompletedImageEvent]:
         """Stream an edit with ``async for``; as :meth:`ImagesClient.edit_stream`."""
         with self._guarded():
-            request, _ = self._edit_request(prompt, image, mask, params, stream=True)
+            request, _ = self._edit_request(prompt, image, mask, markup, params, stream=True)
         return self._stream(request, prompt)
 
     async def create_variation(

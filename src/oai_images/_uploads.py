@@ -448,14 +448,21 @@ def _inputs(image: object) -> list[object]:
 
 
 def edit_fields(
-    prompt: str, image: object, mask: object, params: Mapping[str, object], **fixed: object
+    prompt: str,
+    image: object,
+    mask: object,
+    params: Mapping[str, object],
+    *,
+    markup: object = None,
+    **fixed: object,
 ) -> tuple[str, dict[str, object]]:
     """The form of an edit and its fields: uploads as multipart, or references (`ImageURL`, `FileID`) as JSON.
 
     Returns:
         The operation's name (``CREATE_IMAGE_EDIT`` or ``CREATE_IMAGE_EDIT_JSON``) and the request's fields:
-        the prompt, the images (an `Upload` or a list of them; a list of references), the mask, every
-        keyword set (None means not set) and ``fixed``.
+        the prompt, the images (an `Upload` or a list of them; a list of references), the mask, the markup
+        (an upload only: the API documents it for multipart edits alone), every keyword set (None means not
+        set) and ``fixed``.
 
     Raises:
         InvalidParameterError: No image, uploads mixed with references, or an input that cannot be read.
@@ -472,8 +479,13 @@ def edit_fields(
                 message = "mask must be an ImageURL or FileID when the images are (a JSON edit cannot upload)"
                 raise InvalidParameterError("mask", mask, ("ImageURL", "FileID"), message)
             fields["mask"] = mask.reference()  # type: ignore[attr-defined]  # a reference, checked above
+        if markup is not None:
+            message = (
+                "markup is an upload (a path, bytes, a file); a JSON edit of references cannot carry one"
+            )
+            raise InvalidParameterError("markup", markup, ("an upload with uploaded images",), message)
         name = "CREATE_IMAGE_EDIT_JSON"
-    elif any(references) or _is_reference(mask):
+    elif any(references) or _is_reference(mask) or _is_reference(markup):
         message = (
             "image and mask must all be uploads (paths, bytes, files) or all references (ImageURL, FileID): "
             "one edit is either an upload or a JSON request"
@@ -485,6 +497,8 @@ def edit_fields(
         fields["image"] = uploads if is_many else uploads[0]
         if mask is not None:
             fields["mask"] = read_upload(mask, "mask")
+        if markup is not None:
+            fields["markup"] = read_upload(markup, "markup")
         name = "CREATE_IMAGE_EDIT"
     fields.update((key, value) for key, value in params.items() if value is not None)
     fields.update(fixed)
@@ -669,9 +683,9 @@ def check_inputs(
         )
     if inputs is None:
         return
-    if name == "mask":
+    if name in ("mask", "markup"):
         firsts = _images(first)
-        _check_mask(images[0], inputs, firsts[0] if firsts else None)
+        _check_overlay(name, images[0], inputs, firsts[0] if firsts else None)
         return
     if len(images) > inputs.max_images:
         allowed = (f"at most {inputs.max_images}",)
@@ -706,25 +720,34 @@ def _check_image(name: str, image: ImageInfo, inputs: InputRules, label: str, *,
         raise InvalidParameterError(name, image.name, ("a PNG with an alpha channel",), message)
 
 
-def _check_mask(mask: ImageInfo, inputs: InputRules, first: ImageInfo | None) -> None:
-    shown = f"'{mask.name}'" if mask.name else "the mask"
+def _check_overlay(name: str, mask: ImageInfo, inputs: InputRules, first: ImageInfo | None) -> None:
+    """A mask, or an edit's markup: a PNG with an alpha channel and the first image's dimensions.
+
+    A markup has no size limit of its own documented: it is held to the model's limit for an input image.
+    """
+    shown = f"'{mask.name}'" if mask.name else f"the {name}"
+    purpose = "its fully transparent pixels say where to edit"
+    if name == "markup":
+        purpose = "it is laid over the first image, which shows through its transparent pixels"
     if mask.format != "png":
-        message = f"mask {shown} is {_article(mask.format)}{_format_name(mask.format)}; a mask must be a PNG"
-        raise InvalidParameterError("mask", mask.name, ("PNG",), message)
-    if mask.byte_size >= inputs.mask_max_bytes:
-        limit = f"less than {inputs.mask_max_bytes // _MB} MB"
-        message = f"mask {shown} is {mask.byte_size / _MB:.1f} MB; a mask must be {limit}"
-        raise InvalidParameterError("mask", mask.name, (limit,), message)
+        found = f"{_article(mask.format)}{_format_name(mask.format)}"
+        message = f"{name} {shown} is {found}; a {name} must be a PNG"
+        raise InvalidParameterError(name, mask.name, ("PNG",), message)
+    most = inputs.mask_max_bytes if name == "mask" else inputs.max_bytes
+    if mask.byte_size >= most:
+        limit = f"less than {most // _MB} MB"
+        message = f"{name} {shown} is {mask.byte_size / _MB:.1f} MB; a {name} must be {limit}"
+        raise InvalidParameterError(name, mask.name, (limit,), message)
     if not mask.has_alpha:
-        message = f"mask {shown} has no alpha channel; its fully transparent pixels say where to edit"
-        raise InvalidParameterError("mask", mask.name, ("a PNG with an alpha channel",), message)
+        message = f"{name} {shown} has no alpha channel; {purpose}"
+        raise InvalidParameterError(name, mask.name, ("a PNG with an alpha channel",), message)
     if first is not None and (mask.width, mask.height) != (first.width, first.height):
         size = f"{first.width}x{first.height}"
         message = (
-            f"mask {shown} is {mask.width}x{mask.height}; it must have the dimensions of the first image "
+            f"{name} {shown} is {mask.width}x{mask.height}; it must have the dimensions of the first image "
             f"({first.name or 'image'}: {size})"
         )
-        raise InvalidParameterError("mask", mask.name, (size,), message)
+        raise InvalidParameterError(name, mask.name, (size,), message)
 
 
 def _article(fmt: str) -> str:

@@ -87,6 +87,17 @@ class CreateImageEditRequest:
     safety_identifier: str | Unset = UNSET
     """ A stable identifier for your end user (for example a hash of their username), to help detect abuse.
      """
+    complexity: str | Unset = UNSET
+    """ Preview: how much detail the model should aim for. The client documents no closed set of values.
+     """
+    frame_count: int | Unset = UNSET
+    """ Preview, output_format `gif` only: the number of frames. """
+    frame_duration_ms: int | Unset = UNSET
+    """ Preview, output_format `gif` only: how long each frame shows, in milliseconds. """
+    markup: File | Unset = UNSET
+    """ Preview: a PNG with transparent pixels and the dimensions of the first image, laid over it to guide the edit
+    (drawn marks show what to change). Not with a mask.
+     """
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,6 +202,16 @@ class CreateImageEditRequest:
 
         safety_identifier = self.safety_identifier
 
+        complexity = self.complexity
+
+        frame_count = self.frame_count
+
+        frame_duration_ms = self.frame_duration_ms
+
+        markup: FileTypes | Unset = UNSET
+        if not isinstance(self.markup, Unset):
+            markup = self.markup.to_tuple()
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -227,6 +248,14 @@ class CreateImageEditRequest:
             field_dict["quality"] = quality
         if safety_identifier is not UNSET:
             field_dict["safety_identifier"] = safety_identifier
+        if complexity is not UNSET:
+            field_dict["complexity"] = complexity
+        if frame_count is not UNSET:
+            field_dict["frame_count"] = frame_count
+        if frame_duration_ms is not UNSET:
+            field_dict["frame_duration_ms"] = frame_duration_ms
+        if markup is not UNSET:
+            field_dict["markup"] = markup
 
         return field_dict
 
@@ -386,6 +415,27 @@ class CreateImageEditRequest:
                     (None, str(self.safety_identifier).encode(), "text/plain"),
                 )
             )
+
+        if not isinstance(self.complexity, Unset):
+            files.append(
+                ("complexity", (None, str(self.complexity).encode(), "text/plain"))
+            )
+
+        if not isinstance(self.frame_count, Unset):
+            files.append(
+                ("frame_count", (None, str(self.frame_count).encode(), "text/plain"))
+            )
+
+        if not isinstance(self.frame_duration_ms, Unset):
+            files.append(
+                (
+                    "frame_duration_ms",
+                    (None, str(self.frame_duration_ms).encode(), "text/plain"),
+                )
+            )
+
+        if not isinstance(self.markup, Unset):
+            files.append(("markup", self.markup.to_tuple()))
 
         for prop_name, prop in self.additional_properties.items():
             files.append((prop_name, (None, str(prop).encode(), "text/plain")))
@@ -588,6 +638,19 @@ class CreateImageEditRequest:
 
         safety_identifier = d.pop("safety_identifier", UNSET)
 
+        complexity = d.pop("complexity", UNSET)
+
+        frame_count = d.pop("frame_count", UNSET)
+
+        frame_duration_ms = d.pop("frame_duration_ms", UNSET)
+
+        _markup = d.pop("markup", UNSET)
+        markup: File | Unset
+        if isinstance(_markup, Unset):
+            markup = UNSET
+        else:
+            markup = File(payload=BytesIO(_markup))
+
         create_image_edit_request = cls(
             image=image,
             prompt=prompt,
@@ -605,6 +668,10 @@ class CreateImageEditRequest:
             partial_images=partial_images,
             quality=quality,
             safety_identifier=safety_identifier,
+            complexity=complexity,
+            frame_count=frame_count,
+            frame_duration_ms=frame_duration_ms,
+            markup=markup,
         )
 
         create_image_edit_request.additional_properties = d

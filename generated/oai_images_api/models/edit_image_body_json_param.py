@@ -90,6 +90,13 @@ class EditImageBodyJsonParam:
     safety_identifier: str | Unset = UNSET
     """ A stable identifier for your end user (for example a hash of their username), to help detect abuse.
      """
+    complexity: str | Unset = UNSET
+    """ Preview: how much detail the model should aim for. The client documents no closed set of values.
+     """
+    frame_count: int | Unset = UNSET
+    """ Preview, output_format `gif` only: the number of frames. """
+    frame_duration_ms: int | Unset = UNSET
+    """ Preview, output_format `gif` only: how long each frame shows, in milliseconds. """
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -188,6 +195,12 @@ class EditImageBodyJsonParam:
 
         safety_identifier = self.safety_identifier
 
+        complexity = self.complexity
+
+        frame_count = self.frame_count
+
+        frame_duration_ms = self.frame_duration_ms
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -224,6 +237,12 @@ class EditImageBodyJsonParam:
             field_dict["partial_images"] = partial_images
         if safety_identifier is not UNSET:
             field_dict["safety_identifier"] = safety_identifier
+        if complexity is not UNSET:
+            field_dict["complexity"] = complexity
+        if frame_count is not UNSET:
+            field_dict["frame_count"] = frame_count
+        if frame_duration_ms is not UNSET:
+            field_dict["frame_duration_ms"] = frame_duration_ms
 
         return field_dict
 
@@ -409,6 +428,12 @@ class EditImageBodyJsonParam:
 
         safety_identifier = d.pop("safety_identifier", UNSET)
 
+        complexity = d.pop("complexity", UNSET)
+
+        frame_count = d.pop("frame_count", UNSET)
+
+        frame_duration_ms = d.pop("frame_duration_ms", UNSET)
+
         edit_image_body_json_param = cls(
             images=images,
             prompt=prompt,
@@ -426,6 +451,9 @@ class EditImageBodyJsonParam:
             stream=stream,
             partial_images=partial_images,
             safety_identifier=safety_identifier,
+            complexity=complexity,
+            frame_count=frame_count,
+            frame_duration_ms=frame_duration_ms,
         )
 
         edit_image_body_json_param.additional_properties = d

@@ -1,9 +1,11 @@
 """Very large jobs through OpenAI's Batch API: half the price, results within 24 hours.
 
-A job is a set of image generation requests, each a ``(custom_id, body)`` pair, kept in a SQLite journal:
+A job is a set of image generation and edit requests, each a ``(custom_id, body)`` pair, kept in a SQLite
+journal (a body with ``images`` is a JSON edit, its images by URL or file id):
 
-- `BatchJob.submit` writes them as JSON Lines (several input files past 50,000 lines or 200 MB), uploads
-  each and creates its batch (``/v1/images/generations``, window ``24h``);
+- `BatchJob.submit` writes them as JSON Lines (several input files past 50,000 lines or 200 MB, and one set
+  per endpoint), uploads each and creates its batch (``/v1/images/generations`` or ``/v1/images/edits``,
+  window ``24h``);
 - `BatchJob.wait` polls until every batch has ended, reporting ``request_counts``;
 - `BatchJob.collect` streams the output and error files, saves every image as
   ``<custom_id>-<prompt slug>[-<k>].<ext>`` (as a live run names it) and records each line's outcome;

@@ -214,10 +214,17 @@ class _JobBase(Generic[_ClientT]):
         upload.filename = name
         return {"file": upload, "purpose": "batch"}
 
-    def _create_fields(self, input_file_id: str) -> dict[str, object]:
+    def _url_of(self, body_json: str) -> str:
+        """A line's ``url`` (its batch's endpoint): image edits or generations, from its body."""
+        return self._client.batch_endpoint_for(json.loads(body_json))
+
+    def _create_fields(self, part: int, input_file_id: str) -> dict[str, object]:
+        # Every line of a part goes to one endpoint (the parts are written per endpoint).
+        first = next(iter(self.journal.lines(part)), None)
+        endpoint = self._client.batch_endpoint if first is None else self._url_of(first[1])
         fields: dict[str, object] = {
             "input_file_id": input_file_id,
-            "endpoint": self._client.batch_endpoint,
+            "endpoint": endpoint,
             "completion_window": "24h",
         }
         if self._metadata:
@@ -257,14 +264,13 @@ class _JobBase(Generic[_ClientT]):
     def _prepare(self, lines: Iterable[tuple[str, Mapping[str, object]]]) -> list[Part]:
         """Check every new line and write the input files; nothing is sent. Lines already in the job are
         skipped. The lines are in the journal when this returns, and in no part if it raises."""  # noqa: D205, D209
-        url = self._client.batch_endpoint
         seen: set[str] = set()
         live = self.journal.saved_live()  # lines a live run already saved here are done
-        writer = PartWriter(self.journal.new_part, max_lines=self._max_lines, max_bytes=self._max_bytes)
+        writers = _EndpointParts(self.journal.new_part, self._max_lines, self._max_bytes)
+        # Per endpoint, the lines of its current part not yet in the journal.
+        pending: dict[str, tuple[int, list[tuple[str, str]]]] = {}
         self.journal.begin()
         try:
-            pending: list[tuple[str, str]] = []
-            part_of_pending = 0
             for custom_id, body in lines:
                 if not isinstance(custom_id, str) or not custom_id:
                     raise InvalidParameterError(
@@ -297,23 +303,26 @@ class _JobBase(Generic[_ClientT]):
                         exc.param, exc.value, exc.allowed, f"line {custom_id!r}: {exc}"
                     ) from exc
                 body_json = json.dumps(checked, separators=(",", ":"), ensure_ascii=False)
+                url = self._client.batch_endpoint_for(checked)
                 try:
-                    part = writer.add(request_line(custom_id, body_json, url))
+                    part = writers.add(url, request_line(custom_id, body_json, url))
                 except ValueError as exc:  # one line larger than an input file may be
                     raise InvalidParameterError(
                         "body", custom_id, (f"at most {self._max_bytes} bytes",), f"line {custom_id!r}: {exc}"
                     ) from exc
-                if part != part_of_pending and pending:
-                    self.journal.add_lines(part_of_pending, pending)
-                    pending = []
-                part_of_pending = part
-                pending.append((custom_id, body_json))
-            if pending:
-                self.journal.add_lines(part_of_pending, pending)
-            parts = writer.close()
+                current = pending.get(url)
+                if current is not None and current[0] != part:
+                    self.journal.add_lines(*current)
+                    current = None
+                if current is None:
+                    current = pending[url] = (part, [])
+                current[1].append((custom_id, body_json))
+            for part_lines in pending.values():
+                self.journal.add_lines(*part_lines)
+            parts = writers.close()
         except BaseException:
             self.journal.rollback()
-            writer.discard()
+            writers.discard()
             raise
         self.journal.commit()
         return parts
@@ -332,9 +341,8 @@ class _JobBase(Generic[_ClientT]):
             writer = PartWriter(
                 itertools.repeat(info.part).__next__, max_bytes=MAX_BYTES, max_lines=MAX_LINES
             )
-            url = self._client.batch_endpoint
             for custom_id, body_json in self.journal.lines(info.part):
-                writer.add(request_line(custom_id, body_json, url))
+                writer.add(request_line(custom_id, body_json, self._url_of(body_json)))
             parts.extend(writer.close())
         return parts
 
@@ -343,22 +351,23 @@ class _JobBase(Generic[_ClientT]):
         failed = self.journal.failed_lines()
         if not failed:
             return []
-        url = self._client.batch_endpoint
-        writer = PartWriter(self.journal.new_part, max_lines=self._max_lines, max_bytes=self._max_bytes)
+        writers = _EndpointParts(self.journal.new_part, self._max_lines, self._max_bytes)
         self.journal.begin()
         try:
             moved: dict[int, list[str]] = {}
             for custom_id in failed:
                 record = self.journal.line(custom_id)
                 assert record is not None  # listed by the journal a moment ago
-                number = writer.add(request_line(custom_id, str(record["body"]), url))
+                body_json = str(record["body"])
+                url = self._url_of(body_json)
+                number = writers.add(url, request_line(custom_id, body_json, url))
                 moved.setdefault(number, []).append(custom_id)
             for number, custom_ids in moved.items():
                 self.journal.move_lines(number, custom_ids)
-            parts = writer.close()
+            parts = writers.close()
         except BaseException:
             self.journal.rollback()
-            writer.discard()
+            writers.discard()
             raise
         self.journal.commit()
         return parts
@@ -537,8 +546,36 @@ class _JobBase(Generic[_ClientT]):
         report.batches_collected += 1
 
 
+class _EndpointParts:
+    """Input files written per endpoint: a batch runs the lines of one endpoint (generations or edits)."""
+
+    def __init__(self, new_part: Callable[[], int], max_lines: int, max_bytes: int) -> None:
+        self._new_part = new_part
+        self._max_lines = max_lines
+        self._max_bytes = max_bytes
+        self._writers: dict[str, PartWriter] = {}
+
+    def add(self, url: str, line: bytes) -> int:
+        """Add a line to the current part of its endpoint; the part's number."""
+        if url not in self._writers:
+            self._writers[url] = PartWriter(
+                self._new_part, max_lines=self._max_lines, max_bytes=self._max_bytes
+            )
+        return self._writers[url].add(line)
+
+    def close(self) -> list[Part]:
+        """Every part written, in the order they were started."""
+        parts = [part for writer in self._writers.values() for part in writer.close()]
+        return sorted(parts, key=lambda part: part.number)
+
+    def discard(self) -> None:
+        """Remove every part's file."""
+        for writer in self._writers.values():
+            writer.discard()
+
+
 class BatchJob(_JobBase["ImagesClient"]):
-    """A job of image generations run through the Batch API: half the price, results within 24 hours.
+    """A job of image generations and edits run through the Batch API: half the price, results within 24 h.
 
     The job lives in its journal (``<out>/.oai-images.sqlite`` unless told otherwise): every method can be
     called again, from another process too, and picks the job up where it stands::
@@ -569,7 +606,9 @@ class BatchJob(_JobBase["ImagesClient"]):
 
         Args:
             lines: ``(custom_id, body)`` pairs; a body is the JSON body of ``POST /images/generations``
-                (``{"prompt": ..., "model": ..., ...}``).
+                (``{"prompt": ..., "model": ..., ...}``), or, with ``images``, of a JSON ``POST
+                /images/edits`` (``{"prompt": ..., "images": [{"image_url": ...} or {"file_id": ...}]}``).
+                Generations and edits go in batches of their own endpoint.
 
         Returns:
             The ids of the batches this call created (empty when every line was already in the job).
@@ -614,7 +653,7 @@ class BatchJob(_JobBase["ImagesClient"]):
         sleep = config.sleep or time.sleep
         for attempt in itertools.count():
             try:
-                return self._read(once.request(create, self._create_fields(file_id)), create)
+                return self._read(once.request(create, self._create_fields(part, file_id)), create)
             except OAIImagesError as exc:
                 if not is_transient(exc):
                     self.journal.set_creating(part, False)  # refused: nothing was created
@@ -868,7 +907,7 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
         sleep: Callable[[float], Awaitable[None]] = config.sleep or _async_sleep
         for attempt in itertools.count():
             try:
-                return self._read(await once.request(create, self._create_fields(file_id)), create)
+                return self._read(await once.request(create, self._create_fields(part, file_id)), create)
             except OAIImagesError as exc:
                 if not is_transient(exc):
                     self.journal.set_creating(part, False)

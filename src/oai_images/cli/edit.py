@@ -65,7 +65,7 @@ def input_of(text: str) -> object:
     return Path(text)
 
 
-def _inputs(inputs: list[Any], mask: str | None) -> dict[str, Any]:
+def _inputs(inputs: list[Any], mask: str | None, markup: str | None) -> dict[str, Any]:
     """The inputs of an edit as its history records them: absolute paths, or the URLs and file ids."""
 
     def shown(item: object) -> str:
@@ -76,6 +76,8 @@ def _inputs(inputs: list[Any], mask: str | None) -> dict[str, Any]:
     recorded: dict[str, Any] = {"image": [shown(item) for item in inputs]}
     if mask is not None:
         recorded["mask"] = shown(input_of(mask))
+    if markup is not None:
+        recorded["markup"] = str(Path(markup).resolve())
     return recorded
 
 
@@ -93,6 +95,13 @@ def _inputs(inputs: list[Any], mask: str | None) -> dict[str, Any]:
     type=click.Path(dir_okay=False),
     help="A PNG with an alpha channel, the size of the first image: its transparent pixels are edited.",
 )
+@click.option(
+    "--markup",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Preview (gpt-image-2.5 and later): a transparent PNG the size of the first image, laid over it "
+    "to guide the edit. Not with --mask.",
+)
 @save_options
 @client_options
 @azure_options
@@ -102,6 +111,7 @@ def edit(
     images: tuple[str, ...],
     *,
     mask: str | None,
+    markup: str | None,
     out: Path | None,
     name_template: str | None,
     output_file: Path | None,
@@ -133,6 +143,7 @@ def edit(
         inputs: list[Any] = [input_of(text) for text in images]  # paths, ImageURL or FileID
         image = inputs[0] if len(inputs) == 1 else inputs
         masked: Any = input_of(mask) if mask is not None else None
+        marks = Path(markup) if markup is not None else None
         client = make_client(
             emulator=emulator,
             base_url=base_url,
@@ -145,10 +156,10 @@ def edit(
             with spinner("Editing") as line:
                 notices.say = line
                 if streaming:
-                    events = client.edit_stream(prompt, image=image, mask=masked, **fields)
+                    events = client.edit_stream(prompt, image=image, mask=masked, markup=marks, **fields)
                     outcome, paths = save_stream(events, names, line)
                 else:
-                    result = client.edit(prompt, image=image, mask=masked, **fields)
+                    result = client.edit(prompt, image=image, mask=masked, markup=marks, **fields)
             notices.say = say
             if not streaming:  # saved while the client is open: a URL is downloaded over its connections
                 outcome, paths = save_answer(result, names)
@@ -158,7 +169,7 @@ def edit(
     report(outcome, paths, names.partials, model=model, as_json=as_json, show=show)
     record_generation(
         "edit",
-        {"prompt": prompt, **fields, **_inputs(inputs, mask)},
+        {"prompt": prompt, **fields, **_inputs(inputs, mask, markup)},
         model=model,
         request_id=outcome.request_id,
         usage=outcome.usage,

@@ -108,6 +108,24 @@ _FAULTS = "rate_limit, server_error, service_unavailable, hang, drop, truncate, 
     "[default: 10]",
 )
 @click.option(
+    "--max-json-body-bytes",
+    type=click.IntRange(min=1),
+    envvar=_ENV + "MAX_JSON_BODY_BYTES",
+    help="The largest body of a JSON request (generations, batches); larger is a 413. [default: 1 MiB]",
+)
+@click.option(
+    "--max-edit-body-bytes",
+    type=click.IntRange(min=1),
+    envvar=_ENV + "MAX_EDIT_BODY_BYTES",
+    help="The largest body of an edit or variation; larger is a 413. [default: 64 MiB]",
+)
+@click.option(
+    "--max-file-body-bytes",
+    type=click.IntRange(min=1),
+    envvar=_ENV + "MAX_FILE_BODY_BYTES",
+    help="The largest body of a /v1/files upload; larger is a 413. [default: 513 MiB]",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
@@ -130,6 +148,9 @@ def serve(  # noqa: PLR0912 - one branch per option
     rate_limit_rpm: int | None,
     rate_limit_burst: int | None,
     batch_seconds: float | None,
+    max_json_body_bytes: int | None,
+    max_edit_body_bytes: int | None,
+    max_file_body_bytes: int | None,
     log_level: str,
 ) -> None:
     """Serve the offline emulator: POST /v1/images/generations, like the real API, with no key or network.
@@ -184,6 +205,12 @@ def serve(  # noqa: PLR0912 - one branch per option
     config.rate_limit_burst = rate_limit_burst
     if batch_seconds is not None:
         config.batch_seconds = batch_seconds
+    if max_json_body_bytes is not None:
+        config.max_json_body_bytes = max_json_body_bytes
+    if max_edit_body_bytes is not None:
+        config.max_edit_body_bytes = max_edit_body_bytes
+    if max_file_body_bytes is not None:
+        config.max_file_body_bytes = max_file_body_bytes
 
     def ready(base_url: str) -> None:
         click.echo(f"oai-images emulator listening on {base_url}", err=True)

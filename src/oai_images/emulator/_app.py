@@ -35,9 +35,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from oai_images import InvalidParameterError
 from oai_images.rules import MODEL_RULES, resolve_model, validate
 
-from ._asgi import read_body
-from ._azure import AzureRoutes, is_azure_generations
-from ._batches import BATCHES_PATH, BatchHooks, batch_routes, post_json
+from ._asgi import read_prefix
+from ._azure import AzureRoutes, is_azure_images
+from ._batches import BATCHES_PATH, BatchHooks, BatchService, batch_routes, post_json
+from ._bodies import BodyTooLarge, body_limit, capped, declared_length, too_large
 from ._config import EmulatorConfig, FaultSpec, parse_fault, parse_latency
 from ._draw import DrawnImages, draw_image, draw_partial
 from ._edits import edit_routes
@@ -47,6 +48,7 @@ from ._protocol import (
     check_auth,
     error,
     invalid,
+    json_fields,
     make_plan,
     new_request_id,
     revise,
@@ -132,6 +134,9 @@ class EmulatorState:
         self.rng = random.Random(config.seed)  # noqa: S311 (latency jitter, not cryptography)
         self.drawn = DrawnImages()
         self.rate_limits = RateLimits()
+        #: The Files API's store (uploads and batch files), set by `create_app`: JSON edits read file ids
+        #: from it.
+        self.files: BatchService | None = None
 
     def reset(self) -> None:
         """Forget the recorded requests and the fault counters (stored images stay)."""
@@ -208,12 +213,40 @@ class EmulatorApp:
         self.app = app
         self.state = state
 
-    async def __call__(  # noqa: PLR0915 - the ASGI entry: every step in request order, readable as one
-        self, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Every body is capped by its route before anything reads it: a declared length over the cap is a
+        # 413 at once; a body streaming past it stops the request with the same 413.
+        path = scope["path"]
+        limit = body_limit(self.state.config, path)
+        declared = declared_length(scope)
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        if declared is not None and declared > limit:
+            await self._with_id(too_large(limit, path), scope, receive, send)
+            return
+        try:
+            await self._serve(scope, capped(receive, limit, path), tracked)
+        except BodyTooLarge as exc:
+            if started:  # pragma: no cover - the routes read their body before they answer
+                raise
+            await self._with_id(too_large(exc.limit, exc.path), scope, receive, send)
+
+    @staticmethod
+    async def _with_id(response: Response, scope: Scope, receive: Receive, send: Send) -> None:
+        response.headers["x-request-id"] = new_request_id()
+        await response(scope, receive, send)
+
+    async def _serve(  # noqa: PLR0915 - the ASGI entry: every step in request order, readable as one
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         request_id = new_request_id()
 
         async def send_with_id(message: Message) -> None:
@@ -226,24 +259,29 @@ class EmulatorApp:
         path = scope["path"]
         # Faults and recording apply to the image calls and to the batch calls (small JSON bodies); never to
         # file uploads, whose bodies may be hundreds of megabytes.
-        image_call = scope["method"] == "POST" and (path in _API_PATHS or is_azure_generations(path))
+        image_call = scope["method"] == "POST" and (path in _API_PATHS or is_azure_images(path))
         if not image_call and not path.startswith(BATCHES_PATH):
             await self.app(scope, receive, send_with_id)
             return
 
-        body = await read_body(receive)
-        headers = _recorded_headers(scope)
+        # Recorded: the body up to max_recorded_bytes (read here), the rest streams on to the app unread.
         cap = self.state.config.max_recorded_bytes
-        parsed = _loads(body) if len(body) <= cap else None
-        self.state.record(RecordedRequest(scope["method"], scope["path"], headers, body, parsed, request_id))
-        replayed = False
+        chunks, more = await read_prefix(receive, cap)
+        body = b"".join(chunks)[:cap] if more else b"".join(chunks)
+        headers = _recorded_headers(scope)
+        parsed = _loads(body) if not more and len(body) <= cap else None
+        recorded = RecordedRequest(scope["method"], scope["path"], headers, body, parsed, request_id)
+        self.state.record(dataclasses.replace(recorded, truncated=True) if more else recorded)
+        del body
+        pending = deque(chunks)
+        del chunks
 
         async def replay() -> Message:
-            # The body was read above (to record it); hand it to the app once, then pass messages on.
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
+            # The start of the body was read above (to record it): hand its chunks to the app one by one
+            # (each dropped once handed on), then pass the rest of the messages on as they come.
+            if pending:
+                chunk = pending.popleft()
+                return {"type": "http.request", "body": chunk, "more_body": more or bool(pending)}
             return await receive()
 
         config = self.state.config
@@ -325,7 +363,7 @@ async def _answering_500(app: ASGIApp, scope: Scope, receive: Receive, send: Sen
 
     try:
         await app(scope, receive, tracked)
-    except ConnectionDropped:
+    except (ConnectionDropped, BodyTooLarge):
         raise
     except Exception:
         if finished:
@@ -381,8 +419,7 @@ def _parse(body: bytes) -> tuple[dict[str, object], Plan] | Response:
         )
     if not isinstance(decoded, dict):
         return error(400, "The request body must be a JSON object.", code="invalid_type")
-    # The API reads an explicit null as "use the default".
-    fields: dict[str, object] = {name: value for name, value in decoded.items() if value is not None}
+    fields = json_fields(CREATE_IMAGE, decoded)
     try:
         validate(CREATE_IMAGE, fields)
     except InvalidParameterError as exc:
@@ -530,6 +567,10 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
     async def failed(request: Request, exc: Exception) -> Response:
         return error(500, "The server had an error while processing your request.", type="server_error")
 
+    async def body_too_large(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, BodyTooLarge)  # registered for it alone
+        return too_large(exc.limit, exc.path)
+
     async def not_found(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         if status == 405:
@@ -540,22 +581,23 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
             )
         return error(404, f"Invalid URL ({request.method} {request.url.path})")
 
-    async def batch_line(body: object, base_url: str) -> tuple[int, bytes]:
-        # A batch line is answered by the generation route itself (not through EmulatorApp: no fault,
+    async def batch_line(endpoint: str, body: object, base_url: str) -> tuple[int, bytes]:
+        # A batch line is answered by the endpoint's route itself (not through EmulatorApp: no fault,
         # no recording), so it gets exactly the answer and errors a request would.
-        return await post_json(app, GENERATIONS_PATH, json.dumps(body).encode(), base_url)
+        return await post_json(app, endpoint, json.dumps(body).encode(), base_url)
 
+    state.files = BatchService(
+        state.config,
+        BatchHooks(respond=batch_line, error=error, check_auth=check_auth, cleanups=state.cleanups),
+    )
     app = Starlette(
         routes=[
             Route(GENERATIONS_PATH, generations, methods=["POST"]),
             *edit_routes(state),
             Route(FILES_PATH + "/{name}", files, methods=["GET"]),
-            *batch_routes(
-                state.config,
-                BatchHooks(respond=batch_line, error=error, check_auth=check_auth, cleanups=state.cleanups),
-            ),
+            *batch_routes(state.files),
         ],
-        exception_handlers={HTTPException: not_found, Exception: failed},
+        exception_handlers={HTTPException: not_found, BodyTooLarge: body_too_large, Exception: failed},
     )
     # Azure's routes sit between the recording layer and the routes: rewritten onto the OpenAI route.
     return EmulatorApp(AzureRoutes(app, GENERATIONS_PATH, lambda: state.config.azure_deployments), state)

@@ -1,15 +1,17 @@
 """Azure OpenAI's routes on the emulator, so Azure clients (the official ``AzureOpenAI`` and ours) work too.
 
-Two URL forms reach the same generation endpoint:
+Two URL forms reach the same generation and edit endpoints:
 
-- ``POST /openai/deployments/{deployment}/images/generations?api-version=...``: the deployment in the URL
-  says which model draws; ``api-version`` is required;
-- ``POST /openai/v1/images/generations``: the deployment is the body's ``model``.
+- ``POST /openai/deployments/{deployment}/images/{generations,edits}?api-version=...``: the deployment in the
+  URL says which model draws; ``api-version`` is required;
+- ``POST /openai/v1/images/{generations,edits}``: the deployment is the body's ``model``.
 
 Both take the key in an ``api-key`` header or a token in ``Authorization: Bearer``. This layer answers
 Azure's own errors (no credential, no ``api-version``, a deployment the emulator does not know) and passes
 every other request on to the OpenAI route, with the deployment's model in the body and the credential as
-a bearer: one generation code path, whatever the URL form.
+a bearer: one generation code path, whatever the URL form. An edit's body (a multipart upload, possibly
+large) is not rewritten: it streams on, and the edit route reads the deployment from ``scope["state"]``
+(`azure_model`) once it has parsed the body.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Final
+from typing import Final, cast
 from urllib.parse import parse_qs, unquote, urlencode
 
 from starlette.responses import JSONResponse
@@ -25,7 +27,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._asgi import read_body
 
-__all__ = ["AZURE_V1_GENERATIONS_PATH", "DEFAULT_AZURE_DEPLOYMENTS", "AzureRoutes", "is_azure_generations"]
+__all__ = [
+    "AZURE_V1_GENERATIONS_PATH",
+    "DEFAULT_AZURE_DEPLOYMENTS",
+    "AzureRoutes",
+    "azure_model",
+    "is_azure_generations",
+    "is_azure_images",
+]
 
 #: The deployments an emulator knows unless configured otherwise: each named after its model.
 DEFAULT_AZURE_DEPLOYMENTS: Final[Mapping[str, str]] = {
@@ -36,6 +45,11 @@ DEFAULT_AZURE_DEPLOYMENTS: Final[Mapping[str, str]] = {
 }
 AZURE_V1_GENERATIONS_PATH: Final = "/openai/v1/images/generations"
 _DEPLOYMENT_PATH: Final = re.compile(r"/openai/deployments/([^/]+)/images/generations")
+#: Azure's edit routes: the deployment form (group 1: the deployment) and the v1 form.
+_EDITS_PATH: Final = re.compile(r"/openai/(?:deployments/([^/]+)|v1)/images/edits")
+#: Where the Azure layer tells the edit route about the deployment: ``("deployment", name)`` for the
+#: deployment form, ``("v1", None)`` for the v1 form (the deployment is the body's ``model``).
+_AZURE_STATE_KEY: Final = "oai_images.emulator.azure"
 #: Azure's files and batches routes (deployment form, or v1 with ``/v1``), served by the OpenAI ones.
 _FILES_AND_BATCHES: Final = re.compile(r"/openai(/v1)?(/(?:files|batches)(?:/[^?]*)?)")
 _ACCESS_DENIED: Final = (
@@ -51,6 +65,36 @@ _DEPLOYMENT_NOT_FOUND: Final = (
 def is_azure_generations(path: str) -> bool:
     """Whether a request path is one of Azure's generation routes."""
     return path == AZURE_V1_GENERATIONS_PATH or _DEPLOYMENT_PATH.fullmatch(path) is not None
+
+
+def is_azure_images(path: str) -> bool:
+    """Whether a request path is one of Azure's image routes (generations or edits)."""
+    return is_azure_generations(path) or _EDITS_PATH.fullmatch(path) is not None
+
+
+def azure_model(
+    scope: Scope, fields: dict[str, object], deployments: Mapping[str, str]
+) -> JSONResponse | None:
+    """For an edit that came through an Azure route, put the deployment's model in ``fields["model"]``.
+
+    Returns:
+        None (the fields are ready, or the request did not come through Azure), or Azure's answer: 400 when
+        the v1 form names no deployment, 404 ``DeploymentNotFound`` for a deployment the emulator does not
+        know.
+    """
+    azure = cast("tuple[str, str | None] | None", scope.get("state", {}).get(_AZURE_STATE_KEY))
+    if azure is None:
+        return None
+    form, deployment = azure
+    named = fields.get("model") if form == "v1" else deployment
+    if named is None:
+        message = "Missing required parameter: 'model'."
+        return _azure_error(400, "missing_required_parameter", message, param="model")
+    model = deployments.get(named) if isinstance(named, str) else None
+    if model is None:
+        return _azure_error(404, "DeploymentNotFound", _DEPLOYMENT_NOT_FOUND)
+    fields["model"] = model
+    return None
 
 
 def _azure_error(status: int, code: str, message: str, *, param: str | None = None) -> JSONResponse:
@@ -81,6 +125,15 @@ class AzureRoutes:
         if scope["type"] == "http" and (match := _FILES_AND_BATCHES.fullmatch(scope["path"])) is not None:
             await self._files_and_batches(
                 scope, receive, send, v1=match.group(1) is not None, path=match.group(2)
+            )
+            return
+        if scope["type"] == "http" and (edit := _EDITS_PATH.fullmatch(scope["path"])) is not None:
+            deployment = unquote(edit.group(1)) if edit.group(1) is not None else None
+            state = {**scope.get("state", {}), _AZURE_STATE_KEY: ("v1", None)}
+            if deployment is not None:
+                state[_AZURE_STATE_KEY] = ("deployment", deployment)
+            await self._files_and_batches(
+                {**scope, "state": state}, receive, send, v1=deployment is None, path="/images/edits"
             )
             return
         if scope["type"] != "http" or not is_azure_generations(scope["path"]):
@@ -121,10 +174,11 @@ class AzureRoutes:
     async def _files_and_batches(
         self, scope: Scope, receive: Receive, send: Send, *, v1: bool, path: str
     ) -> None:
-        """Azure's files and batches routes: the OpenAI ones under Azure's auth and ``api-version`` rules.
+        """Azure's files, batches and edits routes: the OpenAI ones under Azure's auth and ``api-version``
+        rules.
 
         The body is passed on as it streams in (an input file may be 200 MB).
-        """
+        """  # noqa: D205 - one sentence over two lines
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         if not v1 and not any(value.strip() for value in query.get("api-version", [])):

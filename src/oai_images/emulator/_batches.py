@@ -1,4 +1,4 @@
-"""The Batch API in the emulator: ``/v1/files`` and ``/v1/batches`` for image generation requests.
+"""The Batch API in the emulator: ``/v1/files`` and ``/v1/batches`` for image generations and edits.
 
 A batch moves through the real statuses (validating → in_progress → finalizing → completed; failed for an
 input file that is not a valid batch file; expired when its window ends first; cancelling → cancelled),
@@ -6,9 +6,10 @@ at a pace set by ``EmulatorConfig.batch_seconds`` and measured on ``EmulatorConf
 a fake clock decides when a batch is done.
 
 A batch is advanced when it is looked at (retrieved, listed or cancelled), not by a background task: its
-lines whose time has come are answered then, from a worker thread, each by the app's own generation
-route (`post_json`), so a line gets exactly the images and the error envelope a request would. That works
-the same over a socket and in-process, where no event loop outlives a request.
+lines whose time has come are answered then, from a worker thread, each by the app's own route for the
+batch's endpoint (`post_json`: generations, or JSON edits), so a line gets exactly the images and the error
+envelope a request would. That works the same over a socket and in-process, where no event loop outlives a
+request.
 
 Uploaded and produced files live on disk, in a temporary folder of the app's own (removed when the app is
 collected or the process ends), bounded by ``EmulatorConfig.max_batch_store_bytes``.
@@ -38,14 +39,27 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Scope
 
 from . import _protocol as protocol
+from ._bodies import BodyTooLarge
 from ._config import EmulatorConfig
 
-__all__ = ["BATCHES_PATH", "FILES_API_PATH", "BatchHooks", "batch_routes", "post_json"]
+__all__ = ["BATCHES_PATH", "FILES_API_PATH", "BatchHooks", "BatchService", "batch_routes", "post_json"]
 
 FILES_API_PATH = "/v1/files"
 BATCHES_PATH = "/v1/batches"
-#: The endpoints a batch may name; the emulator runs image generations only.
-_ENDPOINTS = ("/v1/images/generations",)
+#: The endpoints a batch may name: the image ones of the spec's ``CreateBatchRequest.endpoint``. An edit line
+#: is a JSON edit (images by URL or file id): a batch input file is JSON Lines, with no room for an upload.
+_ENDPOINTS = ("/v1/images/generations", "/v1/images/edits")
+#: Every endpoint the spec's ``CreateBatchRequest.endpoint`` names (the API takes them all).
+_SPEC_ENDPOINTS = (
+    "/v1/responses",
+    "/v1/chat/completions",
+    "/v1/embeddings",
+    "/v1/completions",
+    "/v1/moderations",
+    "/v1/images/generations",
+    "/v1/images/edits",
+    "/v1/videos",
+)
 #: The API's limits on a batch input file.
 MAX_BATCH_LINES = 50_000
 MAX_BATCH_FILE_BYTES = 200 * 1024 * 1024
@@ -65,8 +79,9 @@ _RUNNING_SHARE = 0.8
 _MAX_LISTED_ERRORS = 20
 _COPY_CHUNK = 1024 * 1024
 
-#: Answers one request body: (status code, body bytes). Given by the app, which owns the generation route.
-Respond = Callable[[object, str], Coroutine[Any, Any, tuple[int, bytes]]]
+#: Answers one request body sent to an endpoint: (endpoint, body, base URL) → (status code, body bytes). Given
+#: by the app, which owns the image routes.
+Respond = Callable[[str, object, str], Coroutine[Any, Any, tuple[int, bytes]]]
 #: Builds an error envelope answer: (status, message, code, param).
 ErrorAnswer = Callable[..., JSONResponse]
 
@@ -76,8 +91,8 @@ class BatchHooks:
     """What the batch routes borrow from the app, passed in so that this module does not import it.
 
     Attributes:
-        respond: Answers one generation request body, as ``POST /v1/images/generations`` does (awaited
-            on the event loop; the batch clockwork calls it from its worker thread).
+        respond: Answers one request body, as ``POST`` to the batch's endpoint does (awaited on the event
+            loop; the batch clockwork calls it from its worker thread).
         error: Builds the API's error envelope answer.
         check_auth: The answer to a request without a usable key, or None.
         cleanups: Clean-ups the app runs as it stops.
@@ -183,6 +198,8 @@ class _Batch:
     error_file_id: str | None = None
     times: dict[str, int] = dataclasses.field(default_factory=dict)
     cancel_at: float | None = None
+    #: Seconds the output and error files live (``output_expires_after``); None: no expiry.
+    output_lifetime: int | None = None
 
     @property
     def done_lines(self) -> int:
@@ -289,14 +306,16 @@ class BatchService:
             return None
         return file
 
-    def _register(self, path: Path, filename: str) -> _File:
+    def _register(self, path: Path, filename: str, lifetime: int | None = None) -> _File:
+        now = int(self.config.clock())
         file = _File(
             f"file-{secrets.token_hex(12)}",
             filename,
             "batch_output",
             path,
             path.stat().st_size,
-            int(self.config.clock()),
+            now,
+            None if lifetime is None else now + lifetime,
         )
         self.files[file.id] = file
         return file
@@ -311,9 +330,13 @@ class BatchService:
 
     # --- the clockwork -------------------------------------------------------------------------------
 
-    def create(self, input_file: _File, endpoint: str, metadata: object) -> _Batch:
-        """A new batch, validating."""
+    def create(
+        self, input_file: _File, endpoint: str, metadata: object, output_lifetime: int | None = None
+    ) -> _Batch:
+        """A new batch, validating; its output and error files expire ``output_lifetime`` seconds after they
+        are made (None: never)."""  # noqa: D205, D209
         batch = _Batch(
+            output_lifetime=output_lifetime,
             id=f"batch_{secrets.token_hex(12)}",
             input_file=input_file,
             endpoint=endpoint,
@@ -441,7 +464,7 @@ class BatchService:
                 if not raw.strip():
                     continue
                 line = json.loads(raw)
-                status, body = self._respond(line["body"], base_url)
+                status, body = self._respond(batch.endpoint, line["body"], base_url)
                 answer = {
                     "id": f"batch_req_{secrets.token_hex(12)}",
                     "custom_id": line["custom_id"],
@@ -476,8 +499,8 @@ class BatchService:
                     batch.failed += 1
             batch.offset = source.tell()
 
-    def _respond(self, body: dict[str, Any], base_url: str) -> tuple[int, object]:
-        """A line's answer, from the generation route (on the event loop; this runs in a worker thread)."""
+    def _respond(self, endpoint: str, body: dict[str, Any], base_url: str) -> tuple[int, object]:
+        """A line's answer, from the endpoint's route (on the event loop; this runs in a worker thread)."""
         if body.get("stream") is True:
             return 400, {
                 "error": {
@@ -487,7 +510,7 @@ class BatchService:
                     "code": "invalid_value",
                 }
             }
-        status, raw = anyio.from_thread.run(self.hooks.respond, body, base_url)
+        status, raw = anyio.from_thread.run(self.hooks.respond, endpoint, body, base_url)
         try:
             return status, json.loads(raw)
         except ValueError:
@@ -501,7 +524,7 @@ class BatchService:
             if path.stat().st_size == 0:
                 path.unlink(missing_ok=True)
                 continue
-            file = self._register(path, f"{batch.id}_{kind}.jsonl")
+            file = self._register(path, f"{batch.id}_{kind}.jsonl", batch.output_lifetime)
             if kind == "output":
                 batch.output_file_id = file.id
             else:
@@ -529,9 +552,9 @@ def _line_problems(line: dict[str, Any], endpoint: str, seen: set[str]) -> list[
     return problems
 
 
-def batch_routes(config: EmulatorConfig, hooks: BatchHooks) -> list[Route]:  # noqa: PLR0915 - closures over one service
-    """The routes of ``/v1/files`` and ``/v1/batches``."""
-    service = BatchService(config, hooks)
+def batch_routes(service: BatchService) -> list[Route]:  # noqa: PLR0915 - closures over one service
+    """The routes of ``/v1/files`` and ``/v1/batches``, over the app's files and batches."""
+    hooks = service.hooks
     hooks.cleanups.append(service.close)
     error = hooks.error
 
@@ -549,6 +572,8 @@ def batch_routes(config: EmulatorConfig, hooks: BatchHooks) -> list[Route]:  # n
             return refused
         try:
             form = await request.form(max_part_size=1024 * 1024)
+        except BodyTooLarge:
+            raise  # the app's 413
         except (
             Exception
         ) as exc:  # any malformed multipart body is the client's 400 (python-multipart's errors vary)
@@ -644,11 +669,13 @@ def batch_routes(config: EmulatorConfig, hooks: BatchHooks) -> list[Route]:  # n
         for name in ("input_file_id", "endpoint", "completion_window"):
             if not isinstance(body.get(name), str):
                 return error(400, f"Missing required parameter: '{name}'.", param=name, code="missing")
-        if body["endpoint"] not in _ENDPOINTS:
+        # In the order the API checks: the body's schema, then the file it names; only then what the emulator
+        # cannot run (an endpoint the API takes but the emulator does not serve).
+        if body["endpoint"] not in _SPEC_ENDPOINTS:
+            allowed = ", ".join(f"'{name}'" for name in _SPEC_ENDPOINTS)
             return error(
                 400,
-                f"Invalid value for 'endpoint': '{body['endpoint']}'. The emulator runs batches of "
-                f"{', '.join(_ENDPOINTS)} only.",
+                f"Invalid value for 'endpoint': '{body['endpoint']}'. Supported values are: {allowed}.",
                 param="endpoint",
                 code="invalid_value",
             )
@@ -660,7 +687,10 @@ def batch_routes(config: EmulatorConfig, hooks: BatchHooks) -> list[Route]:  # n
                 param="completion_window",
                 code="invalid_value",
             )
-        file = service.files.get(body["input_file_id"])
+        output_lifetime = _output_expires_after(body.get("output_expires_after"))
+        if isinstance(output_lifetime, Response):
+            return output_lifetime
+        file = service.live_file(body["input_file_id"])
         if file is None:
             return error(
                 400,
@@ -668,7 +698,15 @@ def batch_routes(config: EmulatorConfig, hooks: BatchHooks) -> list[Route]:  # n
                 param="input_file_id",
                 code="invalid_value",
             )
-        batch = service.create(file, body["endpoint"], body.get("metadata"))
+        if body["endpoint"] not in _ENDPOINTS:
+            return error(
+                400,
+                f"Unsupported endpoint '{body['endpoint']}': the emulator runs batches of "
+                f"{' and '.join(_ENDPOINTS)} only.",
+                param="endpoint",
+                code="unsupported_value",
+            )
+        batch = service.create(file, body["endpoint"], body.get("metadata"), output_lifetime)
         return JSONResponse(batch.to_json())
 
     async def looked_at(batch: _Batch, request: Request) -> Response:
@@ -737,6 +775,29 @@ def batch_routes(config: EmulatorConfig, hooks: BatchHooks) -> list[Route]:  # n
         Route(BATCHES_PATH + "/{batch_id}", retrieve, methods=["GET"]),
         Route(BATCHES_PATH + "/{batch_id}/cancel", cancel, methods=["POST"]),
     ]
+
+
+def _output_expires_after(value: object) -> int | Response | None:
+    """The seconds of a batch's ``output_expires_after`` (the spec's BatchFileExpirationAfter: ``anchor``
+    ``created_at`` and ``seconds`` from an hour to 30 days, both required), None when not given, or the
+    API's 400."""  # noqa: D205, D209
+    if value is None:
+        return None
+    low, high = _EXPIRY_RANGE
+    seconds = value.get("seconds") if isinstance(value, dict) else None
+    if (
+        not isinstance(value, dict)
+        or value.get("anchor") != "created_at"
+        or not isinstance(seconds, int)
+        or isinstance(seconds, bool)
+        or not low <= seconds <= high
+    ):
+        message = (
+            'Invalid value for \'output_expires_after\': it must be {"anchor": "created_at", "seconds": '
+            f"{low} to {high}}}."
+        )
+        return protocol.error(400, message, param="output_expires_after", code="invalid_value")
+    return seconds
 
 
 def _expires_after(form: Any) -> int | Response | None:

@@ -109,6 +109,13 @@ def parse_latency(text: str) -> Latency:
     return Latency(low, high)
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"must be 1 or more, got {text!r}")
+    return value
+
+
 def _non_negative(text: str) -> float:
     value = float(text)
     if value < 0:
@@ -148,6 +155,11 @@ class EmulatorConfig:
         rate_limit_rpm: Generation requests allowed per minute, with the API's ``x-ratelimit-*`` headers
             on every answer and a 429 (with ``retry-after``) over the limit; None: no limit.
         rate_limit_burst: How many requests the allowance holds when full; None: a whole minute's worth.
+        max_json_body_bytes: The largest body of a JSON route (generations, batches): larger is a 413,
+            answered before the body is read.
+        max_edit_body_bytes: The largest body of an edit or a variation, multipart or JSON (the API takes
+            up to 16 images of 50 MB; the emulator less unless told, to stay small).
+        max_file_body_bytes: The largest body of a ``/v1/files`` upload (the API's files: 512 MB).
     """
 
     seed: int = 0
@@ -169,6 +181,9 @@ class EmulatorConfig:
     )
     rate_limit_rpm: int | None = None
     rate_limit_burst: int | None = None
+    max_json_body_bytes: int = 1024 * 1024
+    max_edit_body_bytes: int = 64 * 1024 * 1024
+    max_file_body_bytes: int = 513 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EmulatorConfig:
@@ -176,7 +191,8 @@ class EmulatorConfig:
 
         Reads ``SEED``, ``URL_LIFETIME``, ``LATENCY_MS`` (``250`` or ``100-500``), ``FAULT``
         (``rate_limit;times=2``), ``RETRY_AFTER``, ``HANG_SECONDS``, ``MAX_IMAGES``, ``MAX_BYTES``,
-        ``RATE_LIMIT_RPM``, ``RATE_LIMIT_BURST`` and ``BATCH_SECONDS``.
+        ``RATE_LIMIT_RPM``, ``RATE_LIMIT_BURST``, ``BATCH_SECONDS``, ``MAX_JSON_BODY_BYTES``,
+        ``MAX_EDIT_BODY_BYTES`` and ``MAX_FILE_BODY_BYTES``.
 
         Args:
             environ: The variables to read; ``os.environ`` when None.
@@ -217,4 +233,7 @@ class EmulatorConfig:
             config.rate_limit_burst = cast(int, burst)
         if (batch_seconds := read("BATCH_SECONDS", _non_negative)) is not None:
             config.batch_seconds = cast(float, batch_seconds)
+        for name in ("max_json_body_bytes", "max_edit_body_bytes", "max_file_body_bytes"):
+            if (cap := read(name.upper(), _positive_int)) is not None:
+                setattr(config, name, cap)
         return config

@@ -1,15 +1,16 @@
 """The emulator's ``POST /v1/images/edits`` and ``POST /v1/images/variations``.
 
-Both forms of an edit are read (``multipart/form-data`` uploads with ``image`` or ``image[]`` and ``mask``;
-``application/json`` with ``images`` references by data URL, by a URL this emulator served, or by file id),
-every input is decoded with Pillow, and the request is validated by the SDK's own rules (the public
+Both forms of an edit are read (``multipart/form-data`` uploads with ``image`` or ``image[]``, ``mask`` and
+``markup``; ``application/json`` with ``images`` references by data URL, by a URL this emulator served, or by
+file id), every input is decoded with Pillow, and the request is validated by the SDK's own rules (the public
 `oai_images.rules`, the same `validate` as the facade's, given each input's `ImageInfo`), so the emulator
 refuses exactly what the facade refuses, with the API's error envelope.
 
 The answer is a real image of the requested size and format that is visibly the input: the first image,
 fitted to the size, blended with a pattern drawn from the prompt (variations: from the image's own bytes).
 With a mask (or, for dall-e-2, the image's own transparency) only the pixels where the mask is fully
-transparent change. Everything is a pure function of the inputs, the prompt, the index and the seed.
+transparent change; a markup is laid over the first image before it is edited. Everything is a pure function
+of the inputs, the prompt, the index and the seed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import binascii
 import hashlib
 import io
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -35,8 +37,10 @@ from starlette.routing import Route
 from oai_images import InvalidParameterError
 from oai_images.rules import MODEL_RULES, ImageInfo, field_schemas, resolve_model, validate
 
+from ._azure import azure_model
+from ._bodies import BodyTooLarge
 from ._draw import draw_image, draw_partial
-from ._protocol import FILES_PATH, Plan, check_auth, error, invalid, make_plan, sse, usage_of
+from ._protocol import FILES_PATH, Plan, check_auth, error, invalid, json_fields, make_plan, sse, usage_of
 from ._store import StoredImage
 
 if TYPE_CHECKING:
@@ -117,6 +121,14 @@ def _typed(operation: Operation[Any, Any], name: str, text: str) -> object:
             return int(text)
         except ValueError:
             expected = "an integer"
+        try:  # a whole number written as a float ("2.0") is that integer, as in a JSON body
+            number = float(text)
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(number) and number.is_integer():
+                return int(number)
+            expected = "an integer (a number with no fractional part)"
     else:
         return text
 
@@ -126,29 +138,37 @@ def _typed(operation: Operation[Any, Any], name: str, text: str) -> object:
 
 async def _read_form(
     request: Request, operation: Operation[Any, Any]
-) -> tuple[dict[str, object], list[_Input], _Input | None]:
-    """The fields, images and mask of a multipart request."""
+) -> tuple[dict[str, object], list[_Input], dict[str, _Input]]:
+    """The fields and images of a multipart request, and its other uploads (``mask``, ``markup``) by name."""
     try:
         form = await request.form(max_files=64, max_fields=256)
+    except BodyTooLarge:
+        raise  # the app's 413
     except Exception as exc:  # python-multipart's and Starlette's parse errors have no common base
         raise _BadRequest(
             error(400, f"Could not parse multipart form: {exc}", code="invalid_multipart")
         ) from exc
     fields: dict[str, object] = {}
     images: list[_Input] = []
-    mask: _Input | None = None
+    others: dict[str, _Input] = {}
     many = False
     try:
         for key, value in form.multi_items():
             name = key[:-2] if key.endswith("[]") else key
             if isinstance(value, UploadFile):
+                if value.size is not None and value.size >= _MAX_INPUT_BYTES:  # refused unread
+                    message = (
+                        f"Invalid image: '{value.filename or name}' is {value.size:,} bytes; an input image "
+                        f"must be less than {_MAX_INPUT_BYTES:,}."
+                    )
+                    raise _BadRequest(error(400, message, param=name, code="invalid_image"))
                 data = await value.read()
                 item = _Input(await anyio.to_thread.run_sync(_describe, data, value.filename or name), data)
                 if name == "image":
                     images.append(item)
                     many = many or key.endswith("[]")
-                elif name == "mask":
-                    mask = item
+                elif name in ("mask", "markup"):
+                    others[name] = item
                 else:
                     fields[name] = value.filename or name  # a file where text belongs: validate names it
             else:
@@ -157,9 +177,8 @@ async def _read_form(
         await form.close()  # its spooled temporary files
     if images:
         fields["image"] = [item.info for item in images] if many or len(images) > 1 else images[0].info
-    if mask is not None:
-        fields["mask"] = mask.info
-    return fields, images, mask
+    fields.update((name, item.info) for name, item in others.items())
+    return fields, images, others
 
 
 def _data_url(url: str, where: str) -> bytes:
@@ -176,7 +195,7 @@ def _data_url(url: str, where: str) -> bytes:
 
 
 def _resolve_reference(state: EmulatorState, reference: object, where: str) -> _Input:
-    """The bytes of an ImageRefParam: a data URL, or a URL this emulator served; file ids are unknown."""
+    """The bytes of an ImageRefParam: a data URL, a URL this emulator served, or a file uploaded to it."""
     if (
         not isinstance(reference, dict)
         or len(reference) != 1
@@ -185,8 +204,8 @@ def _resolve_reference(state: EmulatorState, reference: object, where: str) -> _
         message = f"Invalid {where}: provide exactly one of 'image_url' or 'file_id'."
         raise _BadRequest(error(400, message, param=where, code="invalid_value"))
     if "file_id" in reference:
-        message = f"No such File object: {reference['file_id']!s} (the emulator holds no uploaded files)."
-        raise _BadRequest(error(400, message, param=f"{where}.file_id", code="file_not_found"))
+        data = _uploaded_image(state, reference["file_id"], f"{where}.file_id")
+        return _Input(_describe(data, f"{where}.file_id"), data)
     url = reference["image_url"]
     if not isinstance(url, str):
         raise _BadRequest(
@@ -207,8 +226,41 @@ def _resolve_reference(state: EmulatorState, reference: object, where: str) -> _
     raise _BadRequest(error(400, message, param=f"{where}.image_url", code="invalid_image_url"))
 
 
+#: The purposes an uploaded file may have to be an edit's input image. The spec says only "the File API ID of
+#: an uploaded image"; of the purposes an upload may take, `vision` is the one for images ("images used for
+#: vision fine-tuning", and the spec's image inputs elsewhere ask for it) and `user_data` is "flexible file
+#: type for any purpose". A batch, fine-tuning, evals or assistants file, or a batch's output, is not an
+#: image input: refused, naming the file and its purpose.
+IMAGE_FILE_PURPOSES = ("vision", "user_data")
+#: A file larger than every model's input limit is refused without being read.
+_MAX_INPUT_BYTES = max(rules.inputs.max_bytes for rules in MODEL_RULES.values() if rules.inputs is not None)
+
+
+def _uploaded_image(state: EmulatorState, file_id: object, where: str) -> bytes:
+    """The bytes of a file uploaded to the emulator's ``/v1/files``, for an edit's ``{"file_id": ...}``."""
+    if not isinstance(file_id, str):
+        message = f"Invalid {where}: expected a string."
+        raise _BadRequest(error(400, message, param=where, code="invalid_type"))
+    file = state.files.live_file(file_id) if state.files is not None else None
+    if file is None:  # never uploaded, deleted, or expired (the API deletes a file when it expires)
+        message = f"No such File object: {file_id} (it was never uploaded, was deleted or has expired)."
+        raise _BadRequest(error(400, message, param=where, code="file_not_found"))
+    if file.purpose not in IMAGE_FILE_PURPOSES:
+        allowed = " or ".join(f"'{purpose}'" for purpose in IMAGE_FILE_PURPOSES)
+        message = (
+            f"File {file_id} has purpose '{file.purpose}'; an input image must be uploaded with purpose "
+            f"{allowed}."
+        )
+        raise _BadRequest(error(400, message, param=where, code="invalid_file_purpose"))
+    if file.bytes >= _MAX_INPUT_BYTES:
+        limit = f"{_MAX_INPUT_BYTES:,}"
+        message = f"File {file_id} is {file.bytes:,} bytes; an input image must be less than {limit}."
+        raise _BadRequest(error(400, message, param=where, code="invalid_image"))
+    return file.path.read_bytes()
+
+
 def _read_json(body: bytes) -> dict[str, object]:
-    """The fields of a JSON edit (an explicit null reads as "use the default", as for generations)."""
+    """The fields of a JSON edit, read as for generations (`json_fields`)."""
     try:
         decoded = json.loads(body)
     except (ValueError, RecursionError) as exc:
@@ -216,7 +268,7 @@ def _read_json(body: bytes) -> dict[str, object]:
         raise _BadRequest(error(400, message, code="invalid_json")) from exc
     if not isinstance(decoded, dict):
         raise _BadRequest(error(400, "The request body must be a JSON object.", code="invalid_type"))
-    return {name: value for name, value in decoded.items() if value is not None}
+    return json_fields(CREATE_IMAGE_EDIT_JSON, decoded)
 
 
 def _resolve_references(
@@ -231,6 +283,15 @@ def _resolve_references(
     images = [_resolve_reference(state, item, f"images[{i}]") for i, item in enumerate(references)]
     mask = _resolve_reference(state, fields["mask"], "mask") if "mask" in fields else None
     return images, mask
+
+
+def _marked_up(source: bytes, markup: bytes) -> bytes:
+    """The first image with the markup laid over it (the rules checked both have the same dimensions)."""
+    with Image.open(io.BytesIO(source)) as base, Image.open(io.BytesIO(markup)) as marks:
+        combined = Image.alpha_composite(base.convert("RGBA"), marks.convert("RGBA").resize(base.size))
+    buffer = io.BytesIO()
+    combined.save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def _fit(image: Image.Image, width: int, height: int) -> Image.Image:
@@ -255,6 +316,8 @@ def derive_image(
     compression: int | None,
     strength: float,
     use_own_alpha: bool,
+    frame_count: int = 2,
+    frame_duration_ms: int = 500,
 ) -> bytes:
     """The edited image: ``source`` fitted to the size, blended with a pattern drawn from the prompt where
     the mask (else, with ``use_own_alpha``, the source itself) is fully transparent; everywhere without a
@@ -286,9 +349,15 @@ def derive_image(
         edited.save(buffer, "JPEG", quality=quality)
     elif output_format == "webp":
         edited.save(buffer, "WEBP", quality=quality)
-    elif output_format == "gif":  # preview format: the edit, then the input, as a two-frame animation
-        frames = [edited.convert("RGB"), base.convert("RGB")]
-        frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=500, loop=0)
+    elif output_format == "gif":  # preview format: the input fading into the edit, frame_count frames
+        steps = max(2, frame_count)
+        frames = [
+            Image.blend(base.convert(edited.mode), edited, step / (steps - 1)).convert("RGB")
+            for step in range(steps)
+        ]
+        frames[-1].save(
+            buffer, "GIF", save_all=True, append_images=frames[:-1], duration=frame_duration_ms, loop=0
+        )
     elif output_format == "svg":  # preview format: an SVG document of the size holding the edit
         edited.save(buffer, "PNG")
         data = base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -327,6 +396,7 @@ class _Job:
     fields: dict[str, object]
     images: list[_Input]
     mask: _Input | None
+    markup: _Input | None
     plan: Plan
     strength: float
     own_alpha: bool
@@ -344,12 +414,20 @@ class _EditRoutes:
         if denied is not None:
             return denied
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        deployments = self.state.config.azure_deployments
         try:
             if media == "multipart/form-data":
-                fields, images, mask = await _read_form(request, CREATE_IMAGE_EDIT)
-                job = self._job(CREATE_IMAGE_EDIT, fields, images, mask)
+                fields, images, others = await _read_form(request, CREATE_IMAGE_EDIT)
+                if (refused := azure_model(request.scope, fields, deployments)) is not None:
+                    return refused
+                job = self._job(
+                    CREATE_IMAGE_EDIT, fields, images, others.get("mask"), markup=others.get("markup")
+                )
             elif media == "application/json":
-                job = self._json_job(_read_json(await request.body()))
+                fields = _read_json(await request.body())
+                if (refused := azure_model(request.scope, fields, deployments)) is not None:
+                    return refused
+                job = self._json_job(fields)
             else:
                 return _unsupported_media(media, "multipart/form-data or application/json")
         except _BadRequest as bad:
@@ -394,6 +472,7 @@ class _EditRoutes:
         images: list[_Input],
         mask: _Input | None,
         *,
+        markup: _Input | None = None,
         checked: bool = False,
     ) -> _Job:
         """Validate (unless done) and plan the answer."""
@@ -416,6 +495,7 @@ class _EditRoutes:
             fields,
             images,
             mask,
+            markup,
             make_plan(plan_fields, model),
             _VARIATION_STRENGTH if variation else _EDIT_STRENGTH,
             not variation and rules.inputs is not None and rules.inputs.alpha_without_mask,
@@ -425,9 +505,10 @@ class _EditRoutes:
         plan = job.plan
         fmt = plan.output_format
         mask = job.mask.data if job.mask is not None else None
+        markup = job.markup.data if job.markup is not None else None
         return await anyio.to_thread.run_sync(
             lambda: derive_image(
-                job.images[0].data,
+                job.images[0].data if markup is None else _marked_up(job.images[0].data, markup),
                 mask,
                 prompt=plan.prompt,
                 index=index,
@@ -439,6 +520,8 @@ class _EditRoutes:
                 compression=plan.compression,
                 strength=job.strength,
                 use_own_alpha=job.own_alpha,
+                frame_count=plan.frame_count,
+                frame_duration_ms=plan.frame_duration_ms,
             )
         )
 

@@ -27,6 +27,7 @@ __all__ = [
     "check_auth",
     "error",
     "invalid",
+    "json_fields",
     "make_plan",
     "new_request_id",
     "revise",
@@ -97,13 +98,32 @@ def invalid(exc: InvalidParameterError, operation: Operation[Any, Any]) -> JSONR
         return error(
             400, f"Unknown parameter: '{exc.param}'. {exc.message}", param=exc.param, code="unknown_parameter"
         )
-    if exc.param in ("image", "mask"):
+    if exc.param in ("image", "mask", "markup"):
         # A format the model does not take is refused by the API as an unsupported file type.
         unsupported = bool(exc.allowed) and set(exc.allowed) <= _FORMAT_NAMES
         code = "unsupported_file_mimetype" if unsupported else "invalid_image"
         return error(400, exc.message, param=exc.param, code=code)
     code = "invalid_size" if exc.param == "size" else "invalid_value"
     return error(400, exc.message, param=exc.param, code=code)
+
+
+def json_fields(operation: Operation[Any, Any], decoded: Mapping[str, object]) -> dict[str, object]:
+    """The fields of a JSON body as the API reads them: an explicit null is "use the default", and a whole
+    number written as a float (``2.0``) is that integer where the schema wants an integer.
+
+    JSON Schema's ``integer`` is any number with no fractional part, so the API takes ``"n": 2.0``; a float
+    with a fraction (``2.5``) is left as it is, for the rules to refuse with the field's allowed range.
+    """  # noqa: D205 - one sentence over two lines
+    schemas = field_schemas(operation)
+    fields: dict[str, object] = {}
+    for name, value in decoded.items():
+        if value is None:
+            continue
+        schema = schemas.get(name)
+        whole = isinstance(value, float) and math.isfinite(value) and value.is_integer()
+        wants_int = schema is not None and "int" in schema.kinds and "float" not in schema.kinds
+        fields[name] = int(cast(float, value)) if whole and wants_int else value
+    return fields
 
 
 def usage_of(prompt: str, width: int, height: int, quality: str, n: int) -> dict[str, Any]:

@@ -161,6 +161,7 @@ _GPT_ONLY = frozenset(
         "frame_duration_ms",
         "svg",
         "input_fidelity",
+        "markup",
     }
 )
 _MB: Final = 1024 * 1024
@@ -221,7 +222,8 @@ _GPT_IMAGE_1 = ModelRules(
         "output_format": ("png", "jpeg", "webp", "gif", "svg"),
         "input_fidelity": ("high", "low"),
     },
-    unsupported=frozenset({"response_format", "style"}),
+    # markup (3.51 client: "Supports GPT Image 2.5") is for gpt-image-2.5 and the models after it.
+    unsupported=frozenset({"response_format", "style", "markup"}),
     defaults={
         "n": 1,
         "quality": "auto",
@@ -245,10 +247,11 @@ _GPT_IMAGE_2 = replace(
     free_sizes=True,
     unsupported=_GPT_IMAGE_1.unsupported | {"input_fidelity"},
 )
-# gpt-image-2.5-* adds the xhigh and max qualities ("xhigh/max: gpt-image-2.5-* only").
+# gpt-image-2.5-* adds the xhigh and max qualities ("xhigh/max: gpt-image-2.5-* only") and an edit's markup.
 _GPT_IMAGE_2_5 = replace(
     _GPT_IMAGE_2,
     values={**_GPT_IMAGE_2.values, "quality": ("low", "medium", "high", "xhigh", "max", "auto")},
+    unsupported=_GPT_IMAGE_2.unsupported - {"markup"},
 )
 # gpt-image-2.6-* and chatgpt-image-latest are named by the API, but their sizes are not documented:
 # rather than refuse a paid request on a guess, they take free sizes too. xhigh and max stay 2.5-only, as
@@ -256,7 +259,7 @@ _GPT_IMAGE_2_5 = replace(
 _GPT_UNDESCRIBED = replace(
     _GPT_IMAGE_2,
     # input_fidelity is not documented for them either: the server decides, not a guess here.
-    unsupported=_GPT_IMAGE_1.unsupported,
+    unsupported=_GPT_IMAGE_1.unsupported - {"markup"},
     note="sizes not documented: checked as gpt-image-2's, free WxH sizes included",
 )
 

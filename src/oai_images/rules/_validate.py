@@ -196,6 +196,7 @@ def _validate(operation: Operation[Any, Any], fields: Mapping[str, object]) -> N
         if info is not None and info.binary:
             # Without a mask field (variations) no image is edited through its transparency.
             masked = "mask" in fields or "mask" not in schema
+            _check_upload_allowed(name, value, rules, label, fields)
             check_inputs(
                 name,
                 value,
@@ -209,6 +210,19 @@ def _validate(operation: Operation[Any, Any], fields: Mapping[str, object]) -> N
             _check_field(schema[name], value, rules, label)
     if rules is not None:
         _check_model(rules, label, fields)
+
+
+def _check_upload_allowed(
+    name: str, value: object, rules: ModelRules | None, label: str, fields: Mapping[str, object]
+) -> None:
+    """The model takes this upload at all (an edit's markup: gpt-image-2.5 and later), not beside a mask."""
+    first = value[0] if isinstance(value, list | tuple) and value else value
+    shown = getattr(getattr(first, "info", first), "name", value)
+    if rules is not None and not rules.accepts(name):
+        _not_accepted(name, shown, label)
+    if name == "markup" and "mask" in fields:
+        message = "markup cannot be sent with a mask: give one or the other"
+        raise InvalidParameterError("markup", shown, ("no mask",), message)
 
 
 def _check_field(rule: FieldSchema, value: object, rules: ModelRules | None, label: str) -> None:

@@ -122,6 +122,12 @@ class CreateImageEditParams(TypedDict, total=False):
     quality: ImageQuality | None
     #: A stable identifier for your end user (for example a hash of their username), to help detect abuse.
     safety_identifier: str | None
+    #: Preview: how much detail the model should aim for. The client documents no closed set of values.
+    complexity: str | None
+    #: Preview, output_format `gif` only: the number of frames.
+    frame_count: int | None
+    #: Preview, output_format `gif` only: how long each frame shows, in milliseconds.
+    frame_duration_ms: int | None
 
 
 class CreateImageEditBody(CreateImageEditParams):
@@ -133,6 +139,8 @@ class CreateImageEditBody(CreateImageEditParams):
     prompt: str
     #: A PNG under 4 MB with an alpha channel and the dimensions of the first image; its fully transparent pixels are where the first image is edited.
     mask: NotRequired[File | None]
+    #: Preview: a PNG with transparent pixels and the dimensions of the first image, laid over it to guide the edit (drawn marks show what to change). Not with a mask.
+    markup: NotRequired[File | None]
 
 
 CREATE_IMAGE_EDIT: Operation[CreateImageEditRequest, ImagesResponse] = Operation(
@@ -309,6 +317,31 @@ CREATE_IMAGE_EDIT: Operation[CreateImageEditRequest, ImagesResponse] = Operation
             description="A stable identifier for your end user (for example a hash of their username), to help detect abuse.",
             kinds=frozenset({"str"}),
         ),
+        "complexity": FieldInfo(
+            "complexity",
+            description="Preview: how much detail the model should aim for. The client documents no closed set of values.",
+            kinds=frozenset({"str"}),
+        ),
+        "frame_count": FieldInfo(
+            "frame_count",
+            description="Preview, output_format `gif` only: the number of frames.",
+            minimum=2.0,
+            maximum=16.0,
+            kinds=frozenset({"int"}),
+        ),
+        "frame_duration_ms": FieldInfo(
+            "frame_duration_ms",
+            description="Preview, output_format `gif` only: how long each frame shows, in milliseconds.",
+            minimum=1.0,
+            maximum=655350.0,
+            kinds=frozenset({"int"}),
+        ),
+        "markup": FieldInfo(
+            "markup",
+            description="Preview: a PNG with transparent pixels and the dimensions of the first image, laid over it to guide the edit (drawn marks show what to change). Not with a mask.",
+            binary=True,
+            kinds=frozenset({"any"}),
+        ),
     },
     response=ImagesResponse,
     summary="Creates edited images given one or more source images and a prompt.",
@@ -346,6 +379,12 @@ class CreateImageEditJsonParams(TypedDict, total=False):
     partial_images: int | None
     #: A stable identifier for your end user (for example a hash of their username), to help detect abuse.
     safety_identifier: str | None
+    #: Preview: how much detail the model should aim for. The client documents no closed set of values.
+    complexity: str | None
+    #: Preview, output_format `gif` only: the number of frames.
+    frame_count: int | None
+    #: Preview, output_format `gif` only: how long each frame shows, in milliseconds.
+    frame_duration_ms: int | None
 
 
 class CreateImageEditJsonBody(CreateImageEditJsonParams):
@@ -531,6 +570,25 @@ CREATE_IMAGE_EDIT_JSON: Operation[EditImageBodyJsonParam, ImagesResponse] = Oper
             "safety_identifier",
             description="A stable identifier for your end user (for example a hash of their username), to help detect abuse.",
             kinds=frozenset({"str"}),
+        ),
+        "complexity": FieldInfo(
+            "complexity",
+            description="Preview: how much detail the model should aim for. The client documents no closed set of values.",
+            kinds=frozenset({"str"}),
+        ),
+        "frame_count": FieldInfo(
+            "frame_count",
+            description="Preview, output_format `gif` only: the number of frames.",
+            minimum=2.0,
+            maximum=16.0,
+            kinds=frozenset({"int"}),
+        ),
+        "frame_duration_ms": FieldInfo(
+            "frame_duration_ms",
+            description="Preview, output_format `gif` only: how long each frame shows, in milliseconds.",
+            minimum=1.0,
+            maximum=655350.0,
+            kinds=frozenset({"int"}),
         ),
     },
     response=ImagesResponse,
