@@ -10,6 +10,7 @@ validation, request building, answer and error mapping, retry decisions) lives i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import threading
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from oai_images_api.api.images import CreateImageEditParams, CreateImageParams, CreateImageVariationParams
 
     from ._uploads import ImageInput, ImageReference
+    from .pricing import Cost, PricesArg
 
     #: What ``edit`` takes as ``image``: one input or a sequence of them (uploads, or references).
     EditImages = ImageInput | ImageReference | Sequence[ImageInput] | Sequence[ImageReference]
@@ -110,9 +112,11 @@ def _fields(prompt: str, params: Mapping[str, object], **fixed: object) -> dict[
 class _StreamReader:
     """The state of reading one stream: its server-sent events, and how many images it has completed."""
 
-    def __init__(self, prompt: object) -> None:
+    def __init__(self, fields: Mapping[str, object]) -> None:
         self.events = ServerSentEvents()
+        prompt = fields.get("prompt")
         self.prompt = prompt if isinstance(prompt, str) else None
+        self.fields = fields
         self.completed = 0
 
 
@@ -136,6 +140,7 @@ class ClientOptions(TypedDict, Generic[_HttpT, _SleepT], total=False):
     max_download_bytes: int
     max_error_body_bytes: int
     max_stream_line_bytes: int
+    prices: PricesArg
 
 
 class _ClientBase(Generic[_HttpT, _SleepT]):
@@ -166,6 +171,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         max_download_bytes: int = MAX_DOWNLOAD_BYTES,
         max_error_body_bytes: int = MAX_ERROR_BODY_BYTES,
         max_stream_line_bytes: int = MAX_STREAM_LINE_BYTES,
+        prices: PricesArg = None,
     ) -> None:
         """Configure the client; nothing is sent yet.
 
@@ -210,11 +216,15 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
                 message quotes its first 200 characters, ``.body`` holds what was read). 64 KiB.
             max_stream_line_bytes: The longest line of an event stream (one line holds one base64
                 image); a longer one raises ``APIResponseValidationError``. 128 MiB.
+            prices: Price overrides for every result's ``cost`` (negotiated prices, a compatible server's
+                models): a path to an override file, or entries as it holds them (see
+                `oai_images.pricing.load_prices`); applied over the built-in table and the user's file.
 
         Raises:
             ValueError: ``max_retries`` is negative.
             MissingAPIKeyError: No key was given or found, for the public API.
             InvalidParameterError: An unusable setting, or ``emulator=True`` without the emulator extra.
+            PriceTableError: A price override that cannot be used (it names the file, entry and field).
         """
         backend = load_backend("emulator") if emulator else None
         settings = Settings.resolve(
@@ -241,6 +251,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             max_download_bytes=max_download_bytes,
             max_error_body_bytes=max_error_body_bytes,
             max_stream_line_bytes=max_stream_line_bytes,
+            prices=prices,
         )
         self._start(config, http_client)
 
@@ -482,7 +493,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
     ) -> ImageResult:
         self._check(response)
         prompt = fields.get("prompt")
-        return ImageResult.from_response(
+        result = ImageResult.from_response(
             parse_images_response(response),
             request_id=request_id(response),
             model=self._config.route.model_named(fields),
@@ -492,6 +503,23 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             attempts=budget.attempts,
             possibly_billed=budget.possibly_billed,
             rate_limit=parse_rate_limit(response.headers),
+        )
+        return dataclasses.replace(result, cost=self.cost_of(fields, result.usage, len(result.images)))
+
+    def cost_of(self, fields: Mapping[str, object], usage: object, images: int) -> Cost:
+        """The cost of an answer to a request of ``fields`` that held ``images`` images and ``usage``,
+        priced by this client's table (on Azure: the deployment's entry, else its model's)."""  # noqa: D205, D209
+        from .pricing import cost_of  # noqa: PLC0415 - loaded with the first answer
+
+        route = self._config.route
+        behind = route.rules_fields(fields).get("model")
+        return cost_of(
+            route.model_named(fields),
+            fields,
+            usage=usage,
+            images=images,
+            prices=self._config.prices,
+            fallback_model=behind if isinstance(behind, str) else None,
         )
 
     def _downloaded(self, response: httpx.Response) -> bytes:
@@ -519,9 +547,10 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             ]
         reader.completed += 1
         completed = cast("ImageGenCompletedEvent", event)
-        return [
-            CompletedImageEvent.from_event(completed, request_id=rid, prompt=reader.prompt, image_index=index)
-        ]
+        final = CompletedImageEvent.from_event(
+            completed, request_id=rid, prompt=reader.prompt, image_index=index
+        )
+        return [dataclasses.replace(final, cost=self.cost_of(reader.fields, final.usage, 1))]
 
     def _edit_request(
         self,
@@ -766,15 +795,15 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         fields = _fields(prompt, params, stream=True)
         with self._guarded():
             request = self._request(_operations().CREATE_IMAGE, fields)
-        return self._stream(request, prompt)
+        return self._stream(request, fields)
 
-    def _stream(self, request: httpx.Request, prompt: str) -> Generator[StreamEvent]:
+    def _stream(self, request: httpx.Request, fields: Mapping[str, object]) -> Generator[StreamEvent]:
         with self._guarded():
             response = self._send(request, stream=True)
             try:
                 self._check(response)
                 self._check_stream(response)
-                reader = _StreamReader(prompt)
+                reader = _StreamReader(fields)
                 try:
                     for line in iter_lines(response, self._config.limits):
                         yield from self._events(reader, line, response)
@@ -838,8 +867,8 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         :meth:`generate_stream`.
         """
         with self._guarded():
-            request, _ = self._edit_request(prompt, image, mask, params, stream=True)
-        return self._stream(request, prompt)
+            request, fields = self._edit_request(prompt, image, mask, params, stream=True)
+        return self._stream(request, fields)
 
     def create_variation(
         self, image: ImageInput, **params: Unpack[CreateImageVariationParams]
@@ -1038,15 +1067,17 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         fields = _fields(prompt, params, stream=True)
         with self._guarded():
             request = self._request(_operations().CREATE_IMAGE, fields)
-        return self._stream(request, prompt)
+        return self._stream(request, fields)
 
-    async def _stream(self, request: httpx.Request, prompt: str) -> AsyncGenerator[StreamEvent]:
+    async def _stream(
+        self, request: httpx.Request, fields: Mapping[str, object]
+    ) -> AsyncGenerator[StreamEvent]:
         with self._guarded():
             response = await self._send(request, stream=True)
             try:
                 self._check(response)
                 self._check_stream(response)
-                reader = _StreamReader(prompt)
+                reader = _StreamReader(fields)
                 try:
                     async for line in aiter_lines(response, self._config.limits):
                         for event in self._events(reader, line, response):
@@ -1086,8 +1117,8 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
     ) -> AsyncGenerator[PartialImageEvent | CompletedImageEvent]:
         """Stream an edit with ``async for``; as :meth:`ImagesClient.edit_stream`."""
         with self._guarded():
-            request, _ = self._edit_request(prompt, image, mask, params, stream=True)
-        return self._stream(request, prompt)
+            request, fields = self._edit_request(prompt, image, mask, params, stream=True)
+        return self._stream(request, fields)
 
     async def create_variation(
         self, image: ImageInput, **params: Unpack[CreateImageVariationParams]

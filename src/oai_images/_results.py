@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._errors import OAIImagesError
 from ._files import DEFAULT_NAME, Naming, display_problem, open_in_default_viewer, write_image
 from ._limits import RateLimit
+from .pricing import Cost
+
+#: The cost of a result built without one (by hand): unknown.
+NOT_PRICED = Cost(usd=None, exact=False, note="not priced: this result was not made by a client")
 
 if TYPE_CHECKING:
     # Loaded when the first answer is read, not at `import oai_images`: the generated models load attrs.
@@ -288,6 +292,9 @@ class ImageResult:
             the request was sent. More than 1 means you may have paid for generations you did not get.
         response: The whole answer as the generated model, with fields this class does not copy.
         rate_limit: The rate limits the server reported with the answer (``x-ratelimit-*``), if any.
+        cost: What the answer cost (`oai_images.pricing.Cost`): exact from ``usage`` (GPT image models) or
+            from the images returned at the per-image price (dall-e); ``cost.usd`` is None when the model
+            has no price (see the README's "What it costs" to add one).
     """
 
     created: int
@@ -303,6 +310,7 @@ class ImageResult:
     possibly_billed: int = 1
     response: ImagesResponse | None = field(default=None, repr=False, compare=False)
     rate_limit: RateLimit | None = field(default=None, repr=False, compare=False)
+    cost: Cost = field(default=NOT_PRICED, compare=False)
 
     @classmethod
     def from_response(
@@ -427,6 +435,7 @@ class CompletedImageEvent(_ImageEvent):
     Attributes:
         image: The final image (base64; ``read``, ``save`` and ``show`` work with either client).
         usage: Token usage, when the server sent it.
+        cost: What this image cost (`oai_images.pricing.Cost`), from its usage.
         created_at: When the event was created, in Unix seconds.
         size: The size generated.
         quality: The quality generated.
@@ -436,6 +445,7 @@ class CompletedImageEvent(_ImageEvent):
     """
 
     usage: ImageGenUsage | None = None
+    cost: Cost = field(default=NOT_PRICED, compare=False)
 
     @classmethod
     def from_event(
