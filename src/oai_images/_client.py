@@ -506,9 +506,34 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         )
         return dataclasses.replace(result, cost=self.cost_of(fields, result.usage, len(result.images)))
 
-    def cost_of(self, fields: Mapping[str, object], usage: object, images: int) -> Cost:
+    def estimate_cost(
+        self, fields: Mapping[str, object], *, operation: str = "generate", batch: bool = False
+    ) -> Cost:
+        """The most a request of ``fields`` (the prompt among them) will cost, before it is sent: an upper
+        bound (see `oai_images.pricing.estimate`), priced by this client's table; on Azure, by the
+        deployment's entry, else by its model's. ``batch`` prices it as a Batch API line."""  # noqa: D205, D209
+        from .pricing import estimate  # noqa: PLC0415 - loaded with the first estimate
+
+        route = self._config.route
+        behind = route.rules_fields(fields).get("model")
+        params = {key: value for key, value in fields.items() if key != "prompt"}
+        params["model"] = route.model_named(fields)
+        prompt = fields.get("prompt")
+        return estimate(
+            operation,
+            prompt if isinstance(prompt, str) else None,
+            prices=self._config.prices,
+            batch=batch,
+            fallback_model=behind if isinstance(behind, str) else None,
+            **params,
+        )
+
+    def cost_of(
+        self, fields: Mapping[str, object], usage: object, images: int, *, batch: bool = False
+    ) -> Cost:
         """The cost of an answer to a request of ``fields`` that held ``images`` images and ``usage``,
-        priced by this client's table (on Azure: the deployment's entry, else its model's)."""  # noqa: D205, D209
+        priced by this client's table (on Azure: the deployment's entry, else its model's); ``batch``: a
+        Batch API line's, with its discount."""  # noqa: D205, D209
         from .pricing import cost_of  # noqa: PLC0415 - loaded with the first answer
 
         route = self._config.route
@@ -519,6 +544,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             usage=usage,
             images=images,
             prices=self._config.prices,
+            batch=batch,
             fallback_model=behind if isinstance(behind, str) else None,
         )
 
@@ -724,6 +750,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         concurrency: int = 8,
         retry_failed: bool = False,
         on_event: Callable[[BulkEvent], None] | None = None,
+        max_cost: float | None = None,
     ) -> BulkSummary:
         """Generate an image set per request, at the server's rate limit, resumable after any crash.
 
@@ -741,6 +768,11 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
             retry_failed: Send again the lines an earlier run gave up on (by default they are skipped).
             on_event: Called with each progress event (`oai_images.bulk.BulkEvent`), from the thread the
                 run's event loop is in.
+            max_cost: A budget in USD for these lines, earlier runs' spending (from the journal) included.
+                The run is refused before anything is sent when its estimate (an upper bound, see
+                `oai_images.pricing`) is over it; while it runs, a line is sent only when what is spent and
+                what is in flight stay within it, else the run stops (``summary.budget_stopped``) and a
+                later run with a higher budget resumes.
 
         Returns:
             The summary: lines done, skipped and failed (with the reasons), retries, usage.
@@ -751,6 +783,8 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
                 file; nothing was sent.
             OAIImagesError: Another run uses ``out`` (a ``JournalError``: its journal cannot be used);
                 nothing was sent.
+            BudgetExceededError: (an ``InvalidParameterError``) The estimate is over ``max_cost``, or
+                unknown for a model with no price; nothing was sent.
             BulkInterrupted: Ctrl-C: the sending stopped, the requests in flight were saved; it carries
                 the summary. Running again resumes.
 
@@ -760,7 +794,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         from .bulk import check_run, load, run_bulk_sync  # noqa: PLC0415 - the engine loads with its first run
 
         folder = Path(os.path.expanduser(os.fspath(out)))
-        check_run(folder, concurrency)
+        check_run(folder, concurrency, max_cost)
         # The client's own check: on Azure, the rules of the model behind the deployment.
         lines = load(requests, validate=self._config.validate, check=self.validate_fields)
         return run_bulk_sync(
@@ -772,6 +806,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
             concurrency=concurrency,
             retry_failed=retry_failed,
             on_event=on_event,
+            max_cost=max_cost,
         )
 
     def generate_stream(
@@ -1034,6 +1069,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         concurrency: int = 8,
         retry_failed: bool = False,
         on_event: Callable[[BulkEvent], None] | None = None,
+        max_cost: float | None = None,
     ) -> BulkSummary:
         """Generate in bulk, resumably; arguments and result as for :meth:`ImagesClient.generate_many`.
 
@@ -1043,7 +1079,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         from .bulk import check_run, load, run_bulk  # noqa: PLC0415 - the engine loads with its first run
 
         folder = Path(os.path.expanduser(os.fspath(out)))
-        check_run(folder, concurrency)
+        check_run(folder, concurrency, max_cost)
         # The client's own check: on Azure, the rules of the model behind the deployment.
         lines = load(requests, validate=self._config.validate, check=self.validate_fields)
         return await run_bulk(
@@ -1053,6 +1089,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
             concurrency=concurrency,
             retry_failed=retry_failed,
             on_event=on_event,
+            max_cost=max_cost,
         )
 
     def generate_stream(

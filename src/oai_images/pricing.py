@@ -1044,7 +1044,13 @@ def _estimate_entry(
 
 
 def estimate(
-    operation: str, prompt: str | None = None, *, prices: PricesArg = None, batch: bool = False, **params: Any
+    operation: str,
+    prompt: str | None = None,
+    *,
+    prices: PricesArg = None,
+    batch: bool = False,
+    fallback_model: str | None = None,
+    **params: Any,
 ) -> Cost:
     """The most a request will cost, before it is sent (an upper bound; see the module's notes).
 
@@ -1053,6 +1059,7 @@ def estimate(
         prompt: The prompt (none for a variation).
         prices: Overrides (see `load_prices`).
         batch: Price it as a Batch API line (the discount applied).
+        fallback_model: A model to price by when ``model`` has no entry (an Azure deployment's model).
         **params: The request's fields: ``model``, ``n``, ``size``, ``quality``, ``input_fidelity``; for an
             edit ``image`` (a path, bytes, an ``ImageInfo``, a ``(width, height)`` pair, or a list of them).
 
@@ -1073,7 +1080,7 @@ def estimate(
     table = load_prices(prices)
     model = fields.get("model")
     name = model if isinstance(model, str) else _default_model(fields, kind)
-    entry = table.entry_for(name)
+    entry = table.entry_for(name) or table.entry_for(fallback_model)
     n = fields.get("n")
     images = n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
     if entry is None:
