@@ -29,7 +29,8 @@ bound, not a midpoint:
   image: 16 to 45 observed); no tokenizer is downloaded;
 - input image tokens come from each input's width and height (see `input_image_tokens`);
 - output text (reasoning) tokens, for the models that bill them, get an allowance per image from the table;
-- ``n`` images are billed as ``n`` requests (input included), as the API does.
+- ``n`` images are billed as ``n`` requests (input included), as the API does; a stream's partial images
+  add 100 output tokens each.
 """
 
 from __future__ import annotations
@@ -105,6 +106,8 @@ _FORMULAS = ("gpt-image-2",)
 _PROMPT_OVERHEAD = 6
 #: Text tokens an estimate adds per input image of an edit (the API bills 16 to 45 more than the prompt).
 _EDIT_TEXT_PER_IMAGE = 64
+#: Output image tokens each partial image of a stream adds (OpenAI's image generation guide).
+_PARTIAL_IMAGE_TOKENS = 100
 #: What an edit's ``input_fidelity="high"`` adds per input image on the tiles models (about $0.062 at $10/1M).
 _HIGH_FIDELITY_TOKENS = 6240
 _OPERATIONS = {
@@ -1013,6 +1016,14 @@ def _estimate_entry(
             _tokens_of(entry, q, w, h) for q in _qualities(entry, fields.get("quality")) for w, h in sizes
         ]
         per_image = None if any(c is None for c in counts) else max(c for c in counts if c is not None)
+    partials = fields.get("partial_images")
+    if (
+        per_image is not None
+        and isinstance(partials, int)
+        and not isinstance(partials, bool)
+        and partials > 0
+    ):
+        per_image += _PARTIAL_IMAGE_TOKENS * partials
     if per_image is None:
         note = f"no output token count for quality {fields.get('quality')!r} and size {fields.get('size')!r}"
         return _unknown(model, note, exact=False, images=images, batch=batch, entry=entry)

@@ -143,8 +143,12 @@ class _Budget:
             self.spent += line.estimate or 0.0  # unknown: counted at its upper bound
             return
         self.spent += cost.usd
-        if line.estimate:
-            self._over_estimate = max(self._over_estimate, cost.usd / line.estimate)
+        self.learn(line.estimate, cost)
+
+    def learn(self, estimate: float | None, cost: Cost | None) -> None:
+        """Note an answer that cost more than its estimate: later lines are bounded as much higher."""
+        if estimate and cost is not None and cost.usd is not None:
+            self._over_estimate = max(self._over_estimate, cost.usd / estimate)
 
 
 class _Run:
@@ -291,6 +295,9 @@ class _Run:
         self.budget.spent_before = spent_before
         if self.max_cost is None:
             return
+        for request in self.requests:  # what earlier answers cost beyond their estimates bounds this run's
+            if (recorded_cost := recorded.get(request.key)) is not None:
+                self.budget.learn(self.client.estimate_cost(request.fields).usd, recorded_cost)
         estimates = []
         for line in self.queue:
             cost = self.client.estimate_cost(line.request.fields)
