@@ -10,6 +10,7 @@ validation, request building, answer and error mapping, retry decisions) lives i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 import time
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from oai_images_api.api.images import CreateImageEditParams, CreateImageParams, CreateImageVariationParams
 
     from ._uploads import ImageInput, ImageReference
+    from .pricing import Cost, PricesArg
 
     #: What ``edit`` takes as ``image``: one input or a sequence of them (uploads, or references).
     EditImages = ImageInput | ImageReference | Sequence[ImageInput] | Sequence[ImageReference]
@@ -120,9 +122,11 @@ def _fields(prompt: str, params: Mapping[str, object], **fixed: object) -> dict[
 class _StreamReader:
     """The state of reading one stream: its server-sent events, and how many images it has completed."""
 
-    def __init__(self, prompt: object) -> None:
+    def __init__(self, fields: Mapping[str, object]) -> None:
         self.events = ServerSentEvents()
+        prompt = fields.get("prompt")
         self.prompt = prompt if isinstance(prompt, str) else None
+        self.fields = fields
         self.completed = 0
 
 
@@ -146,6 +150,7 @@ class ClientOptions(TypedDict, Generic[_HttpT, _SleepT], total=False):
     max_download_bytes: int
     max_error_body_bytes: int
     max_stream_line_bytes: int
+    prices: PricesArg
 
 
 class _ClientBase(Generic[_HttpT, _SleepT]):
@@ -176,6 +181,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         max_download_bytes: int = MAX_DOWNLOAD_BYTES,
         max_error_body_bytes: int = MAX_ERROR_BODY_BYTES,
         max_stream_line_bytes: int = MAX_STREAM_LINE_BYTES,
+        prices: PricesArg = None,
     ) -> None:
         """Configure the client; nothing is sent yet.
 
@@ -220,11 +226,15 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
                 message quotes its first 200 characters, ``.body`` holds what was read). 64 KiB.
             max_stream_line_bytes: The longest line of an event stream (one line holds one base64
                 image); a longer one raises ``APIResponseValidationError``. 128 MiB.
+            prices: Price overrides for every result's ``cost`` (negotiated prices, a compatible server's
+                models): a path to an override file, or entries as it holds them (see
+                `oai_images.pricing.load_prices`); applied over the built-in table and the user's file.
 
         Raises:
             ValueError: ``max_retries`` is negative.
             MissingAPIKeyError: No key was given or found, for the public API.
             InvalidParameterError: An unusable setting, or ``emulator=True`` without the emulator extra.
+            PriceTableError: A price override that cannot be used (it names the file, entry and field).
         """
         backend = load_backend("emulator") if emulator else None
         settings = Settings.resolve(
@@ -251,6 +261,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             max_download_bytes=max_download_bytes,
             max_error_body_bytes=max_error_body_bytes,
             max_stream_line_bytes=max_stream_line_bytes,
+            prices=prices,
         )
         self._start(config, http_client)
 
@@ -498,7 +509,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
     ) -> ImageResult:
         self._check(response)
         prompt = fields.get("prompt")
-        return ImageResult.from_response(
+        result = ImageResult.from_response(
             parse_images_response(response),
             request_id=request_id(response),
             model=self._config.route.model_named(fields),
@@ -508,6 +519,49 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             attempts=budget.attempts,
             possibly_billed=budget.possibly_billed,
             rate_limit=parse_rate_limit(response.headers),
+        )
+        return dataclasses.replace(result, cost=self.cost_of(fields, result.usage, len(result.images)))
+
+    def estimate_cost(
+        self, fields: Mapping[str, object], *, operation: str = "generate", batch: bool = False
+    ) -> Cost:
+        """The most a request of ``fields`` (the prompt among them) will cost, before it is sent: an upper
+        bound (see `oai_images.pricing.estimate`), priced by this client's table; on Azure, by the
+        deployment's entry, else by its model's. ``batch`` prices it as a Batch API line."""  # noqa: D205, D209
+        from .pricing import estimate  # noqa: PLC0415 - loaded with the first estimate
+
+        route = self._config.route
+        behind = route.rules_fields(fields).get("model")
+        params = {key: value for key, value in fields.items() if key != "prompt"}
+        params["model"] = route.model_named(fields)
+        prompt = fields.get("prompt")
+        return estimate(
+            operation,
+            prompt if isinstance(prompt, str) else None,
+            prices=self._config.prices,
+            batch=batch,
+            fallback_model=behind if isinstance(behind, str) else None,
+            **params,
+        )
+
+    def cost_of(
+        self, fields: Mapping[str, object], usage: object, images: int, *, batch: bool = False
+    ) -> Cost:
+        """The cost of an answer to a request of ``fields`` that held ``images`` images and ``usage``,
+        priced by this client's table (on Azure: the deployment's entry, else its model's); ``batch``: a
+        Batch API line's, with its discount."""  # noqa: D205, D209
+        from .pricing import cost_of  # noqa: PLC0415 - loaded with the first answer
+
+        route = self._config.route
+        behind = route.rules_fields(fields).get("model")
+        return cost_of(
+            route.model_named(fields),
+            fields,
+            usage=usage,
+            images=images,
+            prices=self._config.prices,
+            batch=batch,
+            fallback_model=behind if isinstance(behind, str) else None,
         )
 
     def _downloaded(self, response: httpx.Response) -> bytes:
@@ -535,9 +589,10 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             ]
         reader.completed += 1
         completed = cast("ImageGenCompletedEvent", event)
-        return [
-            CompletedImageEvent.from_event(completed, request_id=rid, prompt=reader.prompt, image_index=index)
-        ]
+        final = CompletedImageEvent.from_event(
+            completed, request_id=rid, prompt=reader.prompt, image_index=index
+        )
+        return [dataclasses.replace(final, cost=self.cost_of(reader.fields, final.usage, 1))]
 
     def _edit_request(
         self,
@@ -716,6 +771,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         concurrency: int = 8,
         retry_failed: bool = False,
         on_event: Callable[[BulkEvent], None] | None = None,
+        max_cost: float | None = None,
     ) -> BulkSummary:
         """Generate an image set per request, at the server's rate limit, resumable after any crash.
 
@@ -733,6 +789,11 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
             retry_failed: Send again the lines an earlier run gave up on (by default they are skipped).
             on_event: Called with each progress event (`oai_images.bulk.BulkEvent`), from the thread the
                 run's event loop is in.
+            max_cost: A budget in USD for these lines, earlier runs' spending (from the journal) included.
+                The run is refused before anything is sent when its estimate (an upper bound, see
+                `oai_images.pricing`) is over it; while it runs, a line is sent only when what is spent and
+                what is in flight stay within it, else the run stops (``summary.budget_stopped``) and a
+                later run with a higher budget resumes.
 
         Returns:
             The summary: lines done, skipped and failed (with the reasons), retries, usage.
@@ -743,6 +804,8 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
                 file; nothing was sent.
             OAIImagesError: Another run uses ``out`` (a ``JournalError``: its journal cannot be used);
                 nothing was sent.
+            BudgetExceededError: (an ``InvalidParameterError``) The estimate is over ``max_cost``, or
+                unknown for a model with no price; nothing was sent.
             BulkInterrupted: Ctrl-C: the sending stopped, the requests in flight were saved; it carries
                 the summary. Running again resumes.
 
@@ -752,7 +815,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         from .bulk import check_run, load, run_bulk_sync  # noqa: PLC0415 - the engine loads with its first run
 
         folder = Path(os.path.expanduser(os.fspath(out)))
-        check_run(folder, concurrency)
+        check_run(folder, concurrency, max_cost)
         # The client's own check: on Azure, the rules of the model behind the deployment.
         lines = load(requests, validate=self._config.validate, check=self.validate_fields)
         return run_bulk_sync(
@@ -764,6 +827,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
             concurrency=concurrency,
             retry_failed=retry_failed,
             on_event=on_event,
+            max_cost=max_cost,
         )
 
     def generate_stream(
@@ -787,15 +851,15 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         fields = _fields(prompt, params, stream=True)
         with self._guarded():
             request = self._request(operations().create_image, fields)
-        return self._stream(request, prompt)
+        return self._stream(request, fields)
 
-    def _stream(self, request: httpx.Request, prompt: str) -> Generator[StreamEvent]:
+    def _stream(self, request: httpx.Request, fields: Mapping[str, object]) -> Generator[StreamEvent]:
         with self._guarded():
             response = self._send(request, stream=True)
             try:
                 self._check(response)
                 self._check_stream(response)
-                reader = _StreamReader(prompt)
+                reader = _StreamReader(fields)
                 try:
                     for line in iter_lines(response, self._config.limits):
                         yield from self._events(reader, line, response)
@@ -864,8 +928,8 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         :meth:`generate_stream`.
         """
         with self._guarded():
-            request, _ = self._edit_request(prompt, image, mask, markup, params, stream=True)
-        return self._stream(request, prompt)
+            request, fields = self._edit_request(prompt, image, mask, markup, params, stream=True)
+        return self._stream(request, fields)
 
     def create_variation(
         self, image: ImageInput, **params: Unpack[CreateImageVariationParams]
@@ -1031,6 +1095,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         concurrency: int = 8,
         retry_failed: bool = False,
         on_event: Callable[[BulkEvent], None] | None = None,
+        max_cost: float | None = None,
     ) -> BulkSummary:
         """Generate in bulk, resumably; arguments and result as for :meth:`ImagesClient.generate_many`.
 
@@ -1040,7 +1105,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         from .bulk import check_run, load, run_bulk  # noqa: PLC0415 - the engine loads with its first run
 
         folder = Path(os.path.expanduser(os.fspath(out)))
-        check_run(folder, concurrency)
+        check_run(folder, concurrency, max_cost)
         # The client's own check: on Azure, the rules of the model behind the deployment.
         lines = load(requests, validate=self._config.validate, check=self.validate_fields)
         return await run_bulk(
@@ -1050,6 +1115,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
             concurrency=concurrency,
             retry_failed=retry_failed,
             on_event=on_event,
+            max_cost=max_cost,
         )
 
     def generate_stream(
@@ -1064,15 +1130,17 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         fields = _fields(prompt, params, stream=True)
         with self._guarded():
             request = self._request(operations().create_image, fields)
-        return self._stream(request, prompt)
+        return self._stream(request, fields)
 
-    async def _stream(self, request: httpx.Request, prompt: str) -> AsyncGenerator[StreamEvent]:
+    async def _stream(
+        self, request: httpx.Request, fields: Mapping[str, object]
+    ) -> AsyncGenerator[StreamEvent]:
         with self._guarded():
             response = await self._send(request, stream=True)
             try:
                 self._check(response)
                 self._check_stream(response)
-                reader = _StreamReader(prompt)
+                reader = _StreamReader(fields)
                 try:
                     async for line in aiter_lines(response, self._config.limits):
                         for event in self._events(reader, line, response):
@@ -1114,8 +1182,8 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
     ) -> AsyncGenerator[PartialImageEvent | CompletedImageEvent]:
         """Stream an edit with ``async for``; as :meth:`ImagesClient.edit_stream`."""
         with self._guarded():
-            request, _ = self._edit_request(prompt, image, mask, markup, params, stream=True)
-        return self._stream(request, prompt)
+            request, fields = self._edit_request(prompt, image, mask, markup, params, stream=True)
+        return self._stream(request, fields)
 
     async def create_variation(
         self, image: ImageInput, **params: Unpack[CreateImageVariationParams]

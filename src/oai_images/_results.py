@@ -13,6 +13,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._errors import OAIImagesError
 from ._files import DEFAULT_NAME, Naming, display_problem, open_in_default_viewer, write_image
 from ._limits import RateLimit
+from .pricing import Cost
+
+#: The cost of a result built without one (by hand): unknown.
+NOT_PRICED = Cost(usd=None, exact=False, note="not priced: this result was not made by a client")
 
 if TYPE_CHECKING:
     # Loaded when the first answer is read, not at `import oai_images`: the generated models load attrs.
@@ -291,6 +295,9 @@ class ImageResult:
             from ``payload`` when first read).
         rate_limit: The rate limits the server reported with the answer (``x-ratelimit-*``), if any.
         payload: The answer's JSON object, as the server sent it.
+        cost: What the answer cost (`oai_images.pricing.Cost`): exact from ``usage`` (GPT image models) or
+            from the images returned at the per-image price (dall-e); ``cost.usd`` is None when the model
+            has no price (see the README's "What it costs" to add one).
     """
 
     created: int
@@ -322,6 +329,8 @@ class ImageResult:
             # object missing a detail), keep the images and drop what cannot be read.
             kept = {key: value for key, value in self.payload.items() if key not in _OPTIONAL_OBJECTS}
             return ImagesResponse.from_dict({"created": self.created, **kept})
+
+    cost: Cost = field(default=NOT_PRICED, compare=False)
 
     @classmethod
     def from_response(
@@ -463,6 +472,7 @@ class CompletedImageEvent(_ImageEvent):
     Attributes:
         image: The final image (base64; ``read``, ``save`` and ``show`` work with either client).
         usage: Token usage, when the server sent it.
+        cost: What this image cost (`oai_images.pricing.Cost`), from its usage.
         created_at: When the event was created, in Unix seconds.
         size: The size generated.
         quality: The quality generated.
@@ -472,6 +482,7 @@ class CompletedImageEvent(_ImageEvent):
     """
 
     usage: ImageGenUsage | None = None
+    cost: Cost = field(default=NOT_PRICED, compare=False)
 
     @classmethod
     def from_event(

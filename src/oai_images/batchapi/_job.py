@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -37,6 +38,7 @@ from .._retries import is_transient, retry_delay
 from .._uploads import Upload
 from .._wire import request_id
 from ..bulk._journal import canonical_json
+from ..pricing import Cost, check_budget, total
 from ._journal import BatchInfo, Journal, LineOutcome
 from ._jsonl import (
     MAX_BYTES,
@@ -144,6 +146,7 @@ class _JobBase(Generic[_ClientT]):
         max_lines: int = MAX_LINES,
         max_bytes: int = MAX_BYTES,
         metadata: Mapping[str, str] | None = None,
+        max_cost: float | None = None,
     ) -> None:
         """Open (or create) a job.
 
@@ -156,15 +159,27 @@ class _JobBase(Generic[_ClientT]):
             max_lines: Lines per batch at most (the API's limit, 50,000, unless smaller).
             max_bytes: Bytes per input file at most (the API's limit, 200 MB, unless smaller).
             metadata: Key-value pairs attached to every batch (at most 16, as the API allows).
+            max_cost: A budget in USD for the whole job (Batch API prices: half the live ones): `submit`
+                and `retry_failed` refuse, before anything is sent, lines whose estimate (an upper bound)
+                would take the job past it, with what its done lines cost and its waiting lines may cost.
 
         Raises:
             ValueError: A limit outside the API's.
+            InvalidParameterError: A ``max_cost`` that is not a number of USD of 0 or more.
             OAIImagesError: Another run (live or Batch API, in this process or another) uses ``out``.
         """
         if not 1 <= max_lines <= MAX_LINES:
             raise ValueError(f"max_lines must be 1 to {MAX_LINES}")
         if not 1 <= max_bytes <= MAX_BYTES:
             raise ValueError(f"max_bytes must be 1 to {MAX_BYTES}")
+        if max_cost is not None and (
+            isinstance(max_cost, bool)
+            or not isinstance(max_cost, int | float)
+            or not 0 <= max_cost < math.inf
+        ):
+            message = f"max_cost {max_cost!r} is not valid; allowed: a number of USD, 0 or more"
+            raise InvalidParameterError("max_cost", max_cost, ("a number of USD, 0 or more",), message)
+        self.max_cost = max_cost
         self._client: _ClientT = client
         self.out = Path(out).expanduser()
         self.out.mkdir(parents=True, exist_ok=True)
@@ -202,6 +217,29 @@ class _JobBase(Generic[_ClientT]):
     def counts(self) -> dict[str, int]:
         """How many lines are ``submitted`` (no result yet), ``done`` and ``failed``."""
         return self.journal.counts()
+
+    def estimate(self, bodies: Iterable[Mapping[str, object]]) -> list[Cost]:
+        """The most each body will cost as a line of this job (Batch API prices; an upper bound)."""
+        return [self._client.estimate_cost(body, batch=True) for body in bodies]
+
+    def spent(self) -> tuple[float, int]:
+        """What the job's done lines cost (USD, the discount applied), and how many of them cost unknown."""
+        return total(cost for _, _, cost in self.journal.bodies("done"))
+
+    def _check_budget(self, new: list[Cost], what: str) -> None:
+        """Refuse (before anything is sent) lines that would take the job past ``max_cost``: what its done
+        lines cost, what its waiting lines may cost, and ``new``.
+
+        Raises:
+            BudgetExceededError: The estimate is over the budget, or unknown.
+        """  # noqa: D205
+        if self.max_cost is None:
+            return
+        spent, _ = self.spent()
+        waiting: list[Cost] = self.estimate(
+            json.loads(body) for _, body, _ in self.journal.bodies("submitted")
+        )
+        check_budget([*waiting, *new], self.max_cost, spent=spent, what=what)
 
     # --- requests (through the generated operation records) ---------------------------------------------
 
@@ -319,6 +357,8 @@ class _JobBase(Generic[_ClientT]):
                 current[1].append((custom_id, body_json))
             for part_lines in pending.values():
                 self.journal.add_lines(*part_lines)
+            # The new lines wait in the journal now (uncommitted): the check counts them with the others.
+            self._check_budget([], "the job's lines")
             parts = writers.close()
         except BaseException:
             self.journal.rollback()
@@ -351,6 +391,9 @@ class _JobBase(Generic[_ClientT]):
         failed = self.journal.failed_lines()
         if not failed:
             return []
+        if self.max_cost is not None:
+            retried = self.estimate(json.loads(body) for _, body, _ in self.journal.bodies("failed"))
+            self._check_budget(retried, f"the job with its {len(failed)} failed lines again")
         writers = _EndpointParts(self.journal.new_part, self._max_lines, self._max_bytes)
         self.journal.begin()
         try:
@@ -472,6 +515,15 @@ class _JobBase(Generic[_ClientT]):
             report.lines_failed += 1
             return None
         return result, images
+
+    def _line_cost(self, custom_id: str, usage: object, images: int) -> Cost:
+        """What a done line cost: its answer's usage (or images) at Batch API prices."""
+        record = self.journal.line(custom_id)
+        try:
+            body = json.loads(str(record["body"])) if record is not None else {}
+        except ValueError:
+            body = {}
+        return self._client.cost_of(body if isinstance(body, dict) else {}, usage, images, batch=True)
 
     def _unreadable(
         self, part: int, custom_id: str | None, code: str, reason: str, report: CollectReport
@@ -856,7 +908,10 @@ class BatchJob(_JobBase["ImagesClient"]):
             self._bad_image(result.custom_id, saved, exc, report)
             return
         usage = result.body.get("usage") if result.body is not None else None
-        self.journal.record_done(result.custom_id, saved, request_id=result.request_id, usage=usage)
+        cost = self._line_cost(result.custom_id, usage, len(images))
+        self.journal.record_done(
+            result.custom_id, saved, request_id=result.request_id, usage=usage, cost=cost
+        )
         report.lines_done += 1
         report.images_saved += len(saved)
 
@@ -1060,7 +1115,10 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
             self._bad_image(result.custom_id, saved, exc, report)
             return
         usage = result.body.get("usage") if result.body is not None else None
-        self.journal.record_done(result.custom_id, saved, request_id=result.request_id, usage=usage)
+        cost = self._line_cost(result.custom_id, usage, len(images))
+        self.journal.record_done(
+            result.custom_id, saved, request_id=result.request_id, usage=usage, cost=cost
+        )
         report.lines_done += 1
         report.images_saved += len(saved)
 

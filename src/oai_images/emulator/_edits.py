@@ -22,7 +22,7 @@ import io
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -546,8 +546,7 @@ class _EditRoutes:
                 )
                 data.append({"url": f"{str(request.base_url).rstrip('/')}{FILES_PATH}/{name}"})
             return JSONResponse({"created": created, "data": data})
-        usage = usage_of(plan.prompt, plan.width, plan.height, plan.quality, plan.n)
-        _add_image_tokens(usage, job.images)
+        usage = usage_of(plan, plan.n, [item.info for item in job.images])
         body: dict[str, Any] = {
             "created": created,
             "data": [{"b64_json": base64.b64encode(content).decode("ascii")} for content in outputs],
@@ -581,8 +580,7 @@ class _EditRoutes:
                     "partial_image_index": step,
                 }
                 yield sse(event)
-            usage = usage_of(plan.prompt, plan.width, plan.height, plan.quality, 1)
-            _add_image_tokens(usage, job.images)
+            usage = usage_of(plan, 1, [item.info for item in job.images])
             completed = {
                 "type": "image_edit.completed",
                 "b64_json": base64.b64encode(final).decode("ascii"),
@@ -605,11 +603,3 @@ def _unsupported_media(media: str, expected: str) -> Response:
 
     message = f"Invalid Content-Type header ({media or 'none'}), expected {expected}."
     return error(400, message, code="invalid_content_type")
-
-
-def _add_image_tokens(usage: dict[str, Any], images: Sequence[_Input]) -> None:
-    """Input images are billed as input tokens: here one per 4096 pixels of each input (a rough scale)."""
-    image_tokens = sum(max(1, item.info.width * item.info.height // 4096) for item in images)
-    usage["input_tokens"] += image_tokens
-    usage["input_tokens_details"]["image_tokens"] = image_tokens
-    usage["total_tokens"] += image_tokens
