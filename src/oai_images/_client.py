@@ -509,7 +509,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
     ) -> ImageResult:
         self._check(response)
         prompt = fields.get("prompt")
-        result = ImageResult.from_response(
+        return ImageResult.from_response(
             parse_images_response(response),
             request_id=request_id(response),
             model=self._config.route.model_named(fields),
@@ -519,8 +519,8 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             attempts=budget.attempts,
             possibly_billed=budget.possibly_billed,
             rate_limit=parse_rate_limit(response.headers),
+            price=lambda usage, images: self.cost_of(fields, usage, images),
         )
-        return dataclasses.replace(result, cost=self.cost_of(fields, result.usage, len(result.images)))
 
     def estimate_cost(
         self, fields: Mapping[str, object], *, operation: str = "generate", batch: bool = False

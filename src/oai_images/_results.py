@@ -345,12 +345,13 @@ class ImageResult:
         attempts: int = 1,
         possibly_billed: int = 1,
         rate_limit: RateLimit | None = None,
+        price: Callable[[ImageGenUsage | None, int], Cost] | None = None,
     ) -> ImageResult:
         """Build a result from an images answer's JSON object (whose ``data`` is a list of objects, as
         `_wire.parse_images_response` checked); ``download``/``adownload`` fetch URLs.
 
         A field of the wrong type from a server is dropped here (None) rather than raising later, far from
-        its cause.
+        its cause. ``price`` gives the result's cost from its usage and number of images.
         """  # noqa: D205
         created = payload.get("created")
         created = created if type(created) is int else None
@@ -367,10 +368,11 @@ class ImageResult:
             )
             for index, image in enumerate(payload.get("data") or (), 1)
         ]
+        usage = _usage(payload.get("usage"))
         return cls(
             created=created or 0,
             images=images,
-            usage=_usage(payload.get("usage")),
+            usage=usage,
             background=_text(payload.get("background")),
             output_format=_text(payload.get("output_format")),
             size=_text(payload.get("size")),
@@ -381,6 +383,7 @@ class ImageResult:
             possibly_billed=possibly_billed,
             rate_limit=rate_limit,
             payload=payload,
+            cost=price(usage, len(images)) if price is not None else NOT_PRICED,
         )
 
 
