@@ -116,9 +116,10 @@ def _bulk_run(folder: Path, lines: list[tuple[dict[str, object], str, list[Path]
 
 
 def _add_cost(database: Path, table: str, key: str, costs: dict[object, str]) -> None:
-    """Add the pricing's ``cost`` column to a table, with these values by key."""
+    """Set the pricing's ``cost`` column of a table (added first if this table has none), by key."""
     with contextlib.closing(sqlite3.connect(database)) as db:
-        db.execute(f"ALTER TABLE {table} ADD COLUMN cost TEXT")
+        if "cost" not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN cost TEXT")
         for value, cost in costs.items():
             db.execute(f"UPDATE {table} SET cost = ? WHERE {key} = ?", (cost, value))
         db.commit()
