@@ -138,13 +138,10 @@ def validate(operation: Operation[Any, Any], fields: Mapping[str, object]) -> No
         if rules is not None:
             _check_prompt_length(rules, label, prompt)
         return
-    _validate(operation, fields)
+    rules, label = _validate(operation, fields)
     if key is not None:
         if len(_passed) >= _PASSED_MAX:
             _passed.clear()
-        model = resolve_model(fields, operation)
-        rules = MODEL_RULES[model] if model is not None else None
-        label = _label(model, fields, operation) if model is not None else ""
         _passed[key] = (field_schemas(operation)["prompt"], rules, label)
 
 
@@ -170,8 +167,9 @@ def _memo_key(operation: Operation[Any, Any], fields: Mapping[str, object]) -> t
     return tuple(key)
 
 
-def _validate(operation: Operation[Any, Any], fields: Mapping[str, object]) -> None:
-    """Every check, in order: `validate` without its memory."""
+def _validate(operation: Operation[Any, Any], fields: Mapping[str, object]) -> tuple[ModelRules | None, str]:
+    """Every check, in order: `validate` without its memory. Returns the model's rules (None for a model the
+    table does not know) and how messages name it, for the prompt's checks of a remembered request."""  # noqa: D205, D209
     schema = field_schemas(operation)
     for name, value in fields.items():
         if name not in schema:
@@ -210,6 +208,7 @@ def _validate(operation: Operation[Any, Any], fields: Mapping[str, object]) -> N
             _check_field(schema[name], value, rules, label)
     if rules is not None:
         _check_model(rules, label, fields)
+    return rules, label
 
 
 def _check_upload_allowed(
