@@ -330,7 +330,15 @@ class ImageResult:
             kept = {key: value for key, value in self.payload.items() if key not in _OPTIONAL_OBJECTS}
             return ImagesResponse.from_dict({"created": self.created, **kept})
 
-    cost: Cost = field(default=NOT_PRICED, compare=False)
+    #: Prices the answer from its usage and number of images (see `cost`); None: not priced.
+    _price: Callable[[ImageGenUsage | None, int], Cost] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    @functools.cached_property
+    def cost(self) -> Cost:
+        """What the answer cost, priced when first read (most calls never ask, and a bulk run asks once)."""
+        return NOT_PRICED if self._price is None else self._price(self.usage, len(self.images))
 
     @classmethod
     def from_response(
@@ -351,7 +359,8 @@ class ImageResult:
         `_wire.parse_images_response` checked); ``download``/``adownload`` fetch URLs.
 
         A field of the wrong type from a server is dropped here (None) rather than raising later, far from
-        its cause. ``price`` gives the result's cost from its usage and number of images.
+        its cause. ``price`` gives the result's cost from its usage and number of images, when ``cost`` is
+        first read.
         """  # noqa: D205
         created = payload.get("created")
         created = created if type(created) is int else None
@@ -383,7 +392,7 @@ class ImageResult:
             possibly_billed=possibly_billed,
             rate_limit=rate_limit,
             payload=payload,
-            cost=price(usage, len(images)) if price is not None else NOT_PRICED,
+            _price=price,
         )
 
 
