@@ -514,3 +514,34 @@ def test_options_are_remembered_by_value_and_type() -> None:
     with pytest.raises(InvalidParameterError) as size:
         validate(CREATE_IMAGE, {"prompt": "p", "model": "gpt-image-1", "n": 1, "size": "256x256"})
     assert size.value.param == "size"
+
+
+_PROMPTS = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["", " ", "\t\n", "\ud800", "a\udfff", "x" * 999, "x" * 1000, "x" * 1001, "x" * 4001]),
+    st.builds(lambda n: "y" * n, st.integers(min_value=3990, max_value=4010)),
+)
+
+
+@given(prompts=st.lists(_PROMPTS, min_size=1, max_size=6), model=st.sampled_from(sorted(MODEL_RULES)))
+def test_remembered_options_judge_every_prompt_as_the_whole_check_does(
+    prompts: list[str], model: str
+) -> None:
+    """With its options remembered, a prompt passes or fails exactly as under the whole check (run without
+    the memory), and a failure names the prompt."""  # noqa: D205, D209
+    from oai_images.rules import _validate as checks
+
+    for prompt in prompts:
+        fields = {"prompt": prompt, "model": model}
+        try:
+            checks._validate(CREATE_IMAGE, fields)
+        except InvalidParameterError as exc:
+            whole: str | None = exc.param
+        else:
+            whole = None
+        if whole is None:
+            validate(CREATE_IMAGE, fields)
+        else:
+            with pytest.raises(InvalidParameterError) as remembered:
+                validate(CREATE_IMAGE, fields)
+            assert remembered.value.param == whole

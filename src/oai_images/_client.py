@@ -110,6 +110,18 @@ _EXPIRED_MESSAGE = (
 )
 
 
+#: `rules.validate`, loaded at the first request (the model table is not read at ``import oai_images``).
+_VALIDATE: Callable[[Operation[Any, Any], Mapping[str, object]], None] | None = None
+
+
+def _load_validate() -> Callable[[Operation[Any, Any], Mapping[str, object]], None]:
+    global _VALIDATE  # noqa: PLW0603 - set once, at the first request
+    from .rules import validate  # noqa: PLC0415 - see _VALIDATE
+
+    _VALIDATE = validate
+    return validate
+
+
 def _fields(prompt: str, params: Mapping[str, object], **fixed: object) -> dict[str, object]:
     """The request body's fields: the prompt, every keyword the caller set (None means "not set", so no
     spec default is ever filled in), and the fields a method fixes itself (``stream`` for streams)."""  # noqa: D205, D209 - one sentence over three lines
@@ -362,9 +374,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         Raises:
             InvalidParameterError: A value the API would reject, naming it and what is allowed.
         """
-        from . import rules  # noqa: PLC0415 - loaded at the first request, not at import
-
-        rules.validate(operation, self._config.route.rules_fields(fields))
+        (_VALIDATE or _load_validate())(operation, self._config.route.rules_fields(fields))
 
     def _build(
         self,

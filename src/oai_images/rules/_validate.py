@@ -14,6 +14,7 @@ Two layers, both read from data:
 from __future__ import annotations
 
 import functools
+import math
 import re
 import typing
 from collections.abc import Mapping
@@ -130,19 +131,18 @@ def validate(operation: Operation[Any, Any], fields: Mapping[str, object]) -> No
             message never raises, whatever the value.
     """
     prompt = fields.get("prompt")
-    key = _memo_key(operation, fields) if type(prompt) is str else None
-    if key is not None and (passed := _passed.get(key)) is not None:
-        # These options passed with another prompt: only the prompt's own checks remain.
-        rule, rules, label = passed
-        _check_field(rule, prompt, rules, label)
-        if rules is not None:
-            _check_prompt_length(rules, label, prompt)
-        return
-    rules, label = _validate(operation, fields)
-    if key is not None:
+    key = None
+    if type(prompt) is str:
+        key = _memo_key(operation, fields)
+        # Options that passed with another prompt: only the prompt's own checks remain. A prompt that breaks
+        # one goes through every check below, whose error names what is wrong.
+        if key is not None and (bounds := _passed.get(key)) is not None and _fits(prompt, bounds):
+            return
+    rules = _validate(operation, fields)
+    if key is not None and (bounds := _prompt_bounds(operation, rules)) is not None:
         if len(_passed) >= _PASSED_MAX:
             _passed.clear()
-        _passed[key] = (field_schemas(operation)["prompt"], rules, label)
+        _passed[key] = bounds
 
 
 #: The plain values a remembered combination of options may hold (the type is part of the key: 1 is not
@@ -150,10 +150,38 @@ def validate(operation: Operation[Any, Any], fields: Mapping[str, object]) -> No
 _PLAIN: Final = frozenset({str, int, float, bool})
 #: How many combinations of options are remembered, across operations, before starting over.
 _PASSED_MAX: Final = 512
-#: The combinations of options (every field but the prompt) that passed, with what the prompt's checks need:
-#: a run of many prompts with the same options checks those options once. Read and written without a lock:
-#: a lost entry only means checking again.
-_passed: dict[tuple[object, ...], tuple[FieldSchema, ModelRules | None, str]] = {}
+#: The prompt's checks as bounds: its shortest and longest length and the pattern it must match.
+_Bounds = tuple[int, float, "re.Pattern[str] | None"]
+#: The combinations of options (every field but the prompt) that passed, with the prompt's checks under
+#: them: a run of many prompts with the same options checks those options once. Read and written without
+#: a lock: a lost entry only means checking again.
+_passed: dict[tuple[object, ...], _Bounds] = {}
+
+
+def _fits(prompt: str, bounds: _Bounds) -> bool:
+    shortest, longest, pattern = bounds
+    return (
+        shortest <= len(prompt) <= longest
+        and (pattern is None or pattern.search(prompt) is not None)
+        and (prompt.isascii() or _is_unicode(prompt))
+    )
+
+
+def _prompt_bounds(operation: Operation[Any, Any], rules: ModelRules | None) -> _Bounds | None:
+    """Every check of a prompt string under these options, as bounds (see `_check_field`), or None when
+    they are more than bounds (a list of values, say): such requests are then checked whole each time."""  # noqa: D205, D209
+    rule = field_schemas(operation).get("prompt")
+    if rule is None or rule.values or rule.nested is not None or "str" not in rule.kinds:
+        return None
+    if rules is not None and rules.allowed("prompt"):
+        return None
+    info = rule.info
+    shortest = (info.min_length if info is not None else None) or 0
+    longest: float = info.max_length if info is not None and info.max_length is not None else math.inf
+    if rules is not None:
+        longest = min(longest, rules.max_prompt_chars)
+    pattern = _pattern(info.pattern) if info is not None and info.pattern is not None else None
+    return shortest, longest, pattern
 
 
 def _memo_key(operation: Operation[Any, Any], fields: Mapping[str, object]) -> tuple[object, ...] | None:
@@ -167,9 +195,9 @@ def _memo_key(operation: Operation[Any, Any], fields: Mapping[str, object]) -> t
     return tuple(key)
 
 
-def _validate(operation: Operation[Any, Any], fields: Mapping[str, object]) -> tuple[ModelRules | None, str]:
+def _validate(operation: Operation[Any, Any], fields: Mapping[str, object]) -> ModelRules | None:
     """Every check, in order: `validate` without its memory. Returns the model's rules (None for a model the
-    table does not know) and how messages name it, for the prompt's checks of a remembered request."""  # noqa: D205, D209
+    table does not know), for the prompt's checks of a remembered request."""  # noqa: D205, D209
     schema = field_schemas(operation)
     for name, value in fields.items():
         if name not in schema:
@@ -208,7 +236,7 @@ def _validate(operation: Operation[Any, Any], fields: Mapping[str, object]) -> t
             _check_field(schema[name], value, rules, label)
     if rules is not None:
         _check_model(rules, label, fields)
-    return rules, label
+    return rules
 
 
 def _check_upload_allowed(
