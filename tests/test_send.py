@@ -3,6 +3,7 @@ bodies that break off, streams that are no streams."""  # noqa: D205, D209 - one
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from typing import Any
@@ -77,6 +78,23 @@ async def test_send_refuses_an_answer_over_the_download_cap(facade: Facade, host
     hostile.script(endless(head(200, length=10**9), b"{" * 65536))
     with pytest.raises(oai_images.APIResponseValidationError, match=r"max_body_bytes|cap"):
         await facade.generate(client=_client(facade, hostile, max_download_bytes=100_000))
+
+
+@pytest.mark.parametrize("declared", ["length", "none", "twice"])
+async def test_send_refuses_a_compressed_answer_that_inflates_past_the_cap(
+    facade: Facade, hostile: HostileServer, declared: str
+) -> None:
+    """A gzip body of 20 KB that inflates to 20 MB (a small declared length says nothing of what it
+    decodes to) is refused at the cap, however its length is declared."""  # noqa: D205, D209
+    inflated = b'{"created": 1, "data": [], "pad": "' + b"a" * 20_000_000 + b'"}'
+    body = gzip.compress(inflated)
+    headers = [("content-type", "application/json"), ("content-encoding", "gzip")]
+    if declared == "twice":
+        headers += [("content-length", str(len(body)))] * 2
+    length = len(body) if declared == "length" else None
+    hostile.script(lambda connection, _: connection.sendall(head(200, headers, length=length) + body))
+    with pytest.raises(oai_images.APIResponseValidationError, match=r"max_body_bytes|cap"):
+        await facade.generate(client=_client(facade, hostile, max_download_bytes=100_000, max_retries=0))
 
 
 async def test_send_refuses_a_download_over_the_cap(facade: Facade, hostile: HostileServer) -> None:

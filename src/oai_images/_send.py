@@ -236,10 +236,26 @@ class _TimeLimit:
 
 
 def _declared_length(response: httpx.Response) -> int | None:
-    try:
-        return int(response.headers.get("content-length", ""))
-    except ValueError:
-        return None
+    """The body's length as the server declared it, or None when that says nothing of the size read: none
+    declared, declared twice, not a number, or a compressed body (whose decoded size can be anything).
+
+    One pass over the raw headers: httpx's lookups by name decode every header each time, on every call.
+    """  # noqa: D205
+    length: int | None = None
+    seen = False
+    for raw_name, value in response.headers.raw:
+        name = raw_name.lower()
+        if name == b"content-length":
+            if seen:
+                return None
+            seen = True
+            try:
+                length = int(value)
+            except ValueError:
+                return None
+        elif name == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+            return None
+    return length
 
 
 def _too_large(response: httpx.Response, limit: int) -> APIResponseValidationError:
@@ -249,15 +265,6 @@ def _too_large(response: httpx.Response, limit: int) -> APIResponseValidationErr
         status_code=response.status_code,
         request_id=request_id(response),
     )
-
-
-def _encoded(response: httpx.Response) -> bool:
-    """Whether the body is compressed: its declared length then says nothing of its decoded size."""
-    return response.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
-
-
-def _limit_for(response: httpx.Response, limits: Limits) -> int:
-    return limits.max_body_bytes if response.is_success else limits.max_error_body_bytes
 
 
 def _answer(response: httpx.Response, data: bytes, *, truncated: bool) -> httpx.Response:
@@ -295,14 +302,15 @@ class _Body:
 
 
 def _read(response: httpx.Response, limits: Limits, deadline: Deadline) -> httpx.Response:
-    limit = _limit_for(response, limits)
+    success = response.is_success
+    limit = limits.max_body_bytes if success else limits.max_error_body_bytes
     declared = _declared_length(response)
-    if response.is_success and declared is not None and declared > limit:
+    if success and declared is not None and declared > limit:
         raise _too_large(response, limit)
     # A body whose declared length is within its cap is read by httpx at once: no copy of ours, and h11
     # reads no more than the declared length. Only a body of unknown (or encoded) length is read in chunks,
     # each checked against the cap.
-    if declared is not None and declared <= limit and not _encoded(response):
+    if declared is not None and declared <= limit:
         response.read()  # the watchdog bounds the time
         if deadline.expired:
             raise deadline.timeout_error()
@@ -315,18 +323,19 @@ def _read(response: httpx.Response, limits: Limits, deadline: Deadline) -> httpx
             break
     if deadline.expired:  # the watchdog cut the connection: a close-delimited body only looks complete
         raise deadline.timeout_error()
-    if body.truncated and response.is_success:
+    if body.truncated and success:
         raise _too_large(response, limit)
     return _answer(response, body.buffer.getvalue(), truncated=body.truncated)
 
 
 async def _aread(response: httpx.Response, limits: Limits) -> httpx.Response:
     """As `_read`, run inside the attempt's one time limit (`asend`)."""
-    limit = _limit_for(response, limits)
+    success = response.is_success
+    limit = limits.max_body_bytes if success else limits.max_error_body_bytes
     declared = _declared_length(response)
-    if response.is_success and declared is not None and declared > limit:
+    if success and declared is not None and declared > limit:
         raise _too_large(response, limit)
-    if declared is not None and declared <= limit and not _encoded(response):  # as in _read
+    if declared is not None and declared <= limit:  # as in _read
         await response.aread()
         return response
     body = _Body(limit)
