@@ -405,3 +405,22 @@ def test_the_generated_response_model_is_built_from_the_payload_when_read() -> N
     assert isinstance(response.data, list)
     assert response.data[0].b64_json == "aGk="
     assert ImageResult(created=0, images=[]).response is None
+
+
+def test_a_result_from_an_answer_sets_every_field_as_the_constructor_would() -> None:
+    """`ImageResult.from_response` fills the frozen dataclass at once: every field is set (a field added
+    later and forgotten there fails here), equal to the same values given to the constructor, and the
+    result stays frozen."""  # noqa: D205, D209
+    import dataclasses
+
+    from oai_images import ImageResult
+
+    payload = {"created": 7, "data": [{"url": "https://x/1.png"}], "size": "1024x1024", "quality": "high"}
+    result = ImageResult.from_response(payload, request_id="req_1", model="gpt-image-2", attempts=2)
+    names = {field.name for field in dataclasses.fields(ImageResult)}
+    assert names <= set(vars(result))
+    values = {name: getattr(result, name) for name in names}
+    assert ImageResult(**values) == result
+    assert (result.created, result.size, result.quality, result.attempts) == (7, "1024x1024", "high", 2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.size = "256x256"  # type: ignore[misc]
