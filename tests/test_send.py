@@ -236,3 +236,26 @@ def test_a_refused_stream_stops_watching_its_deadline(hostile: Any) -> None:
     assert seen
     assert seen[0] is not None
     assert seen[0]._entry is None
+
+
+def test_the_time_limit_of_other_loops_raises_timeout_error() -> None:
+    """Under a loop other than asyncio (trio), an attempt's time limit is anyio's: a block that takes
+    longer raises TimeoutError, as asyncio.timeout does (run here under asyncio, which anyio also drives)."""  # noqa: D205, D209
+    import asyncio
+
+    from oai_images._send import _OtherLoopLimit
+
+    async def late() -> None:
+        async with _OtherLoopLimit(0.05):
+            await asyncio.sleep(5)
+
+    async def prompt() -> str:
+        async with _OtherLoopLimit(5):
+            await asyncio.sleep(0)
+        return "done"
+
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        asyncio.run(late())
+    assert time.monotonic() - started < 2
+    assert asyncio.run(prompt()) == "done"

@@ -709,13 +709,16 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
     def _generate(self, fields: Mapping[str, object]) -> ImageResult:
         with self._guarded():
             request = self._request(operations().create_image, fields)
-        return self._answer(request, fields)
+            return self._answer(request, fields)
 
     def _answer(self, request: httpx.Request, fields: Mapping[str, object]) -> ImageResult:
-        """Send a one-answer request (with retries) and read its images."""
-        with self._guarded():
-            budget = self._budget()
-            return self._result(self._send(request, budget=budget), fields, budget, download=self.download)
+        """Send a one-answer request (with retries) and read its images (inside the caller's guard)."""
+        budget = self._budget()
+        config = self._config
+        response = send(
+            self._http, request, budget=budget, sleep=self._sleep, limits=config.limits, auth=config.auth
+        )
+        return self._result(response, fields, budget, download=self.download)
 
     def request(
         self,
@@ -920,7 +923,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         """
         with self._guarded():
             request, fields = self._edit_request(prompt, image, mask, markup, params, stream=False)
-        return self._answer(request, fields)
+            return self._answer(request, fields)
 
     def edit_stream(
         self,
@@ -963,7 +966,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         """
         with self._guarded():
             request, fields = self._variation_request(image, params)
-        return self._answer(request, fields)
+            return self._answer(request, fields)
 
     def download(self, url: str) -> bytes:
         """Download an image URL the API returned, with this client's retries, deadline and size cap.
@@ -1051,14 +1054,16 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
     async def _generate(self, fields: Mapping[str, object]) -> ImageResult:
         with self._guarded():
             request = self._request(operations().create_image, fields)
-        return await self._answer(request, fields)
+            return await self._answer(request, fields)
 
     async def _answer(self, request: httpx.Request, fields: Mapping[str, object]) -> ImageResult:
-        """Send a one-answer request (with retries) and read its images."""
-        with self._guarded():
-            budget = self._budget()
-            response = await self._send(request, budget=budget)
-            return self._result(response, fields, budget, adownload=self.download)
+        """Send a one-answer request (with retries) and read its images (inside the caller's guard)."""
+        budget = self._budget()
+        config = self._config
+        response = await asend(
+            self._http, request, budget=budget, sleep=self._sleep, limits=config.limits, auth=config.auth
+        )
+        return self._result(response, fields, budget, adownload=self.download)
 
     async def request(
         self,
@@ -1179,7 +1184,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         """
         with self._guarded():
             request, fields = self._edit_request(prompt, image, mask, markup, params, stream=False)
-        return await self._answer(request, fields)
+            return await self._answer(request, fields)
 
     def edit_stream(
         self,
@@ -1202,7 +1207,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         :meth:`ImagesClient.create_variation`."""  # noqa: D205, D209 - one sentence over two lines
         with self._guarded():
             request, fields = self._variation_request(image, params)
-        return await self._answer(request, fields)
+            return await self._answer(request, fields)
 
     async def download(self, url: str) -> bytes:
         """Download an image URL the API returned; as :meth:`ImagesClient.download`."""

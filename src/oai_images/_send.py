@@ -6,7 +6,7 @@ send, read and wait.
 
 Each attempt has a deadline: the client's ``timeout`` bounds the whole attempt (connect, send, answer and
 body), not each read, so a server that drips a byte at a time cannot hold a call for ever. httpx only has
-per-read timeouts; the async loop runs each attempt under one time limit (`_TimeLimit`), and the sync one
+per-read timeouts; the async loop runs each attempt under one time limit (`_time_limit`), and the sync one
 arms a `_Watchdog` that shuts the attempt's socket down at its deadline. Bodies are read in chunks under caps:
 an error body is cut at ``max_error_body_bytes`` (only its first 200 characters reach a message), a 2xx
 body (an answer, a download) larger than ``max_body_bytes`` is refused with a clear error, and the bytes
@@ -195,41 +195,32 @@ def _watchdog() -> _Watchdog:
     return _WATCHDOG
 
 
-class _TimeLimit:
-    """``async with _TimeLimit(seconds)``: raise ``TimeoutError`` when the block takes longer.
+def _time_limit(seconds: float | None) -> contextlib.AbstractAsyncContextManager[Any]:
+    """The time limit of one async attempt: entered, it raises ``TimeoutError`` when its block takes longer.
 
-    ``asyncio.timeout`` under asyncio (a third of the cost of anyio's cancel scope, on every call's hot
-    path), ``anyio.fail_after`` under another loop (trio).
+    ``asyncio.timeout`` itself under asyncio (a third of the cost of anyio's cancel scope, on every call's
+    hot path), ``anyio.fail_after`` under another loop (trio).
     """
+    try:
+        asyncio.get_running_loop()  # raises under another loop (trio), where no asyncio loop runs
+    except RuntimeError:
+        return _OtherLoopLimit(seconds)
+    return asyncio.timeout(seconds)
 
-    __slots__ = ("_asyncio", "_other", "_seconds")
+
+class _OtherLoopLimit:
+    """``anyio.fail_after`` as an async context manager, for loops other than asyncio."""
 
     def __init__(self, seconds: float | None) -> None:
-        self._seconds = seconds
-        self._asyncio: asyncio.Timeout | None = None
-        self._other: Any = None
+        import anyio  # noqa: PLC0415 - only async users of another loop pay for its import
+
+        self._scope: Any = anyio.fail_after(seconds)
 
     async def __aenter__(self) -> None:
-        try:
-            asyncio.get_running_loop()  # raises under another loop (trio), where no asyncio loop runs
-        except RuntimeError:
-            running_asyncio = False
-        else:
-            running_asyncio = True
-        if running_asyncio:
-            self._asyncio = asyncio.timeout(self._seconds)
-            await self._asyncio.__aenter__()
-        else:
-            import anyio  # noqa: PLC0415 - only async users of another loop pay for its import
+        self._scope.__enter__()
 
-            self._other = anyio.fail_after(self._seconds)
-            self._other.__enter__()
-
-    async def __aexit__(self, *exc_info: Any) -> bool | None:
-        if self._asyncio is not None:
-            await self._asyncio.__aexit__(*exc_info)  # raises TimeoutError itself when it cancelled
-            return None
-        return bool(self._other.__exit__(*exc_info))
+    async def __aexit__(self, *exc_info: Any) -> bool:
+        return bool(self._scope.__exit__(*exc_info))
 
 
 # --- reading under the caps ---------------------------------------------------------------------------
@@ -427,7 +418,7 @@ async def asend(
         deadline = Deadline(limits.timeout)
         response: httpx.Response | None = None
         try:
-            async with _TimeLimit(deadline.remaining()):
+            async with _time_limit(deadline.remaining()):
                 response = await http.send(request, stream=True, auth=auth, follow_redirects=follow_redirects)
                 budget.reached_server(response)
                 if stream and response.is_success:
@@ -581,7 +572,7 @@ async def aiter_lines(response: httpx.Response, limits: Limits) -> AsyncIterator
     chunks = response.aiter_bytes()
     while True:
         try:
-            async with _TimeLimit(deadline.remaining()):
+            async with _time_limit(deadline.remaining()):
                 chunk = await anext(chunks, None)
         except TimeoutError:
             raise deadline.timeout_error() from None
