@@ -60,12 +60,17 @@ class Limits:
 class Deadline:
     """When an attempt must be over, and (sync) the sockets to shut down then."""
 
+    __slots__ = ("_entry", "_streams", "expired", "expires", "seconds")
+
+    #: Guards the streams and the expiry of every deadline (one lock: watching and firing are rare, made
+    #: per connection, while a lock of each deadline's own would be made on every call).
+    _lock: Final = threading.Lock()
+
     def __init__(self, seconds: float | None) -> None:
         self.expires = None if seconds is None else time.monotonic() + seconds
         self.seconds = seconds
         self.expired = False
         self._streams: list[Any] = []
-        self._lock = threading.Lock()
         self._entry: int | None = None
 
     def remaining(self) -> float | None:
