@@ -259,3 +259,44 @@ def test_the_time_limit_of_other_loops_raises_timeout_error() -> None:
         asyncio.run(late())
     assert time.monotonic() - started < 2
     assert asyncio.run(prompt()) == "done"
+
+
+def test_the_loop_time_limit_keeps_asyncio_timeouts_rules() -> None:
+    """The time limit shared by a loop's attempts behaves as ``asyncio.timeout``: a late block raises
+    TimeoutError at its own time (a shorter limit armed after a longer one fires first); a block within its
+    limit leaves no cancel behind; a cancel from outside stays a CancelledError; each new loop works."""  # noqa: D205, D209
+    import asyncio
+
+    from oai_images._send import _time_limit
+
+    async def limited(seconds: float, work: float) -> float:
+        started = time.monotonic()
+        try:
+            async with _time_limit(seconds):
+                await asyncio.sleep(work)
+        except TimeoutError:
+            return time.monotonic() - started
+        return -1.0
+
+    async def scenario() -> None:
+        long, short, quick = await asyncio.gather(limited(0.6, 5), limited(0.1, 5), limited(5, 0.01))
+        assert 0.5 <= long < 2
+        assert 0.05 <= short < 0.5
+        assert quick == -1.0
+        task = asyncio.current_task()
+        assert task is not None
+        assert task.cancelling() == 0
+        await asyncio.sleep(0.01)  # no stray cancel arrives later
+
+        async def cancelled_from_outside() -> None:
+            async with _time_limit(5):
+                await asyncio.sleep(5)
+
+        inner = asyncio.create_task(cancelled_from_outside())
+        await asyncio.sleep(0.05)
+        inner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await inner
+
+    for _ in range(2):  # a new loop each time
+        asyncio.run(scenario())

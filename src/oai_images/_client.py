@@ -1055,9 +1055,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
 
         Images that come as a URL are read with ``await image.aread()`` (``asave``, ``ashow``).
         """
-        return await self._generate(self._generate_fields(prompt, params))
-
-    async def _generate(self, fields: Mapping[str, object]) -> ImageResult:
+        fields = self._generate_fields(prompt, params)
         with self._guarded():
             request = self._request(operations().create_image, fields)
             return await self._answer(request, fields)

@@ -23,6 +23,7 @@ import math
 import socket
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -203,14 +204,112 @@ def _watchdog() -> _Watchdog:
 def _time_limit(seconds: float | None) -> contextlib.AbstractAsyncContextManager[Any]:
     """The time limit of one async attempt: entered, it raises ``TimeoutError`` when its block takes longer.
 
-    ``asyncio.timeout`` itself under asyncio (a third of the cost of anyio's cancel scope, on every call's
-    hot path), ``anyio.fail_after`` under another loop (trio).
+    Under asyncio, a `_LoopLimit` (one timer per event loop for every attempt in flight: a dict entry per
+    attempt, where ``asyncio.timeout`` schedules and cancels a timer on every call); ``anyio.fail_after``
+    under another loop (trio).
     """
     try:
-        asyncio.get_running_loop()  # raises under another loop (trio), where no asyncio loop runs
+        loop = asyncio.get_running_loop()  # raises under another loop (trio), where no asyncio loop runs
     except RuntimeError:
         return _OtherLoopLimit(seconds)
-    return asyncio.timeout(seconds)
+    if seconds is None:
+        return contextlib.nullcontext()
+    return _LoopLimit(_loop_timer(loop), loop.time() + seconds)
+
+
+class _LoopTimer:
+    """The time limits of one asyncio event loop's attempts, kept by one timer.
+
+    The timer is set for the earliest limit it knows and moved only for an earlier one (rare: the attempts
+    of a client share their timeout). When it fires it cancels the tasks whose limit has passed, as
+    ``asyncio.timeout`` would, and is set again for the earliest left.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._active: dict[int, _LoopLimit] = {}
+        self._keys = itertools.count()
+        self._handle: asyncio.TimerHandle | None = None
+        self._at = math.inf
+
+    def arm(self, limit: _LoopLimit) -> int:
+        key = next(self._keys)
+        self._active[key] = limit
+        if limit.when < self._at:
+            self._set(limit.when)
+        return key
+
+    def disarm(self, key: int) -> None:
+        self._active.pop(key, None)
+
+    def _set(self, when: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._at = when
+        self._handle = self._loop.call_at(when, self._fire) if when != math.inf else None
+
+    def _fire(self) -> None:
+        self._handle = None
+        now = self._loop.time()
+        earliest = math.inf
+        for key, limit in list(self._active.items()):
+            if limit.when <= now:
+                del self._active[key]
+                limit.expire()
+            else:
+                earliest = min(earliest, limit.when)
+        self._at = math.inf
+        self._set(earliest)
+
+
+class _LoopLimit:
+    """``asyncio.timeout`` with the timer shared by the loop's attempts (`_LoopTimer`): the same rules for
+    cancellation (a cancel of our own becomes ``TimeoutError``; any other cancel goes on)."""  # noqa: D205, D209
+
+    __slots__ = ("_cancelling", "_key", "_task", "_timer", "expired", "when")
+
+    def __init__(self, timer: _LoopTimer, when: float) -> None:
+        self._timer = timer
+        self.when = when
+        self.expired = False
+
+    async def __aenter__(self) -> None:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("a time limit must be used inside a task")
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._key = self._timer.arm(self)
+
+    def expire(self) -> None:
+        """The limit has passed: cancel the task (its block ends with ``TimeoutError``)."""
+        self.expired = True
+        self._task.cancel()
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, traceback: object
+    ) -> None:
+        self._timer.disarm(self._key)
+        # As asyncio.timeout: only a cancel of ours, with no other cancel requested since, is a timeout.
+        if self.expired and self._task.uncancel() <= self._cancelling and kind is asyncio.CancelledError:
+            raise TimeoutError from exc
+
+
+#: The timer of the loop last used, then of every loop (a loop that is gone takes its timer with it).
+_last_timer: tuple[asyncio.AbstractEventLoop, _LoopTimer] | None = None
+_loop_timers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopTimer] = weakref.WeakKeyDictionary()
+
+
+def _loop_timer(loop: asyncio.AbstractEventLoop) -> _LoopTimer:
+    global _last_timer  # noqa: PLW0603 - a cache of the last lookup, on every call's hot path
+    last = _last_timer
+    if last is not None and last[0] is loop:
+        return last[1]
+    timer = _loop_timers.get(loop)
+    if timer is None:
+        timer = _loop_timers[loop] = _LoopTimer(loop)
+    _last_timer = (loop, timer)
+    return timer
 
 
 class _OtherLoopLimit:
