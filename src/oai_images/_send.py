@@ -396,16 +396,27 @@ class _Body:
         return True
 
 
-def _read(response: httpx.Response, limits: Limits, deadline: Deadline) -> httpx.Response:
+def _cap(response: httpx.Response, limits: Limits) -> tuple[int, bool]:
+    """The cap of an answer's body, and whether the body is read at once.
+
+    A body whose declared length is within its cap is read by httpx at once: no copy of ours, and h11 reads
+    no more than the declared length. Only a body of unknown (or encoded) length is read in chunks, each
+    checked against the cap.
+
+    Raises:
+        APIResponseValidationError: A 2xx body declared larger than the cap (nothing of it is read).
+    """
     success = response.is_success
     limit = limits.max_body_bytes if success else limits.max_error_body_bytes
     declared = _declared_length(response)
     if success and declared is not None and declared > limit:
         raise _too_large(response, limit)
-    # A body whose declared length is within its cap is read by httpx at once: no copy of ours, and h11
-    # reads no more than the declared length. Only a body of unknown (or encoded) length is read in chunks,
-    # each checked against the cap.
-    if declared is not None and declared <= limit:
+    return limit, declared is not None and declared <= limit
+
+
+def _read(response: httpx.Response, limits: Limits, deadline: Deadline) -> httpx.Response:
+    limit, at_once = _cap(response, limits)
+    if at_once:
         response.read()  # the watchdog bounds the time
         if deadline.expired:
             raise deadline.timeout_error()
@@ -418,21 +429,13 @@ def _read(response: httpx.Response, limits: Limits, deadline: Deadline) -> httpx
             break
     if deadline.expired:  # the watchdog cut the connection: a close-delimited body only looks complete
         raise deadline.timeout_error()
-    if body.truncated and success:
+    if body.truncated and response.is_success:
         raise _too_large(response, limit)
     return _answer(response, body.buffer.getvalue(), truncated=body.truncated)
 
 
-async def _aread(response: httpx.Response, limits: Limits) -> httpx.Response:
-    """As `_read`, run inside the attempt's one time limit (`asend`)."""
-    success = response.is_success
-    limit = limits.max_body_bytes if success else limits.max_error_body_bytes
-    declared = _declared_length(response)
-    if success and declared is not None and declared > limit:
-        raise _too_large(response, limit)
-    if declared is not None and declared <= limit:  # as in _read
-        await response.aread()
-        return response
+async def _aread_in_chunks(response: httpx.Response, limit: int) -> httpx.Response:
+    """As `_read` for a body not read at once (see `_cap`), run inside the attempt's time limit."""
     body = _Body(limit)
     async for chunk in response.aiter_bytes(_CHUNK):
         if not body.add(chunk):
@@ -528,7 +531,12 @@ async def asend(
                 if stream and response.is_success:
                     response.extensions[DEADLINE] = deadline
                     return response
-                read = await _aread(response, limits)
+                limit, at_once = _cap(response, limits)
+                if at_once:
+                    await response.aread()
+                    read = response
+                else:
+                    read = await _aread_in_chunks(response, limit)
         except (httpx.HTTPError, TimeoutError) as exc:
             if response is None:  # no answer (the request may still have reached the server): retried
                 failure = exc if isinstance(exc, httpx.HTTPError) and not deadline.passed() else None
