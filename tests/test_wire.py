@@ -165,3 +165,24 @@ def test_request_body_is_what_the_generated_model_writes(operation: Any, data: s
     body = request_body(fields)
     assert body == fields
     assert operation.body.from_dict(body).to_dict() == body
+
+
+@pytest.mark.parametrize("padding", [0, 200_000])
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_json_nested_past_the_depth_limit_is_not_read_short_or_long(padding: int, as_bytes: bool) -> None:
+    """Nesting deeper than MAX_JSON_DEPTH is refused whether the text is short (its brackets counted) or
+    long (its parsed value walked); as deep as the limit, and a long shallow answer, are read."""  # noqa: D205, D209
+    from oai_images._wire import MAX_JSON_DEPTH, NOT_JSON, loads
+
+    pad = '"' + "A" * padding + '"'
+
+    def nested(depth: int) -> str:
+        return "[" * (depth - 1) + "{" + f'"pad": {pad}' + "}" + "]" * (depth - 1)
+
+    def text(value: str) -> str | bytes:
+        return value.encode() if as_bytes else value
+
+    assert loads(text(nested(MAX_JSON_DEPTH + 1))) is NOT_JSON
+    assert loads(text(nested(MAX_JSON_DEPTH))) is not NOT_JSON
+    shallow = '{"created": 1, "data": [{"b64_json": ' + pad + "}]}"
+    assert loads(text(shallow)) == {"created": 1, "data": [{"b64_json": "A" * padding}]}
