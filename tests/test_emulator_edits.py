@@ -22,8 +22,8 @@ from oai_images import (
     InvalidParameterError,
     PartialImageEvent,
 )
-from oai_images.emulator import EmulatorServer, parse_fault
-from oai_images.emulator._edits import derive_image
+from oai_images_emulator import EmulatorServer, parse_fault
+from oai_images_emulator._edits import derive_image
 from oai_images.testing import ImagesEmulator
 from oai_images.types import ImageOutputFormat
 from tests.conftest import FakeClock

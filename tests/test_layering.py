@@ -64,7 +64,7 @@ def test_emulator_uses_only_public_facade_names(path: Path) -> None:
         name
         for name in _imports(path)
         if name.startswith("oai_images.")
-        and not name.startswith("oai_images.emulator")
+        and not name.startswith("oai_images_emulator")
         and (any(part.startswith("_") for part in name.split(".")[1:2]) or name.startswith("oai_images.cli"))
     ]
     assert private == []

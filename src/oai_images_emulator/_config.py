@@ -7,11 +7,24 @@ import os
 import random
 import time
 from collections.abc import Callable, Mapping
-from typing import Literal, cast
+from typing import Any, Literal
+
+from oai_images.rules import MODEL_RULES
 
 from ._azure import DEFAULT_AZURE_DEPLOYMENTS
 
-__all__ = ["FAULT_KINDS", "EmulatorConfig", "FaultSpec", "Latency", "parse_fault", "parse_latency"]
+__all__ = [
+    "ENV_PREFIX",
+    "FAULT_KINDS",
+    "EmulatorConfig",
+    "FaultSpec",
+    "Latency",
+    "Setting",
+    "parse_deployments",
+    "parse_fault",
+    "parse_latency",
+    "settings",
+]
 
 FaultKind = Literal[
     "rate_limit", "server_error", "service_unavailable", "hang", "drop", "truncate", "not_json"
@@ -116,11 +129,84 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"must be 0 or more, got {text!r}")
+    return value
+
+
 def _non_negative(text: str) -> float:
     value = float(text)
     if value < 0:
         raise ValueError(f"must be 0 or more, got {text!r}")
     return value
+
+
+def parse_deployments(text: str) -> dict[str, str]:
+    """Azure deployments as ``NAME=MODEL``, several separated by commas or white space.
+
+    Raises:
+        ValueError: A part is not ``NAME=MODEL`` with a model the rules table knows.
+    """
+    deployments: dict[str, str] = {}
+    for spec in text.replace(",", " ").split():
+        name, sep, model = (part.strip() for part in spec.partition("="))
+        if not sep or not name or model not in MODEL_RULES:
+            known = ", ".join(MODEL_RULES)
+            raise ValueError(f"{spec!r} is not NAME=MODEL with a known model ({known})")
+        deployments[name] = model
+    return deployments
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """How one field of `EmulatorConfig` is set from outside: one declaration for the environment variable
+    (``OAI_IMAGES_EMULATOR_<env>``) and the ``oai-images serve`` option, both read by `parse`.
+
+    Attributes:
+        env: The variable's name after the prefix.
+        help: The option's help (the default is added from the field).
+        parse: Text to the field's value; raises ValueError with a message for a bad one.
+        metavar: How the help shows the option's value.
+        option: The option's name, when not ``--`` and ``env`` in lower case with dashes.
+        merge: The value is added to the field's (a mapping; the option may repeat), not put in its place.
+        default_text: The default as the help shows it, when the field's own would not read well.
+    """  # noqa: D205
+
+    env: str
+    help: str
+    parse: Callable[[str], object]
+    metavar: str
+    option: str | None = None
+    merge: bool = False
+    default_text: str | None = None
+
+    @property
+    def option_name(self) -> str:
+        """The ``oai-images serve`` option that sets the field."""
+        return self.option or "--" + self.env.lower().replace("_", "-")
+
+
+def _setting(default: object = dataclasses.MISSING, **setting: Any) -> Any:
+    """A dataclass field that the environment and ``oai-images serve`` can set (see `Setting`)."""
+    metadata = {"setting": Setting(**setting)}
+    if callable(default):  # a class or a function: a factory (the default is mutable)
+        return dataclasses.field(default_factory=default, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def settings() -> list[tuple[dataclasses.Field[Any], Setting]]:
+    """The fields of `EmulatorConfig` that the environment and ``oai-images serve`` set, in order."""
+    return [
+        (field, field.metadata["setting"])
+        for field in dataclasses.fields(EmulatorConfig)
+        if "setting" in field.metadata
+    ]
+
+
+_FAULTS = ", ".join(FAULT_KINDS)
+_MIB = 1024 * 1024
 
 
 @dataclasses.dataclass
@@ -162,37 +248,86 @@ class EmulatorConfig:
         max_file_body_bytes: The largest body of a ``/v1/files`` upload (the API's files: 512 MB).
     """
 
-    seed: int = 0
-    url_lifetime: float = 3600.0
-    latency: Latency = dataclasses.field(default_factory=Latency)
-    fault: FaultSpec | None = None
-    retry_after: int = 1
-    hang_seconds: float = 600.0
-    max_stored_images: int = 256
-    max_stored_bytes: int = 256 * 1024 * 1024
+    seed: int = _setting(0, env="SEED", parse=int, metavar="N", help="Seed mixed into every drawing.")
+    url_lifetime: float = _setting(
+        3600.0, env="URL_LIFETIME", parse=_non_negative, metavar="SECONDS",
+        help="Seconds an image URL works (the real API: 3600).",
+    )  # fmt: skip
+    latency: Latency = _setting(  # noqa: RUF009 - returns a dataclasses.field
+        Latency, env="LATENCY_MS", parse=parse_latency, metavar="MS|LOW-HIGH", default_text="0",
+        help="Delay before each answer: MS fixed, or LOW-HIGH uniformly random (e.g. 100-500). A request's "
+        "x-emulator-latency-ms header overrides it.",
+    )  # fmt: skip
+    fault: FaultSpec | None = _setting(  # noqa: RUF009 - returns a dataclasses.field
+        None, env="FAULT", parse=parse_fault, metavar="FAULT", default_text="none",
+        help=f"Fault injected into every image request: one of {_FAULTS}; add ';times=K' to fail only the "
+        "first K requests, ';retry_after=S' for the 429/503 retry-after, ';status=CODE' for "
+        "not_json/truncate. A request's x-emulator-fault header overrides it.",
+    )  # fmt: skip
+    retry_after: int = _setting(
+        1, env="RETRY_AFTER", parse=_non_negative_int, metavar="SECONDS",
+        help="The retry-after seconds of an injected 429 or 503.",
+    )  # fmt: skip
+    hang_seconds: float = _setting(
+        600.0, env="HANG_SECONDS", parse=_non_negative, metavar="SECONDS",
+        help="How long a 'hang' fault holds a request.",
+    )  # fmt: skip
+    max_stored_images: int = _setting(
+        256, env="MAX_IMAGES", parse=_positive_int, metavar="N",
+        help="At most this many images are kept for URL downloads.",
+    )  # fmt: skip
+    max_stored_bytes: int = _setting(
+        256 * _MIB, env="MAX_BYTES", parse=_positive_int, metavar="BYTES",
+        help="At most this many bytes of images are kept for URL downloads.",
+    )  # fmt: skip
     max_recorded_requests: int = 1000
-    max_recorded_bytes: int = 32 * 1024 * 1024
-    batch_seconds: float = 10.0
+    max_recorded_bytes: int = 32 * _MIB
+    batch_seconds: float = _setting(
+        10.0, env="BATCH_SECONDS", parse=_non_negative, metavar="SECONDS",
+        help="How long a Batch API batch takes from creation to completion (the real API: up to 24 h).",
+    )  # fmt: skip
     batch_window_seconds: float = 24 * 3600.0
-    max_batch_store_bytes: int = 4 * 1024**3
+    max_batch_store_bytes: int = _setting(
+        4 * 1024 * _MIB, env="MAX_BATCH_STORE_BYTES", parse=_positive_int, metavar="BYTES",
+        help="At most this many bytes of uploaded and Batch API files are kept on disk.",
+    )  # fmt: skip
     clock: Callable[[], float] = time.time
-    azure_deployments: dict[str, str] = dataclasses.field(
-        default_factory=lambda: dict(DEFAULT_AZURE_DEPLOYMENTS)
-    )
-    rate_limit_rpm: int | None = None
-    rate_limit_burst: int | None = None
-    max_json_body_bytes: int = 1024 * 1024
-    max_edit_body_bytes: int = 64 * 1024 * 1024
-    max_file_body_bytes: int = 513 * 1024 * 1024
+    azure_deployments: dict[str, str] = _setting(  # noqa: RUF009 - returns a dataclasses.field
+        lambda: dict(DEFAULT_AZURE_DEPLOYMENTS), env="AZURE_DEPLOYMENTS", parse=parse_deployments,
+        metavar="NAME=MODEL", option="--azure-deployment", merge=True,
+        default_text=", ".join(f"{name}={model}" for name, model in DEFAULT_AZURE_DEPLOYMENTS.items()),
+        help="An Azure deployment to serve, besides the default ones (each named after its model); "
+        "repeatable.",
+    )  # fmt: skip
+    rate_limit_rpm: int | None = _setting(
+        None, env="RATE_LIMIT_RPM", parse=_positive_int, metavar="N", default_text="no limit",
+        help="Allow this many image requests a minute, answering the API's x-ratelimit-* headers and a 429 "
+        "with retry-after over it.",
+    )  # fmt: skip
+    rate_limit_burst: int | None = _setting(
+        None, env="RATE_LIMIT_BURST", parse=_positive_int, metavar="N", default_text="a minute's worth",
+        help="How many requests the rate limit lets through at once when unused.",
+    )  # fmt: skip
+    max_json_body_bytes: int = _setting(
+        _MIB, env="MAX_JSON_BODY_BYTES", parse=_positive_int, metavar="BYTES",
+        help="The largest body of a JSON request (generations, batches); larger is a 413.",
+    )  # fmt: skip
+    max_edit_body_bytes: int = _setting(
+        64 * _MIB, env="MAX_EDIT_BODY_BYTES", parse=_positive_int, metavar="BYTES",
+        help="The largest body of an edit or variation; larger is a 413.",
+    )  # fmt: skip
+    max_file_body_bytes: int = _setting(
+        513 * _MIB, env="MAX_FILE_BODY_BYTES", parse=_positive_int, metavar="BYTES",
+        help="The largest body of a /v1/files upload; larger is a 413.",
+    )  # fmt: skip
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EmulatorConfig:
         """A config from ``OAI_IMAGES_EMULATOR_*`` variables; unset ones keep their defaults.
 
-        Reads ``SEED``, ``URL_LIFETIME``, ``LATENCY_MS`` (``250`` or ``100-500``), ``FAULT``
-        (``rate_limit;times=2``), ``RETRY_AFTER``, ``HANG_SECONDS``, ``MAX_IMAGES``, ``MAX_BYTES``,
-        ``RATE_LIMIT_RPM``, ``RATE_LIMIT_BURST``, ``BATCH_SECONDS``, ``MAX_JSON_BODY_BYTES``,
-        ``MAX_EDIT_BODY_BYTES`` and ``MAX_FILE_BODY_BYTES``.
+        Reads the variable of every field declared with a `Setting` (``SEED``, ``URL_LIFETIME``,
+        ``LATENCY_MS`` (``250`` or ``100-500``), ``FAULT`` (``rate_limit;times=2``), ``RETRY_AFTER``,
+        ``MAX_IMAGES``, ``AZURE_DEPLOYMENTS`` (``NAME=MODEL,...``), ... : `settings`).
 
         Args:
             environ: The variables to read; ``os.environ`` when None.
@@ -202,38 +337,20 @@ class EmulatorConfig:
         """
         env = os.environ if environ is None else environ
         config = cls()
-
-        def read(name: str, parse: Callable[[str], object]) -> object | None:
-            text = env.get(ENV_PREFIX + name, "").strip()
+        for field, setting in settings():
+            text = env.get(ENV_PREFIX + setting.env, "").strip()
             if not text:
-                return None
+                continue
             try:
-                return parse(text)
+                config.apply(field.name, setting.parse(text))
             except ValueError as exc:
-                raise ValueError(f"{ENV_PREFIX}{name}: {exc}") from None
-
-        if (seed := read("SEED", int)) is not None:
-            config.seed = cast(int, seed)
-        if (lifetime := read("URL_LIFETIME", float)) is not None:
-            config.url_lifetime = cast(float, lifetime)
-        if (latency := read("LATENCY_MS", parse_latency)) is not None:
-            config.latency = cast(Latency, latency)
-        config.fault = cast("FaultSpec | None", read("FAULT", parse_fault))
-        if (retry_after := read("RETRY_AFTER", int)) is not None:
-            config.retry_after = cast(int, retry_after)
-        if (hang := read("HANG_SECONDS", float)) is not None:
-            config.hang_seconds = cast(float, hang)
-        if (max_images := read("MAX_IMAGES", int)) is not None:
-            config.max_stored_images = cast(int, max_images)
-        if (max_bytes := read("MAX_BYTES", int)) is not None:
-            config.max_stored_bytes = cast(int, max_bytes)
-        if (rpm := read("RATE_LIMIT_RPM", int)) is not None:
-            config.rate_limit_rpm = cast(int, rpm)
-        if (burst := read("RATE_LIMIT_BURST", int)) is not None:
-            config.rate_limit_burst = cast(int, burst)
-        if (batch_seconds := read("BATCH_SECONDS", _non_negative)) is not None:
-            config.batch_seconds = cast(float, batch_seconds)
-        for name in ("max_json_body_bytes", "max_edit_body_bytes", "max_file_body_bytes"):
-            if (cap := read(name.upper(), _positive_int)) is not None:
-                setattr(config, name, cap)
+                raise ValueError(f"{ENV_PREFIX}{setting.env}: {exc}") from None
         return config
+
+    def apply(self, name: str, value: object) -> None:
+        """Set a field from a parsed setting: merged into a mapping field, else in place of the value."""
+        current = getattr(self, name)
+        if isinstance(current, dict) and isinstance(value, Mapping):
+            current.update(value)
+        else:
+            setattr(self, name, value)
