@@ -34,9 +34,12 @@ def test_bench_quick_run_writes_every_measure(tmp_path: Path) -> None:
         "requests at concurrency",
         "bulk: ",
         "bulk: answers that were 429",
+        "gallery: 40 images, first build",
+        "gallery: 40 images, second build",
+        "gallery: 40 images, page size",
     ):
         assert measure in text, measure
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
-    assert len(rows) == 1 + 11  # the header and eleven measures
+    assert len(rows) == 1 + 14  # the header and fourteen measures
     assert "machine:" in text
     assert "oai-images" in text

@@ -328,7 +328,9 @@ def test_batch_api_json_prints_progress_lines_and_a_summary(
     assert documents[0]["batches"][0]["status"] in ("validating", "in_progress")
     assert {"completed": 2, "failed": 0, "total": 2}.items() <= documents[-5].items()
     assert events[-4:] == ["saved", "saved", "batch", "summary"]
-    assert documents[-4] == {
+    saved = documents[-4]
+    assert saved.pop("cost")["batch"] is True  # a Batch API line, priced at its discount
+    assert saved == {
         "event": "saved",
         "id": "fox",
         "line": 1,

@@ -900,3 +900,32 @@ def test_short_keys_never_garble_streamed_images() -> None:
     assert isinstance(event, oai_images.CompletedImageEvent)
     assert event.image.b64_json == final["b64_json"]
     http.close()
+
+
+def test_an_injected_http_client_sends_our_headers_once_over_its_own() -> None:
+    """With the caller's httpx.Client, each request carries its default headers, our User-Agent in place of
+    its own (once), and the account headers once."""  # noqa: D205, D209
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"created": 1, "data": [{"b64_json": "aGk="}]})
+
+    defaults = {"User-Agent": "theirs/1.0", "X-Team": "imaging", "OpenAI-Project": "proj_theirs"}
+    with httpx.Client(transport=httpx.MockTransport(answer), headers=defaults) as http:
+        client = oai_images.ImagesClient(
+            api_key="sk-test",
+            base_url="http://api.test/v1",
+            http_client=http,
+            organization="org_1",
+            project="proj_1",
+        )
+        client.generate("a fox", model="dall-e-2")
+        client.generate("a hare", model="dall-e-2")
+    for request in seen:
+        assert request.headers.get_list("User-Agent") == [f"oai-images/{oai_images.__version__}"]
+        assert request.headers.get_list("OpenAI-Organization") == ["org_1"]
+        assert request.headers.get_list("OpenAI-Project") == ["proj_1"]
+        assert request.headers["X-Team"] == "imaging"
+        assert request.headers.get_list("Authorization") == ["Bearer sk-test"]
+    assert len(seen) == 2

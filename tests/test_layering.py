@@ -10,7 +10,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "oai_images"
 #: The layers above the facade: each may use the facade's public names, never the other way round.
-ABOVE = ("cli", "emulator", "testing", "__main__")
+ABOVE = ("cli", "emulator", "gallery", "testing", "__main__")
 
 
 def _modules(folder: Path) -> list[Path]:

@@ -10,7 +10,8 @@ import oai_images
 # The public Python API of /work/shared/PRODUCT.md ("Public Python API"), plus what issue 3 adds to it:
 # ImageResult and GeneratedImage (results), the two stream events, and __version__; and from PRODUCT's
 # wave 2, MissingAPIKeyError, APIResponseValidationError and the public modules rules and types; issue 11
-# adds ImageURL and FileID (edit inputs given by reference).
+# adds ImageURL and FileID (edit inputs given by reference); issue 23 the public module pricing (PRODUCT's
+# wave 3: `oai_images.pricing.estimate`).
 # Hard-coded on purpose: a name added to or dropped from __all__ must be a decision, made here and in
 # PRODUCT.md.
 EXPECTED_ALL = [
@@ -42,6 +43,7 @@ EXPECTED_ALL = [
     "UnprocessableEntityError",
     "__version__",
     "generate",
+    "pricing",
     "rules",
     "types",
 ]

@@ -379,3 +379,48 @@ def test_interrupt_while_writing_leaves_no_partial_file(
     assert os.listdir(tmp_path) == []
     monkeypatch.undo()
     assert image.read() == JPEG
+
+
+def test_the_generated_response_model_is_built_from_the_payload_when_read() -> None:
+    """``result.response`` is the generated model of the whole answer, built on first read (and kept);
+    an accounting object off the documented shape is dropped from it, never the images."""  # noqa: D205, D209
+    from oai_images_api.models import ImagesResponse
+
+    from oai_images import ImageResult
+
+    payload = {
+        "created": 7,
+        "data": [{"b64_json": "aGk=", "revised_prompt": "r"}],
+        "usage": {"input_tokens": "not a count"},
+        "extra": 1,
+    }
+    result = ImageResult.from_response(payload)
+    assert result.usage is None  # not the documented shape
+    assert [image.revised_prompt for image in result.images] == ["r"]
+    response = result.response
+    assert isinstance(response, ImagesResponse)
+    assert response is result.response  # built once
+    assert response.created == 7
+    assert response["extra"] == 1
+    assert isinstance(response.data, list)
+    assert response.data[0].b64_json == "aGk="
+    assert ImageResult(created=0, images=[]).response is None
+
+
+def test_a_result_from_an_answer_sets_every_field_as_the_constructor_would() -> None:
+    """`ImageResult.from_response` fills the frozen dataclass at once: every field is set (a field added
+    later and forgotten there fails here), equal to the same values given to the constructor, and the
+    result stays frozen."""  # noqa: D205, D209
+    import dataclasses
+
+    from oai_images import ImageResult
+
+    payload = {"created": 7, "data": [{"url": "https://x/1.png"}], "size": "1024x1024", "quality": "high"}
+    result = ImageResult.from_response(payload, request_id="req_1", model="gpt-image-2", attempts=2)
+    names = {field.name for field in dataclasses.fields(ImageResult)}
+    assert names <= set(vars(result))
+    values = {name: getattr(result, name) for name in names}
+    assert ImageResult(**values) == result
+    assert (result.created, result.size, result.quality, result.attempts) == (7, "1024x1024", "high", 2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.size = "256x256"  # type: ignore[misc]

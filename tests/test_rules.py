@@ -479,3 +479,69 @@ def test_input_fidelity_values_exist_in_the_generated_enum() -> None:
     """The table's input_fidelity values are members of the generated InputFidelity."""
     for rules in MODEL_RULES.values():
         assert set(rules.allowed("input_fidelity")) <= set(get_args(InputFidelity))
+
+
+# --- options checked once for many prompts ------------------------------------------------------------
+
+
+def test_options_that_passed_still_check_each_new_prompt() -> None:
+    """Options remembered as valid spare only their own checks: every prompt is still checked, for its
+    type, its blankness and the model's length (dall-e-2: 1000 characters)."""  # noqa: D205, D209
+    options = {"model": "dall-e-2", "size": "256x256", "n": 2}
+    validate(CREATE_IMAGE, {"prompt": "a lighthouse", **options})
+    validate(CREATE_IMAGE, {"prompt": "x" * 1000, **options})
+    with pytest.raises(InvalidParameterError, match="prompt is 1001 characters long; dall-e-2 accepts"):
+        validate(CREATE_IMAGE, {"prompt": "x" * 1001, **options})
+    with pytest.raises(InvalidParameterError) as blank:
+        validate(CREATE_IMAGE, {"prompt": "   ", **options})
+    assert blank.value.param == "prompt"
+    with pytest.raises(InvalidParameterError) as surrogate:
+        validate(CREATE_IMAGE, {"prompt": "\ud800", **options})
+    assert surrogate.value.param == "prompt"
+    # gpt-image-1 takes 32000 characters: the same prompt passes with other options.
+    validate(CREATE_IMAGE, {"prompt": "x" * 1001, "model": "gpt-image-1", "size": "1024x1024"})
+
+
+def test_options_are_remembered_by_value_and_type() -> None:
+    """A remembered combination is never mistaken for another: True is not 1, "2" is not 2."""
+    validate(CREATE_IMAGE, {"prompt": "p", "model": "gpt-image-1", "n": 1})
+    with pytest.raises(InvalidParameterError) as boolean:
+        validate(CREATE_IMAGE, {"prompt": "p", "model": "gpt-image-1", "n": True})
+    assert boolean.value.param == "n"
+    with pytest.raises(InvalidParameterError) as text:
+        validate(CREATE_IMAGE, {"prompt": "p", "model": "gpt-image-1", "n": "1"})
+    assert text.value.param == "n"
+    with pytest.raises(InvalidParameterError) as size:
+        validate(CREATE_IMAGE, {"prompt": "p", "model": "gpt-image-1", "n": 1, "size": "256x256"})
+    assert size.value.param == "size"
+
+
+_PROMPTS = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["", " ", "\t\n", "\ud800", "a\udfff", "x" * 999, "x" * 1000, "x" * 1001, "x" * 4001]),
+    st.builds(lambda n: "y" * n, st.integers(min_value=3990, max_value=4010)),
+)
+
+
+@given(prompts=st.lists(_PROMPTS, min_size=1, max_size=6), model=st.sampled_from(sorted(MODEL_RULES)))
+def test_remembered_options_judge_every_prompt_as_the_whole_check_does(
+    prompts: list[str], model: str
+) -> None:
+    """With its options remembered, a prompt passes or fails exactly as under the whole check (run without
+    the memory), and a failure names the prompt."""  # noqa: D205, D209
+    from oai_images.rules import _validate as checks
+
+    for prompt in prompts:
+        fields = {"prompt": prompt, "model": model}
+        try:
+            checks._validate(CREATE_IMAGE, fields)
+        except InvalidParameterError as exc:
+            whole: str | None = exc.param
+        else:
+            whole = None
+        if whole is None:
+            validate(CREATE_IMAGE, fields)
+        else:
+            with pytest.raises(InvalidParameterError) as remembered:
+                validate(CREATE_IMAGE, fields)
+            assert remembered.value.param == whole

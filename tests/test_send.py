@@ -3,6 +3,7 @@ bodies that break off, streams that are no streams."""  # noqa: D205, D209 - one
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from typing import Any
@@ -77,6 +78,23 @@ async def test_send_refuses_an_answer_over_the_download_cap(facade: Facade, host
     hostile.script(endless(head(200, length=10**9), b"{" * 65536))
     with pytest.raises(oai_images.APIResponseValidationError, match=r"max_body_bytes|cap"):
         await facade.generate(client=_client(facade, hostile, max_download_bytes=100_000))
+
+
+@pytest.mark.parametrize("declared", ["length", "none", "twice"])
+async def test_send_refuses_a_compressed_answer_that_inflates_past_the_cap(
+    facade: Facade, hostile: HostileServer, declared: str
+) -> None:
+    """A gzip body of 20 KB that inflates to 20 MB (a small declared length says nothing of what it
+    decodes to) is refused at the cap, however its length is declared."""  # noqa: D205, D209
+    inflated = b'{"created": 1, "data": [], "pad": "' + b"a" * 20_000_000 + b'"}'
+    body = gzip.compress(inflated)
+    headers = [("content-type", "application/json"), ("content-encoding", "gzip")]
+    if declared == "twice":
+        headers += [("content-length", str(len(body)))] * 2
+    length = len(body) if declared == "length" else None
+    hostile.script(lambda connection, _: connection.sendall(head(200, headers, length=length) + body))
+    with pytest.raises(oai_images.APIResponseValidationError, match=r"max_body_bytes|cap"):
+        await facade.generate(client=_client(facade, hostile, max_download_bytes=100_000, max_retries=0))
 
 
 async def test_send_refuses_a_download_over_the_cap(facade: Facade, hostile: HostileServer) -> None:
@@ -218,3 +236,67 @@ def test_a_refused_stream_stops_watching_its_deadline(hostile: Any) -> None:
     assert seen
     assert seen[0] is not None
     assert seen[0]._entry is None
+
+
+def test_the_time_limit_of_other_loops_raises_timeout_error() -> None:
+    """Under a loop other than asyncio (trio), an attempt's time limit is anyio's: a block that takes
+    longer raises TimeoutError, as asyncio.timeout does (run here under asyncio, which anyio also drives)."""  # noqa: D205, D209
+    import asyncio
+
+    from oai_images._send import _OtherLoopLimit
+
+    async def late() -> None:
+        async with _OtherLoopLimit(0.05):
+            await asyncio.sleep(5)
+
+    async def prompt() -> str:
+        async with _OtherLoopLimit(5):
+            await asyncio.sleep(0)
+        return "done"
+
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        asyncio.run(late())
+    assert time.monotonic() - started < 2
+    assert asyncio.run(prompt()) == "done"
+
+
+def test_the_loop_time_limit_keeps_asyncio_timeouts_rules() -> None:
+    """The time limit shared by a loop's attempts behaves as ``asyncio.timeout``: a late block raises
+    TimeoutError at its own time (a shorter limit armed after a longer one fires first); a block within its
+    limit leaves no cancel behind; a cancel from outside stays a CancelledError; each new loop works."""  # noqa: D205, D209
+    import asyncio
+
+    from oai_images._send import _time_limit
+
+    async def limited(seconds: float, work: float) -> float:
+        started = time.monotonic()
+        try:
+            async with _time_limit(seconds):
+                await asyncio.sleep(work)
+        except TimeoutError:
+            return time.monotonic() - started
+        return -1.0
+
+    async def scenario() -> None:
+        long, short, quick = await asyncio.gather(limited(0.6, 5), limited(0.1, 5), limited(5, 0.01))
+        assert 0.5 <= long < 2
+        assert 0.05 <= short < 0.5
+        assert quick == -1.0
+        task = asyncio.current_task()
+        assert task is not None
+        assert task.cancelling() == 0
+        await asyncio.sleep(0.01)  # no stray cancel arrives later
+
+        async def cancelled_from_outside() -> None:
+            async with _time_limit(5):
+                await asyncio.sleep(5)
+
+        inner = asyncio.create_task(cancelled_from_outside())
+        await asyncio.sleep(0.05)
+        inner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await inner
+
+    for _ in range(2):  # a new loop each time
+        asyncio.run(scenario())

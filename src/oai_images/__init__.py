@@ -34,7 +34,7 @@ from ._errors import (
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from . import rules, types
+    from . import pricing, rules, types
     from ._azure import AsyncAzureImagesClient, AzureImagesClient
     from ._client import AsyncImagesClient, ImagesClient, generate
     from ._limits import RateLimit
@@ -58,8 +58,8 @@ _LAZY = {
     "RateLimit": "._limits",
 }
 # Public modules, loaded at first use too: `oai_images.rules` loads the rules table, `oai_images.types` the
-# generated types.
-_SUBMODULES = frozenset({"rules", "types"})
+# generated types, `oai_images.pricing` the price table.
+_SUBMODULES = frozenset({"pricing", "rules", "types"})
 
 __all__ = [
     "APIConnectionError",
@@ -90,6 +90,7 @@ __all__ = [
     "UnprocessableEntityError",
     "__version__",
     "generate",
+    "pricing",
     "rules",
     "types",
 ]

@@ -10,7 +10,7 @@ validation, request building, answer and error mapping, retry decisions) lives i
 from __future__ import annotations
 
 import contextlib
-import functools
+import dataclasses
 import os
 import threading
 import time
@@ -35,6 +35,7 @@ from ._auth import KeyAuth
 from ._backends import Backend, load_backend
 from ._errors import APIResponseValidationError, InvalidParameterError, OAIImagesError
 from ._limits import parse_rate_limit
+from ._operations import operations
 from ._redact import redact, scrub
 from ._results import AsyncDownload, CompletedImageEvent, Download, ImageResult, PartialImageEvent
 from ._retries import OnRetry, RetryBudget, connection_error
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from oai_images_api.api.images import CreateImageEditParams, CreateImageParams, CreateImageVariationParams
 
     from ._uploads import ImageInput, ImageReference
+    from .pricing import Cost, PricesArg
 
     #: What ``edit`` takes as ``image``: one input or a sequence of them (uploads, or references).
     EditImages = ImageInput | ImageReference | Sequence[ImageInput] | Sequence[ImageReference]
@@ -81,7 +83,26 @@ StreamEvent = PartialImageEvent | CompletedImageEvent
 _ACCOUNT_HEADERS = ("Authorization", "api-key", "OpenAI-Organization", "OpenAI-Project")
 #: Default headers of the httpx clients this package opens itself (nothing secret: the key goes per request).
 _OWN_HEADERS = {"User-Agent": USER_AGENT}
+
+
 #: Statuses with which a signed image URL says it is no longer valid.
+class _Guard:
+    """The context of `_BaseClient._guarded`: scrubs the client's credentials from an error of ours that
+    leaves it. A plain class, not a generator: it is entered a few times on every call."""  # noqa: D205, D209
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: _ClientBase[Any, Any]) -> None:
+        self._client = client
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
+        if isinstance(exc, OAIImagesError):
+            scrub(exc, self._client._secrets)
+
+
 _EXPIRED_STATUSES = frozenset({403, 404, 410})
 _EXPIRED_MESSAGE = (
     "the image URL has expired or is no longer valid (image URLs are valid for 60 minutes after "
@@ -89,13 +110,16 @@ _EXPIRED_MESSAGE = (
 )
 
 
-@functools.cache
-def _operations() -> Any:
-    """The generated descriptions of the operations, imported at the first request (they load every
-    request and response model, which ``import oai_images`` does not need)."""  # noqa: D205, D209 - one sentence over two lines
-    from oai_images_api.api import images  # noqa: PLC0415 - see the docstring
+#: `rules.validate`, loaded at the first request (the model table is not read at ``import oai_images``).
+_VALIDATE: Callable[[Operation[Any, Any], Mapping[str, object]], None] | None = None
 
-    return images
+
+def _load_validate() -> Callable[[Operation[Any, Any], Mapping[str, object]], None]:
+    global _VALIDATE  # noqa: PLW0603 - set once, at the first request
+    from .rules import validate  # noqa: PLC0415 - see _VALIDATE
+
+    _VALIDATE = validate
+    return validate
 
 
 def _fields(prompt: str, params: Mapping[str, object], **fixed: object) -> dict[str, object]:
@@ -110,9 +134,11 @@ def _fields(prompt: str, params: Mapping[str, object], **fixed: object) -> dict[
 class _StreamReader:
     """The state of reading one stream: its server-sent events, and how many images it has completed."""
 
-    def __init__(self, prompt: object) -> None:
+    def __init__(self, fields: Mapping[str, object]) -> None:
         self.events = ServerSentEvents()
+        prompt = fields.get("prompt")
         self.prompt = prompt if isinstance(prompt, str) else None
+        self.fields = fields
         self.completed = 0
 
 
@@ -136,6 +162,7 @@ class ClientOptions(TypedDict, Generic[_HttpT, _SleepT], total=False):
     max_download_bytes: int
     max_error_body_bytes: int
     max_stream_line_bytes: int
+    prices: PricesArg
 
 
 class _ClientBase(Generic[_HttpT, _SleepT]):
@@ -166,6 +193,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         max_download_bytes: int = MAX_DOWNLOAD_BYTES,
         max_error_body_bytes: int = MAX_ERROR_BODY_BYTES,
         max_stream_line_bytes: int = MAX_STREAM_LINE_BYTES,
+        prices: PricesArg = None,
     ) -> None:
         """Configure the client; nothing is sent yet.
 
@@ -210,11 +238,15 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
                 message quotes its first 200 characters, ``.body`` holds what was read). 64 KiB.
             max_stream_line_bytes: The longest line of an event stream (one line holds one base64
                 image); a longer one raises ``APIResponseValidationError``. 128 MiB.
+            prices: Price overrides for every result's ``cost`` (negotiated prices, a compatible server's
+                models): a path to an override file, or entries as it holds them (see
+                `oai_images.pricing.load_prices`); applied over the built-in table and the user's file.
 
         Raises:
             ValueError: ``max_retries`` is negative.
             MissingAPIKeyError: No key was given or found, for the public API.
             InvalidParameterError: An unusable setting, or ``emulator=True`` without the emulator extra.
+            PriceTableError: A price override that cannot be used (it names the file, entry and field).
         """
         backend = load_backend("emulator") if emulator else None
         settings = Settings.resolve(
@@ -241,6 +273,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             max_download_bytes=max_download_bytes,
             max_error_body_bytes=max_error_body_bytes,
             max_stream_line_bytes=max_stream_line_bytes,
+            prices=prices,
         )
         self._start(config, http_client)
 
@@ -324,20 +357,15 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         config = self._config
         return RetryBudget(config.max_retries, config.jitter, on_retry=config.on_retry)
 
-    @contextlib.contextmanager
-    def _guarded(self) -> Iterator[None]:
+    def _guarded(self) -> _Guard:
         """Around every call: what escapes is one of our errors, which holds no credential this client sent.
 
         A chained httpx exception carries the request (with the key) and the server's words; a
         JSON error carries the whole body. They are replaced by redacted stand-ins (see `clean_chain`).
         """
-        try:
-            yield
-        except OAIImagesError as exc:
-            scrub(exc, self._secrets)
-            raise
+        return _Guard(self)
 
-    def validate_fields(self, operation: Operation, fields: Mapping[str, object]) -> None:
+    def validate_fields(self, operation: Operation[Any, Any], fields: Mapping[str, object]) -> None:
         """Check an operation's fields against the documented rules of the model they go to.
 
         On Azure, the rules of the model behind the deployment. This checks whatever ``validate`` says;
@@ -346,13 +374,11 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         Raises:
             InvalidParameterError: A value the API would reject, naming it and what is allowed.
         """
-        from . import rules  # noqa: PLC0415 - loaded at the first request, not at import
-
-        rules.validate(operation, self._config.route.rules_fields(fields))
+        (_VALIDATE or _load_validate())(operation, self._config.route.rules_fields(fields))
 
     def _build(
         self,
-        operation: Operation,
+        operation: Operation[Any, Any],
         fields: Mapping[str, object] | None = None,
         *,
         path: Mapping[str, str] | None = None,
@@ -378,12 +404,11 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             request = http.build_request(operation.method, url, headers=self._headers, timeout=timeout)
             return multipart_request(request, fields or {})
         try:
-            return http.build_request(
+            request = http.build_request(
                 operation.method,
                 url,
-                json=request_body(operation, fields) if fields is not None else None,
+                json=request_body(fields) if fields is not None else None,
                 params=query,
-                headers={**self._headers, **headers} if headers else self._headers,
                 timeout=timeout,
             )
         except (
@@ -393,8 +418,15 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             RecursionError,
         ) as exc:  # what validate=False let through
             raise unsendable(fields or {}, exc) from exc
+        # Set on the built request, over the HTTP client's defaults: a quarter of the cost of build_request's
+        # own merge of headers, on every call.
+        for name, value in self._headers.items():
+            request.headers[name] = value
+        if headers:
+            request.headers.update(headers)
+        return request
 
-    def _request(self, operation: Operation, fields: Mapping[str, object]) -> httpx.Request:
+    def _request(self, operation: Operation[Any, Any], fields: Mapping[str, object]) -> httpx.Request:
         """Validate ``fields`` (unless told not to) and build the operation's request; no I/O happens here."""
         if self._config.validate:
             self.validate_fields(operation, fields)
@@ -410,26 +442,26 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         Raises:
             InvalidParameterError: A value the API would reject, or one JSON cannot carry.
         """  # noqa: D205
-        operations = _operations()
-        operation = operations.CREATE_IMAGE_EDIT_JSON if "images" in fields else operations.CREATE_IMAGE
+        ops = operations()
+        operation = ops.create_image_edit_json if "images" in fields else ops.create_image
         fields = self._config.route.batch_fields(fields)
         if self._config.validate:
             self.validate_fields(operation, fields)
         try:
-            return request_body(operation, fields)
+            return request_body(fields)
         except (TypeError, ValueError, UnicodeError, RecursionError) as exc:
             raise unsendable(fields, exc) from exc
 
     @property
     def batch_endpoint(self) -> str:
         """The ``endpoint`` (and each line's ``url``) of a Batch API job of image generations."""
-        return "/v1" + str(_operations().CREATE_IMAGE.path)
+        return "/v1" + str(operations().create_image.path)
 
     def batch_endpoint_for(self, body: Mapping[str, object]) -> str:
         """The Batch API ``endpoint`` of a line's body: image edits for a body with ``images``, else
         generations (as `batch_body` reads it)."""  # noqa: D205, D209
         if "images" in body:
-            return "/v1" + str(_operations().CREATE_IMAGE_EDIT_JSON.path)
+            return "/v1" + str(operations().create_image_edit_json.path)
         return self.batch_endpoint
 
     def _download_request(self, http: httpx.Client | httpx.AsyncClient, url: str) -> httpx.Request:
@@ -503,6 +535,49 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             attempts=budget.attempts,
             possibly_billed=budget.possibly_billed,
             rate_limit=parse_rate_limit(response.headers),
+            price=lambda usage, images: self.cost_of(fields, usage, images),
+        )
+
+    def estimate_cost(
+        self, fields: Mapping[str, object], *, operation: str = "generate", batch: bool = False
+    ) -> Cost:
+        """The most a request of ``fields`` (the prompt among them) will cost, before it is sent: an upper
+        bound (see `oai_images.pricing.estimate`), priced by this client's table; on Azure, by the
+        deployment's entry, else by its model's. ``batch`` prices it as a Batch API line."""  # noqa: D205, D209
+        from .pricing import estimate  # noqa: PLC0415 - loaded with the first estimate
+
+        route = self._config.route
+        behind = route.rules_fields(fields).get("model")
+        params = {key: value for key, value in fields.items() if key != "prompt"}
+        params["model"] = route.model_named(fields)
+        prompt = fields.get("prompt")
+        return estimate(
+            operation,
+            prompt if isinstance(prompt, str) else None,
+            prices=self._config.prices,
+            batch=batch,
+            fallback_model=behind if isinstance(behind, str) else None,
+            **params,
+        )
+
+    def cost_of(
+        self, fields: Mapping[str, object], usage: object, images: int, *, batch: bool = False
+    ) -> Cost:
+        """The cost of an answer to a request of ``fields`` that held ``images`` images and ``usage``,
+        priced by this client's table (on Azure: the deployment's entry, else its model's); ``batch``: a
+        Batch API line's, with its discount."""  # noqa: D205, D209
+        from .pricing import cost_of  # noqa: PLC0415 - loaded with the first answer
+
+        route = self._config.route
+        behind = route.rules_fields(fields).get("model")
+        return cost_of(
+            route.model_named(fields),
+            fields,
+            usage=usage,
+            images=images,
+            prices=self._config.prices,
+            batch=batch,
+            fallback_model=behind if isinstance(behind, str) else None,
         )
 
     def _downloaded(self, response: httpx.Response) -> bytes:
@@ -530,9 +605,10 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             ]
         reader.completed += 1
         completed = cast("ImageGenCompletedEvent", event)
-        return [
-            CompletedImageEvent.from_event(completed, request_id=rid, prompt=reader.prompt, image_index=index)
-        ]
+        final = CompletedImageEvent.from_event(
+            completed, request_id=rid, prompt=reader.prompt, image_index=index
+        )
+        return [dataclasses.replace(final, cost=self.cost_of(reader.fields, final.usage, 1))]
 
     def _edit_request(
         self,
@@ -552,7 +628,11 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             raise InvalidParameterError("stream", True, ("false",), message)
         fixed: dict[str, object] = {"stream": True} if stream else {}
         name, fields = edit_fields(prompt, image, mask, params, markup=markup, **fixed)
-        return self._request(getattr(_operations(), name), fields), fields
+        ops = operations()
+        return self._request(
+            (ops.create_image_edit_json if name == "CREATE_IMAGE_EDIT_JSON" else ops.create_image_edit),
+            fields,
+        ), fields
 
     def _variation_request(
         self, image: object, params: Mapping[str, object]
@@ -561,7 +641,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         from ._uploads import variation_fields  # noqa: PLC0415 - only variations need it
 
         fields = variation_fields(image, params)
-        return self._request(_operations().CREATE_IMAGE_VARIATION, fields), fields
+        return self._request(operations().create_image_variation, fields), fields
 
     def _generate_fields(self, prompt: str, params: Mapping[str, object]) -> dict[str, object]:
         """The fields of a one-answer generation; streaming has its own method, whose answer differs."""
@@ -634,18 +714,21 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
 
     def _generate(self, fields: Mapping[str, object]) -> ImageResult:
         with self._guarded():
-            request = self._request(_operations().CREATE_IMAGE, fields)
-        return self._answer(request, fields)
+            request = self._request(operations().create_image, fields)
+            return self._answer(request, fields)
 
     def _answer(self, request: httpx.Request, fields: Mapping[str, object]) -> ImageResult:
-        """Send a one-answer request (with retries) and read its images."""
-        with self._guarded():
-            budget = self._budget()
-            return self._result(self._send(request, budget=budget), fields, budget, download=self.download)
+        """Send a one-answer request (with retries) and read its images (inside the caller's guard)."""
+        budget = self._budget()
+        config = self._config
+        response = send(
+            self._http, request, budget=budget, sleep=self._sleep, limits=config.limits, auth=config.auth
+        )
+        return self._result(response, fields, budget, download=self.download)
 
     def request(
         self,
-        operation: Operation,
+        operation: Operation[Any, Any],
         fields: Mapping[str, object] | None = None,
         *,
         path: Mapping[str, str] | None = None,
@@ -675,7 +758,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
     @contextlib.contextmanager
     def stream(
         self,
-        operation: Operation,
+        operation: Operation[Any, Any],
         fields: Mapping[str, object] | None = None,
         *,
         path: Mapping[str, str] | None = None,
@@ -707,6 +790,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         concurrency: int = 8,
         retry_failed: bool = False,
         on_event: Callable[[BulkEvent], None] | None = None,
+        max_cost: float | None = None,
     ) -> BulkSummary:
         """Generate an image set per request, at the server's rate limit, resumable after any crash.
 
@@ -724,6 +808,11 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
             retry_failed: Send again the lines an earlier run gave up on (by default they are skipped).
             on_event: Called with each progress event (`oai_images.bulk.BulkEvent`), from the thread the
                 run's event loop is in.
+            max_cost: A budget in USD for these lines, earlier runs' spending (from the journal) included.
+                The run is refused before anything is sent when its estimate (an upper bound, see
+                `oai_images.pricing`) is over it; while it runs, a line is sent only when what is spent and
+                what is in flight stay within it, else the run stops (``summary.budget_stopped``) and a
+                later run with a higher budget resumes.
 
         Returns:
             The summary: lines done, skipped and failed (with the reasons), retries, usage.
@@ -734,6 +823,8 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
                 file; nothing was sent.
             OAIImagesError: Another run uses ``out`` (a ``JournalError``: its journal cannot be used);
                 nothing was sent.
+            BudgetExceededError: (an ``InvalidParameterError``) The estimate is over ``max_cost``, or
+                unknown for a model with no price; nothing was sent.
             BulkInterrupted: Ctrl-C: the sending stopped, the requests in flight were saved; it carries
                 the summary. Running again resumes.
 
@@ -743,7 +834,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         from .bulk import check_run, load, run_bulk_sync  # noqa: PLC0415 - the engine loads with its first run
 
         folder = Path(os.path.expanduser(os.fspath(out)))
-        check_run(folder, concurrency)
+        check_run(folder, concurrency, max_cost)
         # The client's own check: on Azure, the rules of the model behind the deployment.
         lines = load(requests, validate=self._config.validate, check=self.validate_fields)
         return run_bulk_sync(
@@ -755,6 +846,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
             concurrency=concurrency,
             retry_failed=retry_failed,
             on_event=on_event,
+            max_cost=max_cost,
         )
 
     def generate_stream(
@@ -777,16 +869,16 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         """
         fields = _fields(prompt, params, stream=True)
         with self._guarded():
-            request = self._request(_operations().CREATE_IMAGE, fields)
-        return self._stream(request, prompt)
+            request = self._request(operations().create_image, fields)
+        return self._stream(request, fields)
 
-    def _stream(self, request: httpx.Request, prompt: str) -> Generator[StreamEvent]:
+    def _stream(self, request: httpx.Request, fields: Mapping[str, object]) -> Generator[StreamEvent]:
         with self._guarded():
             response = self._send(request, stream=True)
             try:
                 self._check(response)
                 self._check_stream(response)
-                reader = _StreamReader(prompt)
+                reader = _StreamReader(fields)
                 try:
                     for line in iter_lines(response, self._config.limits):
                         yield from self._events(reader, line, response)
@@ -837,7 +929,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         """
         with self._guarded():
             request, fields = self._edit_request(prompt, image, mask, markup, params, stream=False)
-        return self._answer(request, fields)
+            return self._answer(request, fields)
 
     def edit_stream(
         self,
@@ -855,8 +947,8 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         :meth:`generate_stream`.
         """
         with self._guarded():
-            request, _ = self._edit_request(prompt, image, mask, markup, params, stream=True)
-        return self._stream(request, prompt)
+            request, fields = self._edit_request(prompt, image, mask, markup, params, stream=True)
+        return self._stream(request, fields)
 
     def create_variation(
         self, image: ImageInput, **params: Unpack[CreateImageVariationParams]
@@ -880,7 +972,7 @@ class ImagesClient(_ClientBase[httpx.Client, Callable[[float], None]]):
         """
         with self._guarded():
             request, fields = self._variation_request(image, params)
-        return self._answer(request, fields)
+            return self._answer(request, fields)
 
     def download(self, url: str) -> bytes:
         """Download an image URL the API returned, with this client's retries, deadline and size cap.
@@ -963,23 +1055,23 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
 
         Images that come as a URL are read with ``await image.aread()`` (``asave``, ``ashow``).
         """
-        return await self._generate(self._generate_fields(prompt, params))
-
-    async def _generate(self, fields: Mapping[str, object]) -> ImageResult:
+        fields = self._generate_fields(prompt, params)
         with self._guarded():
-            request = self._request(_operations().CREATE_IMAGE, fields)
-        return await self._answer(request, fields)
+            request = self._request(operations().create_image, fields)
+            return await self._answer(request, fields)
 
     async def _answer(self, request: httpx.Request, fields: Mapping[str, object]) -> ImageResult:
-        """Send a one-answer request (with retries) and read its images."""
-        with self._guarded():
-            budget = self._budget()
-            response = await self._send(request, budget=budget)
-            return self._result(response, fields, budget, adownload=self.download)
+        """Send a one-answer request (with retries) and read its images (inside the caller's guard)."""
+        budget = self._budget()
+        config = self._config
+        response = await asend(
+            self._http, request, budget=budget, sleep=self._sleep, limits=config.limits, auth=config.auth
+        )
+        return self._result(response, fields, budget, adownload=self.download)
 
     async def request(
         self,
-        operation: Operation,
+        operation: Operation[Any, Any],
         fields: Mapping[str, object] | None = None,
         *,
         path: Mapping[str, str] | None = None,
@@ -994,7 +1086,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
     @contextlib.asynccontextmanager
     async def stream(
         self,
-        operation: Operation,
+        operation: Operation[Any, Any],
         fields: Mapping[str, object] | None = None,
         *,
         path: Mapping[str, str] | None = None,
@@ -1022,6 +1114,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         concurrency: int = 8,
         retry_failed: bool = False,
         on_event: Callable[[BulkEvent], None] | None = None,
+        max_cost: float | None = None,
     ) -> BulkSummary:
         """Generate in bulk, resumably; arguments and result as for :meth:`ImagesClient.generate_many`.
 
@@ -1031,7 +1124,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         from .bulk import check_run, load, run_bulk  # noqa: PLC0415 - the engine loads with its first run
 
         folder = Path(os.path.expanduser(os.fspath(out)))
-        check_run(folder, concurrency)
+        check_run(folder, concurrency, max_cost)
         # The client's own check: on Azure, the rules of the model behind the deployment.
         lines = load(requests, validate=self._config.validate, check=self.validate_fields)
         return await run_bulk(
@@ -1041,6 +1134,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
             concurrency=concurrency,
             retry_failed=retry_failed,
             on_event=on_event,
+            max_cost=max_cost,
         )
 
     def generate_stream(
@@ -1054,16 +1148,18 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         """
         fields = _fields(prompt, params, stream=True)
         with self._guarded():
-            request = self._request(_operations().CREATE_IMAGE, fields)
-        return self._stream(request, prompt)
+            request = self._request(operations().create_image, fields)
+        return self._stream(request, fields)
 
-    async def _stream(self, request: httpx.Request, prompt: str) -> AsyncGenerator[StreamEvent]:
+    async def _stream(
+        self, request: httpx.Request, fields: Mapping[str, object]
+    ) -> AsyncGenerator[StreamEvent]:
         with self._guarded():
             response = await self._send(request, stream=True)
             try:
                 self._check(response)
                 self._check_stream(response)
-                reader = _StreamReader(prompt)
+                reader = _StreamReader(fields)
                 try:
                     async for line in aiter_lines(response, self._config.limits):
                         for event in self._events(reader, line, response):
@@ -1092,7 +1188,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         """
         with self._guarded():
             request, fields = self._edit_request(prompt, image, mask, markup, params, stream=False)
-        return await self._answer(request, fields)
+            return await self._answer(request, fields)
 
     def edit_stream(
         self,
@@ -1105,8 +1201,8 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
     ) -> AsyncGenerator[PartialImageEvent | CompletedImageEvent]:
         """Stream an edit with ``async for``; as :meth:`ImagesClient.edit_stream`."""
         with self._guarded():
-            request, _ = self._edit_request(prompt, image, mask, markup, params, stream=True)
-        return self._stream(request, prompt)
+            request, fields = self._edit_request(prompt, image, mask, markup, params, stream=True)
+        return self._stream(request, fields)
 
     async def create_variation(
         self, image: ImageInput, **params: Unpack[CreateImageVariationParams]
@@ -1115,7 +1211,7 @@ class AsyncImagesClient(_ClientBase[httpx.AsyncClient, Callable[[float], Awaitab
         :meth:`ImagesClient.create_variation`."""  # noqa: D205, D209 - one sentence over two lines
         with self._guarded():
             request, fields = self._variation_request(image, params)
-        return await self._answer(request, fields)
+            return await self._answer(request, fields)
 
     async def download(self, url: str) -> bytes:
         """Download an image URL the API returned; as :meth:`ImagesClient.download`."""

@@ -104,7 +104,10 @@ def parse_rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
         headers = httpx.Headers(dict(headers))
     # Most answers carry none: one pass over the raw names (httpx's per-name lookups decode every header
     # each time) spares every call the nine lookups below.
-    if not any(name.lower().startswith(_NAMES) for name, _ in headers.raw):
+    for name, _ in headers.raw:
+        if name.lower().startswith(_NAMES):
+            break
+    else:
         return None
     delay = server_delay(headers)
     limit = RateLimit(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import binascii
+import functools
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -12,6 +13,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._errors import OAIImagesError
 from ._files import DEFAULT_NAME, Naming, display_problem, open_in_default_viewer, write_image
 from ._limits import RateLimit
+from .pricing import Cost
+
+#: The cost of a result built without one (by hand): unknown.
+NOT_PRICED = Cost(usd=None, exact=False, note="not priced: this result was not made by a client")
 
 if TYPE_CHECKING:
     # Loaded when the first answer is read, not at `import oai_images`: the generated models load attrs.
@@ -286,8 +291,13 @@ class ImageResult:
         possibly_billed: How many of those may have been billed: each 2xx answer, even one whose body
             broke off before the retry that gave this result, and each attempt that got no answer after
             the request was sent. More than 1 means you may have paid for generations you did not get.
-        response: The whole answer as the generated model, with fields this class does not copy.
+        response: The whole answer as the generated model, with fields this class does not copy (built
+            from ``payload`` when first read).
         rate_limit: The rate limits the server reported with the answer (``x-ratelimit-*``), if any.
+        payload: The answer's JSON object, as the server sent it.
+        cost: What the answer cost (`oai_images.pricing.Cost`): exact from ``usage`` (GPT image models) or
+            from the images returned at the per-image price (dall-e); ``cost.usd`` is None when the model
+            has no price (see the README's "What it costs" to add one).
     """
 
     created: int
@@ -301,13 +311,39 @@ class ImageResult:
     model: str | None = None
     attempts: int = 1
     possibly_billed: int = 1
-    response: ImagesResponse | None = field(default=None, repr=False, compare=False)
     rate_limit: RateLimit | None = field(default=None, repr=False, compare=False)
+    payload: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    @functools.cached_property
+    def response(self) -> ImagesResponse | None:
+        """The whole answer as the generated model, with fields this class does not copy (built when first
+        read: most callers never need it). None for a result made without an answer."""  # noqa: D205, D209
+        from oai_images_api.models import ImagesResponse  # noqa: PLC0415 - see the imports
+
+        if self.payload is None:
+            return None
+        try:
+            return ImagesResponse.from_dict({"created": self.created, **self.payload})
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # The images were paid for: when only the accounting is off the documented shape (a usage
+            # object missing a detail), keep the images and drop what cannot be read.
+            kept = {key: value for key, value in self.payload.items() if key not in _OPTIONAL_OBJECTS}
+            return ImagesResponse.from_dict({"created": self.created, **kept})
+
+    #: Prices the answer from its usage and number of images (see `cost`); None: not priced.
+    _price: Callable[[ImageGenUsage | None, int], Cost] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    @functools.cached_property
+    def cost(self) -> Cost:
+        """What the answer cost, priced when first read (most calls never ask, and a bulk run asks once)."""
+        return NOT_PRICED if self._price is None else self._price(self.usage, len(self.images))
 
     @classmethod
     def from_response(
         cls,
-        response: ImagesResponse,
+        payload: Mapping[str, Any],
         *,
         request_id: str | None = None,
         model: str | None = None,
@@ -317,42 +353,67 @@ class ImageResult:
         attempts: int = 1,
         possibly_billed: int = 1,
         rate_limit: RateLimit | None = None,
+        price: Callable[[ImageGenUsage | None, int], Cost] | None = None,
     ) -> ImageResult:
-        """Build a result from the generated response model; ``download``/``adownload`` fetch URLs."""
-        created = response.created if isinstance(response.created, int) else None
-        # The generated models do not check types: a value of the wrong type from a server is dropped here
-        # rather than raising later, far from its cause.
+        """Build a result from an images answer's JSON object (whose ``data`` is a list of objects, as
+        `_wire.parse_images_response` checked); ``download``/``adownload`` fetch URLs.
+
+        A field of the wrong type from a server is dropped here (None) rather than raising later, far from
+        its cause. ``price`` gives the result's cost from its usage and number of images, when ``cost`` is
+        first read.
+        """  # noqa: D205
+        created = payload.get("created")
+        created = created if type(created) is int else None
         images = [
             GeneratedImage(
-                url=_text(image.url),
-                b64_json=_text(image.b64_json),
-                revised_prompt=_text(image.revised_prompt),
+                url=url if isinstance(url := image.get("url"), str) else None,
+                b64_json=data if isinstance(data := image.get("b64_json"), str) else None,
+                revised_prompt=text if isinstance(text := image.get("revised_prompt"), str) else None,
                 download=download,
                 adownload=adownload,
                 prompt=prompt,
                 index=index,
                 created=created,
             )
-            for index, image in enumerate(_value(response.data) or [], 1)
+            for index, image in enumerate(payload.get("data") or (), 1)
         ]
-        from oai_images_api.models import ImageGenUsage  # noqa: PLC0415 - see the imports
+        values = {
+            "created": created or 0,
+            "images": images,
+            "usage": _usage(payload.get("usage")),
+            "background": _text(payload.get("background")),
+            "output_format": _text(payload.get("output_format")),
+            "size": _text(payload.get("size")),
+            "quality": _text(payload.get("quality")),
+            "request_id": request_id,
+            "model": model,
+            "attempts": attempts,
+            "possibly_billed": possibly_billed,
+            "rate_limit": rate_limit,
+            "payload": payload,
+            "_price": price,
+        }
+        # Every field at once: the frozen dataclass's __init__ sets each through object.__setattr__, a tenth
+        # of the cost of an answer's whole handling (`tests/test_results.py` checks that all are set here).
+        result = object.__new__(cls)
+        result.__dict__.update(values)
+        return result
 
-        usage = _value(response.usage)
-        return cls(
-            created=created or 0,
-            images=images,
-            usage=usage if isinstance(usage, ImageGenUsage) else None,
-            background=_text(response.background),
-            output_format=_text(response.output_format),
-            size=_text(response.size),
-            quality=_text(response.quality),
-            request_id=request_id,
-            model=model,
-            attempts=attempts,
-            possibly_billed=possibly_billed,
-            response=response,
-            rate_limit=rate_limit,
-        )
+
+#: The accounting objects of an answer: one off the documented shape is dropped, never the images.
+_OPTIONAL_OBJECTS = frozenset({"usage", "svg_usage"})
+
+
+def _usage(value: object) -> ImageGenUsage | None:
+    """The token usage of an answer, or None when there is none or it is off the documented shape."""
+    if not isinstance(value, dict):
+        return None
+    from oai_images_api.models import ImageGenUsage  # noqa: PLC0415 - see the imports
+
+    try:
+        return ImageGenUsage.from_dict(value)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -427,6 +488,7 @@ class CompletedImageEvent(_ImageEvent):
     Attributes:
         image: The final image (base64; ``read``, ``save`` and ``show`` work with either client).
         usage: Token usage, when the server sent it.
+        cost: What this image cost (`oai_images.pricing.Cost`), from its usage.
         created_at: When the event was created, in Unix seconds.
         size: The size generated.
         quality: The quality generated.
@@ -436,6 +498,7 @@ class CompletedImageEvent(_ImageEvent):
     """
 
     usage: ImageGenUsage | None = None
+    cost: Cost = field(default=NOT_PRICED, compare=False)
 
     @classmethod
     def from_event(

@@ -6,8 +6,8 @@ send, read and wait.
 
 Each attempt has a deadline: the client's ``timeout`` bounds the whole attempt (connect, send, answer and
 body), not each read, so a server that drips a byte at a time cannot hold a call for ever. httpx only has
-per-read timeouts; the async loop runs each step under a time limit (`_TimeLimit`), and the sync one arms a
-`_Watchdog` that shuts the attempt's socket down at its deadline. Bodies are read in chunks under caps:
+per-read timeouts; the async loop runs each attempt under one time limit (`_time_limit`), and the sync one
+arms a `_Watchdog` that shuts the attempt's socket down at its deadline. Bodies are read in chunks under caps:
 an error body is cut at ``max_error_body_bytes`` (only its first 200 characters reach a message), a 2xx
 body (an answer, a download) larger than ``max_body_bytes`` is refused with a clear error, and the bytes
 are kept in one growing buffer, so the peak memory of a download is near the image's size.
@@ -23,6 +23,7 @@ import math
 import socket
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -60,12 +61,17 @@ class Limits:
 class Deadline:
     """When an attempt must be over, and (sync) the sockets to shut down then."""
 
+    __slots__ = ("_entry", "_streams", "expired", "expires", "seconds")
+
+    #: Guards the streams and the expiry of every deadline (one lock: watching and firing are rare, made
+    #: per connection, while a lock of each deadline's own would be made on every call).
+    _lock: Final = threading.Lock()
+
     def __init__(self, seconds: float | None) -> None:
         self.expires = None if seconds is None else time.monotonic() + seconds
         self.seconds = seconds
         self.expired = False
         self._streams: list[Any] = []
-        self._lock = threading.Lock()
         self._entry: int | None = None
 
     def remaining(self) -> float | None:
@@ -195,51 +201,156 @@ def _watchdog() -> _Watchdog:
     return _WATCHDOG
 
 
-class _TimeLimit:
-    """``async with _TimeLimit(seconds)``: raise ``TimeoutError`` when the block takes longer.
+def _time_limit(seconds: float | None) -> contextlib.AbstractAsyncContextManager[Any]:
+    """The time limit of one async attempt: entered, it raises ``TimeoutError`` when its block takes longer.
 
-    ``asyncio.timeout`` under asyncio (a third of the cost of anyio's cancel scope, on every call's hot
-    path), ``anyio.fail_after`` under another loop (trio).
+    Under asyncio, a `_LoopLimit` (one timer per event loop for every attempt in flight: a dict entry per
+    attempt, where ``asyncio.timeout`` schedules and cancels a timer on every call); ``anyio.fail_after``
+    under another loop (trio).
+    """
+    try:
+        loop = asyncio.get_running_loop()  # raises under another loop (trio), where no asyncio loop runs
+    except RuntimeError:
+        return _OtherLoopLimit(seconds)
+    if seconds is None:
+        return contextlib.nullcontext()
+    return _LoopLimit(_loop_timer(loop), loop.time() + seconds)
+
+
+class _LoopTimer:
+    """The time limits of one asyncio event loop's attempts, kept by one timer.
+
+    The timer is set for the earliest limit it knows and moved only for an earlier one (rare: the attempts
+    of a client share their timeout). When it fires it cancels the tasks whose limit has passed, as
+    ``asyncio.timeout`` would, and is set again for the earliest left.
     """
 
-    __slots__ = ("_asyncio", "_other", "_seconds")
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._active: dict[int, _LoopLimit] = {}
+        self._keys = itertools.count()
+        self._handle: asyncio.TimerHandle | None = None
+        self._at = math.inf
 
-    def __init__(self, seconds: float | None) -> None:
-        self._seconds = seconds
-        self._asyncio: asyncio.Timeout | None = None
-        self._other: Any = None
+    def arm(self, limit: _LoopLimit) -> int:
+        key = next(self._keys)
+        self._active[key] = limit
+        if limit.when < self._at:
+            self._set(limit.when)
+        return key
+
+    def disarm(self, key: int) -> None:
+        self._active.pop(key, None)
+
+    def _set(self, when: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._at = when
+        self._handle = self._loop.call_at(when, self._fire) if when != math.inf else None
+
+    def _fire(self) -> None:
+        self._handle = None
+        now = self._loop.time()
+        earliest = math.inf
+        for key, limit in list(self._active.items()):
+            if limit.when <= now:
+                del self._active[key]
+                limit.expire()
+            else:
+                earliest = min(earliest, limit.when)
+        self._at = math.inf
+        self._set(earliest)
+
+
+class _LoopLimit:
+    """``asyncio.timeout`` with the timer shared by the loop's attempts (`_LoopTimer`): the same rules for
+    cancellation (a cancel of our own becomes ``TimeoutError``; any other cancel goes on)."""  # noqa: D205, D209
+
+    __slots__ = ("_cancelling", "_key", "_task", "_timer", "expired", "when")
+
+    def __init__(self, timer: _LoopTimer, when: float) -> None:
+        self._timer = timer
+        self.when = when
+        self.expired = False
 
     async def __aenter__(self) -> None:
-        try:
-            asyncio.get_running_loop()  # raises under another loop (trio), where no asyncio loop runs
-        except RuntimeError:
-            running_asyncio = False
-        else:
-            running_asyncio = True
-        if running_asyncio:
-            self._asyncio = asyncio.timeout(self._seconds)
-            await self._asyncio.__aenter__()
-        else:
-            import anyio  # noqa: PLC0415 - only async users of another loop pay for its import
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("a time limit must be used inside a task")
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._key = self._timer.arm(self)
 
-            self._other = anyio.fail_after(self._seconds)
-            self._other.__enter__()
+    def expire(self) -> None:
+        """The limit has passed: cancel the task (its block ends with ``TimeoutError``)."""
+        self.expired = True
+        self._task.cancel()
 
-    async def __aexit__(self, *exc_info: Any) -> bool | None:
-        if self._asyncio is not None:
-            await self._asyncio.__aexit__(*exc_info)  # raises TimeoutError itself when it cancelled
-            return None
-        return bool(self._other.__exit__(*exc_info))
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, traceback: object
+    ) -> None:
+        self._timer.disarm(self._key)
+        # As asyncio.timeout: only a cancel of ours, with no other cancel requested since, is a timeout.
+        if self.expired and self._task.uncancel() <= self._cancelling and kind is asyncio.CancelledError:
+            raise TimeoutError from exc
+
+
+#: The timer of the loop last used, then of every loop (a loop that is gone takes its timer with it).
+_last_timer: tuple[asyncio.AbstractEventLoop, _LoopTimer] | None = None
+_loop_timers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopTimer] = weakref.WeakKeyDictionary()
+
+
+def _loop_timer(loop: asyncio.AbstractEventLoop) -> _LoopTimer:
+    global _last_timer  # noqa: PLW0603 - a cache of the last lookup, on every call's hot path
+    last = _last_timer
+    if last is not None and last[0] is loop:
+        return last[1]
+    timer = _loop_timers.get(loop)
+    if timer is None:
+        timer = _loop_timers[loop] = _LoopTimer(loop)
+    _last_timer = (loop, timer)
+    return timer
+
+
+class _OtherLoopLimit:
+    """``anyio.fail_after`` as an async context manager, for loops other than asyncio."""
+
+    def __init__(self, seconds: float | None) -> None:
+        import anyio  # noqa: PLC0415 - only async users of another loop pay for its import
+
+        self._scope: Any = anyio.fail_after(seconds)
+
+    async def __aenter__(self) -> None:
+        self._scope.__enter__()
+
+    async def __aexit__(self, *exc_info: Any) -> bool:
+        return bool(self._scope.__exit__(*exc_info))
 
 
 # --- reading under the caps ---------------------------------------------------------------------------
 
 
 def _declared_length(response: httpx.Response) -> int | None:
-    try:
-        return int(response.headers.get("content-length", ""))
-    except ValueError:
-        return None
+    """The body's length as the server declared it, or None when that says nothing of the size read: none
+    declared, declared twice, not a number, or a compressed body (whose decoded size can be anything).
+
+    One pass over the raw headers: httpx's lookups by name decode every header each time, on every call.
+    """  # noqa: D205
+    length: int | None = None
+    seen = False
+    for raw_name, value in response.headers.raw:
+        name = raw_name.lower()
+        if name == b"content-length":
+            if seen:
+                return None
+            seen = True
+            try:
+                length = int(value)
+            except ValueError:
+                return None
+        elif name == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+            return None
+    return length
 
 
 def _too_large(response: httpx.Response, limit: int) -> APIResponseValidationError:
@@ -249,15 +360,6 @@ def _too_large(response: httpx.Response, limit: int) -> APIResponseValidationErr
         status_code=response.status_code,
         request_id=request_id(response),
     )
-
-
-def _encoded(response: httpx.Response) -> bool:
-    """Whether the body is compressed: its declared length then says nothing of its decoded size."""
-    return response.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
-
-
-def _limit_for(response: httpx.Response, limits: Limits) -> int:
-    return limits.max_body_bytes if response.is_success else limits.max_error_body_bytes
 
 
 def _answer(response: httpx.Response, data: bytes, *, truncated: bool) -> httpx.Response:
@@ -295,14 +397,15 @@ class _Body:
 
 
 def _read(response: httpx.Response, limits: Limits, deadline: Deadline) -> httpx.Response:
-    limit = _limit_for(response, limits)
+    success = response.is_success
+    limit = limits.max_body_bytes if success else limits.max_error_body_bytes
     declared = _declared_length(response)
-    if response.is_success and declared is not None and declared > limit:
+    if success and declared is not None and declared > limit:
         raise _too_large(response, limit)
     # A body whose declared length is within its cap is read by httpx at once: no copy of ours, and h11
     # reads no more than the declared length. Only a body of unknown (or encoded) length is read in chunks,
     # each checked against the cap.
-    if declared is not None and declared <= limit and not _encoded(response):
+    if declared is not None and declared <= limit:
         response.read()  # the watchdog bounds the time
         if deadline.expired:
             raise deadline.timeout_error()
@@ -315,33 +418,25 @@ def _read(response: httpx.Response, limits: Limits, deadline: Deadline) -> httpx
             break
     if deadline.expired:  # the watchdog cut the connection: a close-delimited body only looks complete
         raise deadline.timeout_error()
-    if body.truncated and response.is_success:
+    if body.truncated and success:
         raise _too_large(response, limit)
     return _answer(response, body.buffer.getvalue(), truncated=body.truncated)
 
 
-async def _aread(response: httpx.Response, limits: Limits, deadline: Deadline) -> httpx.Response:
-    limit = _limit_for(response, limits)
+async def _aread(response: httpx.Response, limits: Limits) -> httpx.Response:
+    """As `_read`, run inside the attempt's one time limit (`asend`)."""
+    success = response.is_success
+    limit = limits.max_body_bytes if success else limits.max_error_body_bytes
     declared = _declared_length(response)
-    if response.is_success and declared is not None and declared > limit:
+    if success and declared is not None and declared > limit:
         raise _too_large(response, limit)
-    if declared is not None and declared <= limit and not _encoded(response):  # as in _read
-        try:
-            async with _TimeLimit(deadline.remaining()):
-                await response.aread()
-        except TimeoutError:
-            raise deadline.timeout_error() from None
+    if declared is not None and declared <= limit:  # as in _read
+        await response.aread()
         return response
     body = _Body(limit)
-    chunks = response.aiter_bytes(_CHUNK)
-    try:
-        while True:
-            async with _TimeLimit(deadline.remaining()):
-                chunk = await anext(chunks, None)
-            if chunk is None or not body.add(chunk):
-                break
-    except TimeoutError:
-        raise deadline.timeout_error() from None
+    async for chunk in response.aiter_bytes(_CHUNK):
+        if not body.add(chunk):
+            break
     if body.truncated and response.is_success:
         raise _too_large(response, limit)
     return _answer(response, body.buffer.getvalue(), truncated=body.truncated)
@@ -421,28 +516,31 @@ async def asend(
     stream: bool = False,
     follow_redirects: bool = False,
 ) -> httpx.Response:
-    """The awaited twin of `send`."""
+    """The awaited twin of `send`: each attempt (its answer and, unless streamed, its body) runs under one
+    time limit, the deadline's."""  # noqa: D205, D209
     while True:
         deadline = Deadline(limits.timeout)
+        response: httpx.Response | None = None
         try:
-            async with _TimeLimit(deadline.remaining()):
+            async with _time_limit(deadline.remaining()):
                 response = await http.send(request, stream=True, auth=auth, follow_redirects=follow_redirects)
+                budget.reached_server(response)
+                if stream and response.is_success:
+                    response.extensions[DEADLINE] = deadline
+                    return response
+                read = await _aread(response, limits)
         except (httpx.HTTPError, TimeoutError) as exc:
-            failure = exc if isinstance(exc, httpx.HTTPError) and not deadline.passed() else None
-            await sleep(budget.after_error(failure or deadline.timeout_error()))
-            continue
-        budget.reached_server(response)
-        if stream and response.is_success:
-            response.extensions[DEADLINE] = deadline
-            return response
-        try:
-            read = await _aread(response, limits, deadline)
-        except httpx.HTTPError as exc:
-            failure = deadline.timeout_error() if deadline.passed() else exc
-            await sleep(budget.after_error(failure, answered=True))
+            if response is None:  # no answer (the request may still have reached the server): retried
+                failure = exc if isinstance(exc, httpx.HTTPError) and not deadline.passed() else None
+                await sleep(budget.after_error(failure or deadline.timeout_error()))
+                continue
+            # An answer came: a broken or late body (the deadline passed while it was read) may be billed.
+            broken = exc if isinstance(exc, httpx.HTTPError) and not deadline.passed() else None
+            await sleep(budget.after_error(broken or deadline.timeout_error(), answered=True))
             continue
         finally:
-            await response.aclose()
+            if response is not None and not (stream and response.is_success):
+                await response.aclose()
         retry = budget.after_response(read)
         if retry is None:
             return read
@@ -578,7 +676,7 @@ async def aiter_lines(response: httpx.Response, limits: Limits) -> AsyncIterator
     chunks = response.aiter_bytes()
     while True:
         try:
-            async with _TimeLimit(deadline.remaining()):
+            async with _time_limit(deadline.remaining()):
                 chunk = await anext(chunks, None)
         except TimeoutError:
             raise deadline.timeout_error() from None

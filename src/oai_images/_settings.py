@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._auth import Credential
     from ._backends import Backend
     from ._retries import OnRetry
+    from .pricing import PricesArg, PriceTable
 
 
 #: The default caps of a client (see ``ImagesClient``'s docstring).
@@ -275,6 +276,7 @@ class Changes(TypedDict, total=False):
     max_download_bytes: int
     max_error_body_bytes: int
     max_stream_line_bytes: int
+    prices: PricesArg
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -294,6 +296,7 @@ class ClientConfig:
         jitter: Scales the random part of the backoff.
         on_retry: Told before each retry.
         backend: The in-process backend (the emulator), if any.
+        prices: The price table every result's cost is computed with (`oai_images.pricing`).
     """  # noqa: D205
 
     route: Route
@@ -307,6 +310,7 @@ class ClientConfig:
     jitter: Callable[[], float] = field(default=random.random, repr=False)
     on_retry: OnRetry | None = field(default=None, repr=False)
     backend: Backend | None = field(default=None, repr=False)
+    prices: PriceTable | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -325,11 +329,13 @@ class ClientConfig:
         max_download_bytes: int = MAX_DOWNLOAD_BYTES,
         max_error_body_bytes: int = MAX_ERROR_BODY_BYTES,
         max_stream_line_bytes: int = MAX_STREAM_LINE_BYTES,
+        prices: PricesArg = None,
     ) -> ClientConfig:
         """A configuration, once the numbers are usable.
 
         Raises:
             ValueError: ``max_retries`` is negative, or a cap is not a positive whole number.
+            PriceTableError: A price override that cannot be used (before any request).
         """
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError("max_retries must be 0 or more")
@@ -337,6 +343,8 @@ class ClientConfig:
         if any(isinstance(cap, bool) or not isinstance(cap, int) or cap < 1 for cap in caps):
             raise ValueError("max_download_bytes, max_error_body_bytes and max_stream_line_bytes must be 1+")
         timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        from .pricing import load_prices  # noqa: PLC0415 - read once per client, not at import
+
         return cls(
             route=route,
             auth=auth,
@@ -354,6 +362,8 @@ class ClientConfig:
             jitter=jitter or random.random,
             on_retry=on_retry,
             backend=backend,
+            # Read now, so that a bad override file is reported here and never after a paid answer.
+            prices=load_prices(prices),
         )
 
     def changed(self, **changes: Any) -> ClientConfig:
@@ -376,6 +386,7 @@ class ClientConfig:
             "max_download_bytes": self.limits.max_body_bytes,
             "max_error_body_bytes": self.limits.max_error_body_bytes,
             "max_stream_line_bytes": self.limits.max_stream_line_bytes,
+            "prices": self.prices,
         }
         current.update(changes)
         return ClientConfig.build(

@@ -1,10 +1,13 @@
 """Input images of edits and variations: read, checked and streamed from disk.
 
 Each input (a path, bytes or a binary file object) is opened once when the method is called, to learn what
-the rules need (`rules.ImageInfo`: the real format from the magic numbers, the dimensions, whether there is
+the rules need (`ImageInfo`: the real format from the magic numbers, the dimensions, whether there is
 an alpha channel) from the first bytes alone: a 50 MB photo is never read into memory to be checked, and
 Pillow is not needed. The bytes are read again, from the start, on every attempt by `MultipartBody`, the
 request's stream: a retry re-sends the same bytes, and nothing larger than a chunk is held in memory.
+
+The checks of those inputs against a model's `rules.InputRules` live here too (`check_inputs`), beside the
+probe that reads them: validation calls them for each uploaded field.
 
 References for the JSON form of edits are `ImageURL` and `FileID`, never plain strings: a string is always a
 path, so ``"file-1.png"`` or ``"https.png"`` in the working directory can never be sent as something else.
@@ -19,19 +22,23 @@ import struct
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Final, TypeAlias
+from typing import IO, TYPE_CHECKING, Final, TypeAlias
 
 import httpx
 
 from ._errors import InvalidParameterError, OAIImagesError
-from .rules import ImageInfo
+
+if TYPE_CHECKING:
+    from .rules import InputRules
 
 __all__ = [
     "FileID",
+    "ImageInfo",
     "ImageInput",
     "ImageURL",
     "MultipartBody",
     "Upload",
+    "check_inputs",
     "edit_fields",
     "multipart_request",
     "probe",
@@ -103,6 +110,32 @@ _CONTENT_TYPES: Final[Mapping[str, str]] = {
     "gif": "image/gif",
 }
 _EXTENSIONS: Final[Mapping[str, str]] = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "gif": ".gif"}
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """What the rules need to know of one input image (an edit's image or mask, a variation's image).
+
+    The facade reads it from the file's first bytes (``oai_images`` never needs Pillow for this); the
+    emulator from the decoded image.
+
+    Attributes:
+        format: The real format, from the bytes' magic numbers: ``png``, ``jpeg``, ``webp``, ``gif``, or
+            ``""`` when the bytes are no image format the API knows.
+        width: The width in pixels (0 when unknown).
+        height: The height in pixels (0 when unknown).
+        byte_size: The file's size in bytes.
+        has_alpha: Whether the image has an alpha channel (PNG: colour type with alpha or a tRNS chunk).
+        name: How messages name the input: its path, or ``<bytes>``, ``<file object>``.
+    """
+
+    format: str
+    width: int
+    height: int
+    byte_size: int
+    has_alpha: bool = False
+    name: str = ""
+
 
 # --- reading the header ------------------------------------------------------------------------------------
 
@@ -585,3 +618,141 @@ def multipart_request(request: httpx.Request, fields: Mapping[str, object]) -> h
     return httpx.Request(
         request.method, request.url, headers=headers, stream=body, extensions=request.extensions
     )
+
+
+# --- checking inputs against a model's rules -------------------------------------------------------------
+
+_MB: Final = 1024 * 1024
+
+
+def _images(value: object) -> list[ImageInfo] | None:
+    """The ImageInfo of each input in a field's value (one input, or a list of them); None if unreadable.
+
+    An input is an `ImageInfo`, or an object with one as its ``info`` attribute (the facade's uploads).
+    """
+    items = list(value) if isinstance(value, list | tuple) else [value]
+    found: list[ImageInfo] = []
+    for item in items:
+        info = item if isinstance(item, ImageInfo) else getattr(item, "info", None)
+        if not isinstance(info, ImageInfo):
+            return None
+        found.append(info)
+    return found
+
+
+_FORMAT_NAMES: Final[Mapping[str, str]] = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP", "gif": "GIF"}
+
+
+def _format_name(fmt: str) -> str:
+    return _FORMAT_NAMES.get(fmt, fmt.upper()) if fmt else "not an image in a format the API reads"
+
+
+def check_inputs(
+    name: str,
+    value: object,
+    *,
+    most: int,
+    inputs: InputRules | None,
+    label: str,
+    first: object = None,
+    masked: bool,
+) -> None:
+    """Check an uploaded image field (``image``, ``mask``): count, real format, size in bytes, shape, alpha.
+
+    Args:
+        name: The field.
+        value: Its value: an input (an `ImageInfo`, or an object with one as ``info``) or a list of them;
+            anything else was not read by the facade (``validate=False``) and is not checked.
+        most: The most inputs the schema takes in the field.
+        inputs: The model's input rules, or None for a model the table does not know.
+        label: How messages name the model.
+        first: The ``image`` field's value, whose first image a mask must match.
+        masked: Whether a mask is given (without one, dall-e-2 edits an image's transparent pixels).
+
+    Raises:
+        InvalidParameterError: Naming the field, the input and what is allowed.
+    """
+    images = _images(value)
+    if images is None:  # not read by the facade (validate=False never gets here): nothing to check
+        return
+    if not images:
+        raise InvalidParameterError(name, value, ("at least one image",), f"{name} needs at least one image")
+    if len(images) > most:
+        raise InvalidParameterError(
+            name, len(images), (f"at most {most}",), f"{name}: {len(images)} images given; at most {most}"
+        )
+    if inputs is None:
+        return
+    if name in ("mask", "markup"):
+        firsts = _images(first)
+        _check_overlay(name, images[0], inputs, firsts[0] if firsts else None)
+        return
+    if len(images) > inputs.max_images:
+        allowed = (f"at most {inputs.max_images}",)
+        message = f"{name}: {len(images)} images given; {label} takes at most {inputs.max_images}"
+        raise InvalidParameterError(name, len(images), allowed, message)
+    for image in images:
+        _check_image(name, image, inputs, label, masked=masked)
+
+
+def _check_image(name: str, image: ImageInfo, inputs: InputRules, label: str, *, masked: bool) -> None:
+    shown = f"'{image.name}'" if image.name else "the image"
+    formats = tuple(_FORMAT_NAMES[f] for f in inputs.formats)
+    if image.format not in inputs.formats:
+        message = (
+            f"{name} {shown} is {_article(image.format)}{_format_name(image.format)}"
+            f"{' file' if image.format else ''}; {label} accepts {_or(formats)} (read from the file's "
+            "bytes, not its name)"
+        )
+        raise InvalidParameterError(name, image.name, formats, message)
+    if image.byte_size >= inputs.max_bytes:
+        limit = f"less than {inputs.max_bytes // _MB} MB"
+        message = f"{name} {shown} is {image.byte_size / _MB:.1f} MB; {label} accepts {limit}"
+        raise InvalidParameterError(name, image.name, (limit,), message)
+    if inputs.square and image.width != image.height:
+        message = f"{name} {shown} is {image.width}x{image.height}; {label} accepts only square images"
+        raise InvalidParameterError(name, image.name, ("a square image",), message)
+    if inputs.alpha_without_mask and not masked and not image.has_alpha:
+        message = (
+            f"{name} {shown} has no alpha channel; without a mask, {label} edits its transparent pixels, "
+            "so it needs one (or give a mask)"
+        )
+        raise InvalidParameterError(name, image.name, ("a PNG with an alpha channel",), message)
+
+
+def _check_overlay(name: str, mask: ImageInfo, inputs: InputRules, first: ImageInfo | None) -> None:
+    """A mask, or an edit's markup: a PNG with an alpha channel and the first image's dimensions.
+
+    A markup has no size limit of its own documented: it is held to the model's limit for an input image.
+    """
+    shown = f"'{mask.name}'" if mask.name else f"the {name}"
+    purpose = "its fully transparent pixels say where to edit"
+    if name == "markup":
+        purpose = "it is laid over the first image, which shows through its transparent pixels"
+    if mask.format != "png":
+        found = f"{_article(mask.format)}{_format_name(mask.format)}"
+        message = f"{name} {shown} is {found}; a {name} must be a PNG"
+        raise InvalidParameterError(name, mask.name, ("PNG",), message)
+    most = inputs.mask_max_bytes if name == "mask" else inputs.max_bytes
+    if mask.byte_size >= most:
+        limit = f"less than {most // _MB} MB"
+        message = f"{name} {shown} is {mask.byte_size / _MB:.1f} MB; a {name} must be {limit}"
+        raise InvalidParameterError(name, mask.name, (limit,), message)
+    if not mask.has_alpha:
+        message = f"{name} {shown} has no alpha channel; {purpose}"
+        raise InvalidParameterError(name, mask.name, ("a PNG with an alpha channel",), message)
+    if first is not None and (mask.width, mask.height) != (first.width, first.height):
+        size = f"{first.width}x{first.height}"
+        message = (
+            f"{name} {shown} is {mask.width}x{mask.height}; it must have the dimensions of the first image "
+            f"({first.name or 'image'}: {size})"
+        )
+        raise InvalidParameterError(name, mask.name, (size,), message)
+
+
+def _article(fmt: str) -> str:
+    return "" if not fmt else "an " if _format_name(fmt)[0] in "AEIOU" else "a "
+
+
+def _or(items: tuple[str, ...]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"

@@ -20,8 +20,7 @@ from ._limits import parse_rate_limit
 from ._redact import redact, redact_json, without_partial_secret
 
 if TYPE_CHECKING:
-    from oai_images_api.api import Operation
-    from oai_images_api.models import ImageGenCompletedEvent, ImageGenPartialImageEvent, ImagesResponse
+    from oai_images_api.models import ImageGenCompletedEvent, ImageGenPartialImageEvent
 
 PARTIAL_IMAGE_EVENT = "image_generation.partial_image"
 COMPLETED_EVENT = "image_generation.completed"
@@ -31,11 +30,9 @@ EDIT_COMPLETED_EVENT = "image_edit.completed"
 PARTIAL_IMAGE_EVENTS = frozenset({PARTIAL_IMAGE_EVENT, EDIT_PARTIAL_IMAGE_EVENT})
 COMPLETED_EVENTS = frozenset({COMPLETED_EVENT, EDIT_COMPLETED_EVENT})
 #: Parts of an images response that are not the images; dropped when they cannot be read.
-_OPTIONAL_OBJECTS = frozenset({"usage", "svg_usage"})
 _SNIPPET_LENGTH = 200
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 #: Exceptions a generated model's from_dict raises on a payload off the documented shape.
-_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
 #: JSON nested deeper than this is no answer of the API (whose deepest object is 4 levels): it is read as
 #: text, so that no parse, redaction or repr of it can hit the recursion limit.
 MAX_JSON_DEPTH = 64
@@ -50,6 +47,13 @@ def loads(text: str | bytes) -> object:
         value = json.loads(text)
     except (ValueError, RecursionError):
         return NOT_JSON
+    # Each level of nesting opens a bracket: text with fewer brackets than the limit cannot pass it, so
+    # counting them (in C) spares the walk below for every ordinary answer.
+    brackets = (
+        text.count(b"[") + text.count(b"{") if isinstance(text, bytes) else text.count("[") + text.count("{")
+    )
+    if brackets <= MAX_JSON_DEPTH:
+        return value
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -70,21 +74,22 @@ def body_text(response: httpx.Response) -> str:
     return redact(text)
 
 
-def request_body(operation: Operation, fields: Mapping[str, object]) -> dict[str, Any]:
-    """The JSON body of a request carrying exactly ``fields``, as the operation's generated model writes it.
+def request_body(fields: Mapping[str, object]) -> dict[str, Any]:
+    """The JSON body of a request carrying exactly ``fields``, each as JSON writes it.
 
-    Generated models given by the caller (an ``SvgOptions``, say) are written as their ``to_dict()``.
-    Fields the model cannot read (only with ``validate=False``) are sent as given: that is what
-    ``validate=False`` promises.
+    Generated models given by the caller (an ``SvgOptions``, say) are written as their ``to_dict()``. The
+    operation's generated body model would write the same mapping (its ``from_dict(...).to_dict()`` is the
+    identity on it, which ``tests/test_wire.py`` proves for every field of every JSON operation), so the body
+    is not sent through it: that round trip was a fifth of the per-call cost. Fields the model cannot read
+    (only with ``validate=False``) are sent as given: that is what ``validate=False`` promises.
     """
-    plain = {name: _plain_value(value) for name, value in fields.items()}
-    if operation.body is None:  # an operation without a body has no model to write fields with
-        return plain
-    try:
-        body: dict[str, Any] = operation.body.from_dict(plain).to_dict()
-    except (*_SHAPE_ERRORS, RecursionError):
-        return plain
-    return body
+    return {
+        name: value if type(value) in _JSON_SCALARS else _plain_value(value) for name, value in fields.items()
+    }
+
+
+#: The types JSON writes as they are (most fields), spared the look for a ``to_dict``.
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _plain_value(value: object) -> object:
@@ -121,28 +126,20 @@ def request_id(response: httpx.Response) -> str | None:
     return None if value is None else _snippet(redact(value))
 
 
-def parse_images_response(response: httpx.Response) -> ImagesResponse:
-    """The generated model of a 2xx answer.
+def parse_images_response(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of a 2xx images answer: an object whose ``data``, if any, is a list of objects.
+
+    Only that shape is checked here; `ImageResult.from_response` reads each field it copies (dropping one
+    of the wrong type), and builds the generated ``ImagesResponse`` only when ``result.response`` is read.
 
     Raises:
-        APIStatusError: The body is not an images response (not JSON, or no ``created``).
+        APIStatusError: The body is not an images response (not JSON, not an object, no list of images).
     """
-    # The generated models load with the first answer, not at `import oai_images` (attrs is slow to load).
-    from oai_images_api.models import ImagesResponse  # noqa: PLC0415
-
     payload = loads(response.content)
-    try:
-        if not isinstance(payload, dict):
-            raise TypeError("not a JSON object")
-        try:
-            return ImagesResponse.from_dict(payload)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            # The images were paid for: when only the accounting is off the documented shape (a usage
-            # object missing a detail, no `created`), keep the images and drop what cannot be read.
-            trimmed = {key: value for key, value in payload.items() if key not in _OPTIONAL_OBJECTS}
-            return ImagesResponse.from_dict({"created": 0, **trimmed})
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-        pass
+    if isinstance(payload, dict):
+        data = payload.get("data", [])
+        if isinstance(data, list) and all(isinstance(item, dict) for item in data):
+            return payload
     # Raised outside the except clause: the parse error would carry the whole body (the key, maybe).
     raise APIResponseValidationError(
         f"the server answered {response.status_code} with a body that is not an images response",

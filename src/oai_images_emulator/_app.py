@@ -506,7 +506,7 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
             "output_format": plan.output_format,
             "quality": plan.quality,
             "size": f"{plan.width}x{plan.height}",
-            "usage": usage_of(plan.prompt, plan.width, plan.height, plan.quality, plan.n),
+            "usage": usage_of(plan, plan.n),
         }
         if "safety_identifier" in fields:
             answer["safety_identifier"] = fields["safety_identifier"]
@@ -547,7 +547,7 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:  # noqa: PL
                 "b64_json": base64.b64encode(final).decode("ascii"),
                 "created_at": int(time.time()),
                 **common,
-                "usage": usage_of(plan.prompt, plan.width, plan.height, plan.quality, 1),
+                "usage": usage_of(plan, 1),
             }
             yield sse(completed)
 

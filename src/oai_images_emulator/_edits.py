@@ -22,7 +22,7 @@ import io
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -107,7 +107,7 @@ def _describe(data: bytes, name: str) -> ImageInfo:
         raise _BadRequest(error(400, message, param=name, code="invalid_image")) from None
 
 
-def _typed(operation: Operation, name: str, text: str) -> object:
+def _typed(operation: Operation[Any, Any], name: str, text: str) -> object:
     """A multipart field's text as the type the schema gives the field (forms carry only text)."""
     schema = field_schemas(operation).get(name)
     if schema is None or "str" in schema.kinds or "enum" in schema.kinds:
@@ -137,7 +137,7 @@ def _typed(operation: Operation, name: str, text: str) -> object:
 
 
 async def _read_form(
-    request: Request, operation: Operation
+    request: Request, operation: Operation[Any, Any]
 ) -> tuple[dict[str, object], list[_Input], dict[str, _Input]]:
     """The fields and images of a multipart request, and its other uploads (``mask``, ``markup``) by name."""
     try:
@@ -392,7 +392,7 @@ def edit_routes(state: EmulatorState) -> list[Route]:
 class _Job:
     """One request to answer: its operation, checked fields, decoded inputs and what to draw."""
 
-    operation: Operation
+    operation: Operation[Any, Any]
     fields: dict[str, object]
     images: list[_Input]
     mask: _Input | None
@@ -467,7 +467,7 @@ class _EditRoutes:
 
     def _job(
         self,
-        operation: Operation,
+        operation: Operation[Any, Any],
         fields: dict[str, object],
         images: list[_Input],
         mask: _Input | None,
@@ -546,8 +546,7 @@ class _EditRoutes:
                 )
                 data.append({"url": f"{str(request.base_url).rstrip('/')}{FILES_PATH}/{name}"})
             return JSONResponse({"created": created, "data": data})
-        usage = usage_of(plan.prompt, plan.width, plan.height, plan.quality, plan.n)
-        _add_image_tokens(usage, job.images)
+        usage = usage_of(plan, plan.n, [item.info for item in job.images])
         body: dict[str, Any] = {
             "created": created,
             "data": [{"b64_json": base64.b64encode(content).decode("ascii")} for content in outputs],
@@ -581,8 +580,7 @@ class _EditRoutes:
                     "partial_image_index": step,
                 }
                 yield sse(event)
-            usage = usage_of(plan.prompt, plan.width, plan.height, plan.quality, 1)
-            _add_image_tokens(usage, job.images)
+            usage = usage_of(plan, 1, [item.info for item in job.images])
             completed = {
                 "type": "image_edit.completed",
                 "b64_json": base64.b64encode(final).decode("ascii"),
@@ -593,7 +591,7 @@ class _EditRoutes:
             yield sse(completed)
 
 
-def _validate(operation: Operation, fields: dict[str, object]) -> None:
+def _validate(operation: Operation[Any, Any], fields: dict[str, object]) -> None:
     """The SDK's own validation; a violation becomes the API's 400."""
     try:
         validate(operation, fields)
@@ -605,11 +603,3 @@ def _unsupported_media(media: str, expected: str) -> Response:
 
     message = f"Invalid Content-Type header ({media or 'none'}), expected {expected}."
     return error(400, message, code="invalid_content_type")
-
-
-def _add_image_tokens(usage: dict[str, Any], images: Sequence[_Input]) -> None:
-    """Input images are billed as input tokens: here one per 4096 pixels of each input (a rough scale)."""
-    image_tokens = sum(max(1, item.info.width * item.info.height // 4096) for item in images)
-    usage["input_tokens"] += image_tokens
-    usage["input_tokens_details"]["image_tokens"] = image_tokens
-    usage["total_tokens"] += image_tokens

@@ -7,14 +7,15 @@ import dataclasses
 import json
 import math
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from oai_images import InvalidParameterError
-from oai_images.rules import MODEL_RULES, effective_fields, field_schemas, parse_size
+from oai_images.pricing import input_image_tokens, load_prices, output_image_tokens
+from oai_images.rules import MODEL_RULES, ImageInfo, effective_fields, field_schemas, parse_size
 
 if TYPE_CHECKING:
     from oai_images_api.api import Operation
@@ -82,16 +83,18 @@ _DEFAULT_SIZE = (1024, 1024)
 # What the emulator draws for a gif when the request does not say: the API documents no default.
 _DEFAULT_FRAME_COUNT = 4
 _DEFAULT_FRAME_DURATION_MS = 100
-# Output tokens of a 1024x1024 image per quality, as the GPT image models bill them (roughly); other sizes
-# scale with their area.
+# Output tokens of a 1024x1024 image per quality, for the models the price table gives no token counts
+# (gpt-image-2.5 and later); other sizes scale with their area.
 _IMAGE_TOKENS = {"low": 272, "medium": 1056, "high": 4160, "xhigh": 6240, "max": 8320}
+#: Output image tokens each partial image of a stream adds (OpenAI's image generation guide).
+_PARTIAL_IMAGE_TOKENS = 100
 
 
 #: The formats an unsupported-file-type error of an upload names.
 _FORMAT_NAMES = frozenset({"PNG", "JPEG", "WebP"})
 
 
-def invalid(exc: InvalidParameterError, operation: Operation) -> JSONResponse:
+def invalid(exc: InvalidParameterError, operation: Operation[Any, Any]) -> JSONResponse:
     """The envelope of a rule violation, coded as the API codes it (for generations, edits, variations)."""
     known = exc.param in field_schemas(operation) or exc.param in ("image_url", "file_id")
     if not known or not exc.allowed:  # a field the model does not take is unknown to it
@@ -107,7 +110,7 @@ def invalid(exc: InvalidParameterError, operation: Operation) -> JSONResponse:
     return error(400, exc.message, param=exc.param, code=code)
 
 
-def json_fields(operation: Operation, decoded: Mapping[str, object]) -> dict[str, object]:
+def json_fields(operation: Operation[Any, Any], decoded: Mapping[str, object]) -> dict[str, object]:
     """The fields of a JSON body as the API reads them: an explicit null is "use the default", and a whole
     number written as a float (``2.0``) is that integer where the schema wants an integer.
 
@@ -126,17 +129,36 @@ def json_fields(operation: Operation, decoded: Mapping[str, object]) -> dict[str
     return fields
 
 
-def usage_of(prompt: str, width: int, height: int, quality: str, n: int) -> dict[str, Any]:
-    """The ``usage`` of an answer, with token counts shaped like the GPT image models' bills."""
-    text_tokens = max(1, math.ceil(len(prompt) / 4))
-    per_image = math.ceil(_IMAGE_TOKENS.get(quality, _IMAGE_TOKENS["high"]) * width * height / 1024**2)
+def usage_of(plan: Plan, n: int, inputs: Sequence[ImageInfo] = ()) -> dict[str, Any]:
+    """The ``usage`` of an answer of ``n`` images, billed as OpenAI's published figures say.
+
+    The output tokens per image are what `oai_images.pricing` counts for the model, quality and size (the
+    built-in table, never the user's overrides: the emulator stands in for the API, whose bill they do not
+    change), plus 100 per partial image of a stream; the input images' tokens follow the model's scheme
+    there. The prompt's text tokens are one per four characters, as English text roughly tokenizes: below
+    pricing's bound, as a real count is.
+    """
+    prices = load_prices(user=False)
+    size = f"{plan.width}x{plan.height}"
+    per_image = output_image_tokens(plan.model, plan.quality, size, prices=prices)
+    if per_image is None:  # a model the table prices by no tokens
+        per_image = math.ceil(
+            _IMAGE_TOKENS.get(plan.quality, _IMAGE_TOKENS["high"]) * plan.width * plan.height / 1024**2
+        )
+    if plan.stream:
+        per_image += _PARTIAL_IMAGE_TOKENS * plan.partial_images
     output = per_image * n
+    text_tokens = max(1, math.ceil(len(plan.prompt) / 4))
+    image_tokens = 0
+    for info in inputs:
+        counted = input_image_tokens(plan.model, info.width, info.height, prices=prices)
+        image_tokens += counted if counted is not None else max(1, info.width * info.height // 4096)
     return {
-        "input_tokens": text_tokens,
-        "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": 0},
+        "input_tokens": text_tokens + image_tokens,
+        "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": image_tokens},
         "output_tokens": output,
         "output_tokens_details": {"image_tokens": output, "text_tokens": 0},
-        "total_tokens": text_tokens + output,
+        "total_tokens": text_tokens + image_tokens + output,
     }
 
 

@@ -10,7 +10,12 @@ that the generated models do not check themselves (ranges, lengths, patterns).
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+#: The generated model of an operation's request body (``None`` for an operation without one).
+BodyT = TypeVar("BodyT")
+#: The generated model of an operation's 200 answer (``None`` when it has no JSON model).
+ResponseT = TypeVar("ResponseT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +34,11 @@ class FieldInfo:
         max_items: The most items an array accepts, or None.
         binary: Whether the field is an uploaded file (``format: binary``; alone or as an array's items),
             sent as a part of a ``multipart/form-data`` body.
+        kinds: The JSON kinds the field takes, among ``str``, ``int``, ``float``, ``bool``, ``object``,
+            ``enum`` (only the listed ``values``) and ``any`` (a kind read by the server alone: arrays, files).
+        values: The enum's members, sorted; with ``str`` in ``kinds`` they are the known values of an open enum.
+        nested: The fields of an object, by Python name, or None.
+        models: The generated models an object field is also accepted as (sent as their ``to_dict()``).
     """
 
     name: str
@@ -41,13 +51,20 @@ class FieldInfo:
     nullable: bool = False
     max_items: int | None = None
     binary: bool = False
+    kinds: frozenset[str] = frozenset({"any"})
+    values: tuple[str, ...] = ()
+    nested: "Mapping[str, FieldInfo] | None" = None
+    models: tuple[type[Any], ...] = ()
 
 
 @dataclass(
     frozen=True, slots=True, eq=False
 )  # compared and hashed by identity: one constant per operation
-class Operation:
+class Operation(Generic[BodyT, ResponseT]):
     """One operation of the API, as data: everything needed to build its request and read its answer.
+
+    Generic over its body's model and its answer's model (``Operation[CreateImageRequest, ImagesResponse]``),
+    so the code that sends it and reads the answer is typed end to end.
 
     Attributes:
         name: The operation's Python name (its module in this package), e.g. ``create_image``.
@@ -62,7 +79,6 @@ class Operation:
         body_dict: The ``TypedDict`` of the whole body: the required fields and ``params``; None without a body.
         required: The names of the body's required fields.
         fields: Every body field (required and optional), by its Python name.
-        nested: The ``TypedDict`` of each nested object's fields, with their `FieldInfo`.
         path_params: The names of the path's ``{placeholders}``, in order.
         query: The query parameters, by their Python name.
         response: The generated model of the 200 answer's JSON body, or None.
@@ -73,13 +89,12 @@ class Operation:
     method: str
     path: str
     content_type: str | None
-    body: type[Any] | None
+    body: type[BodyT] | None
     params: type[Any] | None
     body_dict: type[Any] | None
     required: tuple[str, ...]
     fields: Mapping[str, FieldInfo]
-    nested: Mapping[type[Any], Mapping[str, FieldInfo]] = field(default_factory=dict)
     path_params: tuple[str, ...] = ()
     query: Mapping[str, FieldInfo] = field(default_factory=dict)
-    response: type[Any] | None = None
+    response: type[ResponseT] | None = None
     summary: str = ""

@@ -12,16 +12,16 @@ from __future__ import annotations
 import binascii
 import contextlib
 import dataclasses
-import functools
 import hashlib
 import itertools
 import json
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
 import httpx
 
@@ -33,10 +33,12 @@ from .._errors import (
     OAIImagesError,
 )
 from .._files import lock_folder, slug, write_image
+from .._operations import operations
 from .._retries import is_transient, retry_delay
 from .._uploads import Upload
 from .._wire import request_id
 from ..bulk._journal import canonical_json
+from ..pricing import Cost, check_budget, total
 from ._journal import BatchInfo, Journal, LineOutcome
 from ._jsonl import (
     MAX_BYTES,
@@ -53,6 +55,7 @@ from ._jsonl import (
 
 if TYPE_CHECKING:
     from oai_images_api.api import Operation
+    from oai_images_api.models import Batch, Image, ListBatchesResponse
 
     from .._client import AsyncImagesClient, ImagesClient
 
@@ -72,12 +75,17 @@ _COMMIT_EVERY = 100
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
-@functools.cache
-def _operations() -> tuple[Any, Any, Any]:
-    """The generated operation records, imported at the first use (they load their models)."""
-    from oai_images_api.api import batch, files, images  # noqa: PLC0415 - see the docstring
-
-    return batch, files, images
+def _answer_images(body: Mapping[str, Any] | None) -> list[Image] | None:
+    """The images of a Batch API line's answer, or None when it holds none that can be read."""
+    model = operations().create_image.response
+    assert model is not None  # generations document a JSON answer
+    if body is None:
+        return None
+    try:
+        data = model.from_dict(body).data
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return list(data) if isinstance(data, list) else None
 
 
 def image_stem(custom_id: str) -> str:
@@ -115,6 +123,17 @@ class CollectReport:
 _ClientT = TypeVar("_ClientT", "ImagesClient", "AsyncImagesClient")
 
 
+class _Model(Protocol):
+    """A generated model: read from a JSON object."""
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self: ...
+
+
+#: The generated model an operation's answer is read as.
+_Answer = TypeVar("_Answer", bound=_Model)
+
+
 class _JobBase(Generic[_ClientT]):
     """The journal, the input files and the reading of results; no network."""
 
@@ -127,6 +146,7 @@ class _JobBase(Generic[_ClientT]):
         max_lines: int = MAX_LINES,
         max_bytes: int = MAX_BYTES,
         metadata: Mapping[str, str] | None = None,
+        max_cost: float | None = None,
     ) -> None:
         """Open (or create) a job.
 
@@ -139,15 +159,27 @@ class _JobBase(Generic[_ClientT]):
             max_lines: Lines per batch at most (the API's limit, 50,000, unless smaller).
             max_bytes: Bytes per input file at most (the API's limit, 200 MB, unless smaller).
             metadata: Key-value pairs attached to every batch (at most 16, as the API allows).
+            max_cost: A budget in USD for the whole job (Batch API prices: half the live ones): `submit`
+                and `retry_failed` refuse, before anything is sent, lines whose estimate (an upper bound)
+                would take the job past it, with what its done lines cost and its waiting lines may cost.
 
         Raises:
             ValueError: A limit outside the API's.
+            InvalidParameterError: A ``max_cost`` that is not a number of USD of 0 or more.
             OAIImagesError: Another run (live or Batch API, in this process or another) uses ``out``.
         """
         if not 1 <= max_lines <= MAX_LINES:
             raise ValueError(f"max_lines must be 1 to {MAX_LINES}")
         if not 1 <= max_bytes <= MAX_BYTES:
             raise ValueError(f"max_bytes must be 1 to {MAX_BYTES}")
+        if max_cost is not None and (
+            isinstance(max_cost, bool)
+            or not isinstance(max_cost, int | float)
+            or not 0 <= max_cost < math.inf
+        ):
+            message = f"max_cost {max_cost!r} is not valid; allowed: a number of USD, 0 or more"
+            raise InvalidParameterError("max_cost", max_cost, ("a number of USD, 0 or more",), message)
+        self.max_cost = max_cost
         self._client: _ClientT = client
         self.out = Path(out).expanduser()
         self.out.mkdir(parents=True, exist_ok=True)
@@ -186,6 +218,29 @@ class _JobBase(Generic[_ClientT]):
         """How many lines are ``submitted`` (no result yet), ``done`` and ``failed``."""
         return self.journal.counts()
 
+    def estimate(self, bodies: Iterable[Mapping[str, object]]) -> list[Cost]:
+        """The most each body will cost as a line of this job (Batch API prices; an upper bound)."""
+        return [self._client.estimate_cost(body, batch=True) for body in bodies]
+
+    def spent(self) -> tuple[float, int]:
+        """What the job's done lines cost (USD, the discount applied), and how many of them cost unknown."""
+        return total(cost for _, _, cost in self.journal.bodies("done"))
+
+    def _check_budget(self, new: list[Cost], what: str) -> None:
+        """Refuse (before anything is sent) lines that would take the job past ``max_cost``: what its done
+        lines cost, what its waiting lines may cost, and ``new``.
+
+        Raises:
+            BudgetExceededError: The estimate is over the budget, or unknown.
+        """  # noqa: D205
+        if self.max_cost is None:
+            return
+        spent, _ = self.spent()
+        waiting: list[Cost] = self.estimate(
+            json.loads(body) for _, body, _ in self.journal.bodies("submitted")
+        )
+        check_budget([*waiting, *new], self.max_cost, spent=spent, what=what)
+
     # --- requests (through the generated operation records) ---------------------------------------------
 
     @staticmethod
@@ -215,7 +270,7 @@ class _JobBase(Generic[_ClientT]):
         return fields
 
     @staticmethod
-    def _on_page(page: Any, file_id: str) -> tuple[Any, str | None]:
+    def _on_page(page: ListBatchesResponse, file_id: str) -> tuple[Batch | None, str | None]:
         """The batch made from ``file_id`` on a page of the batch list (or None), and the id to list the next
         page after (None on the last page)."""  # noqa: D205, D209
         from oai_images_api.types import Unset  # noqa: PLC0415 - loaded with the first answer
@@ -227,12 +282,13 @@ class _JobBase(Generic[_ClientT]):
         more = page.has_more is True and isinstance(last, str) and not isinstance(last, Unset)
         return None, str(last) if more else None
 
-    def _read(self, response: httpx.Response, operation: Operation) -> Any:
+    def _read(self, response: httpx.Response, operation: Operation[Any, _Answer]) -> _Answer:
         """The generated model of a 2xx answer."""
         model = operation.response
         assert model is not None  # every operation read this way documents a JSON answer
         try:
-            return model.from_dict(response.json())
+            answer: _Answer = model.from_dict(response.json())
+            return answer
         except (ValueError, KeyError, TypeError, AttributeError):
             raise APIResponseValidationError(
                 f"the server answered {response.status_code} with a body that is not a {model.__name__}",
@@ -301,6 +357,8 @@ class _JobBase(Generic[_ClientT]):
                 current[1].append((custom_id, body_json))
             for part_lines in pending.values():
                 self.journal.add_lines(*part_lines)
+            # The new lines wait in the journal now (uncommitted): the check counts them with the others.
+            self._check_budget([], "the job's lines")
             parts = writers.close()
         except BaseException:
             self.journal.rollback()
@@ -333,6 +391,9 @@ class _JobBase(Generic[_ClientT]):
         failed = self.journal.failed_lines()
         if not failed:
             return []
+        if self.max_cost is not None:
+            retried = self.estimate(json.loads(body) for _, body, _ in self.journal.bodies("failed"))
+            self._check_budget(retried, f"the job with its {len(failed)} failed lines again")
         writers = _EndpointParts(self.journal.new_part, self._max_lines, self._max_bytes)
         self.journal.begin()
         try:
@@ -354,7 +415,7 @@ class _JobBase(Generic[_ClientT]):
         self.journal.commit()
         return parts
 
-    def _record_batch(self, part: int, batch: Any) -> BatchInfo:
+    def _record_batch(self, part: int, batch: Batch) -> BatchInfo:
         """Write what the server said of a batch into the journal."""
         from oai_images_api.types import Unset  # noqa: PLC0415 - loaded with the first answer
 
@@ -443,10 +504,8 @@ class _JobBase(Generic[_ClientT]):
             )
             report.lines_failed += 1
             return None
-        try:
-            response = _operations()[2].CREATE_IMAGE.response.from_dict(result.body)
-            images = list(response.data)
-        except (ValueError, KeyError, TypeError, AttributeError):
+        images = _answer_images(result.body)
+        if images is None:
             self.journal.record_failed(
                 result.custom_id,
                 result.status_code,
@@ -456,6 +515,15 @@ class _JobBase(Generic[_ClientT]):
             report.lines_failed += 1
             return None
         return result, images
+
+    def _line_cost(self, custom_id: str, usage: object, images: int) -> Cost:
+        """What a done line cost: its answer's usage (or images) at Batch API prices."""
+        record = self.journal.line(custom_id)
+        try:
+            body = json.loads(str(record["body"])) if record is not None else {}
+        except ValueError:
+            body = {}
+        return self._client.cost_of(body if isinstance(body, dict) else {}, usage, images, batch=True)
 
     def _unreadable(
         self, part: int, custom_id: str | None, code: str, reason: str, report: CollectReport
@@ -485,7 +553,7 @@ class _JobBase(Generic[_ClientT]):
             self._uncommitted = 0
 
     @staticmethod
-    def _decoded(image: Any) -> bytes | str:
+    def _decoded(image: Image) -> bytes | str:
         """An image's bytes, or its URL when it came as one."""
         b64 = image.b64_json
         if isinstance(b64, str):
@@ -614,21 +682,21 @@ class BatchJob(_JobBase["ImagesClient"]):
     def _send_part(self, part: Part) -> str:
         file_id = self.journal.input_file(part.number)
         if file_id is None:
-            upload = _operations()[1].CREATE_FILE
+            upload = operations().create_file
             uploaded = self._read(self._client.request(upload, self._upload_fields(part)), upload)
             file_id = str(uploaded.id)
             self.journal.set_uploaded(part.number, file_id)
         batch = self._create(part.number, file_id)
         return self._record_batch(part.number, batch).batch_id or ""
 
-    def _create(self, part: int, file_id: str) -> Any:
+    def _create(self, part: int, file_id: str) -> Batch:
         """Create a part's batch, or find the one an earlier create made whose answer was lost: never two.
 
         The journal says ``creating`` before the request goes out, so a run killed meanwhile looks first. A
         creation that may have reached the server (no answer, a 5xx) is never blindly sent again: the batch
         list is searched for the input file's batch, and only when it is not there is the creation retried.
         """
-        create = _operations()[0].CREATE_BATCH
+        create = operations().create_batch
         if self.journal.part_status(part) == "creating" and (found := self._find(file_id)) is not None:
             return found
         self.journal.set_creating(part, True)
@@ -649,9 +717,9 @@ class BatchJob(_JobBase["ImagesClient"]):
                 sleep(retry_delay(attempt, None, jitter=config.jitter))
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
-    def _find(self, file_id: str) -> Any:
+    def _find(self, file_id: str) -> Batch | None:
         """The batch made from an input file, from the batch list (newest first), or None."""
-        listing = _operations()[0].LIST_BATCHES
+        listing = operations().list_batches
         after: str | None = None
         for _ in range(_LIST_PAGES):
             query: dict[str, str | int] = {"limit": 100} if after is None else {"limit": 100, "after": after}
@@ -670,7 +738,7 @@ class BatchJob(_JobBase["ImagesClient"]):
 
     def _refresh(self, info: BatchInfo) -> BatchInfo:
         assert info.batch_id is not None
-        operation = _operations()[0].RETRIEVE_BATCH
+        operation = operations().retrieve_batch
         batch = self._read(self._client.request(operation, path={"batch_id": info.batch_id}), operation)
         return self._record_batch(info.part, batch)
 
@@ -730,7 +798,7 @@ class BatchJob(_JobBase["ImagesClient"]):
         Returns:
             The job's batches (cancelling ones become ``cancelled`` within minutes; collect them then).
         """
-        operation = _operations()[0].CANCEL_BATCH
+        operation = operations().cancel_batch
         for info in self.journal.batches():
             if info.batch_id is None or info.ended or info.status == "cancelling":
                 continue
@@ -799,7 +867,7 @@ class BatchJob(_JobBase["ImagesClient"]):
         its attempt's deadline (a file of gigabytes), a broken connection or a killed process goes on from
         there (an HTTP range; a server that ignores it is skipped forward), never from byte 0.
         """
-        download = _operations()[1].DOWNLOAD_FILE
+        download = operations().download_file
         while True:
             start = self.journal.offset(part, which)
             try:
@@ -840,7 +908,10 @@ class BatchJob(_JobBase["ImagesClient"]):
             self._bad_image(result.custom_id, saved, exc, report)
             return
         usage = result.body.get("usage") if result.body is not None else None
-        self.journal.record_done(result.custom_id, saved, request_id=result.request_id, usage=usage)
+        cost = self._line_cost(result.custom_id, usage, len(images))
+        self.journal.record_done(
+            result.custom_id, saved, request_id=result.request_id, usage=usage, cost=cost
+        )
         report.lines_done += 1
         report.images_saved += len(saved)
 
@@ -873,16 +944,16 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
     async def _send_part(self, part: Part) -> str:
         file_id = self.journal.input_file(part.number)
         if file_id is None:
-            upload = _operations()[1].CREATE_FILE
+            upload = operations().create_file
             uploaded = self._read(await self._client.request(upload, self._upload_fields(part)), upload)
             file_id = str(uploaded.id)
             self.journal.set_uploaded(part.number, file_id)
         batch = await self._create(part.number, file_id)
         return self._record_batch(part.number, batch).batch_id or ""
 
-    async def _create(self, part: int, file_id: str) -> Any:
+    async def _create(self, part: int, file_id: str) -> Batch:
         """As :meth:`BatchJob._create`: one batch per input file, whatever answer was lost."""
-        create = _operations()[0].CREATE_BATCH
+        create = operations().create_batch
         if self.journal.part_status(part) == "creating" and (found := await self._find(file_id)) is not None:
             return found
         self.journal.set_creating(part, True)
@@ -903,9 +974,9 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
                 await sleep(retry_delay(attempt, None, jitter=config.jitter))
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
-    async def _find(self, file_id: str) -> Any:
+    async def _find(self, file_id: str) -> Batch | None:
         """As :meth:`BatchJob._find`."""
-        listing = _operations()[0].LIST_BATCHES
+        listing = operations().list_batches
         after: str | None = None
         for _ in range(_LIST_PAGES):
             query: dict[str, str | int] = {"limit": 100} if after is None else {"limit": 100, "after": after}
@@ -924,7 +995,7 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
 
     async def _refresh(self, info: BatchInfo) -> BatchInfo:
         assert info.batch_id is not None
-        operation = _operations()[0].RETRIEVE_BATCH
+        operation = operations().retrieve_batch
         response = await self._client.request(operation, path={"batch_id": info.batch_id})
         batch = self._read(response, operation)
         return self._record_batch(info.part, batch)
@@ -960,7 +1031,7 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
 
     async def cancel(self) -> list[BatchInfo]:
         """As :meth:`BatchJob.cancel`."""
-        operation = _operations()[0].CANCEL_BATCH
+        operation = operations().cancel_batch
         for info in self.journal.batches():
             if info.batch_id is None or info.ended or info.status == "cancelling":
                 continue
@@ -1003,7 +1074,7 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
 
     async def _collect_file(self, part: int, which: str, file_id: str, report: CollectReport) -> None:
         """As :meth:`BatchJob._collect_file`."""
-        download = _operations()[1].DOWNLOAD_FILE
+        download = operations().download_file
         while True:
             start = self.journal.offset(part, which)
             try:
@@ -1044,7 +1115,10 @@ class AsyncBatchJob(_JobBase["AsyncImagesClient"]):
             self._bad_image(result.custom_id, saved, exc, report)
             return
         usage = result.body.get("usage") if result.body is not None else None
-        self.journal.record_done(result.custom_id, saved, request_id=result.request_id, usage=usage)
+        cost = self._line_cost(result.custom_id, usage, len(images))
+        self.journal.record_done(
+            result.custom_id, saved, request_id=result.request_id, usage=usage, cost=cost
+        )
         report.lines_done += 1
         report.images_saved += len(saved)
 

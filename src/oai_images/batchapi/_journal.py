@@ -19,7 +19,8 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from ..bulk._journal import open_journal, saved_live
+from ..bulk._journal import add_missing_columns, open_journal, recorded_cost, saved_live
+from ..pricing import Cost
 
 __all__ = ["ENDED_STATUSES", "BatchInfo", "Journal", "LineOutcome"]
 
@@ -57,7 +58,8 @@ CREATE TABLE IF NOT EXISTS batchapi_lines (
     error_code TEXT,
     error_message TEXT,
     request_id TEXT,
-    usage TEXT
+    usage TEXT,
+    cost TEXT                      -- JSON object: oai_images.pricing.Cost.to_dict() of the line's answer
 );
 CREATE INDEX IF NOT EXISTS batchapi_lines_by_part ON batchapi_lines (part, state);
 """
@@ -113,6 +115,7 @@ class LineOutcome:
             ``batch_failed`` for a line whose batch ended before it ran).
         error_message: The error's message, for a failed line.
         attempts: How many times the line was submitted (more than 1 after `retry_failed`).
+        cost: What a done line cost (the Batch API discount applied), from its answer's usage.
     """
 
     custom_id: str
@@ -122,6 +125,7 @@ class LineOutcome:
     error_code: str | None
     error_message: str | None
     attempts: int
+    cost: Cost | None = None
 
 
 class Journal:
@@ -144,10 +148,10 @@ class Journal:
                 self._db.execute(
                     f"ALTER TABLE batchapi_batches ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0"
                 )
-        line_columns = {row[1] for row in self._db.execute("PRAGMA table_info(batchapi_lines)")}
-        for column in ("request_id", "usage"):  # journals written before lines kept their answer's
-            if column not in line_columns:
-                self._db.execute(f"ALTER TABLE batchapi_lines ADD COLUMN {column} TEXT")
+        # Journals written before lines kept their answer's request id, usage and cost.
+        add_missing_columns(
+            self._db, "batchapi_lines", {"request_id": "TEXT", "usage": "TEXT", "cost": "TEXT"}
+        )
 
     def close(self) -> None:
         """Close the database connection."""
@@ -243,6 +247,7 @@ class Journal:
         record = dict(zip([column[0] for column in cursor.description], row, strict=True))
         record["files"] = json.loads(str(record["files"])) if record["files"] else []
         record["usage"] = json.loads(str(record["usage"])) if record.get("usage") else None
+        record["cost"] = recorded_cost(record.get("cost"))
         return record
 
     def record_done(
@@ -252,15 +257,17 @@ class Journal:
         *,
         request_id: str | None = None,
         usage: object = None,
+        cost: Cost | None = None,
     ) -> None:
-        """A line's images are saved (with its answer's request id and usage, when it had them)."""
+        """A line's images are saved (with its answer's request id, usage and cost, when it had them)."""
         self._db.execute(
             "UPDATE batchapi_lines SET state = 'done', files = ?, status_code = 200, error_code = NULL, "
-            "error_message = NULL, request_id = ?, usage = ? WHERE custom_id = ?",
+            "error_message = NULL, request_id = ?, usage = ?, cost = ? WHERE custom_id = ?",
             (
                 json.dumps([str(path) for path in files]),
                 request_id,
                 json.dumps(usage) if isinstance(usage, dict) else None,
+                None if cost is None else json.dumps(cost.to_dict()),
                 custom_id,
             ),
         )
@@ -285,7 +292,7 @@ class Journal:
     def outcomes(self, state: str | None = None) -> Iterator[LineOutcome]:
         """Every line (or those in ``state``), in the order they were added."""
         query = (
-            "SELECT custom_id, state, files, status_code, error_code, error_message, attempts "
+            "SELECT custom_id, state, files, status_code, error_code, error_message, attempts, cost "
             "FROM batchapi_lines"
         )
         cursor = (
@@ -293,7 +300,7 @@ class Journal:
             if state is not None
             else self._db.execute(query + " ORDER BY rowid")
         )
-        for custom_id, line_state, files, status_code, code, message, attempts in cursor:
+        for custom_id, line_state, files, status_code, code, message, attempts, cost in cursor:
             yield LineOutcome(
                 custom_id=custom_id,
                 state=line_state,
@@ -302,7 +309,16 @@ class Journal:
                 error_code=code,
                 error_message=message,
                 attempts=attempts,
+                cost=recorded_cost(cost),
             )
+
+    def bodies(self, state: str) -> Iterator[tuple[str, str, Cost | None]]:
+        """The (custom id, JSON body, recorded cost) of every line in ``state``, in the order added."""
+        cursor = self._db.execute(
+            "SELECT custom_id, body, cost FROM batchapi_lines WHERE state = ? ORDER BY rowid", (state,)
+        )
+        for custom_id, body, cost in cursor:
+            yield custom_id, body, recorded_cost(cost)
 
     def counts(self) -> dict[str, int]:
         """How many lines are submitted, done and failed."""

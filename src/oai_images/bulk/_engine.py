@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
     from .._client import AsyncImagesClient
+    from ..pricing import Cost
 
 __all__ = ["load", "run_bulk", "run_bulk_sync"]
 
@@ -58,13 +59,21 @@ __all__ = ["load", "run_bulk", "run_bulk_sync"]
 MAX_RATE_LIMITED = 20
 
 
-def check_run(out: Path, concurrency: object) -> None:
+def check_run(out: Path, concurrency: object, max_cost: object = None) -> None:
     """Check a run's options before any line is read or sent.
 
     Raises:
         InvalidParameterError: ``concurrency`` is not a whole number of at least 1 (``0``, ``-5``, ``"8"``,
-            ``True``), or ``out`` is a file rather than a folder.
+            ``True``), ``max_cost`` is not a number of USD of 0 or more, or ``out`` is a file rather than a
+            folder.
     """
+    if max_cost is not None and (
+        isinstance(max_cost, bool)
+        or not isinstance(max_cost, int | float)
+        or not 0 <= max_cost < float("inf")
+    ):
+        message = f"max_cost {max_cost!r} is not valid; allowed: a number of USD, 0 or more"
+        raise InvalidParameterError("max_cost", max_cost, ("a number of USD, 0 or more",), message)
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         message = f"concurrency {concurrency!r} is not valid; allowed: a whole number of at least 1"
         raise InvalidParameterError("concurrency", concurrency, ("a whole number of at least 1",), message)
@@ -93,6 +102,53 @@ class _Line:
     request: BulkRequest
     attempts: int = 0
     rate_limited: int = 0
+    #: The most it can cost (USD), from the estimate; None when the estimate is unknown.
+    estimate: float | None = None
+
+
+class _Budget:
+    """Spending against ``max_cost``: what is spent (this run and, from the journal, earlier runs of the same
+    lines) and what is in flight at its upper bound. A line is sent only when both, with its own upper bound,
+    stay within the budget; the bound of a line is its estimate, or more once answers have cost more per
+    image than estimated (a table that undercounts)."""  # noqa: D205, D209
+
+    def __init__(self, max_cost: float | None, spent_before: float) -> None:
+        self.max_cost = max_cost
+        self.spent_before = spent_before
+        self.spent = 0.0  # this run, known costs
+        self.unknown = 0  # answers of this run whose cost is unknown
+        self.in_flight = 0.0
+        self.stopped = False
+        self._over_estimate = 1.0  # the most an answer has cost per unit of its estimate
+
+    def bound(self, line: _Line) -> float:
+        return (line.estimate or 0.0) * self._over_estimate
+
+    def allows(self, line: _Line) -> bool:
+        if self.max_cost is None:
+            return True
+        total = self.spent_before + self.spent + self.in_flight + self.bound(line)
+        return total <= self.max_cost + 1e-9
+
+    def sending(self, line: _Line) -> None:
+        self.in_flight += self.bound(line)
+
+    def landed(self, line: _Line, cost: Cost | None) -> None:
+        """A line's request ended: with an answer costing ``cost``, or (None) with no answer."""
+        self.in_flight = max(0.0, self.in_flight - self.bound(line))
+        if cost is None:
+            return
+        if cost.usd is None:
+            self.unknown += 1
+            self.spent += line.estimate or 0.0  # unknown: counted at its upper bound
+            return
+        self.spent += cost.usd
+        self.learn(line.estimate, cost)
+
+    def learn(self, estimate: float | None, cost: Cost | None) -> None:
+        """Note an answer that cost more than its estimate: later lines are bounded as much higher."""
+        if estimate and cost is not None and cost.usd is not None:
+            self._over_estimate = max(self._over_estimate, cost.usd / estimate)
 
 
 class _Run:
@@ -108,6 +164,7 @@ class _Run:
         retry_failed: bool,
         on_event: Callable[[BulkEvent], None] | None,
         grace: float,
+        max_cost: float | None = None,
     ) -> None:
         self.client = client
         # Each request is sent once (the pacing decides every retry); the lines were checked when loaded.
@@ -136,6 +193,8 @@ class _Run:
         self.halted = False
         #: Paid images that could not be written anywhere (a full disk): the line, its file name, the bytes.
         self.unsaved: list[tuple[BulkRequest, str, bytes]] = []
+        self.max_cost = max_cost
+        self.budget = _Budget(max_cost, 0.0)
         self.journal = Journal(out)
 
     # --- bookkeeping -----------------------------------------------------------------------------------
@@ -152,6 +211,7 @@ class _Run:
             concurrency=self.pacer.concurrency,
             tokens=self.tokens,
             elapsed=time.monotonic() - self.started,
+            spent=round(self.budget.spent_before + self.budget.spent, 9),
         )
 
     def emit(self, event: BulkEvent) -> None:
@@ -185,6 +245,11 @@ class _Run:
             paths=self.paths,
             failed_before=self.failed_before,
             unsaved=self.unsaved,
+            spent=round(self.budget.spent, 9),
+            spent_before=self.budget.spent_before,
+            unknown_costs=self.budget.unknown,
+            max_cost=self.max_cost,
+            budget_stopped=self.budget.stopped,
         )
 
     # --- the run ---------------------------------------------------------------------------------------
@@ -213,7 +278,33 @@ class _Run:
                 self.emit(LineSkipped(request, entry.state, paths, entry.error, self.progress()))
             else:
                 self.queue.append(_Line(request))
+        self.price()
         self.emit(RunStarted(self.progress(), len(self.queue), self.journal.path))
+
+    def price(self) -> None:
+        """Estimate every line to send, count what earlier runs of these lines spent, and refuse the run
+        when the two are over ``max_cost`` (nothing is sent then).
+
+        Raises:
+            BudgetExceededError: The estimate is over the budget, or unknown.
+        """  # noqa: D205
+        from ..pricing import check_budget, total  # noqa: PLC0415 - loaded with the engine's first run
+
+        recorded = self.journal.costs([request.key for request in self.requests])
+        spent_before, _ = total(cost for cost in recorded.values() if cost is not None)
+        self.budget.spent_before = spent_before
+        if self.max_cost is None:
+            return
+        for request in self.requests:  # what earlier answers cost beyond their estimates bounds this run's
+            if (recorded_cost := recorded.get(request.key)) is not None:
+                self.budget.learn(self.client.estimate_cost(request.fields).usd, recorded_cost)
+        estimates = []
+        for line in self.queue:
+            cost = self.client.estimate_cost(line.request.fields)
+            line.estimate = cost.usd
+            estimates.append(cost)
+        lines = f"{len(self.queue)} line{'s' if len(self.queue) != 1 else ''} to send"
+        check_budget(estimates, self.max_cost, spent=spent_before, what=lines)
 
     async def run(self, stop: anyio.Event, abandon: anyio.Event) -> BulkSummary:
         try:
@@ -261,7 +352,12 @@ class _Run:
             if not self.journal.intact():
                 self.folder_gone = self.stopping = True
                 break
+            if not self.budget.allows(self.queue[0]):
+                # Sending it could pass the budget: stop; what is in flight lands, a rerun resumes.
+                self.budget.stopped = self.stopping = self.halted = True
+                break
             line = self.queue.popleft()
+            self.budget.sending(line)
             line.attempts += 1
             request = line.request
             self.journal.sending(
@@ -279,6 +375,7 @@ class _Run:
             fields = dict(line.request.fields)
             result = await self.once.generate(str(fields.pop("prompt")), **fields)  # checked lines
         except RateLimitError as exc:
+            self.budget.landed(line, None)
             self.sending -= 1
             self.rate_limited += 1
             pause = self.pacer.rate_limited(time.monotonic(), exc.rate_limit)
@@ -289,6 +386,7 @@ class _Run:
                 self.again(line, "429 rate limited", pause)
             return
         except (APIStatusError, APIConnectionError) as exc:
+            self.budget.landed(line, None)
             self.sending -= 1
             self.pacer.failed(time.monotonic(), exc.rate_limit if isinstance(exc, APIStatusError) else None)
             config = self.client.config
@@ -310,10 +408,12 @@ class _Run:
             self.fail(line, str(exc))
             return
         except OAIImagesError as exc:  # an answer that is not an image response
+            self.budget.landed(line, None)
             self.sending -= 1
             self.pacer.failed(time.monotonic())
             self.fail(line, str(exc))
             return
+        self.budget.landed(line, result.cost)
         self.sending -= 1
         self.pacer.answered(time.monotonic(), result.rate_limit)
         self.poke()
@@ -374,13 +474,27 @@ class _Run:
             _add(self.usage, usage)
         revised = tuple(image.revised_prompt for image in images)
         self.journal.saved(
-            request.key, paths=paths, request_id=result.request_id, revised_prompts=revised, usage=usage
+            request.key,
+            paths=paths,
+            request_id=result.request_id,
+            revised_prompts=revised,
+            usage=usage,
+            cost=result.cost,
         )
         self.done += 1
         self.active -= 1
         self.paths.extend(paths)
         self.emit(
-            LineSaved(request, tuple(paths), result.request_id, revised, usage, self.progress(), rescued)
+            LineSaved(
+                request,
+                tuple(paths),
+                result.request_id,
+                revised,
+                usage,
+                self.progress(),
+                rescued,
+                result.cost,
+            )
         )
         self.poke()
 
@@ -438,6 +552,7 @@ async def run_bulk(
     stop: anyio.Event | None = None,
     abandon: anyio.Event | None = None,
     grace: float = 30.0,
+    max_cost: float | None = None,
 ) -> BulkSummary:
     """Run checked requests with an async client; see `ImagesClient.generate_many`.
 
@@ -452,6 +567,9 @@ async def run_bulk(
         stop: Set it to stop sending; the requests in flight get ``grace`` seconds to land.
         abandon: Set it to stop without waiting for the requests in flight (they stay unfinished in the
             journal, and the next run sends them again).
+        max_cost: The budget in USD: the run is refused (`BudgetExceededError`) when its estimate, with what
+            earlier runs of the same lines spent, is over it; while it runs, a line is sent only when what
+            is spent and what is in flight (at their upper bounds) stay within it.
     """
     check_run(out, concurrency)
     run = _Run(
@@ -462,6 +580,7 @@ async def run_bulk(
         retry_failed=retry_failed,
         on_event=on_event,
         grace=grace,
+        max_cost=max_cost,
     )
     return await run.run(stop or anyio.Event(), abandon or anyio.Event())
 
@@ -475,6 +594,7 @@ def run_bulk_sync(
     retry_failed: bool = False,
     on_event: Callable[[BulkEvent], None] | None = None,
     grace: float = 30.0,
+    max_cost: float | None = None,
 ) -> BulkSummary:
     """Run checked requests for the blocking client: the async engine on an event loop in a worker thread.
 
@@ -498,6 +618,7 @@ def run_bulk_sync(
                 stop=stop,
                 abandon=abandon,
                 grace=grace,
+                max_cost=max_cost,
             )
         finally:
             await twin.aclose()

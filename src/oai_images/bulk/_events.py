@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._input import BulkRequest
+
+if TYPE_CHECKING:
+    from ..pricing import Cost
 
 __all__ = [
     "BulkEvent",
@@ -40,6 +43,7 @@ class BulkProgress:
         concurrency: How many requests the pacing allows in flight now.
         tokens: Tokens used so far, as the API reported them.
         elapsed: Seconds since the run started.
+        spent: USD spent on the lines so far (their known costs), earlier runs' included.
     """
 
     total: int
@@ -52,6 +56,7 @@ class BulkProgress:
     concurrency: int
     tokens: int
     elapsed: float
+    spent: float = 0.0
 
     @property
     def remaining(self) -> int:
@@ -93,7 +98,8 @@ class LineSkipped:
 
 @dataclass(frozen=True)
 class LineSaved:
-    """A line's images are saved (``rescued``: in a rescue folder, as its folder could not take them)."""
+    """A line's images are saved (``rescued``: in a rescue folder, as its folder could not take them), and
+    what they cost (``cost``)."""  # noqa: D205, D209
 
     request: BulkRequest
     paths: tuple[Path, ...]
@@ -102,6 +108,7 @@ class LineSaved:
     usage: dict[str, Any] | None
     progress: BulkProgress
     rescued: bool = False
+    cost: Cost | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,12 @@ class BulkSummary:
             still lacks their images (``retry_failed`` sends them again).
         unsaved: Paid images that no folder would take (a full disk): the line, the file name it was to
             have, and its bytes, to be written elsewhere by the caller. The run stopped sending then.
+        spent: USD this run spent (the known costs of its answers; an unknown one counts at its estimate).
+        spent_before: USD earlier runs spent on these lines, from the journal.
+        unknown_costs: Answers of this run whose cost is unknown (no price for the model).
+        max_cost: The budget, if one was given.
+        budget_stopped: The run stopped sending because the next line could pass ``max_cost``; running
+            again with a higher budget resumes it.
     """
 
     total: int
@@ -168,6 +181,16 @@ class BulkSummary:
     paths: list[Path] = field(default_factory=list, repr=False)
     failed_before: list[tuple[BulkRequest, str]] = field(default_factory=list)
     unsaved: list[tuple[BulkRequest, str, bytes]] = field(default_factory=list, repr=False)
+    spent: float = 0.0
+    spent_before: float = 0.0
+    unknown_costs: int = 0
+    max_cost: float | None = None
+    budget_stopped: bool = False
+
+    @property
+    def total_spent(self) -> float:
+        """USD spent on these lines, by this run and the earlier ones."""
+        return round(self.spent + self.spent_before, 9)
 
     @property
     def unfinished(self) -> int:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import InvalidParameterError
+from .._operations import operations
 from .._wire import MAX_JSON_DEPTH, NOT_JSON, loads
 from ._journal import canonical_json
 
@@ -108,12 +109,6 @@ class BulkRequest:
 
 
 canonical = canonical_json
-
-
-def _operation() -> Any:
-    from oai_images_api.api.images import CREATE_IMAGE  # noqa: PLC0415 - loads the models only when needed
-
-    return CREATE_IMAGE
 
 
 def _line_error(name: str, value: object, allowed: tuple[str, ...], message: str) -> InvalidParameterError:
@@ -210,7 +205,7 @@ def _line_fields(
             message = f"{name} is not available in a bulk run (each image is saved from one answer)"
             raise _line_error(name, fields[name], ("not set",), message)
     if validate:
-        check(_operation(), fields)
+        check(operations().create_image, fields)
     elif not isinstance(fields.get("prompt"), str):
         raise _line_error("prompt", fields.get("prompt"), ("a string",), "prompt is required")
     return fields, line_id
@@ -303,7 +298,7 @@ def _json_lines(text: str, source: str) -> Iterator[tuple[int, Mapping[str, Any]
 def _csv_rows(text: str, source: str) -> Iterator[tuple[int, Mapping[str, Any] | _Unreadable]]:
     from ..rules import field_schemas  # noqa: PLC0415 - loads the generated models only when needed
 
-    schemas = field_schemas(_operation())
+    schemas = field_schemas(operations().create_image)
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [name.strip() for name in _csv_row(reader, source) or []]
     number = 1

@@ -21,6 +21,7 @@ from typing import Any
 
 from .._errors import OAIImagesError
 from .._files import LOCK_NAME, lock_folder
+from ..pricing import Cost
 
 __all__ = [
     "JOURNAL_NAME",
@@ -29,7 +30,9 @@ __all__ = [
     "JournalEntry",
     "JournalError",
     "OutputFolderGone",
+    "add_missing_columns",
     "open_journal",
+    "recorded_cost",
 ]
 
 JOURNAL_NAME = ".oai-images.sqlite"
@@ -48,6 +51,7 @@ CREATE TABLE IF NOT EXISTS lines (
     usage TEXT,                    -- JSON object, as the API reported it
     paths TEXT,                    -- JSON list of the saved files
     error TEXT,                    -- why the line failed
+    cost TEXT,                     -- JSON object: oai_images.pricing.Cost.to_dict() of the saved answer
     created REAL NOT NULL,
     updated REAL NOT NULL
 )
@@ -74,6 +78,31 @@ def saved_live(db: sqlite3.Connection) -> set[str]:
         return {str(fields) for (fields,) in db.execute("SELECT fields FROM lines WHERE state = 'saved'")}
     except sqlite3.OperationalError:  # no live run has used this folder
         return set()
+
+
+def add_missing_columns(db: sqlite3.Connection, table: str, columns: Mapping[str, str]) -> None:
+    """Add the ``columns`` (name: SQL type) a table of an older journal lacks (``ALTER TABLE ADD COLUMN``).
+
+    Raises:
+        JournalError: The journal cannot be changed (read-only, a full disk).
+    """
+    present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+    for name, kind in columns.items():
+        if name not in present:
+            try:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+            except sqlite3.Error as exc:
+                raise JournalError(f"the journal cannot be brought up to date ({exc})") from None
+
+
+def recorded_cost(text: object) -> Cost | None:
+    """A cost as a journal column holds it (JSON of `Cost.to_dict`), or None."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return Cost.from_dict(json.loads(text))
+    except (ValueError, TypeError):
+        return None
 
 
 def open_journal(path: Path, schema: str, *, timeout: float = 30.0) -> sqlite3.Connection:
@@ -156,6 +185,7 @@ class Journal:
         # crash of this process) when it returns.
         try:
             self._db = open_journal(self.path, _SCHEMA)
+            add_missing_columns(self._db, "lines", {"cost": "TEXT"})  # journals written before costs
         except BaseException:
             self._lock.close()
             raise
@@ -226,20 +256,36 @@ class Journal:
         request_id: str | None,
         revised_prompts: Sequence[str | None],
         usage: Mapping[str, Any] | None,
+        cost: Cost | None = None,
     ) -> None:
-        """Record that a line's images are all saved."""
+        """Record that a line's images are all saved (with what they cost)."""
         self._db.execute(
-            "UPDATE lines SET state='saved', paths=?, request_id=?, revised_prompts=?, usage=?, error=NULL, "
-            "updated=? WHERE key=?",
+            "UPDATE lines SET state='saved', paths=?, request_id=?, revised_prompts=?, usage=?, cost=?, "
+            "error=NULL, updated=? WHERE key=?",
             (
                 json.dumps([str(path.resolve()) for path in paths]),
                 request_id,
                 json.dumps(list(revised_prompts)),
                 None if usage is None else json.dumps(usage),
+                None if cost is None else json.dumps(cost.to_dict()),
                 time.time(),
                 key,
             ),
         )
+
+    def costs(self, keys: Sequence[str]) -> dict[str, Cost | None]:
+        """The recorded cost of each saved line among ``keys`` (None for a line saved without one)."""
+        found: dict[str, Cost | None] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT key, cost FROM lines WHERE state = 'saved' AND key IN ({marks})",  # noqa: S608 - only '?' marks are formatted in
+                chunk,
+            )
+            for key, cost in rows:
+                found[key] = recorded_cost(cost)
+        return found
 
     def owned_by_other(self, path: Path, key: str) -> bool:
         """Whether a line other than ``key`` has ``path`` among its saved images."""

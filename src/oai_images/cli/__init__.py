@@ -11,6 +11,7 @@ import click
 
 from .batch import batch
 from .edit import edit
+from .gallery import gallery
 from .generate import generate
 from .history import history
 from .models import models
@@ -53,3 +54,4 @@ main.add_command(edit)
 main.add_command(vary)
 main.add_command(history)
 main.add_command(serve)
+main.add_command(gallery)

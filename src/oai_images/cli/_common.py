@@ -181,6 +181,26 @@ def client_options(function: _F) -> _F:
     return function
 
 
+def max_cost_option(function: _F) -> _F:
+    """``--max-cost USD``: refuse (exit 2) when the estimate is over it; a run stops sending before it."""
+    return click.option(
+        "--max-cost",
+        type=click.FloatRange(min=0),
+        metavar="USD",
+        help="A budget in USD: nothing is sent when the estimated cost (an upper bound, from the price "
+        "table: see 'What it costs' in the README) is over it (exit 2).",
+    )(function)
+
+
+def check_max_cost(client: Any, fields: Mapping[str, Any], max_cost: float | None, what: str) -> None:
+    """Refuse a request whose estimate is over ``--max-cost`` (an ``InvalidParameterError``: exit 2)."""
+    if max_cost is None:
+        return
+    from ..pricing import check_budget  # noqa: PLC0415 -- only with --max-cost
+
+    check_budget([client.estimate_cost(fields)], max_cost, what=what)
+
+
 class GroupedOption(click.Option):
     """An option listed in a section of its own in the help (see `FieldsCommand.format_options`)."""
 

@@ -70,7 +70,7 @@ class FieldsCommand(click.Command):
                     formatter.write_dl(records)
 
 
-def _options(operation: Operation, skip: frozenset[str]) -> Iterator[click.Option]:
+def _options(operation: Operation[Any, Any], skip: frozenset[str]) -> Iterator[click.Option]:
     from ..rules import field_schemas  # noqa: PLC0415 -- loads the generated models: only when needed
 
     for name, schema in field_schemas(operation).items():

@@ -22,6 +22,7 @@ from ._common import InvalidInput
 
 if TYPE_CHECKING:
     from .. import CompletedImageEvent, GeneratedImage, ImageResult, PartialImageEvent
+    from ..pricing import Cost
 
 __all__ = [
     "Names",
@@ -252,11 +253,12 @@ class Outcome:
     created: int | None
     request_id: str | None
     usage: object
+    cost: Cost | None = None
 
     @classmethod
     def of(cls, result: ImageResult) -> Outcome:
         """The outcome of one answer."""
-        return cls(result.images, result.created, result.request_id, result.usage)
+        return cls(result.images, result.created, result.request_id, result.usage, result.cost)
 
     def document(self, paths: list[Path], partials: list[Path], model: str | None) -> dict[str, Any]:
         """The --json document."""
@@ -273,6 +275,7 @@ class Outcome:
             "request_id": self.request_id,
             "images": images,
             "usage": to_dict() if callable(to_dict) else self.usage,
+            "cost": None if self.cost is None else self.cost.to_dict(),
         }
         if partials:
             document["partial_images"] = [str(path) for path in partials]
@@ -389,6 +392,23 @@ def total_usage(usages: list[Any]) -> dict[str, Any] | None:
     return total or None
 
 
+def stream_cost(costs: list[Cost]) -> Cost | None:
+    """The cost of a whole stream: each completed image event prices its own image, so they add up."""
+    if not costs:
+        return None
+    from ..pricing import CostBreakdown, total  # noqa: PLC0415 -- loaded with the facade anyway
+
+    amount, unknown = total(costs)
+    first = costs[0]
+    if unknown:
+        return dataclasses.replace(first, usd=None, breakdown=None, images=len(costs))
+    parts = [cost.breakdown or CostBreakdown() for cost in costs]
+    summed = CostBreakdown(*(sum(getattr(part, name) for part in parts) for name in CostBreakdown.__slots__))
+    return dataclasses.replace(
+        first, usd=amount, breakdown=summed, images=len(costs), exact=all(cost.exact for cost in costs)
+    )
+
+
 def _add(total: dict[str, Any], part: dict[str, Any]) -> None:
     for key, value in part.items():
         if isinstance(value, dict):
@@ -415,12 +435,22 @@ def report(
     else:
         for path in paths:
             click.echo(str(path))
+        if outcome.cost is not None:
+            click.echo(cost_line(outcome.cost), err=True)
     if show:
         for image in outcome.images:
             try:
                 image.show()
             except Exception as exc:  # the images are saved; say why they can't be shown
                 click.echo(f"warning: {exc}", err=True)
+
+
+def cost_line(cost: Cost) -> str:
+    """The one line a command prints of a cost: ``cost $0.042`` (from usage), ``cost ≈ $0.042`` (an
+    estimate), or ``cost unknown (why)``."""  # noqa: D205, D209
+    if cost.usd is None:
+        return f"cost unknown ({cost.note})" if cost.note else "cost unknown"
+    return f"cost {cost}"
 
 
 def save_answer(result: ImageResult, names: Names) -> tuple[Outcome, list[Path]]:
@@ -466,5 +496,6 @@ def save_stream(
         created=last.created_at if last else None,
         request_id=last.request_id if last else None,
         usage=total_usage([event.usage for event in finals]),
+        cost=stream_cost([event.cost for event in finals]),
     )
     return outcome, paths

@@ -9,6 +9,7 @@ same checked lines to `oai_images.batchapi.BatchJob` and collects whatever has e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import sys
@@ -28,6 +29,7 @@ from ._common import (
     client_options,
     default_model,
     make_client,
+    max_cost_option,
     translated_errors,
 )
 from ._fields import FieldsCommand, field_values
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from .._client import ImagesClient
     from ..batchapi import BatchInfo, BatchJob, LineOutcome
     from ..bulk import BulkEvent, BulkRequest, BulkSummary, RunStopping
+    from ..pricing import Cost
 
 __all__ = ["batch"]
 
@@ -53,6 +56,10 @@ Examples:
   oai-images batch prompts.txt --out renders --via batch-api
   # ... or wait for the batches to end and collect in one go
   oai-images batch prompts.txt --out renders --via batch-api --wait
+  # What would it cost? Every line checked, nothing sent: lines, images, live vs Batch API
+  oai-images batch requests.jsonl --out renders --dry-run
+  # Never spend more than $5 on this folder's lines (earlier runs included)
+  oai-images batch requests.jsonl --out renders --max-cost 5
 """
 
 
@@ -112,6 +119,13 @@ def _operation() -> Any:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print JSON lines: one per line saved, skipped or failed."
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check every line and print the lines, images and estimated cost, live and through the Batch API "
+    "(an upper bound); send nothing.",
+)
+@max_cost_option
 @no_history_option
 @client_options
 @azure_options
@@ -126,6 +140,8 @@ def batch(
     wait: bool,
     cancel: bool,
     as_json: bool,
+    dry_run: bool,
+    max_cost: float | None,
     emulator: bool,
     base_url: str | None,
     timeout: float | None,
@@ -153,13 +169,29 @@ def batch(
     --cancel cancels the batches still running. With --emulator it always waits (the in-process
     emulator's batches end with the process).
 
+    --dry-run checks every line and prints what the run would send: lines (those already saved in --out
+    left out), images, and the estimated cost live and through the Batch API, an upper bound from the price
+    table. --max-cost USD is a budget for the lines of FILE in --out, what earlier runs spent included: a
+    run whose estimate is over it sends nothing (exit 2); a live run stops sending before it could pass it
+    (exit 1; run again with a higher --max-cost to resume).
+
     Exit status: 0 every line done (batch-api: or still running), 1 some line failed, in this run or an
-    earlier one (see the summary; --retry-failed sends them again), 2 an invalid line (nothing is sent),
-    130 interrupted (run the command again to resume).
+    earlier one (see the summary; --retry-failed sends them again), or the run stopped at --max-cost, 2 an
+    invalid line or an estimate over --max-cost (nothing is sent), 130 interrupted (run the command again
+    to resume).
     """
     del resume  # every run resumes: the option says so explicitly for scripts and readers
     out = out.expanduser()
     defaults = _line_defaults(options)
+    if dry_run:
+        if cancel or retry_failed:
+            raise InvalidInput("--dry-run sends nothing: it does not go with --cancel or --retry-failed")
+        with translated_errors(debug=debug):
+            from ..bulk import load  # noqa: PLC0415 -- loads the generated models: only when run
+
+            lines = load(file, validate=not no_validate, defaults=defaults)
+            _dry_run(lines, out=out, as_json=as_json, max_cost=max_cost, via=via)
+        return
     if via == "batch-api":
         _batch_api_command(
             file,
@@ -176,6 +208,7 @@ def batch(
             max_retries=max_retries,
             no_validate=no_validate,
             debug=debug,
+            max_cost=max_cost,
         )
         return
     if cancel:
@@ -194,9 +227,111 @@ def batch(
         )
         with client, _renderer(as_json=as_json) as render:
             summary = _live(
-                client, lines, out=out, concurrency=concurrency, retry_failed=retry_failed, render=render
+                client,
+                lines,
+                out=out,
+                concurrency=concurrency,
+                retry_failed=retry_failed,
+                render=render,
+                max_cost=max_cost,
             )
     _finish(summary, file=file, out=out, as_json=as_json)
+
+
+def _spent_text(summary: BulkSummary) -> str:
+    """``$0.266 spent`` (``, $0.532 with earlier runs``, ``, 2 of unknown cost``)."""
+    from ..pricing import format_usd  # noqa: PLC0415 -- loaded with the engine anyway
+
+    text = f"{format_usd(summary.spent)} spent"
+    if summary.spent_before:
+        text += f" ({format_usd(summary.total_spent)} with earlier runs)"
+    if summary.unknown_costs:
+        text += f", {summary.unknown_costs} of unknown cost"
+    return text
+
+
+def _dry_run(lines: list[BulkRequest], *, out: Path, as_json: bool, max_cost: float | None, via: str) -> None:
+    """Print what a run would send and its estimated cost, live and through the Batch API; send nothing.
+
+    Raises:
+        BudgetExceededError: With --max-cost, when the estimate of the --via chosen is over it.
+    """
+    from ..pricing import check_budget, estimate, format_usd, load_prices, total  # noqa: PLC0415
+
+    saved, spent = _saved_before(out)
+    pending = [line for line in lines if line.key not in saved]
+    live: list[Cost] = []
+    batch_api: list[Cost] = []
+    for line in pending:
+        params = {key: value for key, value in line.fields.items() if key != "prompt"}
+        live.append(estimate("generate", line.prompt, **params))
+        batch_api.append(estimate("generate", line.prompt, batch=True, **params))
+        if as_json:
+            document = {
+                "event": "estimate",
+                "line": line.number,
+                "id": line.id,
+                "images": live[-1].images,
+                "live": live[-1].to_dict(),
+                "batch_api": batch_api[-1].to_dict(),
+            }
+            emit(json.dumps(document))
+    images = sum(cost.images for cost in live)
+    live_usd, unknown = total(live)
+    batch_usd, _ = total(batch_api)
+    checked = load_prices().checked
+    if as_json:
+        document = {
+            "event": "summary",
+            "dry_run": True,
+            "lines": len(lines),
+            "already_saved": len(lines) - len(pending),
+            "to_send": len(pending),
+            "images": images,
+            "live_usd": live_usd,
+            "batch_api_usd": batch_usd,
+            "unknown": unknown,
+            "spent_before": spent,
+            "prices_checked": checked,
+        }
+        emit(json.dumps(document))
+    else:
+        already = (
+            f" ({len(lines) - len(pending)} already saved in {out})" if len(pending) < len(lines) else ""
+        )
+        emit(f"{len(lines)} lines{already}: {len(pending)} to send, {images} images")
+        unpriced = (
+            f"; {unknown} lines of unknown cost (no price for their model) not counted" if unknown else ""
+        )
+        emit(
+            f"estimated cost, at most: {format_usd(live_usd)} live, {format_usd(batch_usd)} through the "
+            f"Batch API (prices checked {checked}){unpriced}"
+        )
+        if spent:
+            emit(f"already spent on these lines by earlier runs: {format_usd(spent)}")
+        emit("nothing was sent (--dry-run)")
+    if max_cost is not None:
+        check_budget(batch_api if via == "batch-api" else live, max_cost, spent=spent, what="the run")
+
+
+def _saved_before(out: Path) -> tuple[set[str], float]:
+    """The keys of the lines a live run saved in ``out`` and what they cost, read from its journal without
+    changing anything (none when there is no journal)."""  # noqa: D205, D209
+    import sqlite3  # noqa: PLC0415 -- only for --dry-run
+
+    from ..bulk import JOURNAL_NAME  # noqa: PLC0415 -- loaded with the command
+    from ..pricing import Cost, total  # noqa: PLC0415 -- as above
+
+    path = out / JOURNAL_NAME
+    if not path.is_file():
+        return set(), 0.0
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            rows = db.execute("SELECT key, cost FROM lines WHERE state = 'saved'").fetchall()
+    except sqlite3.Error:  # no live run has used the folder, or an older journal without costs
+        return set(), 0.0
+    spent, _ = total(Cost.from_dict(json.loads(cost)) if cost else None for _, cost in rows)
+    return {str(key) for key, _ in rows}, spent
 
 
 def _line_defaults(options: dict[str, Any]) -> dict[str, Any]:
@@ -246,6 +381,7 @@ def _live(client: Any, lines: Any, *, render: Callable[[BulkEvent], None], **opt
                 paths=event.paths,
                 revised_prompts=event.revised_prompts,
                 history=store,
+                cost=event.cost,
             )
 
     try:
@@ -274,6 +410,7 @@ def _finish(summary: BulkSummary, *, file: Path, out: Path, as_json: bool) -> No
     parts.append(f"{summary.retries} retries ({summary.rate_limited} rate limited)")
     if usage is not None:
         parts.append(f"{usage} tokens")
+    parts.append(_spent_text(summary))
     if as_json:
         document = {
             "event": "summary",
@@ -295,6 +432,13 @@ def _finish(summary: BulkSummary, *, file: Path, out: Path, as_json: bool) -> No
             "seconds": round(summary.elapsed, 3),
             "interrupted": summary.interrupted,
             "journal": str(summary.journal),
+            "cost": {
+                "usd": summary.spent,
+                "usd_with_earlier_runs": summary.total_spent,
+                "unknown": summary.unknown_costs,
+                "max_cost": summary.max_cost,
+                "budget_stopped": summary.budget_stopped,
+            },
         }
         emit(json.dumps(document))
     click.echo(f"{', '.join(parts)} in {summary.elapsed:.1f} s; journal: {summary.journal}", err=True)
@@ -303,6 +447,14 @@ def _finish(summary: BulkSummary, *, file: Path, out: Path, as_json: bool) -> No
     command = shlex.join(["oai-images", "batch", str(file), "--out", str(out)])
     if summary.interrupted:
         raise Interrupted(f"interrupted; every image received is saved. Resume with: {command}")
+    if summary.budget_stopped:
+        from ..pricing import format_usd  # noqa: PLC0415 -- only when a budget stopped the run
+
+        raise Failure(
+            f"stopped at the budget: {format_usd(summary.total_spent)} spent of --max-cost "
+            f"{format_usd(summary.max_cost)} (earlier runs included), and the next line could pass it; "
+            f"{summary.unfinished} lines not sent. Resume with a higher budget: {command} --max-cost USD"
+        )
     failed = len(summary.failed) + before
     if failed:
         # Until they succeed (or the input drops them), the folder lacks their images: never a clean exit.
@@ -377,6 +529,7 @@ def _json_event(event: BulkEvent) -> None:
             "request_id": event.request_id,
             "revised_prompts": list(event.revised_prompts),
             "usage": event.usage,
+            "cost": None if event.cost is None else event.cost.to_dict(),
         }
     elif isinstance(event, LineSkipped):
         paths = [shown_path(path) for path in event.paths]
@@ -470,6 +623,7 @@ def _batch_api_command(
     max_retries: int,
     no_validate: bool,
     debug: bool,
+    max_cost: float | None = None,
 ) -> None:
     """Submit the file's new lines as Batch API batches, show their status, and collect what has ended."""
     context = click.get_current_context()
@@ -498,7 +652,7 @@ def _batch_api_command(
     if wait:
         follow_up.append("--wait")
     command = shlex.join(follow_up)
-    run = _BatchApiRun(as_json=as_json, emulator=emulator)
+    run = _BatchApiRun(as_json=as_json, emulator=emulator, max_cost=max_cost)
     with translated_errors(debug=debug):
         try:
             lines = None
@@ -526,9 +680,11 @@ def _batch_api_command(
 class _BatchApiRun:
     """One run of ``--via batch-api``: what it submitted, saved and saw, and how it is shown."""
 
-    def __init__(self, *, as_json: bool, emulator: bool) -> None:
+    def __init__(self, *, as_json: bool, emulator: bool, max_cost: float | None = None) -> None:
         self.as_json = as_json
         self.emulator = emulator
+        self.max_cost = max_cost
+        self.spent: tuple[float, int] = (0.0, 0)
         self.created: list[str] = []
         self.retried: list[str] = []
         self.new_lines = 0
@@ -549,7 +705,7 @@ class _BatchApiRun:
     ) -> None:
         from ..batchapi import BatchJob  # noqa: PLC0415 -- loaded with the command
 
-        with BatchJob(client, out) as job:
+        with BatchJob(client, out, max_cost=self.max_cost) as job:
             self.journal = job.journal.path
             seen = {line.custom_id: (line.state, line.attempts) for line in job.lines()}
             try:
@@ -567,6 +723,7 @@ class _BatchApiRun:
             finally:
                 self.counts = job.counts()
                 self.infos = job.batches()
+                self.spent = job.spent()
                 self._report(job, seen)
 
     def _run(
@@ -611,13 +768,11 @@ class _BatchApiRun:
         A line changed since it was submitted (its body differs from the journal's) is a new line, with a
         ``-v2`` (``-v3`` …) custom id: its earlier images are kept, and the change is not silently ignored.
         """
-        from oai_images_api.api.images import CREATE_IMAGE  # noqa: PLC0415 -- loaded with the command
-
-        from .._wire import request_body  # noqa: PLC0415 -- as above
+        from .._wire import request_body  # noqa: PLC0415 -- loaded with the command
 
         for request in lines:
             fields = {name: value for name, value in request.fields.items() if value is not None}
-            body = json.dumps(request_body(CREATE_IMAGE, fields), separators=(",", ":"), ensure_ascii=False)
+            body = json.dumps(request_body(fields), separators=(",", ":"), ensure_ascii=False)
             custom_id, version = request.label, 1
             while (record := job.journal.line(custom_id)) is not None and record["body"] != body:
                 version += 1
@@ -653,6 +808,7 @@ class _BatchApiRun:
                 "id": line.custom_id,
                 "line": number,
                 "paths": [shown_path(path) for path in line.files],
+                "cost": None if line.cost is None else line.cost.to_dict(),
             }
             emit(json.dumps(document))
         else:
@@ -671,6 +827,7 @@ class _BatchApiRun:
             usage=record.get("usage") if record is not None else None,
             paths=line.files,
             history=store,
+            cost=line.cost,
         )
 
     def _failed(self, line: LineOutcome) -> None:
@@ -710,12 +867,13 @@ class _BatchApiRun:
                 "lines": counts,
                 "running": [info.batch_id for info in running],
                 "journal": str(self.journal),
+                "cost": {"usd": self.spent[0], "unknown": self.spent[1], "max_cost": self.max_cost},
             }
             emit(json.dumps(document))
         click.echo(
             f"{_plural(sum(counts.values()), 'line')} in the job: {counts.get('done', 0)} saved, "
             f"{counts.get('failed', 0)} failed, {counts.get('submitted', 0)} waiting for their batch; "
-            f"journal: {self.journal}",
+            f"{_batch_spent(self.spent)}; journal: {self.journal}",
             err=True,
         )
         if running and wait and all(info.batch_id is not None for info in running):
@@ -740,6 +898,14 @@ class _BatchApiRun:
                 f"{failed} of {sum(counts.values())} lines failed; "
                 f"submit them again with: {command} --retry-failed"
             )
+
+
+def _batch_spent(spent: tuple[float, int]) -> str:
+    """``$0.133 spent (Batch API prices)``, with how many saved lines cost unknown."""
+    from ..pricing import format_usd  # noqa: PLC0415 -- loaded with the job anyway
+
+    unknown = f", {spent[1]} of unknown cost" if spent[1] else ""
+    return f"{format_usd(spent[0])} spent (Batch API prices){unknown}"
 
 
 def _plural(count: int, one: str, many: str | None = None) -> str:

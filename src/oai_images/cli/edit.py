@@ -173,6 +173,7 @@ def edit(
         model=model,
         request_id=outcome.request_id,
         usage=outcome.usage,
+        cost=outcome.cost,
         paths=paths,
         revised_prompts=[image.revised_prompt for image in outcome.images],
     )

@@ -15,9 +15,11 @@ from .._errors import OAIImagesError
 from ._common import (
     azure_deployment,
     azure_options,
+    check_max_cost,
     check_model_name,
     client_options,
     make_client,
+    max_cost_option,
     read_prompt,
     translated_errors,
     with_default_model,
@@ -99,6 +101,7 @@ class _GenerateCommand(FieldsCommand):
 )
 @click.argument("prompt", required=False)
 @save_options
+@max_cost_option
 @no_history_option
 @client_options
 @azure_options
@@ -117,13 +120,15 @@ def generate(
     max_retries: int,
     no_validate: bool,
     debug: bool,
+    max_cost: float | None,
     **options: Any,
 ) -> None:
     """Generate images from PROMPT and save them; print one path per line.
 
-    PROMPT `-` (or no PROMPT, with text piped in) reads the prompt from standard input. Revised prompts go
-    to standard error. Exit status: 0 success, 2 invalid arguments or parameters (nothing is sent), 1 API or
-    network failure, 130 interrupted.
+    PROMPT `-` (or no PROMPT, with text piped in) reads the prompt from standard input. Revised prompts and
+    the cost (`cost $0.042` from the answer's usage, `cost ≈ $0.042` when estimated) go to standard error;
+    --json has the cost too. Exit status: 0 success, 2 invalid arguments or parameters (nothing is sent, a
+    --max-cost below the estimate too), 1 API or network failure, 130 interrupted.
     """
     prompt = read_prompt(prompt)
     fields = with_default_model(field_values(options))
@@ -141,6 +146,8 @@ def generate(
             on_retry=notices,
         )
         with client:
+            request = {"prompt": prompt, **fields, **({"stream": True} if streaming else {})}
+            check_max_cost(client, request, max_cost, "this generation")
             if streaming:
                 outcome, paths = _streamed(client, prompt, fields, names, notices)
             else:
@@ -155,6 +162,7 @@ def generate(
         model=model,
         request_id=outcome.request_id,
         usage=outcome.usage,
+        cost=outcome.cost,
         paths=paths,
         revised_prompts=[i.revised_prompt for i in outcome.images],
     )

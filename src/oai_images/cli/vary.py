@@ -90,5 +90,6 @@ def vary(
         model=model,
         request_id=outcome.request_id,
         usage=outcome.usage,
+        cost=outcome.cost,
         paths=paths,
     )

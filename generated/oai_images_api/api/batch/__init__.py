@@ -42,12 +42,15 @@ BATCH_FILE_EXPIRATION_AFTER_DICT_FIELDS: dict[str, FieldInfo] = {
     "anchor": FieldInfo(
         "anchor",
         description="Anchor timestamp after which the expiration policy applies. Supported anchors: `created_at`. Note that the anchor is the file creation time, not the time the batch is created.",
+        kinds=frozenset({"enum"}),
+        values=("created_at",),
     ),
     "seconds": FieldInfo(
         "seconds",
         description="The number of seconds after the anchor time that the file will expire. Must be between 3600 (1 hour) and 2592000 (30 days).",
         minimum=3600.0,
         maximum=2592000.0,
+        kinds=frozenset({"int"}),
     ),
 }
 
@@ -61,7 +64,7 @@ class ListBatchesParams(TypedDict, total=False):
     limit: int | None
 
 
-LIST_BATCHES = Operation(
+LIST_BATCHES: Operation[None, ListBatchesResponse] = Operation(
     name="list_batches",
     method="GET",
     path="/batches",
@@ -105,7 +108,7 @@ class CreateBatchBody(CreateBatchParams):
     completion_window: CreateBatchRequestCompletionWindow
 
 
-CREATE_BATCH = Operation(
+CREATE_BATCH: Operation[CreateBatchRequest, Batch] = Operation(
     name="create_batch",
     method="POST",
     path="/batches",
@@ -122,31 +125,49 @@ CREATE_BATCH = Operation(
         "input_file_id": FieldInfo(
             "input_file_id",
             description="The ID of an uploaded file that contains requests for the new batch.See [upload file](/docs/api-reference/files/create) for how to upload a file.Your input file must be formatted as a [JSONL file](/docs/api-reference/batch/request-input), and must be uploaded with the purpose `batch`. The file can contain up to 50,000 requests, and can be up to 200 MB in size.",
+            kinds=frozenset({"str"}),
         ),
         "endpoint": FieldInfo(
             "endpoint",
             description="The endpoint to be used for all requests in the batch. Currently `/v1/responses`, `/v1/chat/completions`, `/v1/embeddings`, `/v1/completions`, `/v1/moderations`, `/v1/images/generations`, `/v1/images/edits`, and `/v1/videos` are supported. Note that `/v1/embeddings` batches are also restricted to a maximum of 50,000 embedding inputs across all requests in the batch.",
+            kinds=frozenset({"enum"}),
+            values=(
+                "/v1/chat/completions",
+                "/v1/completions",
+                "/v1/embeddings",
+                "/v1/images/edits",
+                "/v1/images/generations",
+                "/v1/moderations",
+                "/v1/responses",
+                "/v1/videos",
+            ),
         ),
         "completion_window": FieldInfo(
             "completion_window",
             description="The time frame within which the batch should be processed. Currently only `24h` is supported.",
+            kinds=frozenset({"enum"}),
+            values=("24h",),
         ),
-        "metadata": FieldInfo("metadata"),
+        "metadata": FieldInfo(
+            "metadata",
+            kinds=frozenset({"object"}),
+            nested=METADATA_TYPE_0_DICT_FIELDS,
+            models=(MetadataType0,),
+        ),
         "output_expires_after": FieldInfo(
             "output_expires_after",
             description="The expiration policy for the output and/or error file that are generated for a batch.",
+            kinds=frozenset({"object"}),
+            nested=BATCH_FILE_EXPIRATION_AFTER_DICT_FIELDS,
+            models=(BatchFileExpirationAfter,),
         ),
-    },
-    nested={
-        MetadataType0Dict: METADATA_TYPE_0_DICT_FIELDS,
-        BatchFileExpirationAfterDict: BATCH_FILE_EXPIRATION_AFTER_DICT_FIELDS,
     },
     response=Batch,
     summary="Creates and executes a batch from an uploaded file of requests",
 )
 
 
-RETRIEVE_BATCH = Operation(
+RETRIEVE_BATCH: Operation[None, Batch] = Operation(
     name="retrieve_batch",
     method="GET",
     path="/batches/{batch_id}",
@@ -162,7 +183,7 @@ RETRIEVE_BATCH = Operation(
 )
 
 
-CANCEL_BATCH = Operation(
+CANCEL_BATCH: Operation[None, Batch] = Operation(
     name="cancel_batch",
     method="POST",
     path="/batches/{batch_id}/cancel",

@@ -32,12 +32,15 @@ FILE_EXPIRATION_AFTER_DICT_FIELDS: dict[str, FieldInfo] = {
     "anchor": FieldInfo(
         "anchor",
         description="Anchor timestamp after which the expiration policy applies. Supported anchors: `created_at`.",
+        kinds=frozenset({"enum"}),
+        values=("created_at",),
     ),
     "seconds": FieldInfo(
         "seconds",
         description="The number of seconds after the anchor time that the file will expire. Must be between 3600 (1 hour) and 2592000 (30 days).",
         minimum=3600.0,
         maximum=2592000.0,
+        kinds=frozenset({"int"}),
     ),
 }
 
@@ -58,7 +61,7 @@ class CreateFileBody(CreateFileParams):
     purpose: CreateFileRequestPurpose
 
 
-CREATE_FILE = Operation(
+CREATE_FILE: Operation[CreateFileRequest, OpenAIFile] = Operation(
     name="create_file",
     method="POST",
     path="/files",
@@ -75,25 +78,35 @@ CREATE_FILE = Operation(
             "file",
             description="The File object (not file name) to be uploaded.",
             binary=True,
+            kinds=frozenset({"any"}),
         ),
         "purpose": FieldInfo(
             "purpose",
             description="The intended purpose of the uploaded file. One of:- `assistants`: Used in the Assistants API- `batch`: Used in the Batch API- `fine-tune`: Used for fine-tuning- `vision`: Images used for vision fine-tuning- `user_data`: Flexible file type for any purpose- `evals`: Used for eval data sets",
+            kinds=frozenset({"enum"}),
+            values=(
+                "assistants",
+                "batch",
+                "evals",
+                "fine-tune",
+                "user_data",
+                "vision",
+            ),
         ),
         "expires_after": FieldInfo(
             "expires_after",
             description="The expiration policy for a file. By default, files with `purpose=batch` expire after 30 days and all other files are persisted until they are manually deleted.",
+            kinds=frozenset({"object"}),
+            nested=FILE_EXPIRATION_AFTER_DICT_FIELDS,
+            models=(FileExpirationAfter,),
         ),
-    },
-    nested={
-        FileExpirationAfterDict: FILE_EXPIRATION_AFTER_DICT_FIELDS,
     },
     response=OpenAIFile,
     summary="Uploads a file. For the Batch API: a JSON Lines file of at most 50,000 requests and 200 MB, with purpose `batch`.",
 )
 
 
-RETRIEVE_FILE = Operation(
+RETRIEVE_FILE: Operation[None, OpenAIFile] = Operation(
     name="retrieve_file",
     method="GET",
     path="/files/{file_id}",
@@ -109,7 +122,7 @@ RETRIEVE_FILE = Operation(
 )
 
 
-DELETE_FILE = Operation(
+DELETE_FILE: Operation[None, DeleteFileResponse] = Operation(
     name="delete_file",
     method="DELETE",
     path="/files/{file_id}",
@@ -125,7 +138,7 @@ DELETE_FILE = Operation(
 )
 
 
-DOWNLOAD_FILE = Operation(
+DOWNLOAD_FILE: Operation[None, None] = Operation(
     name="download_file",
     method="GET",
     path="/files/{file_id}/content",

@@ -44,9 +44,12 @@ IMAGE_REF_PARAM_DICT_FIELDS: dict[str, FieldInfo] = {
         "image_url",
         description="A fully qualified URL or base64-encoded data URL.",
         max_length=20971520,
+        kinds=frozenset({"str"}),
     ),
     "file_id": FieldInfo(
-        "file_id", description="The File API ID of an uploaded image to use as input."
+        "file_id",
+        description="The File API ID of an uploaded image to use as input.",
+        kinds=frozenset({"str"}),
     ),
 }
 
@@ -62,6 +65,7 @@ SVG_OPTIONS_REASONING_DICT_FIELDS: dict[str, FieldInfo] = {
     "effort": FieldInfo(
         "effort",
         description="The reasoning effort, for example `low`, `medium` or `high`.",
+        kinds=frozenset({"str"}),
     ),
 }
 
@@ -76,8 +80,16 @@ class SvgOptionsDict(TypedDict, total=False):
 
 
 SVG_OPTIONS_DICT_FIELDS: dict[str, FieldInfo] = {
-    "model": FieldInfo("model", description="The model that writes the SVG."),
-    "reasoning": FieldInfo("reasoning", description="Reasoning options of that model."),
+    "model": FieldInfo(
+        "model", description="The model that writes the SVG.", kinds=frozenset({"str"})
+    ),
+    "reasoning": FieldInfo(
+        "reasoning",
+        description="Reasoning options of that model.",
+        kinds=frozenset({"object"}),
+        nested=SVG_OPTIONS_REASONING_DICT_FIELDS,
+        models=(SvgOptionsReasoning,),
+    ),
 }
 
 
@@ -131,7 +143,7 @@ class CreateImageEditBody(CreateImageEditParams):
     markup: NotRequired[File | None]
 
 
-CREATE_IMAGE_EDIT = Operation(
+CREATE_IMAGE_EDIT: Operation[CreateImageEditRequest, ImagesResponse] = Operation(
     name="create_image_edit",
     method="POST",
     path="/images/edits",
@@ -149,22 +161,31 @@ CREATE_IMAGE_EDIT = Operation(
             description="The image(s) to edit. dall-e-2: one square PNG under 4 MB. GPT image models: up to 16 PNG, WebP or JPEG files, each under 50 MB.",
             max_items=16,
             binary=True,
+            kinds=frozenset({"any"}),
         ),
         "prompt": FieldInfo(
             "prompt",
             description="What to change. At most 1000 characters for dall-e-2 and 32000 for the GPT image models.",
             min_length=1,
             pattern="\\S",
+            kinds=frozenset({"str"}),
         ),
         "mask": FieldInfo(
             "mask",
             description="A PNG under 4 MB with an alpha channel and the dimensions of the first image; its fully transparent pixels are where the first image is edited.",
             binary=True,
+            kinds=frozenset({"any"}),
         ),
         "background": FieldInfo(
             "background",
             description="The background of the images, GPT image models only. `transparent` needs output_format `png` or `webp`. API default: auto.",
             nullable=True,
+            kinds=frozenset({"enum"}),
+            values=(
+                "auto",
+                "opaque",
+                "transparent",
+            ),
         ),
         "model": FieldInfo(
             "model",
@@ -172,6 +193,23 @@ CREATE_IMAGE_EDIT = Operation(
             min_length=1,
             pattern="\\S",
             nullable=True,
+            kinds=frozenset({"str"}),
+            values=(
+                "chatgpt-image-latest",
+                "dall-e-2",
+                "dall-e-3",
+                "gpt-image-1",
+                "gpt-image-1-mini",
+                "gpt-image-1.5",
+                "gpt-image-2",
+                "gpt-image-2-2026-04-21",
+                "gpt-image-2.5-flare",
+                "gpt-image-2.5-flare-2026-09-08",
+                "gpt-image-2.5-sunburst",
+                "gpt-image-2.5-sunburst-2026-09-08",
+                "gpt-image-2.6-flare",
+                "gpt-image-2.6-sunburst",
+            ),
         ),
         "n": FieldInfo(
             "n",
@@ -179,22 +217,47 @@ CREATE_IMAGE_EDIT = Operation(
             minimum=1.0,
             maximum=10.0,
             nullable=True,
+            kinds=frozenset({"int"}),
         ),
         "size": FieldInfo(
             "size",
             description="The size of the images. dall-e-2: 256x256, 512x512 or 1024x1024. GPT image models: 1024x1024, 1536x1024, 1024x1536 or auto; gpt-image-2 and later also any `WIDTHxHEIGHT` with both sides divisible by 16, an aspect ratio between 1:3 and 3:1, and at most 3840x2160. API default: auto (dall-e-2: 1024x1024).",
             pattern="^(auto|[1-9][0-9]*x[1-9][0-9]*)$",
             nullable=True,
+            kinds=frozenset({"str"}),
+            values=(
+                "1024x1024",
+                "1024x1536",
+                "1024x1792",
+                "1536x1024",
+                "1792x1024",
+                "256x256",
+                "512x512",
+                "auto",
+            ),
         ),
         "response_format": FieldInfo(
             "response_format",
             description="How dall-e-2 returns images: `url` (valid for 60 minutes) or `b64_json`. Not supported by the GPT image models, which always return base64. API default: url.",
             nullable=True,
+            kinds=frozenset({"enum"}),
+            values=(
+                "b64_json",
+                "url",
+            ),
         ),
         "output_format": FieldInfo(
             "output_format",
             description="The file format of the images, GPT image models only. `gif` and `svg` are preview formats. API default: png.",
             nullable=True,
+            kinds=frozenset({"enum"}),
+            values=(
+                "gif",
+                "jpeg",
+                "png",
+                "svg",
+                "webp",
+            ),
         ),
         "output_compression": FieldInfo(
             "output_compression",
@@ -202,20 +265,28 @@ CREATE_IMAGE_EDIT = Operation(
             minimum=0.0,
             maximum=100.0,
             nullable=True,
+            kinds=frozenset({"int"}),
         ),
         "user": FieldInfo(
             "user",
             description="A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`, still accepted.",
+            kinds=frozenset({"str"}),
         ),
         "input_fidelity": FieldInfo(
             "input_fidelity",
             description="How closely the edit keeps the style and features (faces in particular) of the input images: `high` or `low`. gpt-image-1 and gpt-image-1.5 take both, gpt-image-1-mini only `low`; gpt-image-2 and later refuse the field. API default: low.",
             nullable=True,
+            kinds=frozenset({"enum"}),
+            values=(
+                "high",
+                "low",
+            ),
         ),
         "stream": FieldInfo(
             "stream",
             description="Edit in streaming mode; the response is then server-sent events. GPT image models only. API default: false.",
             nullable=True,
+            kinds=frozenset({"bool"}),
         ),
         "partial_images": FieldInfo(
             "partial_images",
@@ -223,42 +294,54 @@ CREATE_IMAGE_EDIT = Operation(
             minimum=0.0,
             maximum=3.0,
             nullable=True,
+            kinds=frozenset({"int"}),
         ),
         "quality": FieldInfo(
             "quality",
             description="The quality of the images: `standard` for dall-e-2; `low`, `medium`, `high` and `auto` for the GPT image models; `xhigh` and `max` for gpt-image-2.5 and later. API default: auto.",
             nullable=True,
+            kinds=frozenset({"enum"}),
+            values=(
+                "auto",
+                "hd",
+                "high",
+                "low",
+                "max",
+                "medium",
+                "standard",
+                "xhigh",
+            ),
         ),
         "safety_identifier": FieldInfo(
             "safety_identifier",
             description="A stable identifier for your end user (for example a hash of their username), to help detect abuse.",
+            kinds=frozenset({"str"}),
         ),
         "complexity": FieldInfo(
             "complexity",
             description="Preview: how much detail the model should aim for. The client documents no closed set of values.",
+            kinds=frozenset({"str"}),
         ),
         "frame_count": FieldInfo(
             "frame_count",
             description="Preview, output_format `gif` only: the number of frames.",
             minimum=2.0,
             maximum=16.0,
+            kinds=frozenset({"int"}),
         ),
         "frame_duration_ms": FieldInfo(
             "frame_duration_ms",
             description="Preview, output_format `gif` only: how long each frame shows, in milliseconds.",
             minimum=1.0,
             maximum=655350.0,
+            kinds=frozenset({"int"}),
         ),
         "markup": FieldInfo(
             "markup",
             description="Preview: a PNG with transparent pixels and the dimensions of the first image, laid over it to guide the edit (drawn marks show what to change). Not with a mask.",
             binary=True,
+            kinds=frozenset({"any"}),
         ),
-    },
-    nested={
-        ImageRefParamDict: IMAGE_REF_PARAM_DICT_FIELDS,
-        SvgOptionsReasoningDict: SVG_OPTIONS_REASONING_DICT_FIELDS,
-        SvgOptionsDict: SVG_OPTIONS_DICT_FIELDS,
     },
     response=ImagesResponse,
     summary="Creates edited images given one or more source images and a prompt.",
@@ -313,7 +396,7 @@ class CreateImageEditJsonBody(CreateImageEditJsonParams):
     prompt: str
 
 
-CREATE_IMAGE_EDIT_JSON = Operation(
+CREATE_IMAGE_EDIT_JSON: Operation[EditImageBodyJsonParam, ImagesResponse] = Operation(
     name="create_image_edit_json",
     method="POST",
     path="/images/edits",
@@ -330,6 +413,7 @@ CREATE_IMAGE_EDIT_JSON = Operation(
             "images",
             description="The images to edit, 1 to 16, each by URL (https or data) or by file id.",
             max_items=16,
+            kinds=frozenset({"any"}),
         ),
         "prompt": FieldInfo(
             "prompt",
@@ -337,6 +421,7 @@ CREATE_IMAGE_EDIT_JSON = Operation(
             min_length=1,
             max_length=32000,
             pattern="\\S",
+            kinds=frozenset({"str"}),
         ),
         "model": FieldInfo(
             "model",
@@ -344,10 +429,30 @@ CREATE_IMAGE_EDIT_JSON = Operation(
             min_length=1,
             pattern="\\S",
             nullable=True,
+            kinds=frozenset({"str"}),
+            values=(
+                "chatgpt-image-latest",
+                "dall-e-2",
+                "dall-e-3",
+                "gpt-image-1",
+                "gpt-image-1-mini",
+                "gpt-image-1.5",
+                "gpt-image-2",
+                "gpt-image-2-2026-04-21",
+                "gpt-image-2.5-flare",
+                "gpt-image-2.5-flare-2026-09-08",
+                "gpt-image-2.5-sunburst",
+                "gpt-image-2.5-sunburst-2026-09-08",
+                "gpt-image-2.6-flare",
+                "gpt-image-2.6-sunburst",
+            ),
         ),
         "mask": FieldInfo(
             "mask",
             description="Reference an input image by either URL or uploaded file ID.Provide exactly one of `image_url` or `file_id`.",
+            kinds=frozenset({"object"}),
+            nested=IMAGE_REF_PARAM_DICT_FIELDS,
+            models=(ImageRefParam,),
         ),
         "n": FieldInfo(
             "n",
@@ -355,31 +460,68 @@ CREATE_IMAGE_EDIT_JSON = Operation(
             minimum=1.0,
             maximum=10.0,
             nullable=True,
+            kinds=frozenset({"int"}),
         ),
         "quality": FieldInfo(
             "quality",
             description="The quality of the images: `standard` for dall-e-2; `low`, `medium`, `high` and `auto` for the GPT image models; `xhigh` and `max` for gpt-image-2.5 and later. API default: auto.",
             nullable=True,
+            kinds=frozenset({"enum"}),
+            values=(
+                "auto",
+                "hd",
+                "high",
+                "low",
+                "max",
+                "medium",
+                "standard",
+                "xhigh",
+            ),
         ),
         "input_fidelity": FieldInfo(
             "input_fidelity",
             description="How closely the edit keeps the style and features (faces in particular) of the input images: `high` or `low`. gpt-image-1 and gpt-image-1.5 take both, gpt-image-1-mini only `low`; gpt-image-2 and later refuse the field. API default: low.",
             nullable=True,
+            kinds=frozenset({"enum"}),
+            values=(
+                "high",
+                "low",
+            ),
         ),
         "size": FieldInfo(
             "size",
             description="The size of the images. dall-e-2: 256x256, 512x512 or 1024x1024. GPT image models: 1024x1024, 1536x1024, 1024x1536 or auto; gpt-image-2 and later also any `WIDTHxHEIGHT` with both sides divisible by 16, an aspect ratio between 1:3 and 3:1, and at most 3840x2160. API default: auto (dall-e-2: 1024x1024).",
             pattern="^(auto|[1-9][0-9]*x[1-9][0-9]*)$",
             nullable=True,
+            kinds=frozenset({"str"}),
+            values=(
+                "1024x1024",
+                "1024x1536",
+                "1024x1792",
+                "1536x1024",
+                "1792x1024",
+                "256x256",
+                "512x512",
+                "auto",
+            ),
         ),
         "user": FieldInfo(
             "user",
             description="A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`, still accepted.",
+            kinds=frozenset({"str"}),
         ),
         "output_format": FieldInfo(
             "output_format",
             description="The file format of the images, GPT image models only. `gif` and `svg` are preview formats. API default: png.",
             nullable=True,
+            kinds=frozenset({"enum"}),
+            values=(
+                "gif",
+                "jpeg",
+                "png",
+                "svg",
+                "webp",
+            ),
         ),
         "output_compression": FieldInfo(
             "output_compression",
@@ -387,21 +529,34 @@ CREATE_IMAGE_EDIT_JSON = Operation(
             minimum=0.0,
             maximum=100.0,
             nullable=True,
+            kinds=frozenset({"int"}),
         ),
         "moderation": FieldInfo(
             "moderation",
             description="The content-moderation level, GPT image models only. API default: auto.",
             nullable=True,
+            kinds=frozenset({"enum"}),
+            values=(
+                "auto",
+                "low",
+            ),
         ),
         "background": FieldInfo(
             "background",
             description="The background of the images, GPT image models only. `transparent` needs output_format `png` or `webp`. API default: auto.",
             nullable=True,
+            kinds=frozenset({"enum"}),
+            values=(
+                "auto",
+                "opaque",
+                "transparent",
+            ),
         ),
         "stream": FieldInfo(
             "stream",
             description="Edit in streaming mode; the response is then server-sent events. GPT image models only. API default: false.",
             nullable=True,
+            kinds=frozenset({"bool"}),
         ),
         "partial_images": FieldInfo(
             "partial_images",
@@ -409,32 +564,32 @@ CREATE_IMAGE_EDIT_JSON = Operation(
             minimum=0.0,
             maximum=3.0,
             nullable=True,
+            kinds=frozenset({"int"}),
         ),
         "safety_identifier": FieldInfo(
             "safety_identifier",
             description="A stable identifier for your end user (for example a hash of their username), to help detect abuse.",
+            kinds=frozenset({"str"}),
         ),
         "complexity": FieldInfo(
             "complexity",
             description="Preview: how much detail the model should aim for. The client documents no closed set of values.",
+            kinds=frozenset({"str"}),
         ),
         "frame_count": FieldInfo(
             "frame_count",
             description="Preview, output_format `gif` only: the number of frames.",
             minimum=2.0,
             maximum=16.0,
+            kinds=frozenset({"int"}),
         ),
         "frame_duration_ms": FieldInfo(
             "frame_duration_ms",
             description="Preview, output_format `gif` only: how long each frame shows, in milliseconds.",
             minimum=1.0,
             maximum=655350.0,
+            kinds=frozenset({"int"}),
         ),
-    },
-    nested={
-        ImageRefParamDict: IMAGE_REF_PARAM_DICT_FIELDS,
-        SvgOptionsReasoningDict: SVG_OPTIONS_REASONING_DICT_FIELDS,
-        SvgOptionsDict: SVG_OPTIONS_DICT_FIELDS,
     },
     response=ImagesResponse,
     summary="Creates edited images given one or more source images and a prompt.",
@@ -489,7 +644,7 @@ class CreateImageBody(CreateImageParams):
     prompt: str
 
 
-CREATE_IMAGE = Operation(
+CREATE_IMAGE: Operation[CreateImageRequest, ImagesResponse] = Operation(
     name="create_image",
     method="POST",
     path="/images/generations",
@@ -504,6 +659,7 @@ CREATE_IMAGE = Operation(
             description="A text description of the desired images. At most 1000 characters for dall-e-2, 4000 for dall-e-3 and 32000 for the GPT image models.",
             min_length=1,
             pattern="\\S",
+            kinds=frozenset({"str"}),
         ),
         "model": FieldInfo(
             "model",
@@ -511,6 +667,23 @@ CREATE_IMAGE = Operation(
             min_length=1,
             pattern="\\S",
             nullable=True,
+            kinds=frozenset({"str"}),
+            values=(
+                "chatgpt-image-latest",
+                "dall-e-2",
+                "dall-e-3",
+                "gpt-image-1",
+                "gpt-image-1-mini",
+                "gpt-image-1.5",
+                "gpt-image-2",
+                "gpt-image-2-2026-04-21",
+                "gpt-image-2.5-flare",
+                "gpt-image-2.5-flare-2026-09-08",
+                "gpt-image-2.5-sunburst",
+                "gpt-image-2.5-sunburst-2026-09-08",
+                "gpt-image-2.6-flare",
+                "gpt-image-2.6-sunburst",
+            ),
         ),
         "n": FieldInfo(
             "n",
@@ -518,50 +691,104 @@ CREATE_IMAGE = Operation(
             minimum=1.0,
             maximum=10.0,
             nullable=True,
+            kinds=frozenset({"int"}),
         ),
         "quality": FieldInfo(
             "quality",
             description="The quality of the images. `standard` and `hd` are for dall-e-3 (`standard` only for dall-e-2); `low`, `medium`, `high` and `auto` for the GPT image models; `xhigh` and `max` for gpt-image-2.5 and later. API default: auto.",
             nullable=True,
+            kinds=frozenset({"enum"}),
+            values=(
+                "auto",
+                "hd",
+                "high",
+                "low",
+                "max",
+                "medium",
+                "standard",
+                "xhigh",
+            ),
         ),
         "response_format": FieldInfo(
             "response_format",
             description="How dall-e-2 and dall-e-3 return images: `url` (valid for 60 minutes) or `b64_json`. Not supported by the GPT image models, which always return base64. API default: url.",
             nullable=True,
+            kinds=frozenset({"enum"}),
+            values=(
+                "b64_json",
+                "url",
+            ),
         ),
         "size": FieldInfo(
             "size",
             description="The size of the images. dall-e-2: 256x256, 512x512 or 1024x1024. dall-e-3: 1024x1024, 1792x1024 or 1024x1792. GPT image models: 1024x1024, 1536x1024, 1024x1536 or auto; gpt-image-2 and later also any `WIDTHxHEIGHT` with both sides divisible by 16, an aspect ratio between 1:3 and 3:1, and at most 3840x2160 (above 2560x1440 is experimental). API default: auto.",
             pattern="^(auto|[1-9][0-9]*x[1-9][0-9]*)$",
             nullable=True,
+            kinds=frozenset({"str"}),
+            values=(
+                "1024x1024",
+                "1024x1536",
+                "1024x1792",
+                "1536x1024",
+                "1792x1024",
+                "256x256",
+                "512x512",
+                "auto",
+            ),
         ),
         "style": FieldInfo(
             "style",
             description="The style of the images, dall-e-3 only: `vivid` leans to hyper-real, dramatic images, `natural` to more natural ones. API default: vivid.",
             nullable=True,
+            kinds=frozenset({"enum"}),
+            values=(
+                "natural",
+                "vivid",
+            ),
         ),
         "user": FieldInfo(
             "user",
             description="A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`, still accepted.",
+            kinds=frozenset({"str"}),
         ),
         "safety_identifier": FieldInfo(
             "safety_identifier",
             description="A stable identifier for your end user (for example a hash of their username), to help detect abuse.",
+            kinds=frozenset({"str"}),
         ),
         "background": FieldInfo(
             "background",
             description="The background of the images, GPT image models only. `transparent` needs output_format `png` or `webp`. API default: auto.",
             nullable=True,
+            kinds=frozenset({"enum"}),
+            values=(
+                "auto",
+                "opaque",
+                "transparent",
+            ),
         ),
         "moderation": FieldInfo(
             "moderation",
             description="The content-moderation level, GPT image models only: `low` filters less. API default: auto.",
             nullable=True,
+            kinds=frozenset({"enum"}),
+            values=(
+                "auto",
+                "low",
+            ),
         ),
         "output_format": FieldInfo(
             "output_format",
             description="The file format of the images, GPT image models only. `gif` and `svg` are preview formats. API default: png.",
             nullable=True,
+            kinds=frozenset({"enum"}),
+            values=(
+                "gif",
+                "jpeg",
+                "png",
+                "svg",
+                "webp",
+            ),
         ),
         "output_compression": FieldInfo(
             "output_compression",
@@ -569,11 +796,13 @@ CREATE_IMAGE = Operation(
             minimum=0.0,
             maximum=100.0,
             nullable=True,
+            kinds=frozenset({"int"}),
         ),
         "stream": FieldInfo(
             "stream",
             description="Generate in streaming mode; the response is then server-sent events. GPT image models only. API default: false.",
             nullable=True,
+            kinds=frozenset({"bool"}),
         ),
         "partial_images": FieldInfo(
             "partial_images",
@@ -581,32 +810,34 @@ CREATE_IMAGE = Operation(
             minimum=0.0,
             maximum=3.0,
             nullable=True,
+            kinds=frozenset({"int"}),
         ),
         "complexity": FieldInfo(
             "complexity",
             description="Preview: how much detail the model should aim for. The client documents no closed set of values.",
+            kinds=frozenset({"str"}),
         ),
         "frame_count": FieldInfo(
             "frame_count",
             description="Preview, output_format `gif` only: the number of frames.",
             minimum=2.0,
             maximum=16.0,
+            kinds=frozenset({"int"}),
         ),
         "frame_duration_ms": FieldInfo(
             "frame_duration_ms",
             description="Preview, output_format `gif` only: how long each frame shows, in milliseconds.",
             minimum=1.0,
             maximum=655350.0,
+            kinds=frozenset({"int"}),
         ),
         "svg": FieldInfo(
             "svg",
             description="Preview, output_format `svg` only. Options of the model that writes the SVG.",
+            kinds=frozenset({"object"}),
+            nested=SVG_OPTIONS_DICT_FIELDS,
+            models=(SvgOptions,),
         ),
-    },
-    nested={
-        ImageRefParamDict: IMAGE_REF_PARAM_DICT_FIELDS,
-        SvgOptionsReasoningDict: SVG_OPTIONS_REASONING_DICT_FIELDS,
-        SvgOptionsDict: SVG_OPTIONS_DICT_FIELDS,
     },
     response=ImagesResponse,
     summary="Creates images given a prompt.",
@@ -635,56 +866,89 @@ class CreateImageVariationBody(CreateImageVariationParams):
     image: File
 
 
-CREATE_IMAGE_VARIATION = Operation(
-    name="create_image_variation",
-    method="POST",
-    path="/images/variations",
-    content_type="multipart/form-data",
-    body=CreateImageVariationRequest,
-    params=CreateImageVariationParams,
-    body_dict=CreateImageVariationBody,
-    required=("image",),
-    fields={
-        "image": FieldInfo(
-            "image",
-            description="The image to vary. A square PNG under 4 MB.",
-            binary=True,
-        ),
-        "model": FieldInfo(
-            "model",
-            description="The model: dall-e-2 (the only one that makes variations), or any other name a compatible server knows. API default: dall-e-2.",
-            min_length=1,
-            pattern="\\S",
-            nullable=True,
-        ),
-        "n": FieldInfo(
-            "n",
-            description="The number of images to make, 1 to 10. API default: 1.",
-            minimum=1.0,
-            maximum=10.0,
-            nullable=True,
-        ),
-        "response_format": FieldInfo(
-            "response_format",
-            description="How dall-e-2 returns images: `url` (valid for 60 minutes) or `b64_json`. Not supported by the GPT image models, which always return base64. API default: url.",
-            nullable=True,
-        ),
-        "size": FieldInfo(
-            "size",
-            description="The size of the images: 256x256, 512x512 or 1024x1024. API default: 1024x1024.",
-            pattern="^(auto|[1-9][0-9]*x[1-9][0-9]*)$",
-            nullable=True,
-        ),
-        "user": FieldInfo(
-            "user",
-            description="A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`, still accepted.",
-        ),
-    },
-    nested={
-        ImageRefParamDict: IMAGE_REF_PARAM_DICT_FIELDS,
-        SvgOptionsReasoningDict: SVG_OPTIONS_REASONING_DICT_FIELDS,
-        SvgOptionsDict: SVG_OPTIONS_DICT_FIELDS,
-    },
-    response=ImagesResponse,
-    summary="Creates variations of an image (dall-e-2).",
+CREATE_IMAGE_VARIATION: Operation[CreateImageVariationRequest, ImagesResponse] = (
+    Operation(
+        name="create_image_variation",
+        method="POST",
+        path="/images/variations",
+        content_type="multipart/form-data",
+        body=CreateImageVariationRequest,
+        params=CreateImageVariationParams,
+        body_dict=CreateImageVariationBody,
+        required=("image",),
+        fields={
+            "image": FieldInfo(
+                "image",
+                description="The image to vary. A square PNG under 4 MB.",
+                binary=True,
+                kinds=frozenset({"any"}),
+            ),
+            "model": FieldInfo(
+                "model",
+                description="The model: dall-e-2 (the only one that makes variations), or any other name a compatible server knows. API default: dall-e-2.",
+                min_length=1,
+                pattern="\\S",
+                nullable=True,
+                kinds=frozenset({"str"}),
+                values=(
+                    "chatgpt-image-latest",
+                    "dall-e-2",
+                    "dall-e-3",
+                    "gpt-image-1",
+                    "gpt-image-1-mini",
+                    "gpt-image-1.5",
+                    "gpt-image-2",
+                    "gpt-image-2-2026-04-21",
+                    "gpt-image-2.5-flare",
+                    "gpt-image-2.5-flare-2026-09-08",
+                    "gpt-image-2.5-sunburst",
+                    "gpt-image-2.5-sunburst-2026-09-08",
+                    "gpt-image-2.6-flare",
+                    "gpt-image-2.6-sunburst",
+                ),
+            ),
+            "n": FieldInfo(
+                "n",
+                description="The number of images to make, 1 to 10. API default: 1.",
+                minimum=1.0,
+                maximum=10.0,
+                nullable=True,
+                kinds=frozenset({"int"}),
+            ),
+            "response_format": FieldInfo(
+                "response_format",
+                description="How dall-e-2 returns images: `url` (valid for 60 minutes) or `b64_json`. Not supported by the GPT image models, which always return base64. API default: url.",
+                nullable=True,
+                kinds=frozenset({"enum"}),
+                values=(
+                    "b64_json",
+                    "url",
+                ),
+            ),
+            "size": FieldInfo(
+                "size",
+                description="The size of the images: 256x256, 512x512 or 1024x1024. API default: 1024x1024.",
+                pattern="^(auto|[1-9][0-9]*x[1-9][0-9]*)$",
+                nullable=True,
+                kinds=frozenset({"str"}),
+                values=(
+                    "1024x1024",
+                    "1024x1536",
+                    "1024x1792",
+                    "1536x1024",
+                    "1792x1024",
+                    "256x256",
+                    "512x512",
+                    "auto",
+                ),
+            ),
+            "user": FieldInfo(
+                "user",
+                description="A unique identifier for your end user, to help detect abuse. Deprecated in favour of `safety_identifier`, still accepted.",
+                kinds=frozenset({"str"}),
+            ),
+        },
+        response=ImagesResponse,
+        summary="Creates variations of an image (dall-e-2).",
+    )
 )
