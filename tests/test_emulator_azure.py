@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from oai_images import AsyncAzureImagesClient, AzureImagesClient
-from oai_images_emulator import EmulatorConfig, EmulatorServer
 from oai_images.testing import ImagesEmulator, ImagesEmulatorServer
+from oai_images_emulator import EmulatorConfig, EmulatorServer
 from tests.conftest import FakeClock
 from tests.test_azure import KEY, TOKEN, VERSION, no_azure_env
 

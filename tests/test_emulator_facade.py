@@ -24,8 +24,8 @@ from oai_images import (
     PermissionDeniedError,
     RateLimitError,
 )
-from oai_images_emulator import EmulatorServer, parse_fault
 from oai_images.testing import ImagesEmulator, ImagesEmulatorServer
+from oai_images_emulator import EmulatorServer, parse_fault
 from tests.conftest import Facade, FakeClock
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "FaultSpec",
     "Latency",
     "Setting",
+    "apply_setting",
     "parse_deployments",
     "parse_fault",
     "parse_latency",
@@ -250,76 +251,126 @@ class EmulatorConfig:
 
     seed: int = _setting(0, env="SEED", parse=int, metavar="N", help="Seed mixed into every drawing.")
     url_lifetime: float = _setting(
-        3600.0, env="URL_LIFETIME", parse=_non_negative, metavar="SECONDS",
+        3600.0,
+        env="URL_LIFETIME",
+        parse=_non_negative,
+        metavar="SECONDS",
         help="Seconds an image URL works (the real API: 3600).",
-    )  # fmt: skip
+    )
     latency: Latency = _setting(  # noqa: RUF009 - returns a dataclasses.field
-        Latency, env="LATENCY_MS", parse=parse_latency, metavar="MS|LOW-HIGH", default_text="0",
+        Latency,
+        env="LATENCY_MS",
+        parse=parse_latency,
+        metavar="MS|LOW-HIGH",
+        default_text="0",
         help="Delay before each answer: MS fixed, or LOW-HIGH uniformly random (e.g. 100-500). A request's "
         "x-emulator-latency-ms header overrides it.",
-    )  # fmt: skip
+    )
     fault: FaultSpec | None = _setting(  # noqa: RUF009 - returns a dataclasses.field
-        None, env="FAULT", parse=parse_fault, metavar="FAULT", default_text="none",
+        None,
+        env="FAULT",
+        parse=parse_fault,
+        metavar="FAULT",
+        default_text="none",
         help=f"Fault injected into every image request: one of {_FAULTS}; add ';times=K' to fail only the "
         "first K requests, ';retry_after=S' for the 429/503 retry-after, ';status=CODE' for "
         "not_json/truncate. A request's x-emulator-fault header overrides it.",
-    )  # fmt: skip
+    )
     retry_after: int = _setting(
-        1, env="RETRY_AFTER", parse=_non_negative_int, metavar="SECONDS",
+        1,
+        env="RETRY_AFTER",
+        parse=_non_negative_int,
+        metavar="SECONDS",
         help="The retry-after seconds of an injected 429 or 503.",
-    )  # fmt: skip
+    )
     hang_seconds: float = _setting(
-        600.0, env="HANG_SECONDS", parse=_non_negative, metavar="SECONDS",
+        600.0,
+        env="HANG_SECONDS",
+        parse=_non_negative,
+        metavar="SECONDS",
         help="How long a 'hang' fault holds a request.",
-    )  # fmt: skip
+    )
     max_stored_images: int = _setting(
-        256, env="MAX_IMAGES", parse=_positive_int, metavar="N",
+        256,
+        env="MAX_IMAGES",
+        parse=_positive_int,
+        metavar="N",
         help="At most this many images are kept for URL downloads.",
-    )  # fmt: skip
+    )
     max_stored_bytes: int = _setting(
-        256 * _MIB, env="MAX_BYTES", parse=_positive_int, metavar="BYTES",
+        256 * _MIB,
+        env="MAX_BYTES",
+        parse=_positive_int,
+        metavar="BYTES",
         help="At most this many bytes of images are kept for URL downloads.",
-    )  # fmt: skip
+    )
     max_recorded_requests: int = 1000
     max_recorded_bytes: int = 32 * _MIB
     batch_seconds: float = _setting(
-        10.0, env="BATCH_SECONDS", parse=_non_negative, metavar="SECONDS",
+        10.0,
+        env="BATCH_SECONDS",
+        parse=_non_negative,
+        metavar="SECONDS",
         help="How long a Batch API batch takes from creation to completion (the real API: up to 24 h).",
-    )  # fmt: skip
+    )
     batch_window_seconds: float = 24 * 3600.0
     max_batch_store_bytes: int = _setting(
-        4 * 1024 * _MIB, env="MAX_BATCH_STORE_BYTES", parse=_positive_int, metavar="BYTES",
+        4 * 1024 * _MIB,
+        env="MAX_BATCH_STORE_BYTES",
+        parse=_positive_int,
+        metavar="BYTES",
         help="At most this many bytes of uploaded and Batch API files are kept on disk.",
-    )  # fmt: skip
+    )
     clock: Callable[[], float] = time.time
     azure_deployments: dict[str, str] = _setting(  # noqa: RUF009 - returns a dataclasses.field
-        lambda: dict(DEFAULT_AZURE_DEPLOYMENTS), env="AZURE_DEPLOYMENTS", parse=parse_deployments,
-        metavar="NAME=MODEL", option="--azure-deployment", merge=True,
+        lambda: dict(DEFAULT_AZURE_DEPLOYMENTS),
+        env="AZURE_DEPLOYMENTS",
+        parse=parse_deployments,
+        metavar="NAME=MODEL",
+        option="--azure-deployment",
+        merge=True,
         default_text=", ".join(f"{name}={model}" for name, model in DEFAULT_AZURE_DEPLOYMENTS.items()),
         help="An Azure deployment to serve, besides the default ones (each named after its model); "
         "repeatable.",
-    )  # fmt: skip
+    )
     rate_limit_rpm: int | None = _setting(
-        None, env="RATE_LIMIT_RPM", parse=_positive_int, metavar="N", default_text="no limit",
+        None,
+        env="RATE_LIMIT_RPM",
+        parse=_positive_int,
+        metavar="N",
+        default_text="no limit",
         help="Allow this many image requests a minute, answering the API's x-ratelimit-* headers and a 429 "
         "with retry-after over it.",
-    )  # fmt: skip
+    )
     rate_limit_burst: int | None = _setting(
-        None, env="RATE_LIMIT_BURST", parse=_positive_int, metavar="N", default_text="a minute's worth",
+        None,
+        env="RATE_LIMIT_BURST",
+        parse=_positive_int,
+        metavar="N",
+        default_text="a minute's worth",
         help="How many requests the rate limit lets through at once when unused.",
-    )  # fmt: skip
+    )
     max_json_body_bytes: int = _setting(
-        _MIB, env="MAX_JSON_BODY_BYTES", parse=_positive_int, metavar="BYTES",
+        _MIB,
+        env="MAX_JSON_BODY_BYTES",
+        parse=_positive_int,
+        metavar="BYTES",
         help="The largest body of a JSON request (generations, batches); larger is a 413.",
-    )  # fmt: skip
+    )
     max_edit_body_bytes: int = _setting(
-        64 * _MIB, env="MAX_EDIT_BODY_BYTES", parse=_positive_int, metavar="BYTES",
+        64 * _MIB,
+        env="MAX_EDIT_BODY_BYTES",
+        parse=_positive_int,
+        metavar="BYTES",
         help="The largest body of an edit or variation; larger is a 413.",
-    )  # fmt: skip
+    )
     max_file_body_bytes: int = _setting(
-        513 * _MIB, env="MAX_FILE_BODY_BYTES", parse=_positive_int, metavar="BYTES",
+        513 * _MIB,
+        env="MAX_FILE_BODY_BYTES",
+        parse=_positive_int,
+        metavar="BYTES",
         help="The largest body of a /v1/files upload; larger is a 413.",
-    )  # fmt: skip
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EmulatorConfig:
@@ -342,15 +393,16 @@ class EmulatorConfig:
             if not text:
                 continue
             try:
-                config.apply(field.name, setting.parse(text))
+                apply_setting(config, field.name, setting, setting.parse(text))
             except ValueError as exc:
                 raise ValueError(f"{ENV_PREFIX}{setting.env}: {exc}") from None
         return config
 
-    def apply(self, name: str, value: object) -> None:
-        """Set a field from a parsed setting: merged into a mapping field, else in place of the value."""
-        current = getattr(self, name)
-        if isinstance(current, dict) and isinstance(value, Mapping):
-            current.update(value)
-        else:
-            setattr(self, name, value)
+
+def apply_setting(config: EmulatorConfig, name: str, setting: Setting, value: object) -> None:
+    """Set the field ``name`` of ``config`` to a value its `Setting` parsed (merged into the field's mapping
+    when `Setting.merge`)."""  # noqa: D205, D209
+    if setting.merge:
+        getattr(config, name).update(value)
+    else:
+        setattr(config, name, value)

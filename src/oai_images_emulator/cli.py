@@ -1,8 +1,9 @@
 """``oai-images serve``: the offline emulator on a local port.
 
 The options are made from `EmulatorConfig`'s fields declared with a `Setting` (one declaration per field:
-its environment variable, its option, its help, its parser), plus where to listen. ``oai-images serve``
-loads this module by name when the command runs, so ``oai-images --help`` never imports the emulator.
+its environment variable, its option, its help and its parser; `EmulatorConfig.from_env` reads the same),
+plus where to listen. The ``oai-images`` group loads this module by name when ``serve`` is resolved, so
+``oai-images --help`` never imports the emulator.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import click
 
-from ._config import ENV_PREFIX, EmulatorConfig, Setting, settings
+from ._config import ENV_PREFIX, EmulatorConfig, Setting, apply_setting, settings
 from ._server import is_loopback, run_server
 
 __all__ = ["serve"]
@@ -47,14 +48,19 @@ class _Parsed(click.ParamType[object, str]):
 
 
 def _default_text(field: dataclasses.Field[Any], setting: Setting) -> str:
+    """The field's default as the help shows it (byte counts also in MiB or GiB)."""
     if setting.default_text is not None:
         return setting.default_text
     default = field.default_factory() if callable(field.default_factory) else field.default
-    return str(default)
+    if setting.metavar == "BYTES" and isinstance(default, int):
+        for unit, size in (("GiB", 1024**3), ("MiB", 1024**2)):
+            if default >= size and default % size == 0:
+                return f"{default} ({default // size} {unit})"
+    return f"{default:g}" if isinstance(default, float) else str(default)
 
 
 def _config_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Add one option per `Setting` of `EmulatorConfig`, named after the field."""
+    """Add one option per `Setting` of `EmulatorConfig`, its value passed under the field's name."""
     for field, setting in reversed(settings()):
         command = click.option(
             setting.option_name,
@@ -115,7 +121,7 @@ def serve(*, host: str, port: int, allow_remote: bool, log_level: str, **options
         value = options[field.name]
         for given in value if setting.merge else [value]:
             if given is not None:
-                config.apply(field.name, given)
+                apply_setting(config, field.name, setting, given)
 
     def ready(base_url: str) -> None:
         click.echo(f"oai-images emulator listening on {base_url}", err=True)
