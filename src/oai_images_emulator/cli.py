@@ -68,6 +68,7 @@ def _config_options(command: Callable[..., None]) -> Callable[..., None]:
             type=_Parsed(setting),
             multiple=setting.merge,
             envvar=ENV_PREFIX + setting.env,
+            show_envvar=True,
             metavar=setting.metavar,
             help=f"{setting.help} [default: {_default_text(field, setting)}]",
         )(command)
@@ -76,7 +77,12 @@ def _config_options(command: Callable[..., None]) -> Callable[..., None]:
 
 @click.command(epilog=_EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--host", default="127.0.0.1", show_default=True, envvar=ENV_PREFIX + "HOST", help="Address to bind."
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar=ENV_PREFIX + "HOST",
+    show_envvar=True,
+    help="Address to bind.",
 )
 @click.option(
     "--port",
@@ -85,6 +91,7 @@ def _config_options(command: Callable[..., None]) -> Callable[..., None]:
     default=8787,
     show_default=True,
     envvar=ENV_PREFIX + "PORT",
+    show_envvar=True,
     help="Port to bind (0 picks a free one).",
 )
 @click.option(
@@ -108,8 +115,9 @@ def serve(*, host: str, port: int, allow_remote: bool, log_level: str, **options
     /openai/v1/images/...): point an Azure client at the printed URL without its /v1. It also runs the
     Batch API for image generations and edits (/v1/files, /v1/batches), each batch taking --batch-seconds.
 
-    Point any OpenAI client at the printed base URL with any non-empty API key. Every option also reads
-    an OAI_IMAGES_EMULATOR_* environment variable (OAI_IMAGES_EMULATOR_FAULT, ..._LATENCY_MS, ...).
+    Point any OpenAI client at the printed base URL with any non-empty API key. Every option but
+    --allow-remote and --log-level also reads the OAI_IMAGES_EMULATOR_* environment variable shown beside
+    it (EmulatorConfig.from_env reads the same ones).
     """
     if not allow_remote and not is_loopback(host):
         raise click.UsageError(
