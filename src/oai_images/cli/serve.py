@@ -43,7 +43,7 @@ def emulator_command() -> click.Command:
 
 
 @click.command(
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
     short_help="Serve the offline emulator on a local port (OpenAI's and Azure's image routes).",
 )
 @click.pass_context
@@ -52,4 +52,11 @@ def serve(ctx: click.Context, /) -> None:
 
     Needs the emulator extra (pip install 'oai-images[emulator]'), which brings this command's options.
     """
-    emulator_command().main(args=ctx.args, prog_name=ctx.command_path, standalone_mode=False)
+    try:
+        command = emulator_command()
+    except InvalidInput:
+        if "--help" in ctx.args or "-h" in ctx.args:  # the help still answers, saying what to install
+            click.echo(ctx.get_help())
+            return
+        raise
+    command.main(args=ctx.args, prog_name=ctx.command_path, standalone_mode=False)
