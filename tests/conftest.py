@@ -27,7 +27,7 @@ from oai_images import (
 from tests.hostile_server import HostileServer
 
 if TYPE_CHECKING:
-    from oai_images.emulator import EmulatorConfig, EmulatorServer
+    from oai_images_emulator import EmulatorConfig, EmulatorServer
 
 API_BASE = "https://api.test/v1"
 GENERATIONS_URL = f"{API_BASE}/images/generations"
@@ -223,7 +223,7 @@ def clock() -> FakeClock:
 @pytest.fixture(scope="module")
 def server_config(clock: FakeClock) -> EmulatorConfig:
     """The module's emulator settings: the fake clock, and a short hang; a module may override it."""
-    from oai_images.emulator import EmulatorConfig
+    from oai_images_emulator import EmulatorConfig
 
     return EmulatorConfig(clock=clock, hang_seconds=5)
 
@@ -231,7 +231,7 @@ def server_config(clock: FakeClock) -> EmulatorConfig:
 @pytest.fixture(scope="module")
 def shared_server(server_config: EmulatorConfig) -> Iterator[EmulatorServer]:
     """One emulator on an ephemeral 127.0.0.1 port for the module."""
-    from oai_images.emulator import EmulatorServer
+    from oai_images_emulator import EmulatorServer
 
     with EmulatorServer(server_config) as running:
         yield running
@@ -240,7 +240,7 @@ def shared_server(server_config: EmulatorConfig) -> Iterator[EmulatorServer]:
 @pytest.fixture
 def server(shared_server: EmulatorServer) -> EmulatorServer:
     """The module's server, with no fault, no latency and no recorded request."""
-    from oai_images.emulator import Latency
+    from oai_images_emulator import Latency
 
     shared_server.state.reset()
     shared_server.state.config.fault = None

@@ -24,13 +24,13 @@ from oai_images.batchapi._jsonl import LineSplitter, PartWriter, parse_result_li
 from tests.conftest import FakeClock
 
 if TYPE_CHECKING:
-    from oai_images.emulator import EmulatorConfig, EmulatorServer
+    from oai_images_emulator import EmulatorConfig, EmulatorServer
 
 
 @pytest.fixture(scope="module")
 def server_config(clock: FakeClock) -> EmulatorConfig:
     """Batches take 100 s of the fake clock; the window is a day, as for the real API."""
-    from oai_images.emulator import EmulatorConfig
+    from oai_images_emulator import EmulatorConfig
 
     return EmulatorConfig(clock=clock, hang_seconds=5, batch_seconds=100.0)
 
@@ -351,7 +351,7 @@ async def test_job_expired_batch_keeps_what_completed(runner: Runner, tmp_path: 
 @pytest.mark.slow
 async def test_job_wait_outlasts_rate_limited_polls(runner: Runner, tmp_path: Path) -> None:
     """A 429 on a poll is retried after the server's retry-after, and the wait goes on."""
-    from oai_images.emulator import parse_fault
+    from oai_images_emulator import parse_fault
 
     job = runner.job(tmp_path)
     try:
@@ -372,7 +372,7 @@ async def test_job_submit_interrupted_before_create_is_finished_without_uploadin
     """A batch creation that failed is retried by the next submit, from the file already uploaded, once the
     batch list shows that the failed one made no batch (a 500 may come after the server acted)."""  # noqa: D205, D209
     from oai_images import InternalServerError
-    from oai_images.emulator import parse_fault
+    from oai_images_emulator import parse_fault
 
     job = runner.job(tmp_path, client_options={"max_retries": 0})
     try:

@@ -27,7 +27,7 @@ from oai_images.bulk import (
     load,
     read_requests,
 )
-from oai_images.emulator import EmulatorServer, parse_fault
+from oai_images_emulator import EmulatorServer, parse_fault
 from tests.conftest import Facade
 
 FIELDS = {"model": "dall-e-2", "size": "256x256", "response_format": "b64_json"}
@@ -266,7 +266,7 @@ async def test_generate_many_finishes_through_429s_that_name_no_limit(
     facade: Facade, server: EmulatorServer, tmp_path: Path
 ) -> None:
     """The emulator's own 429 fault (retry-after, no x-ratelimit-limit-requests) pauses the run; it ends."""
-    from oai_images.emulator import parse_fault
+    from oai_images_emulator import parse_fault
 
     server.state.config.fault = parse_fault("rate_limit;times=2;retry_after=1")
     try:

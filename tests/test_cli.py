@@ -719,7 +719,7 @@ def test_help_does_not_import_heavy_modules() -> None:
         "from oai_images.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = ('starlette', 'uvicorn', 'PIL', 'rich', 'httpx', 'oai_images._client',\n"
-        "         'oai_images_api.models')\n"
+        "         'oai_images_api.models', 'oai_images_emulator')\n"
         "print('HEAVY', [name for name in heavy if name in sys.modules])\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from oai_images.cli import main
-from oai_images.emulator import EmulatorConfig, EmulatorServer
+from oai_images_emulator import EmulatorConfig, EmulatorServer
 from tests.conftest import FakeClock
 from tests.test_azure import KEY, VERSION, no_azure_env
 from tests.test_cli import EXE, run

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from oai_images.bulk import JOURNAL_NAME
-from oai_images.emulator import EmulatorServer, Latency
+from oai_images_emulator import EmulatorServer, Latency
 from tests.test_cli import EXE, SECRET, run
 
 
@@ -88,7 +88,7 @@ def test_batch_json_prints_a_line_per_request_and_a_summary(tmp_path: Path) -> N
 @pytest.mark.slow
 def test_batch_failed_lines_exit_1_with_the_reasons(tmp_path: Path, server: EmulatorServer) -> None:
     """A line the server refuses: exit 1, the line and reason in the summary, --retry-failed suggested."""
-    from oai_images.emulator import parse_fault
+    from oai_images_emulator import parse_fault
 
     server.state.config.fault = parse_fault("server_error")
     prompts = tmp_path / "prompts.txt"
@@ -185,7 +185,7 @@ def test_batch_ctrl_c_saves_in_flight_and_exits_130(tmp_path: Path, server: Emul
 @pytest.mark.slow
 def test_batch_rerun_exits_1_while_failed_lines_remain(tmp_path: Path, server: EmulatorServer) -> None:
     """A rerun after a run whose line failed still exits 1 and names it, until --retry-failed saves it."""
-    from oai_images.emulator import parse_fault
+    from oai_images_emulator import parse_fault
 
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("a red fox\na blue whale\n")

@@ -17,7 +17,7 @@ from PIL import Image
 
 from oai_images.batchapi import JOURNAL_NAME
 from oai_images.cli.history import HISTORY_NAME
-from oai_images.emulator import EmulatorServer
+from oai_images_emulator import EmulatorServer
 from tests.conftest import FakeClock
 from tests.test_cli import EXE, SECRET, run
 

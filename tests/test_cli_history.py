@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from oai_images.cli.history import HISTORY_NAME, History
-from oai_images.emulator import EmulatorServer
+from oai_images_emulator import EmulatorServer
 from tests.test_cli import EXE, SECRET, run
 
 

@@ -624,7 +624,7 @@ def test_module_generate_follows_a_key_set_after_a_failed_call(
 
 async def test_emulator_client_generates_offline(facade: Facade) -> None:
     """With emulator=True no key or network is needed: a URL image downloads in-process."""
-    pytest.importorskip("oai_images.emulator")
+    pytest.importorskip("oai_images_emulator")
     client = facade.client(emulator=True, api_key=None, base_url=None)
     result = await facade.generate("a lighthouse", client=client, model="dall-e-3", size="1792x1024")
     data = await facade.read(result.images[0])

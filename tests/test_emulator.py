@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from oai_images.cli.serve import serve
-from oai_images.emulator import (
+from oai_images.cli import main
+from oai_images_emulator import (
     EMULATOR_BASE_URL,
     AsyncEmulatorTransport,
     EmulatorConfig,
@@ -24,13 +24,13 @@ from oai_images.emulator import (
     FaultSpec,
     Latency,
     create_app,
+    is_loopback,
     parse_fault,
     parse_latency,
     run_server,
 )
-from oai_images.emulator._draw import DrawnImages, draw_image
-from oai_images.emulator._server import is_loopback
-from oai_images.emulator._store import ImageStore
+from oai_images_emulator._draw import DrawnImages, draw_image
+from oai_images_emulator._store import ImageStore
 from tests.conftest import FakeClock
 
 AUTH = {"authorization": "Bearer sk-anything"}
@@ -587,14 +587,14 @@ def test_run_server_refuses_remote_host() -> None:
 
 def test_serve_command_refuses_remote_host() -> None:
     """oai-images serve --host 0.0.0.0 exits 2 naming --allow-remote."""
-    result = CliRunner().invoke(serve, ["--host", "0.0.0.0"])
+    result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0"])
     assert result.exit_code == 2
     assert "--allow-remote" in result.output
 
 
 def test_serve_command_rejects_a_bad_fault() -> None:
     """A malformed --fault is a usage error."""
-    result = CliRunner().invoke(serve, ["--fault", "meteor", "--port", "0"])
+    result = CliRunner().invoke(main, ["serve", "--fault", "meteor", "--port", "0"])
     assert result.exit_code == 2
     assert "meteor" in result.output
 
@@ -607,9 +607,9 @@ def test_serve_command_runs_and_prints_the_base_url(monkeypatch: pytest.MonkeyPa
         seen.update(options, config=config)
         options["on_ready"]("http://127.0.0.1:9999/v1")
 
-    monkeypatch.setattr("oai_images.emulator.run_server", fake_run_server)
+    monkeypatch.setattr("oai_images_emulator.cli.run_server", fake_run_server)
     result = CliRunner().invoke(
-        serve, ["--port", "9999", "--fault", "rate_limit;times=1", "--latency-ms", "5", "--seed", "3"]
+        main, ["serve", "--port", "9999", "--fault", "rate_limit;times=1", "--latency-ms", "5", "--seed", "3"]
     )
     assert result.exit_code == 0, result.output
     assert "http://127.0.0.1:9999/v1" in result.stdout
@@ -702,7 +702,7 @@ def test_emulator_failure_is_a_json_500(http: httpx.Client, monkeypatch: pytest.
     def broken(*args: Any, **kwargs: Any) -> bytes:
         raise OverflowError("broken drawing")
 
-    monkeypatch.setattr("oai_images.emulator._app.draw_image", broken)
+    monkeypatch.setattr("oai_images_emulator._app.draw_image", broken)
     answer = post(http, {"prompt": "a never drawn fox", "model": "dall-e-2", "response_format": "b64_json"})
     assert answer.status_code == 500
     assert answer.json()["error"]["type"] == "server_error"
@@ -716,7 +716,7 @@ def test_emulator_failure_in_process_is_an_internal_server_error(monkeypatch: py
     def broken(*args: Any, **kwargs: Any) -> bytes:
         raise OverflowError("broken drawing")
 
-    monkeypatch.setattr("oai_images.emulator._app.draw_image", broken)
+    monkeypatch.setattr("oai_images_emulator._app.draw_image", broken)
     with oai_images.ImagesClient(emulator=True, max_retries=0) as client:
         with pytest.raises(oai_images.InternalServerError):
             client.generate("an undrawable fox", model="dall-e-2")

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from oai_images import AsyncAzureImagesClient, AzureImagesClient
-from oai_images.emulator import EmulatorConfig, EmulatorServer
 from oai_images.testing import ImagesEmulator, ImagesEmulatorServer
+from oai_images_emulator import EmulatorConfig, EmulatorServer
 from tests.conftest import FakeClock
 from tests.test_azure import KEY, TOKEN, VERSION, no_azure_env
 
@@ -137,7 +137,7 @@ def test_emulator_answers_azure_errors(
 
 def test_azure_client_through_the_images_emulator_fixture(images_emulator: ImagesEmulator) -> None:
     """The in-process pytest fixture serves Azure's routes: the request is recorded as sent."""
-    from oai_images.emulator import EmulatorTransport
+    from oai_images_emulator import EmulatorTransport
 
     with (
         httpx.Client(transport=EmulatorTransport(app=images_emulator.app)) as http,

@@ -19,7 +19,7 @@ from openai import BadRequestError, ConflictError, NotFoundError, OpenAI
 from PIL import Image
 
 from oai_images.cli.serve import serve
-from oai_images.emulator import EmulatorConfig, EmulatorServer
+from oai_images_emulator import EmulatorConfig, EmulatorServer
 from tests.conftest import FakeClock
 
 

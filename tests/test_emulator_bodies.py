@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from oai_images.emulator import EmulatorConfig, EmulatorServer
+from oai_images_emulator import EmulatorConfig, EmulatorServer
 from tests.conftest import FakeClock
 from tests.test_cli import EXE
 

@@ -22,10 +22,10 @@ from oai_images import (
     InvalidParameterError,
     PartialImageEvent,
 )
-from oai_images.emulator import EmulatorServer, parse_fault
-from oai_images.emulator._edits import derive_image
 from oai_images.testing import ImagesEmulator
 from oai_images.types import ImageOutputFormat
+from oai_images_emulator import EmulatorServer, parse_fault
+from oai_images_emulator._edits import derive_image
 from tests.conftest import FakeClock
 
 # openai 3.51 marks images.create_variation deprecated (dall-e-2 is retired); it still calls the endpoint.

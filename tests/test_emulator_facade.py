@@ -24,8 +24,8 @@ from oai_images import (
     PermissionDeniedError,
     RateLimitError,
 )
-from oai_images.emulator import EmulatorServer, parse_fault
 from oai_images.testing import ImagesEmulator, ImagesEmulatorServer
+from oai_images_emulator import EmulatorServer, parse_fault
 from tests.conftest import Facade, FakeClock
 
 
@@ -315,7 +315,7 @@ def test_import_oai_images_leaves_the_emulator_unloaded() -> None:
     code = (
         "import sys, oai_images, oai_images.testing\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn', 'PIL')\n"
-        "         or m.startswith('oai_images.emulator')]\n"
+        "         or m.startswith('oai_images_emulator')]\n"
         "print(heavy)\n"
     )
     finished = subprocess.run(
@@ -326,7 +326,7 @@ def test_import_oai_images_leaves_the_emulator_unloaded() -> None:
 
 def test_emulator_exports_the_contract_names() -> None:
     """The emulator package exports the names the facade and users rely on, sorted."""
-    from oai_images import emulator
+    import oai_images_emulator as emulator
 
     # ruff's order (RUF022): CONSTANTS, then Classes, then functions, each alphabetical.
     assert emulator.__all__ == sorted(
@@ -351,7 +351,7 @@ def test_transport_close_stops_its_thread() -> None:
 
     import httpx
 
-    from oai_images.emulator import EMULATOR_BASE_URL, EmulatorTransport
+    from oai_images_emulator import EMULATOR_BASE_URL, EmulatorTransport
 
     transport = EmulatorTransport()
     before = {thread.name for thread in threading.enumerate()}

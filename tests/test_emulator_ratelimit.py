@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from oai_images._limits import parse_duration
-from oai_images.emulator import EmulatorConfig, EmulatorServer
-from oai_images.emulator._ratelimit import RateLimiter, format_duration
+from oai_images_emulator import EmulatorConfig, EmulatorServer
+from oai_images_emulator._ratelimit import RateLimiter, format_duration
 
 BODY = {"prompt": "a fox", "model": "dall-e-2", "size": "256x256", "response_format": "b64_json"}
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from oai_images.emulator import EmulatorServer, parse_fault
+from oai_images_emulator import EmulatorServer, parse_fault
 from tests.test_cli import SECRET, run
 
 if TYPE_CHECKING:

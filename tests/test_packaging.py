@@ -113,3 +113,18 @@ def test_wheel_pytest_plugin_runs_a_users_test_file(installed: Path, tmp_path: P
     done = _run([str(installed / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"], tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
+
+
+def test_wheel_readme_conftest_configures_the_suites_emulator(installed: Path, tmp_path: Path) -> None:
+    """The README's `conftest.py`, importing `oai_images_emulator` from the wheel, configures the fixtures."""
+    (tmp_path / "conftest.py").write_text(_readme_block("python", "def images_emulator_config()"))
+    (tmp_path / "test_suite.py").write_text(
+        "def test_the_suites_config(images_emulator):\n"
+        "    assert (images_emulator.config.seed, images_emulator.config.url_lifetime) == (7, 60)\n"
+        "    result = images_emulator.client.generate('a fox', model='dall-e-2', size='256x256')\n"
+        "    assert result.images[0].read().startswith(b'\\x89PNG')\n"
+        "    assert images_emulator.sleeps == [1.0]  # the config's first 429, retried\n"
+    )
+    done = _run([str(installed / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"], tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout

@@ -19,7 +19,6 @@ from oai_images import AsyncImagesClient, CompletedImageEvent, ImagesClient, Inv
 from oai_images.batchapi import BatchJob
 from oai_images.bulk import JOURNAL_NAME, Journal, LineSaved
 from oai_images.cli.history import History
-from oai_images.emulator import EmulatorServer
 from oai_images.pricing import (
     BudgetExceededError,
     Cost,
@@ -31,6 +30,7 @@ from oai_images.pricing import (
     load_prices,
     output_image_tokens,
 )
+from oai_images_emulator import EmulatorServer
 from tests.conftest import Facade
 
 USAGE_1 = {

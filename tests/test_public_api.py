@@ -98,7 +98,7 @@ def test_import_is_light() -> None:
     """Importing the package loads neither httpx nor the emulator's server or Pillow until needed."""
     code = (
         "import sys, oai_images\n"
-        "heavy = ('httpx', 'starlette', 'uvicorn', 'PIL', 'oai_images._client', 'oai_images.emulator')\n"
+        "heavy = ('httpx', 'starlette', 'uvicorn', 'PIL', 'oai_images._client', 'oai_images_emulator')\n"
         "print([name for name in heavy if name in sys.modules])\n"
         "oai_images.ImagesClient\n"
         "print([name for name in ('starlette', 'PIL') if name in sys.modules])\n"

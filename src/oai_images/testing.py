@@ -36,8 +36,9 @@ import pytest
 if TYPE_CHECKING:
     import httpx
 
+    from oai_images_emulator import EmulatorApp, EmulatorConfig, EmulatorServer, RecordedRequest
+
     from . import AsyncImagesClient, ImagesClient
-    from .emulator import EmulatorApp, EmulatorConfig, EmulatorServer, RecordedRequest
 
 __all__ = [
     "EMULATOR_API_KEY",
@@ -88,7 +89,7 @@ class ImagesEmulator:
         Raises:
             ValueError: The spec is malformed.
         """
-        from .emulator import parse_fault  # noqa: PLC0415 -- keeps plugin start-up cheap
+        from oai_images_emulator import parse_fault  # noqa: PLC0415 -- keeps plugin start-up cheap
 
         self.config.fault = parse_fault(spec) if spec else None
         self.app.state.fault_counts.clear()
@@ -99,7 +100,7 @@ class ImagesEmulator:
         Raises:
             ValueError: The spec is malformed.
         """
-        from .emulator import Latency, parse_latency  # noqa: PLC0415 -- keeps plugin start-up cheap
+        from oai_images_emulator import Latency, parse_latency  # noqa: PLC0415 -- keeps plugin start-up cheap
 
         self.config.latency = parse_latency(spec) if spec else Latency()
 
@@ -111,14 +112,14 @@ class ImagesEmulator:
     def _http_client(self) -> httpx.Client | None:
         import httpx  # noqa: PLC0415 -- keeps plugin start-up cheap
 
-        from .emulator import EmulatorTransport  # noqa: PLC0415 -- keeps plugin start-up cheap
+        from oai_images_emulator import EmulatorTransport  # noqa: PLC0415 -- keeps plugin start-up cheap
 
         return httpx.Client(transport=EmulatorTransport(app=self.app))
 
     def _async_http_client(self) -> httpx.AsyncClient | None:
         import httpx  # noqa: PLC0415 -- keeps plugin start-up cheap
 
-        from .emulator import AsyncEmulatorTransport  # noqa: PLC0415 -- keeps plugin start-up cheap
+        from oai_images_emulator import AsyncEmulatorTransport  # noqa: PLC0415 -- keeps plugin start-up cheap
 
         return httpx.AsyncClient(transport=AsyncEmulatorTransport(app=self.app))
 
@@ -187,7 +188,7 @@ class ImagesEmulatorServer(ImagesEmulator):
 @pytest.fixture
 def images_emulator_config() -> EmulatorConfig:
     """The config the emulator fixtures start from; override this fixture to change it for a suite."""
-    from .emulator import EmulatorConfig  # noqa: PLC0415 -- keeps plugin start-up cheap
+    from oai_images_emulator import EmulatorConfig  # noqa: PLC0415 -- keeps plugin start-up cheap
 
     return EmulatorConfig()
 
@@ -195,7 +196,7 @@ def images_emulator_config() -> EmulatorConfig:
 @pytest.fixture
 def images_emulator(images_emulator_config: EmulatorConfig) -> Iterator[ImagesEmulator]:
     """The offline emulator in-process, with ready sync and async clients and the requests it received."""
-    from .emulator import EMULATOR_BASE_URL, create_app  # noqa: PLC0415 -- keeps plugin start-up cheap
+    from oai_images_emulator import EMULATOR_BASE_URL, create_app  # noqa: PLC0415 -- keeps plugin start-up cheap
 
     handle = ImagesEmulator(create_app(images_emulator_config), EMULATOR_BASE_URL)
     yield handle
@@ -205,7 +206,7 @@ def images_emulator(images_emulator_config: EmulatorConfig) -> Iterator[ImagesEm
 @pytest.fixture
 def images_emulator_server(images_emulator_config: EmulatorConfig) -> Iterator[ImagesEmulatorServer]:
     """The offline emulator served on 127.0.0.1 with a free port; stopped after the test."""
-    from .emulator import EmulatorServer  # noqa: PLC0415 -- keeps plugin start-up cheap
+    from oai_images_emulator import EmulatorServer  # noqa: PLC0415 -- keeps plugin start-up cheap
 
     with EmulatorServer(images_emulator_config) as server:
         handle = ImagesEmulatorServer(server)

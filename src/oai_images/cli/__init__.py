@@ -7,22 +7,38 @@ loads none of them.
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
+from ._common import InvalidInput
 from .batch import batch
 from .edit import edit
 from .gallery import gallery
 from .generate import generate
 from .history import history
 from .models import models
-from .serve import serve
+from .serve import emulator_command, serve
 from .vary import vary
 
 __all__ = ["main"]
 
 
 class _Group(click.Group):
-    """The command group, exiting 130 on Ctrl-C wherever it lands (click would exit 1: "Aborted!")."""
+    """The command group, exiting 130 on Ctrl-C wherever it lands (click would exit 1: "Aborted!").
+
+    ``serve`` resolves to the emulator's own command (options made from its configuration) when the
+    emulator is installed, for running, ``--help`` and completion; listing the commands never loads it.
+    """
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is serve:
+            with contextlib.suppress(InvalidInput):  # not installed: the stand-in says what to install
+                command = emulator_command()
+        return name, command, rest
 
     def invoke(self, ctx: click.Context) -> object:
         try:

@@ -80,7 +80,7 @@ FAULT_HEADER = "x-emulator-fault"
 LATENCY_HEADER = "x-emulator-latency-ms"
 #: Where a real server (see `_server.py`) puts the connection's asyncio transport in ``scope["state"]``,
 #: so a fault can close the connection without any answer.
-TRANSPORT_STATE_KEY = "oai_images.emulator.transport"
+TRANSPORT_STATE_KEY = "oai_images_emulator.transport"
 #: The statuses Python names (a fault may ask for any number).
 _HTTP_STATUSES = frozenset(int(status) for status in HTTPStatus)
 
@@ -368,7 +368,7 @@ async def _answering_500(app: ASGIApp, scope: Scope, receive: Receive, send: Sen
     except Exception:
         if finished:
             # The 500 envelope was sent by the app's own handler (Starlette re-raises after it): log it.
-            logging.getLogger("oai_images.emulator").exception("the emulator failed; answered 500")
+            logging.getLogger("oai_images_emulator").exception("the emulator failed; answered 500")
             return
         if started:
             raise  # the answer is under way: the connection is cut, as a real server's would be

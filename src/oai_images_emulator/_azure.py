@@ -49,7 +49,7 @@ _DEPLOYMENT_PATH: Final = re.compile(r"/openai/deployments/([^/]+)/images/genera
 _EDITS_PATH: Final = re.compile(r"/openai/(?:deployments/([^/]+)|v1)/images/edits")
 #: Where the Azure layer tells the edit route about the deployment: ``("deployment", name)`` for the
 #: deployment form, ``("v1", None)`` for the v1 form (the deployment is the body's ``model``).
-_AZURE_STATE_KEY: Final = "oai_images.emulator.azure"
+_AZURE_STATE_KEY: Final = "oai_images_emulator.azure"
 #: Azure's files and batches routes (deployment form, or v1 with ``/v1``), served by the OpenAI ones.
 _FILES_AND_BATCHES: Final = re.compile(r"/openai(/v1)?(/(?:files|batches)(?:/[^?]*)?)")
 _ACCESS_DENIED: Final = (
