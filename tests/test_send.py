@@ -300,3 +300,41 @@ def test_the_loop_time_limit_keeps_asyncio_timeouts_rules() -> None:
 
     for _ in range(2):  # a new loop each time
         asyncio.run(scenario())
+
+
+def test_the_loop_timer_lets_closed_loops_and_abandoned_attempts_go() -> None:
+    """The shared timer holds loops, handles and attempts weakly: loops that ran limited attempts (one of
+    them closed with an attempt still inside its limit) are freed, and so is the abandoned attempt."""  # noqa: D205, D209
+    import asyncio
+    import gc
+    import weakref
+
+    from oai_images import _send
+
+    async def quick() -> None:
+        async with _send._time_limit(5):
+            await asyncio.sleep(0)
+
+    async def stuck(frames: list[weakref.ref[object]]) -> None:
+        class Marker:
+            pass
+
+        marker = Marker()
+        frames.append(weakref.ref(marker))
+        async with _send._time_limit(60):
+            await asyncio.sleep(60)
+
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+    frames: list[weakref.ref[object]] = []
+    for _ in range(5):
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(quick())
+        task = loop.create_task(stuck(frames))
+        loop.run_until_complete(asyncio.sleep(0.01))
+        loops.append(weakref.ref(loop))
+        loop.close()
+        del loop, task
+    gc.collect()
+    assert len(frames) == 5
+    assert [ref() for ref in loops] == [None] * 5
+    assert [ref() for ref in frames] == [None] * 5

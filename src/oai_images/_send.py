@@ -222,19 +222,21 @@ class _LoopTimer:
 
     The timer is set for the earliest limit it knows and moved only for an earlier one (rare: the attempts
     of a client share their timeout). When it fires it cancels the tasks whose limit has passed, as
-    ``asyncio.timeout`` would, and is set again for the earliest left.
+    ``asyncio.timeout`` would, and is set again for the earliest left. It holds its loop and the limits
+    weakly: a loop that is gone (closed with attempts still in their limits, say) is freed with them.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._active: dict[int, _LoopLimit] = {}
+        self._loop = weakref.ref(loop)
+        self._active: dict[int, weakref.ref[_LoopLimit]] = {}
         self._keys = itertools.count()
-        self._handle: asyncio.TimerHandle | None = None
+        # Weakly too: a handle holds its loop, and the loop holds the handle while it is due.
+        self._handle: weakref.ref[asyncio.TimerHandle] | None = None
         self._at = math.inf
 
     def arm(self, limit: _LoopLimit) -> int:
         key = next(self._keys)
-        self._active[key] = limit
+        self._active[key] = weakref.ref(limit)
         if limit.when < self._at:
             self._set(limit.when)
         return key
@@ -243,19 +245,26 @@ class _LoopTimer:
         self._active.pop(key, None)
 
     def _set(self, when: float) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
+        handle = self._handle() if self._handle is not None else None
+        if handle is not None:
+            handle.cancel()
         self._at = when
-        self._handle = self._loop.call_at(when, self._fire) if when != math.inf else None
+        loop = self._loop()
+        self._handle = None
+        if loop is not None and when != math.inf:
+            self._handle = weakref.ref(loop.call_at(when, self._fire))
 
     def _fire(self) -> None:
         self._handle = None
-        now = self._loop.time()
+        loop = self._loop()
+        now = loop.time() if loop is not None else math.inf
         earliest = math.inf
-        for key, limit in list(self._active.items()):
-            if limit.when <= now:
+        for key, ref in list(self._active.items()):
+            limit = ref()
+            if limit is None or limit.when <= now:
                 del self._active[key]
-                limit.expire()
+                if limit is not None:
+                    limit.expire()
             else:
                 earliest = min(earliest, limit.when)
         self._at = math.inf
@@ -266,7 +275,7 @@ class _LoopLimit:
     """``asyncio.timeout`` with the timer shared by the loop's attempts (`_LoopTimer`): the same rules for
     cancellation (a cancel of our own becomes ``TimeoutError``; any other cancel goes on)."""  # noqa: D205, D209
 
-    __slots__ = ("_cancelling", "_key", "_task", "_timer", "expired", "when")
+    __slots__ = ("__weakref__", "_cancelling", "_key", "_task", "_timer", "expired", "when")
 
     def __init__(self, timer: _LoopTimer, when: float) -> None:
         self._timer = timer
@@ -295,20 +304,21 @@ class _LoopLimit:
             raise TimeoutError from exc
 
 
-#: The timer of the loop last used, then of every loop (a loop that is gone takes its timer with it).
-_last_timer: tuple[asyncio.AbstractEventLoop, _LoopTimer] | None = None
+#: The timer of the loop last used (held weakly), then of every loop: a loop that is gone takes its
+#: timer with it.
+_last_timer: tuple[weakref.ref[asyncio.AbstractEventLoop], _LoopTimer] | None = None
 _loop_timers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopTimer] = weakref.WeakKeyDictionary()
 
 
 def _loop_timer(loop: asyncio.AbstractEventLoop) -> _LoopTimer:
     global _last_timer  # noqa: PLW0603 - a cache of the last lookup, on every call's hot path
     last = _last_timer
-    if last is not None and last[0] is loop:
+    if last is not None and last[0]() is loop:
         return last[1]
     timer = _loop_timers.get(loop)
     if timer is None:
         timer = _loop_timers[loop] = _LoopTimer(loop)
-    _last_timer = (loop, timer)
+    _last_timer = (weakref.ref(loop), timer)
     return timer
 
 
