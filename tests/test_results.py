@@ -418,9 +418,56 @@ def test_a_result_from_an_answer_sets_every_field_as_the_constructor_would() -> 
     payload = {"created": 7, "data": [{"url": "https://x/1.png"}], "size": "1024x1024", "quality": "high"}
     result = ImageResult.from_response(payload, request_id="req_1", model="gpt-image-2", attempts=2)
     names = {field.name for field in dataclasses.fields(ImageResult)}
-    assert names <= set(vars(result))
+    assert names - {"cost"} <= set(vars(result))  # cost: priced when read (`_PricedWhenRead`)
     values = {name: getattr(result, name) for name in names}
     assert ImageResult(**values) == result
     assert (result.created, result.size, result.quality, result.attempts) == (7, "1024x1024", "high", 2)
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.size = "256x256"  # type: ignore[misc]
+
+
+def test_a_results_cost_is_a_field_priced_once_when_first_read() -> None:
+    """``cost`` is a field (constructor, repr, asdict, replace) and, for a result made from an answer, is
+    priced when first read: once, however often it is read, and the price callback is then let go."""  # noqa: D205, D209
+    import dataclasses
+
+    from oai_images import ImageResult
+    from oai_images.pricing import Cost
+
+    calls: list[tuple[object, int]] = []
+
+    def price(usage: object, images: int) -> Cost:
+        calls.append((usage, images))
+        return Cost(usd=0.02 * images, exact=True)
+
+    payload = {"created": 7, "data": [{"b64_json": "aGk="}, {"b64_json": "aGk="}]}
+    result = ImageResult.from_response(payload, price=price)
+    assert calls == []
+    assert result.cost.usd == 0.04
+    assert result.cost.usd == 0.04
+    assert calls == [(None, 2)]
+    assert "_price" not in vars(result)
+    assert "cost=Cost(" in repr(result)
+    assert dataclasses.asdict(result)["cost"]["usd"] == 0.04
+    assert dataclasses.replace(result, created=8).cost == result.cost
+    given = Cost(usd=1.5, exact=False)
+    assert ImageResult(created=0, images=[], cost=given).cost is given
+    assert ImageResult(created=0, images=[]).cost.usd is None
+
+
+def test_an_edit_result_holds_no_upload(httpx_mock: HTTPXMock) -> None:
+    """An edit's result is priced at once and lets its price callback go: it keeps no reference to the
+    request's fields, whose uploads may be large; a generation's is kept until its cost is read."""  # noqa: D205, D209
+    from oai_images import ImagesClient
+    from tests.conftest import API_BASE, API_KEY, PNG, PNG_B64
+
+    body = {"created": 1, "data": [{"b64_json": PNG_B64}]}
+    httpx_mock.add_response(method="POST", url=f"{API_BASE}/images/edits", json=body)
+    httpx_mock.add_response(method="POST", url=f"{API_BASE}/images/generations", json=body)
+    with ImagesClient(api_key=API_KEY, base_url=API_BASE) as client:
+        edited = client.edit("add a hat", image=PNG, model="gpt-image-1")
+        generated = client.generate("a hat", model="gpt-image-1")
+    assert "_price" not in vars(edited)
+    assert "_price" in vars(generated)
+    assert generated.cost.model == "gpt-image-1"
+    assert "_price" not in vars(generated)

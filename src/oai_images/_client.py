@@ -525,7 +525,7 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
     ) -> ImageResult:
         self._check(response)
         prompt = fields.get("prompt")
-        return ImageResult.from_response(
+        result = ImageResult.from_response(
             parse_images_response(response),
             request_id=request_id(response),
             model=self._config.route.model_named(fields),
@@ -537,6 +537,9 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             rate_limit=parse_rate_limit(response.headers),
             price=lambda usage, images: self.cost_of(fields, usage, images),
         )
+        if "image" in fields:
+            result.cost  # noqa: B018 - an edit or variation is priced now: its result keeps no upload
+        return result
 
     def estimate_cost(
         self, fields: Mapping[str, object], *, operation: str = "generate", batch: bool = False

@@ -273,6 +273,34 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+class _PricedWhenRead:
+    """The ``cost`` of an `ImageResult`, priced when first read.
+
+    The `Cost` given to the constructor, or, for a result made from an answer, its price from its usage
+    (most calls never ask; a bulk run asks once).
+
+    A data descriptor, so ``cost`` stays a field (a constructor argument, in ``repr``, ``replace`` and
+    ``asdict``). The answer's price callback (holding the request's fields, an edit's uploads among them)
+    is dropped once used.
+    """
+
+    def __get__(self, result: ImageResult | None, owner: type | None = None) -> Cost:
+        if result is None:
+            return NOT_PRICED  # the field's default, as dataclasses reads it
+        values = result.__dict__
+        cost: Cost | None = values.get("_cost")
+        if cost is None:
+            price = values.get("_price")
+            cost = NOT_PRICED if price is None else price(result.usage, len(result.images))
+            values["_cost"] = cost
+            values.pop("_price", None)  # after the cost is kept: a concurrent read sees one or the other
+        return cost
+
+    def __set__(self, result: ImageResult, cost: Cost | _PricedWhenRead) -> None:
+        if not isinstance(cost, _PricedWhenRead):  # the descriptor itself: no cost given
+            result.__dict__["_cost"] = cost
+
+
 @dataclass(frozen=True)
 class ImageResult:
     """The answer to one generation request.
@@ -330,15 +358,7 @@ class ImageResult:
             kept = {key: value for key, value in self.payload.items() if key not in _OPTIONAL_OBJECTS}
             return ImagesResponse.from_dict({"created": self.created, **kept})
 
-    #: Prices the answer from its usage and number of images (see `cost`); None: not priced.
-    _price: Callable[[ImageGenUsage | None, int], Cost] | None = field(
-        default=None, repr=False, compare=False
-    )
-
-    @functools.cached_property
-    def cost(self) -> Cost:
-        """What the answer cost, priced when first read (most calls never ask, and a bulk run asks once)."""
-        return NOT_PRICED if self._price is None else self._price(self.usage, len(self.images))
+    cost: _PricedWhenRead = field(default=_PricedWhenRead(), compare=False)
 
     @classmethod
     def from_response(
@@ -391,7 +411,7 @@ class ImageResult:
             "possibly_billed": possibly_billed,
             "rate_limit": rate_limit,
             "payload": payload,
-            "_price": price,
+            "_price": price,  # not a field: read once by `cost` (see `_PricedWhenRead`), then dropped
         }
         # Every field at once: the frozen dataclass's __init__ sets each through object.__setattr__, a tenth
         # of the cost of an answer's whole handling (`tests/test_results.py` checks that all are set here).
