@@ -929,3 +929,22 @@ def test_an_injected_http_client_sends_our_headers_once_over_its_own() -> None:
         assert request.headers["X-Team"] == "imaging"
         assert request.headers.get_list("Authorization") == ["Bearer sk-test"]
     assert len(seen) == 2
+
+
+def test_a_header_that_cannot_be_sent_is_an_invalid_parameter() -> None:
+    """A per-call header httpx cannot encode (non-ASCII) is refused before sending, as one of our errors."""
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200)
+
+    transport = httpx.MockTransport(answer)
+    with httpx.Client(transport=transport) as http:
+        client = oai_images.ImagesClient(api_key="sk-test", base_url="http://api.test/v1", http_client=http)
+        with (
+            pytest.raises(oai_images.InvalidParameterError, match="cannot be sent"),
+            client.stream(CREATE_IMAGE, {"prompt": "a fox"}, headers={"X-Trace": "caf\u00e9"}),
+        ):
+            pass
+    assert sent == []

@@ -97,6 +97,26 @@ async def test_send_refuses_a_compressed_answer_that_inflates_past_the_cap(
         await facade.generate(client=_client(facade, hostile, max_download_bytes=100_000, max_retries=0))
 
 
+async def test_send_caps_a_chunked_body_whatever_its_declared_length(
+    facade: Facade, hostile: HostileServer
+) -> None:
+    """A body sent chunked with a small content-length beside it (h11 reads the chunks) is read under the
+    cap, not trusted to its declared length: 20 MB of chunks end at the 100 KB cap."""  # noqa: D205, D209
+    chunk = b"x" * 65536
+
+    def handle(connection: Any, _: bytes) -> None:
+        connection.sendall(
+            head(200, [("content-type", "application/json"), ("transfer-encoding", "chunked")], length=10)
+        )
+        for _chunk_number in range(300):
+            connection.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+        connection.sendall(b"0\r\n\r\n")
+
+    hostile.script(handle)
+    with pytest.raises(oai_images.APIResponseValidationError, match=r"max_body_bytes|cap"):
+        await facade.generate(client=_client(facade, hostile, max_download_bytes=100_000, max_retries=0))
+
+
 async def test_send_refuses_a_download_over_the_cap(facade: Facade, hostile: HostileServer) -> None:
     """An image URL serving more than max_download_bytes (no content-length) fails with a clear error."""
     url_answer = json.dumps({"created": 1, "data": [{"url": f"http://127.0.0.1:{hostile.port}/img.png"}]})

@@ -342,7 +342,8 @@ class _OtherLoopLimit:
 
 def _declared_length(response: httpx.Response) -> int | None:
     """The body's length as the server declared it, or None when that says nothing of the size read: none
-    declared, declared twice, not a number, or a compressed body (whose decoded size can be anything).
+    declared, declared twice, not a number, a chunked body (h11 reads the chunks even beside a declared
+    length) or a compressed one (whose decoded size can be anything).
 
     One pass over the raw headers: httpx's lookups by name decode every header each time, on every call.
     """  # noqa: D205
@@ -358,7 +359,9 @@ def _declared_length(response: httpx.Response) -> int | None:
                 length = int(value)
             except ValueError:
                 return None
-        elif name == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+        elif name == b"transfer-encoding" or (  # h11 reads the chunks, whatever content-length says
+            name == b"content-encoding" and value.strip().lower() not in (b"", b"identity")
+        ):
             return None
     return length
 
