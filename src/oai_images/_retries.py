@@ -141,7 +141,7 @@ def retry_reason(response: httpx.Response | None, exc: httpx.HTTPError | None = 
     return "connection failed"
 
 
-@dataclass
+@dataclass(slots=True)
 class RetryBudget:
     """The retry state of one logical request: how many retries are left, and how long to wait.
 

@@ -133,8 +133,11 @@ def _problem(exc: BaseException) -> str:
 
 def request_id(response: httpx.Response) -> str | None:
     """The ``x-request-id`` header, when the server sent one (a server may echo the key there too)."""
-    value: str | None = response.headers.get("x-request-id")
-    return None if value is None else _snippet(redact(value))
+    # One pass over the raw headers: httpx's lookup by name decodes every header.
+    for name, raw in response.headers.raw:
+        if name.lower() == b"x-request-id":
+            return _snippet(redact(raw.decode("utf-8", "replace")))
+    return None
 
 
 def parse_images_response(response: httpx.Response) -> dict[str, Any]:
