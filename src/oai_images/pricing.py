@@ -734,20 +734,7 @@ def cost_of(
     if entry is None:
         return _unknown(name, f"no price for model {name!r}", exact=True, images=images, batch=batch)
     if entry.per_image_priced:
-        price = _per_image(entry, fields)
-        if price is None:
-            size, quality = _dall_e_choice(fields)
-            note = f"no per-image price for {quality} {size}"
-            return _unknown(name, note, exact=True, images=images, batch=batch, entry=entry)
-        return _priced(
-            entry,
-            name,
-            CostBreakdown(image_out=price * images),
-            exact=True,
-            images=images,
-            batch=batch,
-            table=table,
-        )
+        return _per_image_cost(entry, name, fields, images=images, exact=True, batch=batch, table=table)
     data = _usage_dict(usage)
     if data is None:
         fields = {**fields, "n": images or fields.get("n") or 1}
@@ -778,12 +765,35 @@ def _dall_e_choice(fields: Mapping[str, object]) -> tuple[str, str]:
     )
 
 
-def _per_image(entry: PriceEntry, fields: Mapping[str, object]) -> float | None:
+def _per_image_cost(
+    entry: PriceEntry,
+    model: str | None,
+    fields: Mapping[str, object],
+    *,
+    images: int,
+    exact: bool,
+    batch: bool,
+    table: PriceTable,
+) -> Cost:
+    """``images`` images at a per-image-priced entry's price (dall-e) for the request's size and quality;
+    of unknown cost when the entry has none for them. ``exact``: an answer's cost, not an estimate."""  # noqa: D205, D209
     size, quality = _dall_e_choice(fields)
     row = entry.per_image.get(quality)
     if row is None and len(entry.per_image) == 1:  # dall-e-2 has one quality, whatever is sent
         row = next(iter(entry.per_image.values()))
-    return None if row is None else row.get(size)
+    price = None if row is None else row.get(size)
+    if price is None:
+        note = f"no per-image price for {quality} {size}"
+        return _unknown(model, note, exact=exact, images=images, batch=batch, entry=entry)
+    return _priced(
+        entry,
+        model,
+        CostBreakdown(image_out=price * images),
+        exact=exact,
+        images=images,
+        batch=batch,
+        table=table,
+    )
 
 
 # --- token counts -------------------------------------------------------------------------------------------
@@ -989,26 +999,7 @@ def _estimate_entry(
     n = fields.get("n")
     images = n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
     if entry.per_image_priced:
-        price = _per_image(entry, fields)
-        if price is None:
-            size, quality = _dall_e_choice(fields)
-            return _unknown(
-                model,
-                f"no per-image price for {quality} {size}",
-                exact=False,
-                images=images,
-                batch=batch,
-                entry=entry,
-            )
-        return _priced(
-            entry,
-            model,
-            CostBreakdown(image_out=price * images),
-            exact=False,
-            images=images,
-            batch=batch,
-            table=table,
-        )
+        return _per_image_cost(entry, model, fields, images=images, exact=False, batch=batch, table=table)
     sizes = _sizes(entry, fields.get("size"))
     per_image = None
     if sizes and entry.output_tokens is not None:
