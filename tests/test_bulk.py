@@ -333,3 +333,28 @@ async def test_generate_many_keeps_paid_images_when_no_disk_takes_them(
     assert all(data.startswith(b"\x89PNG") for _, _, data in summary.unsaved)
     assert all("req_" in error and "written anywhere" in error for _, error in summary.failed)
     assert not summary.interrupted
+
+
+def test_the_journal_reads_more_lines_than_one_statement_takes(tmp_path: Path) -> None:
+    """Entries and costs of 1,201 lines (SQLite caps one statement's parameters: they are asked in parts)
+    all come back, each with its own state and cost."""  # noqa: D205, D209
+    from oai_images.bulk import Journal
+    from oai_images.pricing import Cost
+
+    journal = Journal(tmp_path)
+    try:
+        keys = [f"key-{number}" for number in range(1201)]
+        for number, key in enumerate(keys):
+            journal.sending(key, line=number + 1, line_id=None, fields="{}")
+            if number % 2 == 0:
+                cost = Cost(usd=number / 1000, exact=True)
+                journal.saved(key, paths=[], request_id=None, revised_prompts=[], usage=None, cost=cost)
+        entries = journal.entries(keys)
+        costs = journal.costs(keys)
+    finally:
+        journal.close()
+    assert sorted(entries) == sorted(keys)
+    assert [entries[key].state for key in keys[:4]] == ["saved", "sent", "saved", "sent"]
+    assert len(costs) == 601
+    saved = {key: number / 1000 for number, key in enumerate(keys) if number % 2 == 0}
+    assert {key: cost.usd if cost is not None else None for key, cost in costs.items()} == saved

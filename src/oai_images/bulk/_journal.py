@@ -14,7 +14,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -225,17 +225,11 @@ class Journal:
 
     def entries(self, keys: Sequence[str]) -> dict[str, JournalEntry]:
         """The entries of these lines that the journal holds, by key."""
-        found: dict[str, JournalEntry] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT key, state, attempts, paths, error FROM lines WHERE key IN ({marks})",  # noqa: S608 - only '?' marks are formatted in
-                chunk,
-            )
-            for key, state, attempts, paths, error in rows:
-                found[key] = JournalEntry(key, state, attempts, tuple(json.loads(paths or "[]")), error)
-        return found
+        rows = self._rows_of("SELECT key, state, attempts, paths, error FROM lines WHERE key IN ({})", keys)
+        return {
+            key: JournalEntry(key, state, attempts, tuple(json.loads(paths or "[]")), error)
+            for key, state, attempts, paths, error in rows
+        }
 
     def sending(self, key: str, *, line: int, line_id: str | None, fields: str) -> None:
         """Record, before it goes out, that a line's request is being sent."""
@@ -275,17 +269,15 @@ class Journal:
 
     def costs(self, keys: Sequence[str]) -> dict[str, Cost | None]:
         """The recorded cost of each saved line among ``keys`` (None for a line saved without one)."""
-        found: dict[str, Cost | None] = {}
+        rows = self._rows_of("SELECT key, cost FROM lines WHERE state = 'saved' AND key IN ({})", keys)
+        return {key: recorded_cost(cost) for key, cost in rows}
+
+    def _rows_of(self, query: str, keys: Sequence[str]) -> Iterator[Any]:
+        """The rows of ``query`` for these keys (its ``{}`` takes their marks), asked 500 keys at a time:
+        SQLite caps the parameters of one statement."""  # noqa: D205, D209
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT key, cost FROM lines WHERE state = 'saved' AND key IN ({marks})",  # noqa: S608 - only '?' marks are formatted in
-                chunk,
-            )
-            for key, cost in rows:
-                found[key] = recorded_cost(cost)
-        return found
+            yield from self._db.execute(query.format(",".join("?" * len(chunk))), chunk)
 
     def owned_by_other(self, path: Path, key: str) -> bool:
         """Whether a line other than ``key`` has ``path`` among its saved images."""
