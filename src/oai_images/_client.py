@@ -402,19 +402,14 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         if fields is not None:
             fields = route.outgoing(fields)
         url = route.url(operation.path.format(**path) if path else operation.path, fields or {})
-        timeout = self._config.timeout
-        if operation.content_type == "multipart/form-data":
-            from ._uploads import multipart_request  # noqa: PLC0415 - only edits and variations need it
-
-            request = http.build_request(operation.method, url, headers=self._headers, timeout=timeout)
-            return multipart_request(request, fields or {})
+        multipart = operation.content_type == "multipart/form-data"
         try:
             request = http.build_request(
                 operation.method,
                 url,
-                json=request_body(fields) if fields is not None else None,
+                json=request_body(fields) if fields is not None and not multipart else None,
                 params=query,
-                timeout=timeout,
+                timeout=self._config.timeout,
             )
             # Set on the built request, over the HTTP client's defaults: a quarter of the cost of
             # build_request's own merge of headers, on every call.
@@ -429,6 +424,10 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
             RecursionError,
         ) as exc:  # what validate=False let through, or a header that cannot be sent
             raise unsendable(fields or {}, exc) from exc
+        if multipart:
+            from ._uploads import multipart_request  # noqa: PLC0415 - only edits and variations need it
+
+            return multipart_request(request, fields or {})
         return request
 
     def _request(self, operation: Operation[Any, Any], fields: Mapping[str, object]) -> httpx.Request:
@@ -554,17 +553,15 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         deployment's entry, else by its model's. ``batch`` prices it as a Batch API line."""  # noqa: D205, D209
         from .pricing import estimate  # noqa: PLC0415 - loaded with the first estimate
 
-        route = self._config.route
-        behind = route.rules_fields(fields).get("model")
         params = {key: value for key, value in fields.items() if key != "prompt"}
-        params["model"] = route.model_named(fields)
+        params["model"] = self._config.route.model_named(fields)
         prompt = fields.get("prompt")
         return estimate(
             operation,
             prompt if isinstance(prompt, str) else None,
             prices=self._config.prices,
             batch=batch,
-            fallback_model=behind if isinstance(behind, str) else None,
+            fallback_model=self._model_behind(fields),
             **params,
         )
 
@@ -576,17 +573,20 @@ class _ClientBase(Generic[_HttpT, _SleepT]):
         Batch API line's, with its discount."""  # noqa: D205, D209
         from .pricing import cost_of  # noqa: PLC0415 - loaded with the first answer
 
-        route = self._config.route
-        behind = route.rules_fields(fields).get("model")
         return cost_of(
-            route.model_named(fields),
+            self._config.route.model_named(fields),
             fields,
             usage=usage,
             images=images,
             prices=self._config.prices,
             batch=batch,
-            fallback_model=behind if isinstance(behind, str) else None,
+            fallback_model=self._model_behind(fields),
         )
+
+    def _model_behind(self, fields: Mapping[str, object]) -> str | None:
+        """The model whose price applies when the name a request goes by has none (an Azure deployment's)."""
+        behind = self._config.route.rules_fields(fields).get("model")
+        return behind if isinstance(behind, str) else None
 
     def _downloaded(self, response: httpx.Response) -> bytes:
         if response.is_success:
